@@ -1,0 +1,56 @@
+package actors
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// pauser pauses and resumes fetching of partitions; *kgo.Client implements it.
+type pauser interface {
+	PauseFetchPartitions(map[string][]int32) map[string][]int32
+	ResumeFetchPartitions(map[string][]int32)
+}
+
+// flowControl bounds the records fetched for a task but not yet processed:
+// the fetcher pauses the task's partitions above high and the task resumes
+// them once it is below low. The mutex makes pause and resume decisions
+// atomic with respect to each other, so a resume can never be lost.
+type flowControl struct {
+	high, low int64
+	client    pauser
+	tps       map[string][]int32
+
+	buffered atomic.Int64
+	paused   atomic.Bool
+	mu       sync.Mutex
+}
+
+func newFlowControl(high int64, client pauser, tps map[string][]int32) *flowControl {
+	return &flowControl{high: high, low: high / 2, client: client, tps: tps}
+}
+
+// added is called by the fetcher after handing n records to the task.
+func (f *flowControl) added(n int) {
+	if f.buffered.Add(int64(n)) <= f.high {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.paused.Load() && f.buffered.Load() > f.high {
+		f.client.PauseFetchPartitions(f.tps)
+		f.paused.Store(true)
+	}
+}
+
+// taken is called by the task after processing n records.
+func (f *flowControl) taken(n int) {
+	if f.buffered.Add(-int64(n)) >= f.low || !f.paused.Load() {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.paused.Load() && f.buffered.Load() < f.low {
+		f.client.ResumeFetchPartitions(f.tps)
+		f.paused.Store(false)
+	}
+}

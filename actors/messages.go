@@ -1,0 +1,31 @@
+package actors
+
+import (
+	"github.com/eddystreams/eddy/state"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// recordBatch carries fetched records of one input partition to its task.
+type recordBatch struct {
+	tp   state.TopicPartition
+	recs []*kgo.Record
+}
+
+// processMore asks a task actor to go on with its buffered records; the
+// actor sends it to itself so that other messages (commits) interleave.
+type processMore struct{}
+
+// commitRequest asks a task actor to commit now; the reply is an error (nil
+// when fine).
+type commitRequest struct{}
+
+// closeRequest asks a task actor to commit (when clean) and close its task;
+// the reply is an error.
+type closeRequest struct{ clean bool }
+
+// initRequest asks a task actor to open and restore its task; the reply is an
+// error.
+type initRequest struct{}
+
+// reply wraps the answer of a request.
+type reply struct{ err error }

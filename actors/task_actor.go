@@ -1,0 +1,124 @@
+package actors
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/eddystreams/eddy/partition"
+	"github.com/eddystreams/eddy/state"
+)
+
+// Committer commits input offsets for the application's consumer group.
+type Committer interface {
+	CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64) error
+}
+
+// taskActor owns one partition.Task. All calls into the task happen on the
+// actor's goroutine, one message at a time.
+type taskActor struct {
+	task      *partition.Task
+	flow      *flowControl
+	committer Committer
+	timeout   time.Duration // bounds flushes and commits
+	chunk     int           // records processed per processMore
+	failed    func(error)   // tells the node the task failed
+	scheduled bool
+	dead      bool
+}
+
+func (a *taskActor) Receive(c actor.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			a.fail(fmt.Errorf("task %s: panic: %v\n%s", a.task.ID(), p, debug.Stack()))
+			if c.Sender() != nil {
+				c.Respond(reply{err: fmt.Errorf("task %s failed", a.task.ID())})
+			}
+		}
+	}()
+	switch m := c.Message().(type) {
+	case *initRequest:
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		err := a.task.Initialize(ctx)
+		if err != nil {
+			a.fail(err)
+		}
+		c.Respond(reply{err: err})
+	case *recordBatch:
+		if a.dead {
+			return
+		}
+		a.task.AddRecords(m.tp, m.recs)
+		a.schedule(c)
+	case processMore:
+		a.scheduled = false
+		if a.dead {
+			return
+		}
+		n, err := a.task.Process(a.chunk)
+		a.flow.taken(n)
+		if err != nil {
+			a.fail(err)
+			return
+		}
+		if a.task.Buffered() > 0 {
+			a.schedule(c)
+		}
+	case *commitRequest:
+		c.Respond(reply{err: a.commit(false)})
+	case *closeRequest:
+		var err error
+		if m.clean && !a.dead {
+			err = a.commit(true)
+		}
+		if cerr := a.task.Close(m.clean && err == nil && !a.dead); err == nil {
+			err = cerr
+		}
+		a.dead = true
+		c.Respond(reply{err: err})
+	}
+}
+
+func (a *taskActor) schedule(c actor.Context) {
+	if !a.scheduled {
+		a.scheduled = true
+		c.Send(c.Self(), processMore{})
+	}
+}
+
+func (a *taskActor) fail(err error) {
+	if a.dead {
+		return
+	}
+	a.dead = true
+	a.failed(err)
+}
+
+// commit flushes what the task sent, commits its input offsets, and
+// checkpoints its stores (at-least-once: offsets only after outputs).
+func (a *taskActor) commit(force bool) error {
+	if a.dead {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	offs, err := a.task.PrepareCommit(ctx)
+	if err != nil {
+		a.fail(err)
+		return err
+	}
+	if len(offs) > 0 {
+		if err := a.committer.CommitOffsets(ctx, offs); err != nil {
+			a.task.CommitFailed()
+			return fmt.Errorf("task %s: commit offsets: %w", a.task.ID(), err)
+		}
+	}
+	if err := a.task.PostCommit(force); err != nil {
+		a.fail(err)
+		return err
+	}
+	return nil
+}

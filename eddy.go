@@ -1,0 +1,270 @@
+package eddy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/eddystreams/eddy/actors"
+	"github.com/eddystreams/eddy/partition"
+	"github.com/eddystreams/eddy/state"
+	"github.com/eddystreams/eddy/topology"
+	"github.com/linxGnu/grocksdb"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// App runs a topology on this process: it creates the internal topics, runs a
+// task per assigned (sub-topology, partition), and commits.
+type App struct {
+	cfg  cfg
+	topo *topology.Topology
+	log  *slog.Logger
+
+	fake     *kfake.Cluster
+	admin    *kadm.Client
+	adminCl  *kgo.Client
+	producer *kgo.Client
+	consumer *kgo.Client
+	cache    *grocksdb.Cache
+	node     *actors.Node
+	layout   *layout
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+	failed  chan struct{}
+	failErr error
+}
+
+// New checks the options and prepares an App for topo. With
+// WithEmbeddedBroker, the embedded broker starts here (see Brokers).
+func New(topo *topology.Topology, opts ...Option) (*App, error) {
+	if topo == nil {
+		return nil, errors.New("eddy.New: nil topology")
+	}
+	c := defaultCfg()
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("eddy.New: %w", err)
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	a := &App{cfg: c, topo: topo, log: c.logger.With("app", c.appID), failed: make(chan struct{})}
+	if c.embedded {
+		fopts := []kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation()}
+		if c.embeddedDataDir != "" {
+			fopts = append(fopts, kfake.DataDir(c.embeddedDataDir), kfake.SyncWrites())
+		}
+		fc, err := kfake.NewCluster(fopts...)
+		if err != nil {
+			return nil, fmt.Errorf("eddy.New: embedded broker: %w", err)
+		}
+		a.fake = fc
+		a.cfg.brokers = fc.ListenAddrs()
+	}
+	return a, nil
+}
+
+// Brokers returns the bootstrap addresses the App uses (the embedded broker's
+// when there is one).
+func (a *App) Brokers() []string { return append([]string(nil), a.cfg.brokers...) }
+
+// Topology returns the topology the App runs.
+func (a *App) Topology() *topology.Topology { return a.topo }
+
+func (a *App) clientOpts(extra ...kgo.Opt) []kgo.Opt {
+	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...)}
+	opts = append(opts, a.cfg.kafkaOpts...)
+	return append(opts, extra...)
+}
+
+// Start creates the internal topics and starts the tasks; it returns once
+// every task has restored its state and is processing.
+func (a *App) Start(ctx context.Context) error {
+	a.mu.Lock()
+	if a.started || a.closed {
+		a.mu.Unlock()
+		return errors.New("eddy: App already started or closed")
+	}
+	a.started = true
+	a.mu.Unlock()
+	var err error
+	if a.adminCl, err = kgo.NewClient(a.clientOpts()...); err != nil {
+		return fmt.Errorf("eddy: admin client: %w", err)
+	}
+	a.admin = kadm.NewClient(a.adminCl)
+	if a.layout, err = a.prepareTopics(ctx); err != nil {
+		return err
+	}
+	if a.producer, err = kgo.NewClient(a.clientOpts(
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(5*time.Millisecond),
+		kgo.MaxBufferedRecords(100000),
+	)...); err != nil {
+		return fmt.Errorf("eddy: producer: %w", err)
+	}
+	if a.consumer, err = kgo.NewClient(a.clientOpts(
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(100*time.Millisecond),
+	)...); err != nil {
+		return fmt.Errorf("eddy: consumer: %w", err)
+	}
+	a.cache = state.NewSharedBlockCache(a.cfg.blockCacheBytes)
+	a.node = actors.NewNode(actors.NodeConfig{
+		NewTask:        a.newTask,
+		Consumer:       a.consumer,
+		Committer:      a,
+		StartOffsets:   a.startOffsets,
+		CommitInterval: a.cfg.commitInterval,
+		MaxBuffered:    a.cfg.maxBuffered,
+		Logger:         a.log,
+	})
+	a.node.Start()
+	go a.watch()
+	// A single node runs every task; the cluster will hand out assignments.
+	if err := a.node.Apply(ctx, actors.Assignment{Epoch: 1, Active: a.layout.allTasks()}); err != nil {
+		return fmt.Errorf("eddy: start tasks: %w", err)
+	}
+	a.log.Info("started", "tasks", len(a.layout.allTasks()))
+	return nil
+}
+
+func (a *App) watch() {
+	err, ok := <-a.node.Errors()
+	if !ok {
+		return
+	}
+	a.mu.Lock()
+	a.failErr = err
+	a.mu.Unlock()
+	close(a.failed)
+}
+
+// Err returns the error that stopped processing, if any.
+func (a *App) Err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.failErr
+}
+
+// Run starts the App and processes until ctx is done or a task fails, then
+// closes gracefully. It returns nil after a clean stop by ctx.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Start(ctx); err != nil {
+		return errors.Join(err, a.Close())
+	}
+	select {
+	case <-ctx.Done():
+		return a.Close()
+	case <-a.failed:
+		return errors.Join(a.Err(), a.Close())
+	}
+}
+
+// Close commits and closes every task, then the clients and the embedded
+// broker. It is safe to call more than once.
+func (a *App) Close() error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		return nil
+	}
+	a.closed = true
+	a.mu.Unlock()
+	var errs []error
+	if a.node != nil {
+		errs = append(errs, a.node.Close())
+	}
+	for _, cl := range []*kgo.Client{a.consumer, a.producer, a.adminCl} {
+		if cl != nil {
+			cl.Close()
+		}
+	}
+	if a.cache != nil {
+		a.cache.Destroy()
+	}
+	if a.fake != nil {
+		a.fake.Close()
+	}
+	return errors.Join(errs...)
+}
+
+func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
+	st := a.topo.Subtopologies[id.Subtopology]
+	return partition.NewTask(partition.Config{
+		ApplicationID:          a.cfg.appID,
+		ID:                     id,
+		Subtopology:            st,
+		Inputs:                 a.layout.inputs(id),
+		Dir:                    filepath.Join(a.cfg.stateDir, a.cfg.appID, id.String()),
+		DefaultEngine:          a.cfg.engine,
+		RocksDB:                state.RocksDBConfig{BlockCache: a.cache, WriteBufferSize: a.cfg.writeBufferBytes},
+		Producer:               a.producer,
+		Partitions:             a.partitionCount,
+		Changelogs:             &partition.KafkaChangelogReader{Opts: a.clientOpts(), Admin: a.admin},
+		OnDeserializationError: a.cfg.onDeserialize,
+		CheckpointEvery:        a.cfg.checkpointEvery,
+		Logger:                 a.log,
+	})
+}
+
+// CommitOffsets implements actors.Committer: a commit of the application's
+// consumer group without membership (no process ever joins the group).
+func (a *App) CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64) error {
+	os := kadm.Offsets{}
+	for tp, o := range offsets {
+		os.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: o, LeaderEpoch: -1})
+	}
+	resp, err := a.admin.CommitOffsets(ctx, a.cfg.appID, os)
+	if err != nil {
+		return err
+	}
+	return resp.Error()
+}
+
+func (a *App) startOffsets(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]int64, error) {
+	out := map[state.TopicPartition]int64{}
+	resp, err := a.admin.FetchOffsets(ctx, a.cfg.appID)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return out, nil // nothing committed yet
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := resp.Error(); err != nil {
+		return nil, err
+	}
+	for _, tp := range tps {
+		if o, ok := resp.Lookup(tp.Topic, tp.Partition); ok && o.Err == nil && o.At >= 0 {
+			out[tp] = o.At
+		}
+	}
+	return out, nil
+}
+
+func (a *App) partitionCount(topic string) (int32, error) {
+	if n, ok := a.layout.counts[topic]; ok {
+		return n, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	td, err := a.admin.ListTopics(ctx, topic)
+	if err != nil {
+		return 0, err
+	}
+	d, ok := td[topic]
+	if !ok || d.Err != nil {
+		return 0, fmt.Errorf("topic %q does not exist", topic)
+	}
+	return int32(len(d.Partitions)), nil
+}

@@ -1,0 +1,150 @@
+package eddy
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/eddystreams/eddy/partition"
+	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Option configures an App.
+type Option interface{ apply(*cfg) }
+
+type optFunc func(*cfg)
+
+func (f optFunc) apply(c *cfg) { f(c) }
+
+type cfg struct {
+	brokers          []string
+	embedded         bool
+	embeddedDataDir  string
+	appID            string
+	stateDir         string
+	commitInterval   time.Duration
+	engine           topology.Engine
+	onDeserialize    partition.ErrorHandler
+	logger           *slog.Logger
+	replication      int16
+	maxBuffered      int
+	checkpointEvery  int64
+	kafkaOpts        []kgo.Opt
+	blockCacheBytes  uint64
+	writeBufferBytes uint64
+}
+
+func defaultCfg() cfg {
+	return cfg{
+		stateDir:        filepath.Join(os.TempDir(), "eddy"),
+		commitInterval:  30 * time.Second,
+		engine:          topology.EngineRocksDB,
+		replication:     -1,
+		maxBuffered:     10000,
+		checkpointEvery: 10000,
+		blockCacheBytes: 64 << 20,
+	}
+}
+
+func (c *cfg) validate() error {
+	var errs []error
+	if c.appID == "" {
+		errs = append(errs, errors.New("application id is required (WithApplicationID)"))
+	}
+	if len(c.brokers) == 0 && !c.embedded {
+		errs = append(errs, errors.New("no brokers: use WithBrokers or WithEmbeddedBroker"))
+	}
+	if len(c.brokers) > 0 && c.embedded {
+		errs = append(errs, errors.New("WithBrokers and WithEmbeddedBroker exclude each other"))
+	}
+	if c.commitInterval < 0 {
+		errs = append(errs, fmt.Errorf("commit interval %v is negative", c.commitInterval))
+	}
+	if c.stateDir == "" {
+		errs = append(errs, errors.New("state dir is empty"))
+	}
+	if c.engine != topology.EngineRocksDB && c.engine != topology.EngineMemory {
+		errs = append(errs, fmt.Errorf("default store engine must be rocksdb or memory, not %s", c.engine))
+	}
+	if err := c.onDeserialize.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("deserialization error handler: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// WithBrokers sets the Kafka bootstrap servers ("host:port").
+func WithBrokers(addrs ...string) Option {
+	return optFunc(func(c *cfg) { c.brokers = append(c.brokers, addrs...) })
+}
+
+// WithEmbeddedBroker starts an in-process Kafka-compatible broker (franz-go's
+// kfake) for development and tests; App.Close stops it. dataDir persists its
+// log across runs ("" keeps it in memory only).
+func WithEmbeddedBroker(dataDir string) Option {
+	return optFunc(func(c *cfg) { c.embedded, c.embeddedDataDir = true, dataDir })
+}
+
+// WithApplicationID names the application: its consumer group, the prefix of
+// its internal topics and its state directory. Required.
+func WithApplicationID(id string) Option { return optFunc(func(c *cfg) { c.appID = id }) }
+
+// WithStateDir sets the directory for local state. Default: $TMPDIR/eddy.
+func WithStateDir(dir string) Option { return optFunc(func(c *cfg) { c.stateDir = dir }) }
+
+// WithCommitInterval sets how often tasks commit (flush outputs, commit
+// input offsets). Default: 30s, as Kafka Streams under at-least-once.
+func WithCommitInterval(d time.Duration) Option {
+	return optFunc(func(c *cfg) { c.commitInterval = d })
+}
+
+// WithDefaultStoreEngine picks the engine of stores that do not choose one.
+// Default: RocksDB.
+func WithDefaultStoreEngine(e topology.Engine) Option {
+	return optFunc(func(c *cfg) { c.engine = e })
+}
+
+// Handler choices for records Eddy cannot handle.
+var (
+	// FailOnError stops processing with the error (default).
+	FailOnError = partition.ErrorHandler{Action: partition.ActionFail}
+	// LogAndContinue logs the record's coordinates and the error and skips it.
+	LogAndContinue = partition.ErrorHandler{Action: partition.ActionContinue}
+)
+
+// DeadLetter sends failed records unchanged to topic, with the error and the
+// record's origin in headers (eddy.error, eddy.topic, eddy.partition,
+// eddy.offset, eddy.task), and skips them.
+func DeadLetter(topic string) partition.ErrorHandler {
+	return partition.ErrorHandler{Action: partition.ActionDeadLetter, DeadLetterTopic: topic}
+}
+
+// WithDeserializationErrorHandler chooses what happens to input records whose
+// key or value cannot be deserialized. Default: FailOnError.
+func WithDeserializationErrorHandler(h partition.ErrorHandler) Option {
+	return optFunc(func(c *cfg) { c.onDeserialize = h })
+}
+
+// WithLogger sets the logger. Default: slog.Default().
+func WithLogger(l *slog.Logger) Option { return optFunc(func(c *cfg) { c.logger = l }) }
+
+// WithReplicationFactor sets the replication factor of internal topics.
+// Default: -1, the broker's default.
+func WithReplicationFactor(n int16) Option { return optFunc(func(c *cfg) { c.replication = n }) }
+
+// WithMaxBufferedRecords bounds the records fetched for a task and not yet
+// processed; above it the task's partitions are paused. Default: 10000.
+func WithMaxBufferedRecords(n int) Option { return optFunc(func(c *cfg) { c.maxBuffered = n }) }
+
+// WithKafkaOptions adds franz-go client options (TLS, SASL, ...) to every
+// client Eddy makes.
+func WithKafkaOptions(opts ...kgo.Opt) Option {
+	return optFunc(func(c *cfg) { c.kafkaOpts = append(c.kafkaOpts, opts...) })
+}
+
+// WithBlockCache sets the size of the RocksDB block cache shared by every
+// store of the node. Default: 64 MiB.
+func WithBlockCache(bytes uint64) Option { return optFunc(func(c *cfg) { c.blockCacheBytes = bytes }) }

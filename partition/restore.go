@@ -1,0 +1,107 @@
+package partition
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/eddystreams/eddy/state"
+	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ChangelogReader reads a changelog partition from an offset up to its end
+// (the last stable offset: restoration reads committed data only).
+type ChangelogReader interface {
+	// Restore calls apply with batches of records of tp from offset from
+	// until the end as of the call, and returns the offset after the last
+	// record or marker read. Control records are not passed to apply.
+	Restore(ctx context.Context, tp state.TopicPartition, from int64, apply func([]*kgo.Record) error) (int64, error)
+}
+
+// KafkaChangelogReader restores from Kafka with a short-lived consumer per
+// partition.
+type KafkaChangelogReader struct {
+	Opts  []kgo.Opt // connection options (seed brokers, ...)
+	Admin *kadm.Client
+}
+
+// Restore implements ChangelogReader.
+func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartition, from int64, apply func([]*kgo.Record) error) (int64, error) {
+	ends, err := k.Admin.ListCommittedOffsets(ctx, tp.Topic)
+	if err != nil {
+		return 0, fmt.Errorf("list end offsets of %s: %w", tp.Topic, err)
+	}
+	end, ok := ends.Lookup(tp.Topic, tp.Partition)
+	if !ok || end.Err != nil {
+		return 0, fmt.Errorf("end offset of %s-%d: %v", tp.Topic, tp.Partition, end.Err)
+	}
+	starts, err := k.Admin.ListStartOffsets(ctx, tp.Topic)
+	if err != nil {
+		return 0, fmt.Errorf("list start offsets of %s: %w", tp.Topic, err)
+	}
+	if s, ok := starts.Lookup(tp.Topic, tp.Partition); ok && s.Err == nil && s.Offset > from {
+		from = s.Offset
+	}
+	if from >= end.Offset {
+		return from, nil
+	}
+	opts := append(append([]kgo.Opt(nil), k.Opts...),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(from)}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxBytes(64<<20),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return 0, fmt.Errorf("restore client: %w", err)
+	}
+	defer cl.Close()
+	next := from
+	batch := make([]*kgo.Record, 0, 4096)
+	for next < end.Offset {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return next, err
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("fetch %s-%d: %w", t, p, err) })
+		if ferr != nil {
+			return next, ferr
+		}
+		batch = batch[:0]
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset >= end.Offset {
+				return
+			}
+			next = r.Offset + 1
+			if !r.Attrs.IsControl() {
+				batch = append(batch, r)
+			}
+		})
+		if len(batch) > 0 {
+			if err := apply(batch); err != nil {
+				return next, err
+			}
+		}
+	}
+	return next, nil
+}
+
+// applyToStore writes changelog records to a store's engine, in one batch
+// when the engine supports it.
+func applyToStore(s topology.KeyValueStore, recs []*kgo.Record) error {
+	if bw, ok := s.(topology.BatchWriter); ok {
+		kvs := make([]topology.KeyValue, len(recs))
+		for i, r := range recs {
+			kvs[i] = topology.KeyValue{Key: r.Key, Value: r.Value}
+		}
+		return bw.WriteBatch(kvs)
+	}
+	for _, r := range recs {
+		if err := s.Put(r.Key, r.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,398 @@
+package partition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/eddystreams/eddy/state"
+	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TaskState is the lifecycle of a task. Transitions are checked.
+type TaskState int
+
+const (
+	StateCreated   TaskState = iota // stores not open
+	StateRestoring                  // stores open, catching up from changelogs
+	StateRunning                    // processing records
+	StateClosed                     // stores closed
+)
+
+func (s TaskState) String() string {
+	return [...]string{"created", "restoring", "running", "closed"}[s]
+}
+
+var validTransitions = map[TaskState][]TaskState{
+	StateCreated:   {StateRestoring, StateClosed},
+	StateRestoring: {StateRunning, StateClosed},
+	StateRunning:   {StateClosed},
+}
+
+// Config is everything a task needs from its node.
+type Config struct {
+	ApplicationID string
+	ID            topology.TaskID
+	Subtopology   *topology.Subtopology
+	// Inputs are the task's input partitions, with full topic names.
+	Inputs []state.TopicPartition
+	// Dir is the task's state directory: <state.dir>/<application.id>/<task>.
+	Dir           string
+	DefaultEngine topology.Engine
+	RocksDB       state.RocksDBConfig
+	Producer      Producer
+	Partitions    PartitionCounter
+	Changelogs    ChangelogReader
+	// OnDeserializationError decides what happens to undecodable records.
+	OnDeserializationError ErrorHandler
+	// CheckpointEvery is how many changelog records may be written between
+	// two checkpoints (store flush + checkpoint file); 0 means every commit.
+	CheckpointEvery int64
+	Logger          *slog.Logger
+}
+
+// Task runs one sub-topology on one partition number.
+type Task struct {
+	cfg       Config
+	state     TaskState
+	graph     *topology.TaskGraph
+	stores    map[string]topology.StateStore
+	engines   map[string]topology.KeyValueStore // unlogged engines, for restore
+	changelog map[string]state.TopicPartition   // store -> its changelog partition
+	queues    *partitionGroup
+	collector *RecordCollector
+	cancel    context.CancelFunc
+
+	streamTime  int64
+	cur         topology.RecordMeta
+	consumed    map[state.TopicPartition]int64 // next offset to commit
+	dirty       bool                           // processed since the last commit
+	checkpoint  map[state.TopicPartition]int64 // as last written
+	logSinceCkp int64
+	processed   int64
+	skipped     int64
+	log         *slog.Logger
+}
+
+// NewTask makes a task; Initialize opens and restores its stores.
+func NewTask(cfg Config) (*Task, error) {
+	if err := cfg.OnDeserializationError.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &Task{
+		cfg:        cfg,
+		stores:     map[string]topology.StateStore{},
+		engines:    map[string]topology.KeyValueStore{},
+		changelog:  map[string]state.TopicPartition{},
+		queues:     newPartitionGroup(cfg.Inputs),
+		consumed:   map[state.TopicPartition]int64{},
+		cancel:     cancel,
+		streamTime: -1,
+		log:        cfg.Logger.With("task", cfg.ID.String()),
+	}
+	t.collector = NewRecordCollector(ctx, cfg.Producer, cfg.Partitions)
+	return t, nil
+}
+
+// ID is the task's id.
+func (t *Task) ID() topology.TaskID { return t.cfg.ID }
+
+// State is the task's lifecycle state.
+func (t *Task) State() TaskState { return t.state }
+
+// Inputs are the task's input partitions.
+func (t *Task) Inputs() []state.TopicPartition { return t.cfg.Inputs }
+
+func (t *Task) transition(to TaskState) error {
+	for _, ok := range validTransitions[t.state] {
+		if ok == to {
+			t.state = to
+			return nil
+		}
+	}
+	return fmt.Errorf("task %s: invalid transition %s -> %s", t.cfg.ID, t.state, to)
+}
+
+func (t *Task) checkpointPath() string { return filepath.Join(t.cfg.Dir, ".checkpoint") }
+
+// Initialize opens the task's stores and restores them from their changelogs,
+// starting at the checkpoint when there is one and from scratch otherwise,
+// then instantiates the processors. The task is running afterwards.
+func (t *Task) Initialize(ctx context.Context) error {
+	if err := t.transition(StateRestoring); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(t.cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("task %s: state dir: %w", t.cfg.ID, err)
+	}
+	ckp, err := state.ReadCheckpointFile(t.checkpointPath())
+	if err != nil {
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+	}
+	t.checkpoint = ckp.Offsets
+	if ckp.StreamTime > t.streamTime {
+		t.streamTime = ckp.StreamTime
+	}
+	for _, spec := range t.cfg.Subtopology.Stores {
+		if err := t.openStore(ctx, spec); err != nil {
+			return fmt.Errorf("task %s: store %s: %w", t.cfg.ID, spec.Name, err)
+		}
+	}
+	g, err := t.cfg.Subtopology.Instantiate(t)
+	if err != nil {
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+	}
+	t.graph = g
+	return t.transition(StateRunning)
+}
+
+func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
+	engine := spec.Engine
+	if engine == topology.EngineDefault {
+		engine = t.cfg.DefaultEngine
+	}
+	tp := state.TopicPartition{Topic: topology.ChangelogTopicName(t.cfg.ApplicationID, spec.Name), Partition: t.cfg.ID.Partition}
+	from, haveCkp := t.checkpoint[tp]
+	var kv topology.KeyValueStore
+	switch engine {
+	case topology.EngineMemory:
+		kv = state.NewMemoryStore(spec.Name)
+		from = 0 // memory starts empty whatever the checkpoint says
+	default:
+		dir := filepath.Join(t.cfg.Dir, "rocksdb", spec.Name)
+		if !haveCkp || !spec.Logging {
+			// Without a checkpoint the local files may hold anything (an
+			// unclean stop): start over from the changelog.
+			if err := state.WipeDir(dir); err != nil {
+				return err
+			}
+			from = 0
+		}
+		db, err := state.OpenRocksDB(dir, spec.Name, t.cfg.RocksDB)
+		if err != nil {
+			return err
+		}
+		kv = db
+	}
+	t.engines[spec.Name] = kv
+	if !spec.Logging {
+		t.stores[spec.Name] = kv
+		return nil
+	}
+	t.changelog[spec.Name] = tp
+	t.stores[spec.Name] = state.NewLoggedStore(kv, changeLogger{t: t, tp: tp})
+	next, err := t.cfg.Changelogs.Restore(ctx, tp, from, func(recs []*kgo.Record) error {
+		return applyToStore(kv, recs)
+	})
+	if err != nil {
+		return fmt.Errorf("restore from %s-%d: %w", tp.Topic, tp.Partition, err)
+	}
+	if next > from {
+		t.log.Debug("restored", "store", spec.Name, "from", from, "to", next)
+	}
+	t.collector.Track(tp, next)
+	return nil
+}
+
+// changeLogger sends a store's writes to its changelog partition.
+type changeLogger struct {
+	t  *Task
+	tp state.TopicPartition
+}
+
+func (c changeLogger) LogChange(key, value []byte) {
+	t := c.t
+	t.logSinceCkp++
+	// A failed send is sticky in the collector and fails the next commit.
+	_ = t.collector.SendTo(c.tp.Topic, c.tp.Partition, key, value, t.cur.Timestamp, nil, true)
+}
+
+// AddRecords buffers fetched records of one input partition. It returns
+// false if the partition is not an input of this task.
+func (t *Task) AddRecords(tp state.TopicPartition, recs []*kgo.Record) bool {
+	return t.queues.add(tp, recs)
+}
+
+// Buffered is the number of records waiting to be processed.
+func (t *Task) Buffered() int { return t.queues.buffered }
+
+// Process processes up to max buffered records, lowest timestamp first, and
+// returns how many it took from the buffers.
+func (t *Task) Process(max int) (int, error) {
+	if t.state != StateRunning {
+		return 0, fmt.Errorf("task %s: process in state %s", t.cfg.ID, t.state)
+	}
+	n := 0
+	for n < max {
+		q, r := t.queues.next()
+		if r == nil {
+			break
+		}
+		n++
+		t.consumed[q.tp] = r.Offset + 1
+		t.dirty = true
+		if r.Attrs.IsControl() {
+			continue
+		}
+		if err := t.processOne(q.tp, r); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func (t *Task) processOne(tp state.TopicPartition, r *kgo.Record) error {
+	raw := topology.RawRecord{Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()}
+	if len(r.Headers) > 0 {
+		raw.Headers = make([]topology.Header, len(r.Headers))
+		for i, h := range r.Headers {
+			raw.Headers[i] = topology.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	if raw.Timestamp > t.streamTime {
+		t.streamTime = raw.Timestamp
+	}
+	t.cur = topology.RecordMeta{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Timestamp: raw.Timestamp, Headers: raw.Headers}
+	if err := t.graph.Process(&raw); err != nil {
+		return fmt.Errorf("task %s: record %s-%d@%d: %w", t.cfg.ID, raw.Topic, raw.Partition, raw.Offset, err)
+	}
+	t.processed++
+	return nil
+}
+
+// Processed and Skipped count records processed and records skipped by an
+// error handler.
+func (t *Task) Processed() int64 { return t.processed }
+func (t *Task) Skipped() int64   { return t.skipped }
+
+// PrepareCommit waits until everything the task sent is acknowledged and
+// returns the input offsets to commit (the next offset per input partition
+// processed since the last commit), or nil when there is nothing to commit.
+func (t *Task) PrepareCommit(ctx context.Context) (map[state.TopicPartition]int64, error) {
+	if err := t.collector.Flush(ctx); err != nil {
+		return nil, fmt.Errorf("task %s: %w", t.cfg.ID, err)
+	}
+	if !t.dirty {
+		return nil, nil
+	}
+	t.dirty = false
+	offs := make(map[state.TopicPartition]int64, len(t.consumed))
+	for tp, o := range t.consumed {
+		offs[tp] = o
+	}
+	return offs, nil
+}
+
+// PostCommit runs after the input offsets were committed: it marks the task
+// clean and, when enough changelog records were written since the last one
+// (or force is set), flushes the stores and writes the checkpoint.
+func (t *Task) PostCommit(force bool) error {
+	if !force && t.logSinceCkp < t.cfg.CheckpointEvery {
+		return nil
+	}
+	return t.writeCheckpoint()
+}
+
+func (t *Task) writeCheckpoint() error {
+	for name, s := range t.stores {
+		if err := s.Flush(); err != nil {
+			return fmt.Errorf("task %s: flush store %s: %w", t.cfg.ID, name, err)
+		}
+	}
+	ckp := &state.Checkpoint{Offsets: map[state.TopicPartition]int64{}, StreamTime: t.streamTime}
+	tracked := t.collector.Tracked()
+	for _, tp := range t.changelog {
+		if o, ok := tracked[tp]; ok {
+			ckp.Offsets[tp] = o
+		}
+	}
+	if err := ckp.Write(t.checkpointPath()); err != nil {
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+	}
+	t.checkpoint = ckp.Offsets
+	t.logSinceCkp = 0
+	return nil
+}
+
+// CommitFailed marks the task as having uncommitted progress again after
+// the offsets from PrepareCommit could not be committed.
+func (t *Task) CommitFailed() { t.dirty = true }
+
+// StreamTime is the largest timestamp processed (-1 before any).
+func (t *Task) StreamTime() int64 { return t.streamTime }
+
+// Close closes the stores. A clean close (after a successful commit) writes a
+// checkpoint first; an unclean one leaves the last checkpoint, so the next
+// start restores from there.
+func (t *Task) Close(clean bool) error {
+	if t.state == StateClosed {
+		return nil
+	}
+	var errs []error
+	if clean && t.state == StateRunning {
+		errs = append(errs, t.writeCheckpoint())
+	}
+	t.cancel()
+	for name, s := range t.stores {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close store %s: %w", name, err))
+		}
+	}
+	t.state = StateClosed
+	return errors.Join(errs...)
+}
+
+// --- topology.TaskContext ---
+
+// TaskID implements topology.TaskContext.
+func (t *Task) TaskID() topology.TaskID { return t.cfg.ID }
+
+// ApplicationID implements topology.TaskContext.
+func (t *Task) ApplicationID() string { return t.cfg.ApplicationID }
+
+// Store implements topology.TaskContext.
+func (t *Task) Store(name string) topology.StateStore { return t.stores[name] }
+
+// Send implements topology.TaskContext.
+func (t *Task) Send(topic string, key, value []byte, ts int64, headers []topology.Header) error {
+	return t.collector.Send(topic, key, value, ts, headers)
+}
+
+// Record implements topology.TaskContext.
+func (t *Task) Record() topology.RecordMeta { return t.cur }
+
+// DeserializationFailed implements topology.TaskContext: it applies the
+// user's deserialization error handler.
+func (t *Task) DeserializationFailed(rec *topology.RawRecord, cause error) error {
+	h := t.cfg.OnDeserializationError
+	where := fmt.Sprintf("%s-%d@%d", rec.Topic, rec.Partition, rec.Offset)
+	switch h.Action {
+	case ActionContinue:
+		t.skipped++
+		t.log.Warn("skipping record that cannot be deserialized", "record", where, "error", cause)
+		return nil
+	case ActionDeadLetter:
+		t.skipped++
+		headers := append(append([]topology.Header(nil), rec.Headers...),
+			topology.Header{Key: HeaderError, Value: []byte(cause.Error())},
+			topology.Header{Key: HeaderTopic, Value: []byte(rec.Topic)},
+			topology.Header{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
+			topology.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
+			topology.Header{Key: HeaderTask, Value: []byte(t.cfg.ID.String())},
+		)
+		if err := t.collector.Send(h.DeadLetterTopic, rec.Key, rec.Value, rec.Timestamp, headers); err != nil {
+			return fmt.Errorf("dead-letter %s: %w", where, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("deserialize %s: %w (choose another deserialization error handler to skip such records)", where, cause)
+}

@@ -1,0 +1,186 @@
+package eddy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/eddystreams/eddy/state"
+	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// layout is the physical plan of an application: the partition count of every
+// topic it touches and the number of tasks per sub-topology.
+type layout struct {
+	appID  string
+	topo   *topology.Topology
+	counts map[string]int32 // full topic name -> partitions
+	tasks  []int32          // per sub-topology
+}
+
+func (l *layout) allTasks() []topology.TaskID {
+	var ids []topology.TaskID
+	for st, n := range l.tasks {
+		for p := int32(0); p < n; p++ {
+			ids = append(ids, topology.TaskID{Subtopology: st, Partition: p})
+		}
+	}
+	return ids
+}
+
+// inputs are the partitions a task reads: partition p of each source topic
+// that has one.
+func (l *layout) inputs(id topology.TaskID) []state.TopicPartition {
+	var tps []state.TopicPartition
+	for _, s := range l.topo.Subtopologies[id.Subtopology].Sources {
+		name := s.FullName(l.appID)
+		if id.Partition < l.counts[name] {
+			tps = append(tps, state.TopicPartition{Topic: name, Partition: id.Partition})
+		}
+	}
+	return tps
+}
+
+// prepareTopics looks up the input topics, works out the partition counts of
+// the internal topics (a repartition topic gets the largest count among the
+// sources of the sub-topology writing it, a changelog the task count of its
+// sub-topology), creates missing internal topics, and checks existing ones.
+func (a *App) prepareTopics(ctx context.Context) (*layout, error) {
+	appID := a.cfg.appID
+	l := &layout{appID: appID, topo: a.topo, counts: map[string]int32{}, tasks: make([]int32, len(a.topo.Subtopologies))}
+	var external []string
+	for _, st := range a.topo.Subtopologies {
+		for _, s := range st.Sources {
+			if !s.Internal {
+				external = append(external, s.Name)
+			}
+		}
+		for _, s := range st.Sinks {
+			if !s.Internal {
+				external = append(external, s.Name)
+			}
+		}
+	}
+	if h := a.cfg.onDeserialize; h.DeadLetterTopic != "" {
+		external = append(external, h.DeadLetterTopic)
+	}
+	existing, err := a.admin.ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("eddy: list topics: %w", err)
+	}
+	var missing []string
+	for _, t := range external {
+		d, ok := existing[t]
+		if !ok || d.Err != nil {
+			missing = append(missing, t)
+			continue
+		}
+		l.counts[t] = int32(len(d.Partitions))
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("eddy: topics %v do not exist; create them first (Eddy creates only its internal topics)", dedupe(missing))
+	}
+	// Repartition topics take their counts from their writers; iterate
+	// until every sub-topology's sources are known (writers come first in
+	// DSL order, but a fixed point does not depend on that).
+	for changed := true; changed; {
+		changed = false
+		for _, st := range a.topo.Subtopologies {
+			if l.tasks[st.ID] != 0 {
+				continue
+			}
+			max, known := int32(0), true
+			for _, s := range st.Sources {
+				n, ok := l.counts[s.FullName(appID)]
+				if !ok {
+					known = false
+					break
+				}
+				max = maxInt32(max, n)
+			}
+			if !known {
+				continue
+			}
+			l.tasks[st.ID] = max
+			changed = true
+			for _, s := range st.Sinks {
+				if s.Internal {
+					l.counts[s.FullName(appID)] = max
+				}
+			}
+		}
+	}
+	type want struct {
+		name       string
+		partitions int32
+		configs    map[string]*string
+	}
+	var wants []want
+	compact := "compact"
+	for _, st := range a.topo.Subtopologies {
+		if l.tasks[st.ID] == 0 {
+			return nil, fmt.Errorf("eddy: cannot work out the partition count of sub-topology %d", st.ID)
+		}
+		for _, s := range st.Sinks {
+			if s.Internal {
+				wants = append(wants, want{name: s.FullName(appID), partitions: l.counts[s.FullName(appID)], configs: map[string]*string{}})
+			}
+		}
+		for _, spec := range st.Stores {
+			if !spec.Logging {
+				continue
+			}
+			c := map[string]*string{"cleanup.policy": &compact}
+			for k, v := range spec.ChangelogConfig {
+				c[k] = &v
+			}
+			name := topology.ChangelogTopicName(appID, spec.Name)
+			wants = append(wants, want{name: name, partitions: l.tasks[st.ID], configs: c})
+			l.counts[name] = l.tasks[st.ID]
+		}
+	}
+	var errs []error
+	for _, w := range wants {
+		if d, ok := existing[w.name]; ok && d.Err == nil {
+			if got := int32(len(d.Partitions)); got != w.partitions {
+				errs = append(errs, fmt.Errorf("internal topic %s has %d partitions, but the topology needs %d (delete it, or use another application id)", w.name, got, w.partitions))
+			}
+			continue
+		}
+		resp, err := a.admin.CreateTopic(ctx, w.partitions, a.cfg.replication, w.configs, w.name)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("create internal topic %s: %w", w.name, err))
+		} else if resp.Err != nil && !errors.Is(resp.Err, kerr.TopicAlreadyExists) {
+			errs = append(errs, fmt.Errorf("create internal topic %s: %w", w.name, resp.Err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("eddy: %w", err)
+	}
+	return l, nil
+}
+
+func maxInt32(a, b int32) int32 {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+func dedupe(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+
+func topologyTask(st int, p int32) topology.TaskID {
+	return topology.TaskID{Subtopology: st, Partition: p}
+}

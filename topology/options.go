@@ -1,0 +1,39 @@
+package topology
+
+// StoreOption configures a store made by an aggregation or a table.
+type StoreOption interface{ applyStore(*storeCfg) }
+
+type storeCfg struct {
+	name    string
+	engine  Engine
+	logging bool
+}
+
+func defaultStoreCfg() storeCfg { return storeCfg{logging: true} }
+
+type storeOptFunc func(*storeCfg)
+
+func (f storeOptFunc) applyStore(c *storeCfg) { f(c) }
+
+// Named names the store (and with it the changelog and repartition topics:
+// "<app>-<name>-changelog", "<app>-<name>-repartition"). Default: a generated
+// name such as KSTREAM-AGGREGATE-STATE-STORE-0000000003. Name stores you query
+// or whose topics must keep their names when the topology changes.
+func Named(name string) StoreOption { return storeOptFunc(func(c *storeCfg) { c.name = name }) }
+
+// WithEngine picks the store's engine. Default: the application's default
+// engine (RocksDB).
+func WithEngine(e Engine) StoreOption { return storeOptFunc(func(c *storeCfg) { c.engine = e }) }
+
+// WithLogging turns the changelog topic on or off. Default: on. A store
+// without a changelog starts empty whenever its task moves or its state
+// directory is lost.
+func WithLogging(on bool) StoreOption { return storeOptFunc(func(c *storeCfg) { c.logging = on }) }
+
+func applyStoreOpts(opts []StoreOption) storeCfg {
+	c := defaultStoreCfg()
+	for _, o := range opts {
+		o.applyStore(&c)
+	}
+	return c
+}

@@ -1,0 +1,181 @@
+package topology
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Topology is the validated result of Build: sub-topologies joined by
+// repartition topics. It is immutable and may be shared by many applications.
+type Topology struct {
+	Subtopologies []*Subtopology
+	stores        map[string]*StoreSpec
+}
+
+// Subtopology is a connected part of the processor graph. It runs as one task
+// per partition of its source topics.
+type Subtopology struct {
+	ID      int
+	Sources []TopicRef // topics read, in definition order
+	Sinks   []TopicRef // topics written (output and repartition)
+	Stores  []StoreSpec
+	nodes   []*node
+	topo    *Topology
+}
+
+// Store returns the spec of the named store.
+func (t *Topology) Store(name string) (StoreSpec, bool) {
+	s, ok := t.stores[name]
+	if !ok {
+		return StoreSpec{}, false
+	}
+	return *s, true
+}
+
+// SubtopologyOfStore returns the sub-topology that owns the named store.
+func (t *Topology) SubtopologyOfStore(name string) (*Subtopology, bool) {
+	for _, st := range t.Subtopologies {
+		if containsStore(st.Stores, name) {
+			return st, true
+		}
+	}
+	return nil, false
+}
+
+// TaskGraph is a sub-topology instantiated for one task.
+type TaskGraph struct {
+	sources map[string]func(*RawRecord) error
+}
+
+// Process runs one input record, read from its full topic name, through the
+// task's processors.
+func (g *TaskGraph) Process(r *RawRecord) error {
+	f, ok := g.sources[r.Topic]
+	if !ok {
+		return fmt.Errorf("no source node reads topic %q", r.Topic)
+	}
+	return f(r)
+}
+
+// Instantiate builds the runtime processors of the sub-topology for one task.
+func (st *Subtopology) Instantiate(ctx TaskContext) (*TaskGraph, error) {
+	made := map[int]any{}
+	var inst func(n *node) (any, error)
+	inst = func(n *node) (any, error) {
+		if v, ok := made[n.id]; ok {
+			return v, nil
+		}
+		kids := make([]any, len(n.children))
+		for i, c := range n.children {
+			k, err := inst(c)
+			if err != nil {
+				return nil, err
+			}
+			kids[i] = k
+		}
+		v, err := n.make(ctx, kids)
+		if err != nil {
+			return nil, fmt.Errorf("instantiate %s: %w", n.name, err)
+		}
+		made[n.id] = v
+		return v, nil
+	}
+	g := &TaskGraph{sources: map[string]func(*RawRecord) error{}}
+	for _, n := range st.nodes {
+		if n.kind != kindSource {
+			continue
+		}
+		v, err := inst(n)
+		if err != nil {
+			return nil, err
+		}
+		for _, tp := range n.topics {
+			g.sources[tp.FullName(ctx.ApplicationID())] = v.(func(*RawRecord) error)
+		}
+	}
+	return g, nil
+}
+
+// Describe prints the sub-topologies with their sources, processors, stores
+// and sinks, in the spirit of Kafka Streams' TopologyDescription. Internal
+// topics are shown with the "<app>-" placeholder for the application id.
+func (t *Topology) Describe() string {
+	var sb strings.Builder
+	sb.WriteString("Topologies:\n")
+	for _, st := range t.Subtopologies {
+		fmt.Fprintf(&sb, "   Sub-topology: %d\n", st.ID)
+		for _, n := range st.nodes {
+			switch n.kind {
+			case kindSource:
+				fmt.Fprintf(&sb, "    Source: %s (topics: [%s])\n", n.name, joinTopics(n.topics))
+			case kindProcessor:
+				fmt.Fprintf(&sb, "    Processor: %s (stores: [%s])\n", n.name, strings.Join(n.stores, ", "))
+			case kindSink:
+				fmt.Fprintf(&sb, "    Sink: %s (topic: %s)\n", n.name, joinTopics(n.topics))
+			}
+			if len(n.children) > 0 {
+				fmt.Fprintf(&sb, "      --> %s\n", joinNames(n.children))
+			} else if n.kind != kindSink {
+				sb.WriteString("      --> none\n")
+			}
+			if len(n.parents) > 0 {
+				fmt.Fprintf(&sb, "      <-- %s\n", joinNames(n.parents))
+			} else if n.kind != kindSource {
+				sb.WriteString("      <-- none\n")
+			}
+		}
+	}
+	if len(t.stores) > 0 {
+		sb.WriteString("Stores:\n")
+		names := make([]string, 0, len(t.stores))
+		for n := range t.stores {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			s := t.stores[n]
+			st, _ := t.SubtopologyOfStore(n)
+			changelog := "none"
+			if s.Logging {
+				changelog = "<app>-" + s.Name + "-changelog"
+			}
+			id := -1
+			if st != nil {
+				id = st.ID
+			}
+			fmt.Fprintf(&sb, "    Store: %s (sub-topology: %d, engine: %s, changelog: %s)\n", s.Name, id, s.Engine, changelog)
+		}
+	}
+	var internal []string
+	for _, st := range t.Subtopologies {
+		for _, s := range st.Sinks {
+			if s.Internal {
+				internal = append(internal, fmt.Sprintf("    Repartition topic: %s (written by sub-topology %d)\n", s, st.ID))
+			}
+		}
+	}
+	if len(internal) > 0 {
+		sb.WriteString("Internal topics:\n")
+		for _, l := range internal {
+			sb.WriteString(l)
+		}
+	}
+	return sb.String()
+}
+
+func joinTopics(ts []TopicRef) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = t.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func joinNames(ns []*node) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = n.name
+	}
+	return strings.Join(s, ", ")
+}
