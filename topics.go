@@ -180,7 +180,6 @@ func dedupe(s []string) []string {
 	return out
 }
 
-
 func topologyTask(st int, p int32) topology.TaskID {
 	return topology.TaskID{Subtopology: st, Partition: p}
 }

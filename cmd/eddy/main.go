@@ -1,0 +1,45 @@
+// Command eddy is Eddy's command-line tool:
+//
+//	eddy dev [--port N] [--data DIR]   run an embedded Kafka-compatible broker
+//	eddy demo                          count words of a built-in text on an embedded broker
+//	eddy describe                      print the demo's topology
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: eddy <command> [flags]
+
+commands:
+  dev       run an embedded Kafka-compatible broker (franz-go's kfake) until interrupted
+  demo      count the words of a built-in text on an embedded broker and show the counts
+  describe  print the sub-topologies, stores and topics of the demo's topology
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
+	case "dev":
+		err = dev(args)
+	case "demo":
+		err = demo(args)
+	case "describe":
+		err = describe(args)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "eddy: unknown command %q\n\n%s", cmd, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "eddy:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,159 @@
+// Package wordcount is the word count topology shared by
+// examples/01-wordcount and "eddy demo", with helpers to feed it and read its
+// results.
+package wordcount
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Words splits a line into its words: maximal runs of letters or digits
+// (unicode.IsLetter, unicode.IsDigit), lower-cased.
+func Words(line string) []string {
+	ws := strings.FieldsFunc(line, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	for i, w := range ws {
+		ws[i] = strings.ToLower(w)
+	}
+	return ws
+}
+
+// StoreName is the name of the counts store.
+const StoreName = "counts"
+
+// Topology counts words from input (values are lines) into output: key the
+// word (string), value its count (Kafka's 8-byte big-endian long). Every
+// update is sent.
+func Topology(input, output string) (*topology.Topology, error) {
+	b := topology.NewBuilder()
+	lines := topology.Stream(b, input, topology.String(), topology.String())
+	words := topology.FlatMapValues(lines, func(_ string, line string) []string { return Words(line) })
+	counts := topology.GroupBy(words, func(_ string, w string) string { return w }).Count(topology.Named(StoreName))
+	counts.ToStream().To(output)
+	return b.Build()
+}
+
+// EnsureTopics creates the topics that do not exist yet with the given
+// partition count.
+func EnsureTopics(ctx context.Context, adm *kadm.Client, partitions int32, topics ...string) error {
+	existing, err := adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return err
+	}
+	for _, t := range topics {
+		if d, ok := existing[t]; ok && d.Err == nil {
+			continue
+		}
+		resp, err := adm.CreateTopic(ctx, partitions, -1, nil, t)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			return fmt.Errorf("create topic %s: %w", t, err)
+		}
+	}
+	return nil
+}
+
+// ProduceLines sends each line of r as a record without key to topic.
+func ProduceLines(ctx context.Context, cl *kgo.Client, topic string, r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	errc := make(chan error, 1)
+	for sc.Scan() {
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Value: []byte(sc.Text())}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				select {
+				case errc <- err:
+				default:
+				}
+			}
+		})
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return err
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("produce to %s: %w", topic, err)
+	default:
+		return nil
+	}
+}
+
+// Count is one word and its count.
+type Count struct {
+	Word  string
+	Count int64
+}
+
+// ReadCounts reads the output topic from the start to its current end and
+// returns the last count sent for every word, sorted by word (byte order).
+func ReadCounts(ctx context.Context, brokers []string, topic string) ([]Count, error) {
+	// A client of its own: one that looked the topic up before it existed
+	// may still route by what it saw then.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	if err := ends.Error(); err != nil {
+		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	last := map[string]int64{}
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("read %s-%d: %w", t, p, err) })
+		if ferr != nil {
+			return nil, ferr
+		}
+		var derr error
+		fs.EachRecord(func(r *kgo.Record) {
+			if len(r.Value) != 8 {
+				derr = fmt.Errorf("record %s-%d@%d: count is %d bytes, not 8", r.Topic, r.Partition, r.Offset, len(r.Value))
+				return
+			}
+			last[string(r.Key)] = int64(binary.BigEndian.Uint64(r.Value))
+			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+		})
+		if derr != nil {
+			return nil, derr
+		}
+	}
+	out := make([]Count, 0, len(last))
+	for w, c := range last {
+		out = append(out, Count{w, c})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Word < out[j].Word })
+	return out, nil
+}
