@@ -1,0 +1,16 @@
+// Package state holds Eddy's byte-level state: the storage engines and the
+// layers stacked on them, bottom to top as in Kafka Streams.
+//
+//   - Engines: RocksDBStore (grocksdb, one DB per directory, WAL off by
+//     default because the changelog topic is the durable copy) and
+//     MemoryStore (an ordered B-tree).
+//   - Layers: LoggedStore forwards every write to a ChangeLogger. Restoration
+//     writes go to the engine underneath (LoggedStore.Inner), never through
+//     the logging layer.
+//   - Checkpoint files: the changelog offsets (and stream time) a task's
+//     stores are known to contain, written atomically after each flush.
+//
+// Everything here works on []byte keys ordered bytewise; typed stores live
+// above this package. state imports only topology's store interfaces (and
+// the grocksdb and btree libraries); it must not import the runtime.
+package state

@@ -1,0 +1,303 @@
+package state
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/linxGnu/grocksdb"
+
+	"github.com/eddystreams/eddy/topology"
+)
+
+const (
+	defaultWriteBufferSize = 16 << 20 // per memtable
+	privateBlockCacheSize  = 8 << 20  // when no shared cache is given
+	maxWriteBufferNumber   = 3        // room to keep writing while one memtable flushes
+	bloomBitsPerKey        = 10       // ~1% false positives
+	// backgroundThreads sizes the flush/compaction pool of RocksDB's default
+	// Env, which every store in the process shares.
+	backgroundThreads = 2
+)
+
+// RocksDBConfig configures one RocksDB store. The zero value is Eddy's
+// default: a small private block cache, 16 MiB memtables and no WAL.
+type RocksDBConfig struct {
+	// BlockCache is the block cache, usually one per node shared by every
+	// store (see NewSharedBlockCache); index and filter blocks are charged
+	// to it too. The caller keeps ownership and destroys it after closing
+	// every store that uses it. Default nil: a private 8 MiB cache.
+	BlockCache *grocksdb.Cache
+	// WriteBufferSize is the size of one memtable in bytes; up to three
+	// exist at a time. Default 0: 16 MiB.
+	WriteBufferSize uint64
+	// DBWriteBufferSize bounds the memtables of this DB in total (RocksDB's
+	// db_write_buffer_size); a node-wide memory budget can hand each DB a
+	// share. Default 0: no bound beyond WriteBufferSize × 3.
+	DBWriteBufferSize uint64
+	// EnableWAL turns RocksDB's write-ahead log on. Default false: the
+	// changelog topic is the durable copy, so writes since the last Flush
+	// are lost on a crash and rebuilt from the checkpointed offsets.
+	EnableWAL bool
+}
+
+// NewSharedBlockCache returns an LRU block cache of the given capacity to
+// share between stores through RocksDBConfig.BlockCache. Destroy it after
+// every store using it is closed.
+func NewSharedBlockCache(bytes uint64) *grocksdb.Cache {
+	return grocksdb.NewLRUCache(bytes)
+}
+
+// WipeDir removes dir and everything in it, so a store can be restored
+// from scratch. The store in dir must be closed. A missing dir is not an
+// error.
+func WipeDir(dir string) error {
+	clean := filepath.Clean(dir)
+	if dir == "" || clean == "." || clean == string(filepath.Separator) {
+		return fmt.Errorf("wipe state dir %q: refusing to remove it", dir)
+	}
+	if err := os.RemoveAll(clean); err != nil {
+		return fmt.Errorf("wipe state dir %s: %w", clean, err)
+	}
+	return nil
+}
+
+// RocksDBStore is a topology.KeyValueStore and topology.BatchWriter backed
+// by one RocksDB database. It is safe for concurrent use; Close waits for
+// calls in flight and closes iterators still open.
+type RocksDBStore struct {
+	name string
+	dir  string
+
+	// mu is read-locked by every operation and write-locked by Close, so
+	// no call can touch the C objects after they are freed.
+	mu     sync.RWMutex
+	closed bool
+
+	db           *grocksdb.DB
+	opts         *grocksdb.Options
+	bbto         *grocksdb.BlockBasedTableOptions
+	privateCache *grocksdb.Cache
+	ro           *grocksdb.ReadOptions
+	wo           *grocksdb.WriteOptions
+	fo           *grocksdb.FlushOptions
+
+	itersMu sync.Mutex
+	iters   map[*rocksIterator]struct{}
+}
+
+var (
+	_ topology.KeyValueStore = (*RocksDBStore)(nil)
+	_ topology.BatchWriter   = (*RocksDBStore)(nil)
+)
+
+// OpenRocksDB opens the RocksDB database in dir, creating dir and the
+// database if missing. dir holds exactly one store (for example
+// <task dir>/rocksdb/<store name>); name is the store's topology name.
+func OpenRocksDB(dir, name string, cfg RocksDBConfig) (*RocksDBStore, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("open rocksdb store %s: %w", name, err)
+	}
+	s := &RocksDBStore{name: name, dir: dir, iters: make(map[*rocksIterator]struct{})}
+
+	cache := cfg.BlockCache
+	if cache == nil {
+		s.privateCache = grocksdb.NewLRUCache(privateBlockCacheSize)
+		cache = s.privateCache
+	}
+	s.bbto = grocksdb.NewDefaultBlockBasedTableOptions()
+	s.bbto.SetBlockCache(cache)
+	s.bbto.SetFilterPolicy(grocksdb.NewBloomFilterFull(bloomBitsPerKey))
+	s.bbto.SetCacheIndexAndFilterBlocks(true)
+	s.bbto.SetPinL0FilterAndIndexBlocksInCache(true)
+
+	wbs := cfg.WriteBufferSize
+	if wbs == 0 {
+		wbs = defaultWriteBufferSize
+	}
+	s.opts = grocksdb.NewDefaultOptions()
+	s.opts.SetCreateIfMissing(true)
+	s.opts.IncreaseParallelism(backgroundThreads)
+	s.opts.SetWriteBufferSize(wbs)
+	s.opts.SetMaxWriteBufferNumber(maxWriteBufferNumber)
+	if cfg.DBWriteBufferSize > 0 {
+		s.opts.SetDbWriteBufferSize(cfg.DBWriteBufferSize)
+	}
+	s.opts.SetBlockBasedTableFactory(s.bbto)
+
+	db, err := grocksdb.OpenDb(s.opts, dir)
+	if err != nil {
+		s.freeOptions()
+		return nil, fmt.Errorf("open rocksdb store %s in %s: %w", name, dir, err)
+	}
+	s.db = db
+	s.ro = grocksdb.NewDefaultReadOptions()
+	s.wo = grocksdb.NewDefaultWriteOptions()
+	s.wo.DisableWAL(!cfg.EnableWAL)
+	s.fo = grocksdb.NewDefaultFlushOptions()
+	s.fo.SetWait(true)
+	return s, nil
+}
+
+// Name returns the store's name.
+func (s *RocksDBStore) Name() string { return s.name }
+
+// Dir returns the directory holding the database.
+func (s *RocksDBStore) Dir() string { return s.dir }
+
+// Get returns a copy of key's value, or nil when key is absent.
+func (s *RocksDBStore) Get(key []byte) ([]byte, error) {
+	if key == nil {
+		return nil, s.errorf("get", ErrNilKey)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, s.errorf("get", ErrClosed)
+	}
+	h, err := s.db.GetPinned(s.ro, key)
+	if err != nil {
+		return nil, s.errorf("get", err)
+	}
+	if !h.Exists() {
+		return nil, nil
+	}
+	defer h.Destroy()
+	return append(make([]byte, 0, len(h.Data())), h.Data()...), nil
+}
+
+// Put stores value under key; a nil value deletes key.
+func (s *RocksDBStore) Put(key, value []byte) error {
+	if value == nil {
+		return s.Delete(key)
+	}
+	if key == nil {
+		return s.errorf("put", ErrNilKey)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return s.errorf("put", ErrClosed)
+	}
+	if err := s.db.Put(s.wo, key, value); err != nil {
+		return s.errorf("put", err)
+	}
+	return nil
+}
+
+// Delete removes key.
+func (s *RocksDBStore) Delete(key []byte) error {
+	if key == nil {
+		return s.errorf("delete", ErrNilKey)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return s.errorf("delete", ErrClosed)
+	}
+	if err := s.db.Delete(s.wo, key); err != nil {
+		return s.errorf("delete", err)
+	}
+	return nil
+}
+
+// WriteBatch applies kvs in order as one atomic RocksDB write batch; a nil
+// Value deletes its key. Nothing is written if any key is nil.
+func (s *RocksDBStore) WriteBatch(kvs []topology.KeyValue) error {
+	for i := range kvs {
+		if kvs[i].Key == nil {
+			return s.errorf(fmt.Sprintf("write batch record %d", i), ErrNilKey)
+		}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return s.errorf("write batch", ErrClosed)
+	}
+	wb := grocksdb.NewWriteBatch()
+	defer wb.Destroy()
+	for _, kv := range kvs {
+		if kv.Value == nil {
+			wb.Delete(kv.Key)
+		} else {
+			wb.Put(kv.Key, kv.Value)
+		}
+	}
+	if err := s.db.Write(s.wo, wb); err != nil {
+		return s.errorf("write batch", err)
+	}
+	return nil
+}
+
+// Flush writes the memtables to SST files and waits for it, so everything
+// written so far survives a crash even with the WAL off.
+func (s *RocksDBStore) Flush() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return s.errorf("flush", ErrClosed)
+	}
+	if err := s.db.Flush(s.fo); err != nil {
+		return s.errorf("flush", err)
+	}
+	return nil
+}
+
+// ApproximateNumEntries returns RocksDB's estimate of the number of keys
+// ("rocksdb.estimate-num-keys"); it counts overwrites and deletes loosely.
+func (s *RocksDBStore) ApproximateNumEntries() (int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0, s.errorf("estimate entries", ErrClosed)
+	}
+	v := s.db.GetProperty("rocksdb.estimate-num-keys")
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, s.errorf("estimate entries", fmt.Errorf("parse %q: %w", v, err))
+	}
+	if n > 1<<63-1 {
+		n = 1<<63 - 1
+	}
+	return int64(n), nil
+}
+
+// Close closes iterators still open, then the database, and frees the
+// options (and the block cache if it is private). Further calls return
+// ErrClosed; closing twice is a no-op. With the WAL off, RocksDB flushes
+// the memtables on close.
+func (s *RocksDBStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.itersMu.Lock()
+	for it := range s.iters {
+		it.release()
+	}
+	s.iters = nil
+	s.itersMu.Unlock()
+
+	s.db.Close()
+	s.ro.Destroy()
+	s.wo.Destroy()
+	s.fo.Destroy()
+	s.freeOptions()
+	return nil
+}
+
+func (s *RocksDBStore) freeOptions() {
+	s.opts.Destroy()
+	s.bbto.Destroy()
+	if s.privateCache != nil {
+		s.privateCache.Destroy()
+	}
+}
+
+func (s *RocksDBStore) errorf(op string, err error) error {
+	return fmt.Errorf("rocksdb store %s: %s: %w", s.name, op, err)
+}
