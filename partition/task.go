@@ -212,8 +212,15 @@ type changeLogger struct {
 func (c changeLogger) LogChange(key, value []byte) {
 	t := c.t
 	t.logSinceCkp++
+	// The store owns key and value after the call returns; the record
+	// stays buffered until acknowledged, so it gets copies.
+	k := append([]byte(nil), key...)
+	var v []byte
+	if value != nil {
+		v = append([]byte(nil), value...)
+	}
 	// A failed send is sticky in the collector and fails the next commit.
-	_ = t.collector.SendTo(c.tp.Topic, c.tp.Partition, key, value, t.cur.Timestamp, nil, true)
+	_ = t.collector.SendTo(c.tp.Topic, c.tp.Partition, k, v, t.cur.Timestamp, nil, true)
 }
 
 // AddRecords buffers fetched records of one input partition. It returns
