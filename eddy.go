@@ -225,23 +225,29 @@ func (a *App) CommitOffsets(ctx context.Context, offsets map[state.TopicPartitio
 	for tp, o := range offsets {
 		os.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: o, LeaderEpoch: -1})
 	}
-	resp, err := a.admin.CommitOffsets(ctx, a.cfg.appID, os)
-	if err != nil {
-		return err
-	}
-	return resp.Error()
+	return retriable(ctx, func() error {
+		resp, err := a.admin.CommitOffsets(ctx, a.cfg.appID, os)
+		if err != nil {
+			return err
+		}
+		return resp.Error()
+	})
 }
 
 func (a *App) startOffsets(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]int64, error) {
 	out := map[state.TopicPartition]int64{}
-	resp, err := a.admin.FetchOffsets(ctx, a.cfg.appID)
+	var resp kadm.OffsetResponses
+	err := retriable(ctx, func() (err error) {
+		resp, err = a.admin.FetchOffsets(ctx, a.cfg.appID)
+		if err == nil {
+			err = resp.Error()
+		}
+		return err
+	})
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		return out, nil // nothing committed yet
 	}
 	if err != nil {
-		return nil, err
-	}
-	if err := resp.Error(); err != nil {
 		return nil, err
 	}
 	for _, tp := range tps {
