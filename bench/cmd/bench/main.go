@@ -1,0 +1,217 @@
+// Command bench runs Eddy's benchmarks side by side with Kafka Streams 4.4.0,
+// goka v1.1.14 and a raw franz-go pipe: it starts a real Kafka broker with
+// scripts/kafka.sh, creates the topics (8 partitions), loads each workload's
+// input once, and runs every system on it in turn, alternating the order,
+// -reps times, one process at a time, reporting medians.
+//
+// Standard output carries exactly two kinds of lines:
+//
+//	bench <workload> <system> records_per_s=<n> p99_ms=<x> rss_mb=<y>
+//	bench <workload> <system> skipped reason=<why>
+//	ratio <workload> eddy/<system>=<r>
+//
+// Everything else (progress, details, targets) goes to standard error, and,
+// with -results, into a Markdown report and a PNG chart of the ratios.
+//
+//	go run ./bench/cmd/bench -quick
+//	go run ./bench/cmd/bench -results docs/benchmarks/RESULTS.md -chart docs/benchmarks/ratios.png
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/eddystreams/eddy/bench/workload"
+)
+
+type config struct {
+	root, cache  string
+	port         int
+	quick        bool
+	reps         int
+	n            int           // input records of the throughput workloads
+	restoreN     int           // changelog records of the restore workload
+	latencyRate  int           // records/s of the latency workload
+	latencyDur   time.Duration // load time of the latency workload
+	latencyWarm  time.Duration // first part of it not measured
+	timeout      time.Duration // per measurement
+	workloads    []string
+	systems      []string
+	results      string
+	chart        string
+	eddyProfile  string
+	commit       time.Duration
+	keepInternal bool
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
+
+func main() {
+	var c config
+	var wls, syss string
+	flag.BoolVar(&c.quick, "quick", false, "small sizes and one repetition (finishes in under 3 minutes)")
+	flag.IntVar(&c.port, "port", 19392, "port of the benchmark's own Kafka broker (the controller takes the next one)")
+	flag.IntVar(&c.reps, "reps", 0, "repetitions per system (default 3, quick 1)")
+	flag.IntVar(&c.n, "n", 0, "input records per throughput workload (default 1000000, quick 100000)")
+	flag.IntVar(&c.restoreN, "restore-n", 0, "changelog records of the restore workload (default 1000000, quick 200000)")
+	flag.IntVar(&c.latencyRate, "latency-rate", 20000, "records/s of the latency workload")
+	flag.DurationVar(&c.latencyDur, "latency-duration", 0, "load time of the latency workload (default 30s, quick 6s)")
+	flag.StringVar(&wls, "workloads", strings.Join(workload.All, ","), "workloads to run, comma-separated")
+	flag.StringVar(&syss, "systems", "eddy,kafka-streams,goka,raw", "systems to run, comma-separated")
+	flag.StringVar(&c.results, "results", "", "write a Markdown report here")
+	flag.StringVar(&c.chart, "chart", "", "write a PNG chart of the ratios here")
+	flag.StringVar(&c.eddyProfile, "eddy-cpuprofile", "", "directory for CPU profiles of eddy-bench (one per workload and repetition)")
+	flag.DurationVar(&c.commit, "commit-interval", time.Second, "commit interval of every system under at-least-once")
+	flag.Parse()
+	c.workloads = strings.Split(wls, ",")
+	c.systems = strings.Split(syss, ",")
+	defaults := func(v *int, full, quick int) {
+		if *v == 0 {
+			*v = full
+			if c.quick {
+				*v = quick
+			}
+		}
+	}
+	defaults(&c.reps, 3, 1)
+	defaults(&c.n, 1_000_000, 100_000)
+	defaults(&c.restoreN, 1_000_000, 200_000)
+	if c.latencyDur == 0 {
+		c.latencyDur = 30 * time.Second
+		if c.quick {
+			c.latencyDur = 6 * time.Second
+		}
+	}
+	c.latencyWarm = c.latencyDur / 6
+	c.timeout = 10 * time.Minute
+	if c.quick {
+		c.timeout = 90 * time.Second
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		fatal(err)
+	}
+	c.root = findRoot(wd)
+	c.cache = filepath.Join(c.root, ".cache", "bench")
+	if err := run(&c); err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	logf("error: %v", err)
+	os.Exit(1)
+}
+
+// findRoot walks up to the directory holding scripts/kafka.sh.
+func findRoot(dir string) string {
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "scripts", "kafka.sh")); err == nil {
+			return d
+		}
+		if filepath.Dir(d) == d {
+			return dir
+		}
+	}
+}
+
+func run(c *config) error {
+	start := time.Now()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := os.MkdirAll(filepath.Join(c.cache, "logs"), 0o755); err != nil {
+		return err
+	}
+	systems, err := buildSystems(c.root, filepath.Join(c.cache, "bin"))
+	if err != nil {
+		return err
+	}
+	b := &broker{root: c.root, port: c.port}
+	if err := b.start(); err != nil {
+		return err
+	}
+	defer b.stop()
+	r := &runner{c: c, b: b, systems: systems, ctx: ctx, loaded: map[string]bool{}}
+	rep := &report{start: start, c: c}
+	for _, name := range c.workloads {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wl, ok := workloads[name]
+		if !ok {
+			return fmt.Errorf("unknown workload %q", name)
+		}
+		logf("workload %s", name)
+		res, err := r.workload(wl)
+		if err != nil {
+			return fmt.Errorf("workload %s: %w", name, err)
+		}
+		rep.add(name, res)
+		rep.printWorkload(name)
+	}
+	rep.printTargets()
+	logf("done in %s", time.Since(start).Round(time.Second))
+	if c.results != "" {
+		if err := rep.writeMarkdown(c.results); err != nil {
+			return err
+		}
+		logf("wrote %s", c.results)
+	}
+	if c.chart != "" {
+		if err := rep.writeChart(c.chart); err != nil {
+			return err
+		}
+		logf("wrote %s", c.chart)
+	}
+	return nil
+}
+
+// kind is how a workload is measured.
+type kind int
+
+const (
+	throughput kind = iota // records/s over a preloaded input
+	restoreKind            // time to rebuild the count store from its changelog
+	latencyKind            // p50/p99 at a fixed rate
+)
+
+// workloadDef is one pluggable workload: its systems, its input and how it
+// is measured.
+type workloadDef struct {
+	name    string
+	kind    kind
+	input   string // input topic, loaded once (shared by the EOS variants)
+	table   string // table topic (join)
+	systems []string
+}
+
+var workloads = map[string]workloadDef{
+	workload.Stateless:    {name: workload.Stateless, kind: throughput, input: "bench-stateless-in", systems: []string{sysEddy, sysKStream, sysGoka, sysRaw}},
+	workload.Count:        {name: workload.Count, kind: throughput, input: "bench-count-in", systems: []string{sysEddy, sysKStream, sysGoka}},
+	workload.Windowed:     {name: workload.Windowed, kind: throughput, input: "bench-windowed-in", systems: []string{sysEddy, sysKStream, sysGoka}},
+	workload.Join:         {name: workload.Join, kind: throughput, input: "bench-join-in", table: "bench-join-table", systems: []string{sysEddy, sysKStream, sysGoka}},
+	workload.StatelessEOS: {name: workload.StatelessEOS, kind: throughput, input: "bench-stateless-in", systems: []string{sysEddy, sysKStream, sysGoka}},
+	workload.CountEOS:     {name: workload.CountEOS, kind: throughput, input: "bench-count-in", systems: []string{sysEddy, sysKStream, sysGoka}},
+	workload.Restore:      {name: workload.Restore, kind: restoreKind, input: "bench-restore-in", systems: []string{sysEddy, sysKStream, sysGoka}},
+	workload.Latency:      {name: workload.Latency, kind: latencyKind, systems: []string{sysEddy, sysKStream, sysGoka, sysRaw}},
+}
+
+// order is the order of the systems in repetition rep: forward, then
+// reversed, alternating, so no system always runs first on a cold broker.
+func order(systems []string, rep int) []string {
+	out := slices.Clone(systems)
+	if rep%2 == 1 {
+		slices.Reverse(out)
+	}
+	return out
+}

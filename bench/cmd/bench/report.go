@@ -1,0 +1,358 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eddystreams/eddy/bench/workload"
+)
+
+// report collects the outcomes and prints and writes them.
+type report struct {
+	start   time.Time
+	c       *config
+	order   []string
+	results map[string][]*outcome
+	ratios  []ratio
+	targets []target
+}
+
+type ratio struct {
+	Workload string  `json:"workload"`
+	System   string  `json:"system"`
+	Value    float64 `json:"value"`
+	What     string  `json:"what"` // what the ratio compares
+	Goal     float64 `json:"goal,omitempty"`
+	Higher   bool    `json:"higher"` // higher is better for Eddy
+}
+
+type target struct {
+	name, value, goal, status string
+}
+
+// median is the median of one field over the runs.
+func median(runs []measurement, f func(measurement) float64) float64 {
+	if len(runs) == 0 {
+		return 0
+	}
+	v := make([]float64, len(runs))
+	for i, r := range runs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// summary is the median measurement of an outcome.
+func (o *outcome) summary() (measurement, bool) {
+	if o == nil || o.skipped != "" || o.failed != "" || len(o.runs) == 0 {
+		return measurement{}, false
+	}
+	return measurement{
+		rps:     median(o.runs, func(m measurement) float64 { return m.rps }),
+		p50:     median(o.runs, func(m measurement) float64 { return m.p50 }),
+		p99:     median(o.runs, func(m measurement) float64 { return m.p99 }),
+		rssMB:   median(o.runs, func(m measurement) float64 { return m.rssMB }),
+		cpuPerM: median(o.runs, func(m measurement) float64 { return m.cpuPerM }),
+		seconds: median(o.runs, func(m measurement) float64 { return m.seconds }),
+	}, true
+}
+
+func (rp *report) add(wl string, outs []*outcome) {
+	if rp.results == nil {
+		rp.results = map[string][]*outcome{}
+	}
+	rp.order = append(rp.order, wl)
+	rp.results[wl] = outs
+}
+
+func (rp *report) get(wl, sys string) *outcome {
+	for _, o := range rp.results[wl] {
+		if o.system == sys {
+			return o
+		}
+	}
+	return nil
+}
+
+func spaceless(s string) string { return strings.Join(strings.Fields(s), "-") }
+
+// printWorkload prints the measurement and ratio lines of one workload.
+func (rp *report) printWorkload(wl string) {
+	outs := rp.results[wl]
+	for _, o := range outs {
+		switch {
+		case o.skipped != "":
+			fmt.Printf("bench %s %s skipped reason=%s\n", wl, o.system, spaceless(o.skipped))
+		case o.failed != "":
+			fmt.Printf("bench %s %s failed reason=%s\n", wl, o.system, spaceless(o.failed))
+		default:
+			m, _ := o.summary()
+			p99 := "-"
+			if workloads[wl].kind == latencyKind {
+				p99 = fmt.Sprintf("%.1f", m.p99)
+			}
+			fmt.Printf("bench %s %s records_per_s=%.0f p99_ms=%s rss_mb=%.0f\n", wl, o.system, m.rps, p99, m.rssMB)
+			logf("detail %s %s p50_ms=%.1f cpu_s_per_m=%.2f seconds=%.2f runs=%d", wl, o.system, m.p50, m.cpuPerM, m.seconds, len(o.runs))
+		}
+	}
+	eddy, ok := rp.get(wl, sysEddy).summary()
+	if !ok {
+		return
+	}
+	for _, o := range outs {
+		if o.system == sysEddy {
+			continue
+		}
+		m, ok := o.summary()
+		if !ok {
+			continue
+		}
+		r := ratio{Workload: wl, System: o.system, Higher: true, What: "records/s"}
+		switch workloads[wl].kind {
+		case latencyKind:
+			r.Value, r.Higher, r.What = eddy.p99/m.p99, false, "p99 latency"
+		case restoreKind:
+			r.Value, r.What = eddy.rps/m.rps, "restore speed"
+		default:
+			r.Value = eddy.rps / m.rps
+		}
+		r.Goal = goal(wl, o.system)
+		rp.ratios = append(rp.ratios, r)
+		fmt.Printf("ratio %s eddy/%s=%.2f\n", wl, o.system, r.Value)
+	}
+}
+
+// goal is the issue's target for a ratio, 0 if none.
+func goal(wl, sys string) float64 {
+	switch {
+	case sys == sysKStream && wl == workload.Restore:
+		return 2
+	case sys == sysKStream && wl == workload.Latency:
+		return 1
+	case sys == sysKStream:
+		return 1.5
+	case sys == sysRaw && wl == workload.Stateless:
+		return 0.7
+	}
+	return 0
+}
+
+func (rp *report) printTargets() {
+	rp.targets = nil
+	add := func(name string, value float64, ok bool, goal string, met bool) {
+		t := target{name: name, goal: goal, value: "n/a", status: "not measured"}
+		if ok {
+			t.value = fmt.Sprintf("%.2f", value)
+			t.status = "missed"
+			if met {
+				t.status = "met"
+			}
+		}
+		rp.targets = append(rp.targets, t)
+	}
+	ratioOf := func(wl, sys string) (float64, bool) {
+		for _, r := range rp.ratios {
+			if r.Workload == wl && r.System == sys {
+				return r.Value, true
+			}
+		}
+		return 0, false
+	}
+	for _, wl := range []string{workload.Stateless, workload.Count, workload.Windowed, workload.Join, workload.StatelessEOS, workload.CountEOS} {
+		v, ok := ratioOf(wl, sysKStream)
+		add("throughput "+wl+" eddy/kafka-streams", v, ok, ">= 1.5", v >= 1.5)
+	}
+	v, ok := ratioOf(workload.Stateless, sysRaw)
+	add("throughput stateless eddy/raw", v, ok, ">= 0.7", v >= 0.7)
+	for _, p := range [][2]string{{workload.StatelessEOS, workload.Stateless}, {workload.CountEOS, workload.Count}} {
+		e, ok1 := rp.get(p[0], sysEddy).summary()
+		a, ok2 := rp.get(p[1], sysEddy).summary()
+		v := 0.0
+		if ok1 && ok2 {
+			v = e.rps / a.rps
+		}
+		add("eddy "+p[0]+"/"+p[1]+" throughput", v, ok1 && ok2, ">= 0.7", v >= 0.7)
+	}
+	v, ok = ratioOf(workload.Restore, sysKStream)
+	add("restore speed eddy/kafka-streams", v, ok, ">= 2", v >= 2)
+	e, ok1 := rp.get(workload.Count, sysEddy).summary()
+	k, ok2 := rp.get(workload.Count, sysKStream).summary()
+	v = 0
+	if ok1 && ok2 {
+		v = e.rssMB / k.rssMB
+	}
+	add("count peak RSS eddy/kafka-streams", v, ok1 && ok2, "<= 0.5", v <= 0.5)
+	e, ok1 = rp.get(workload.Latency, sysEddy).summary()
+	k, ok2 = rp.get(workload.Latency, sysKStream).summary()
+	v = 0
+	if ok1 && ok2 {
+		v = e.p99 / k.p99
+	}
+	add("latency p99 eddy/kafka-streams", v, ok1 && ok2, "<= 1", v <= 1)
+	add("latency p99 eddy (ms)", e.p99, ok1, "<= 20", e.p99 <= 20)
+	for _, t := range rp.targets {
+		logf("target %-40s value=%-6s goal=%-6s %s", t.name, t.value, t.goal, t.status)
+	}
+}
+
+func (rp *report) writeMarkdown(path string) error {
+	var b strings.Builder
+	c := rp.c
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	w("# Eddy benchmarks — results")
+	w("")
+	w("Written by `make bench` (`go run ./bench/cmd/bench`); how it measures is in [README.md](README.md).")
+	w("Every number below comes from one run of the driver: the same broker, machine and input for")
+	w("every system, one process at a time, the order of the systems alternating between repetitions;")
+	w("each cell is the median of %d runs.", c.reps)
+	w("")
+	w("| | |")
+	w("|---|---|")
+	w("| date | %s |", rp.start.UTC().Format("2006-01-02 15:04 UTC"))
+	w("| machine | %s, %d cores, %s RAM, %s |", cpuModel(), runtime.NumCPU(), memTotal(), kernel())
+	w("| Eddy | %s |", gitRev(c.root))
+	w("| Go | %s |", runtime.Version())
+	w("| Java | %s |", javaVersion())
+	w("| Kafka broker | 4.4.0 (scripts/kafka.sh, single node KRaft, 512 MiB heap) |")
+	w("| Kafka Streams | 4.4.0, heap fixed at -Xms%s -Xmx%s, 2 stream threads |", ksHeap, ksHeap)
+	w("| goka | v1.1.14 (sarama v1.45.1, LevelDB state) |")
+	w("| raw pipe | franz-go v1.22.3 consume → produce |")
+	w("| sizes | %d input records per throughput workload (100-byte values, %d distinct keys, %d partitions); %d-record changelog for restore; %d records/s for %s (first %s not measured) for latency |",
+		c.n, workload.Keys, workload.Partitions, c.restoreN, c.latencyRate, c.latencyDur, c.latencyWarm)
+	w("| commit interval | %s for every system under at-least-once; Kafka Streams' default 100 ms under exactly-once |", c.commit)
+	w("| run time | %s |", time.Since(rp.start).Round(time.Second))
+	w("")
+	w("## Measurements")
+	w("")
+	w("Records/s: input records processed per second (restore: changelog records restored per second;")
+	w("latency: input records per second delivered). CPU: CPU seconds of the processing process per")
+	w("million records over the measured span. Peak RSS: VmHWM of the processing process.")
+	w("")
+	w("| workload | system | records/s | p50 ms | p99 ms | peak RSS MiB | CPU s / M records | time s | runs |")
+	w("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+	for _, wl := range rp.order {
+		for _, o := range rp.results[wl] {
+			switch {
+			case o.skipped != "":
+				w("| %s | %s | skipped: %s | | | | | | |", wl, o.system, o.skipped)
+			case o.failed != "":
+				w("| %s | %s | failed: %s | | | | | | |", wl, o.system, strings.ReplaceAll(o.failed, "|", "/"))
+			default:
+				m, _ := o.summary()
+				p50, p99 := "–", "–"
+				if workloads[wl].kind == latencyKind {
+					p50, p99 = fmt.Sprintf("%.1f", m.p50), fmt.Sprintf("%.1f", m.p99)
+				}
+				w("| %s | %s | %.0f | %s | %s | %.0f | %.2f | %.2f | %d |", wl, o.system, m.rps, p50, p99, m.rssMB, m.cpuPerM, m.seconds, len(o.runs))
+			}
+		}
+	}
+	w("")
+	w("## Ratios (Eddy / other)")
+	w("")
+	w("Throughput and restore speed: higher is better for Eddy. Latency: the ratio of p99s, lower is better.")
+	w("")
+	w("![ratios](ratios.png)")
+	w("")
+	w("| workload | ratio | of | value |")
+	w("|---|---|---|--:|")
+	for _, r := range rp.ratios {
+		w("| %s | eddy/%s | %s | %.2f |", r.Workload, r.System, r.What, r.Value)
+	}
+	w("")
+	w("## Targets")
+	w("")
+	w("| target | value | goal | status |")
+	w("|---|--:|---|---|")
+	for _, t := range rp.targets {
+		w("| %s | %s | %s | %s |", t.name, t.value, t.goal, t.status)
+	}
+	w("")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeChart renders the ratios with the chart program (module bench/chart,
+// kept out of Eddy's go.mod).
+func (rp *report) writeChart(path string) error {
+	data, err := json.Marshal(rp.ratios)
+	if err != nil {
+		return err
+	}
+	in := filepath.Join(rp.c.cache, "ratios.json")
+	if err := os.WriteFile(in, data, 0o644); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "run", ".", "-in", in, "-out", abs,
+		"-title", "Eddy / other, "+rp.start.UTC().Format("2006-01-02"))
+	cmd.Dir = filepath.Join(rp.c.root, "bench", "chart")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd.Run()
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return runtime.GOARCH
+}
+
+func memTotal() string {
+	b, _ := os.ReadFile("/proc/meminfo")
+	var kb int64
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "MemTotal:") {
+			fmt.Sscanf(strings.TrimPrefix(l, "MemTotal:"), "%d", &kb)
+		}
+	}
+	return fmt.Sprintf("%.0f GiB", float64(kb)/(1<<20))
+}
+
+func kernel() string {
+	out, err := exec.Command("uname", "-sr").Output()
+	if err != nil {
+		return runtime.GOOS
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func gitRev(root string) string {
+	out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%h %s").Output()
+	if err != nil {
+		return "unknown"
+	}
+	s := strings.TrimSpace(string(out))
+	if st, _ := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); len(st) > 0 {
+		s += " (with uncommitted changes)"
+	}
+	return "`" + strings.ReplaceAll(s, "|", "/") + "`"
+}
+
+func javaVersion() string {
+	out, err := exec.Command("java", "-version").CombinedOutput()
+	if err != nil {
+		return "unknown"
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(first)
+}

@@ -1,0 +1,460 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/eddystreams/eddy/bench/workload"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// measurement is one run of one system on one workload.
+type measurement struct {
+	rps     float64 // records/s (restore: changelog records restored per second)
+	p50     float64 // ms, latency workload only
+	p99     float64 // ms, latency workload only
+	rssMB   float64 // peak resident set of the processing process
+	cpuPerM float64 // CPU seconds per million records
+	seconds float64 // measured interval (restore: time to ready)
+	note    string  // verification warnings
+}
+
+// outcome is every run of one system on one workload.
+type outcome struct {
+	system  string
+	skipped string // reason, when the system cannot run the workload
+	failed  string // why a run failed (no number then)
+	runs    []measurement
+}
+
+type runner struct {
+	c       *config
+	b       *broker
+	systems map[string]*system
+	ctx     context.Context
+	loaded  map[string]bool
+	seq     int
+}
+
+func (r *runner) workload(wl workloadDef) ([]*outcome, error) {
+	var outs []*outcome
+	byName := map[string]*outcome{}
+	var active []string
+	for _, s := range wl.systems {
+		if !slices.Contains(r.c.systems, s) {
+			continue
+		}
+		o := &outcome{system: s}
+		outs = append(outs, o)
+		byName[s] = o
+		if why, ok := r.systems[s].skips[wl.name]; ok {
+			o.skipped = why
+			continue
+		}
+		active = append(active, s)
+	}
+	if len(active) == 0 {
+		return outs, nil
+	}
+	if err := r.load(wl); err != nil {
+		return nil, err
+	}
+	for rep := 0; rep < r.c.reps; rep++ {
+		for _, s := range order(active, rep) {
+			o := byName[s]
+			if o.failed != "" {
+				continue
+			}
+			if err := r.ctx.Err(); err != nil {
+				return nil, err
+			}
+			m, skip, err := r.measure(wl, r.systems[s], rep)
+			switch {
+			case skip != "":
+				o.skipped = skip
+			case err != nil:
+				o.failed = err.Error()
+				logf("%s %s rep %d failed: %v", wl.name, s, rep, err)
+			default:
+				o.runs = append(o.runs, m)
+				logf("%s %s rep %d: %.0f records/s, p50 %.1f ms, p99 %.1f ms, peak RSS %.0f MiB, %.2f CPU s/M records, %.2fs%s",
+					wl.name, s, rep, m.rps, m.p50, m.p99, m.rssMB, m.cpuPerM, m.seconds, m.note)
+			}
+		}
+	}
+	return outs, nil
+}
+
+// load creates and fills a workload's input topics once per run.
+func (r *runner) load(wl workloadDef) error {
+	if wl.input == "" || r.loaded[wl.input] {
+		return nil
+	}
+	ctx := r.ctx
+	if err := r.b.createTopic(ctx, wl.input, nil); err != nil {
+		return err
+	}
+	r.loaded[wl.input] = true
+	l, err := newLoader(r.b.addr)
+	if err != nil {
+		return err
+	}
+	defer l.close()
+	t0 := time.Now()
+	n := r.c.n
+	switch wl.name {
+	case workload.Restore:
+		return nil // empty input: the state comes from the changelog
+	case workload.Windowed:
+		// Ten records per millisecond of event time: 1M records span 100 s,
+		// ten 10 s windows.
+		base := time.Now().Add(-time.Duration(n/10) * time.Millisecond)
+		err = l.loadStream(ctx, wl.input, n, 3, func(i int) time.Time { return base.Add(time.Duration(i/10) * time.Millisecond) })
+	case workload.Join:
+		// The table first, and older: every system sees it before the stream.
+		if err := r.b.createTopic(ctx, wl.table, nil); err != nil {
+			return err
+		}
+		if err := l.loadTable(ctx, wl.table, workload.Keys, time.Now().Add(-time.Hour)); err != nil {
+			return err
+		}
+		err = l.loadStream(ctx, wl.input, n, 4, nil)
+	default:
+		err = l.loadStream(ctx, wl.input, n, 1, nil)
+	}
+	if err != nil {
+		return fmt.Errorf("load %s: %w", wl.input, err)
+	}
+	logf("loaded %d records into %s in %s", n, wl.input, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// measure runs one system once on a fresh application id, state directory
+// and output topic, then deletes what the run created.
+func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, skip string, err error) {
+	r.seq++
+	tag := fmt.Sprintf("%s-%s-%d-%d", wl.name, s.name, rep, time.Now().UnixMilli()%1_000_000)
+	appID := "bench-" + tag
+	output := "bench-out-" + tag
+	stateDir := filepath.Join(r.c.cache, "state", tag)
+	ctx := r.ctx
+	if err := r.b.createTopic(ctx, output, nil); err != nil {
+		return m, "", err
+	}
+	defer func() {
+		_ = r.b.deletePrefixed(context.Background(), output, appID)
+		_ = os.RemoveAll(stateDir)
+	}()
+	input := wl.input
+	if wl.kind == latencyKind {
+		// A topic of its own per run: the generator writes while it runs.
+		input = "bench-latency-in-" + tag
+		if err := r.b.createTopic(ctx, input, nil); err != nil {
+			return m, "", err
+		}
+		defer func() { _ = r.b.deletePrefixed(context.Background(), input) }()
+	}
+	args := []string{"-workload", wl.name, "-brokers", r.b.addr, "-app-id", appID, "-state-dir", stateDir,
+		"-input", input, "-output", output, "-commit-interval", r.c.commit.String()}
+	if wl.table != "" {
+		args = append(args, "-table", wl.table)
+	}
+	if wl.kind == restoreKind {
+		if err := r.loadChangelog(s, appID); err != nil {
+			return m, "", err
+		}
+	}
+	if s.name == sysEddy && r.c.eddyProfile != "" {
+		if err := os.MkdirAll(r.c.eddyProfile, 0o755); err != nil {
+			return m, "", err
+		}
+		args = append(args, "-cpuprofile", filepath.Join(r.c.eddyProfile, fmt.Sprintf("%s-%d.prof", wl.name, rep)))
+	}
+	logPath := filepath.Join(r.c.cache, "logs", tag+".log")
+	p, err := startProc(s.command(args...), logPath)
+	if err != nil {
+		return m, "", err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			p.stop(5 * time.Second)
+		}
+	}()
+	switch wl.kind {
+	case throughput:
+		m, skip, err = r.throughput(wl, p)
+	case restoreKind:
+		m, skip, err = r.restore(p)
+	case latencyKind:
+		m, skip, err = r.latency(p, input, output)
+	}
+	if err != nil || skip != "" {
+		if err != nil {
+			err = fmt.Errorf("%w (log: %s)", err, logPath)
+		}
+		return m, skip, err
+	}
+	if rss, e := peakRSSMB(p.pid); e == nil {
+		m.rssMB = rss
+	}
+	p.drain()
+	p.stop(60 * time.Second)
+	stopped = true
+	if wl.kind == throughput {
+		m.note = r.verify(wl, appID, output)
+	}
+	return m, "", nil
+}
+
+// wait returns the next event, failing on timeout, error lines and early
+// exits.
+func (r *runner) next(p *proc, deadline time.Time) (event, error) {
+	select {
+	case ev, ok := <-p.events:
+		if !ok {
+			return ev, errors.New("program ended")
+		}
+		switch ev.kind {
+		case "error":
+			return ev, fmt.Errorf("program error: %s", ev.arg)
+		case "exit":
+			return ev, fmt.Errorf("program exited: %s", ev.arg)
+		}
+		return ev, nil
+	case <-time.After(time.Until(deadline)):
+		return event{}, fmt.Errorf("timeout after %v", r.c.timeout)
+	case <-r.ctx.Done():
+		return event{}, r.ctx.Err()
+	}
+}
+
+// throughput measures from the first progress report with records to the
+// one reaching the input size: records/s and CPU per record over that span.
+func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error) {
+	var m measurement
+	deadline := time.Now().Add(r.c.timeout)
+	var first *event
+	want := int64(r.c.n)
+	for {
+		ev, err := r.next(p, deadline)
+		if err != nil {
+			return m, "", err
+		}
+		switch ev.kind {
+		case "skipped":
+			return m, ev.arg, nil
+		case "progress":
+			if ev.n > 0 && first == nil {
+				e := ev
+				first = &e
+			}
+			if ev.n >= want {
+				if ev.n == first.n || !ev.at.After(first.at) {
+					return m, "", fmt.Errorf("input processed within one report; use a larger -n")
+				}
+				d := ev.at.Sub(first.at).Seconds()
+				recs := float64(ev.n - first.n)
+				m.rps = recs / d
+				m.seconds = d
+				m.cpuPerM = (ev.cpu - first.cpu) / recs * 1e6
+				return m, "", nil
+			}
+		}
+	}
+}
+
+// restore measures the program's own report of the time from starting the
+// app to processing, on an empty state directory.
+func (r *runner) restore(p *proc) (measurement, string, error) {
+	var m measurement
+	deadline := time.Now().Add(r.c.timeout)
+	for {
+		ev, err := r.next(p, deadline)
+		if err != nil {
+			return m, "", err
+		}
+		switch ev.kind {
+		case "skipped":
+			return m, ev.arg, nil
+		case "restore_ms":
+			m.seconds = float64(ev.n) / 1000
+			m.rps = float64(r.c.restoreN) / m.seconds
+			m.cpuPerM = ev.cpu / float64(r.c.restoreN) * 1e6
+			return m, "", nil
+		}
+	}
+}
+
+// loadChangelog writes the count store's changelog the system will restore:
+// "<app>-counts-changelog" (Eddy, Kafka Streams) or "<group>-table" (goka).
+func (r *runner) loadChangelog(s *system, appID string) error {
+	topic := appID + "-" + workload.CountStore + "-changelog"
+	if s.name == sysGoka {
+		topic = appID + "-table"
+	}
+	compact := "compact"
+	if err := r.b.createTopic(r.ctx, topic, map[string]*string{"cleanup.policy": &compact}); err != nil {
+		return err
+	}
+	l, err := newLoader(r.b.addr)
+	if err != nil {
+		return err
+	}
+	defer l.close()
+	return l.loadCounts(r.ctx, topic, r.c.restoreN)
+}
+
+// latency sends records at a fixed rate to input once the program is ready,
+// reads output, and takes the time from each record's sending (in its
+// value) to its reading, for records sent after the warm-up.
+func (r *runner) latency(p *proc, input, output string) (measurement, string, error) {
+	var m measurement
+	deadline := time.Now().Add(r.c.timeout)
+	for ready := false; !ready; {
+		ev, err := r.next(p, deadline)
+		if err != nil {
+			return m, "", err
+		}
+		switch ev.kind {
+		case "skipped":
+			return m, ev.arg, nil
+		case "ready":
+			ready = true
+		}
+	}
+	p.drain()
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	cons, err := kgo.NewClient(kgo.SeedBrokers(r.b.addr), kgo.ConsumeTopics(output),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
+	if err != nil {
+		return m, "", err
+	}
+	defer cons.Close()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(r.b.addr), kgo.ProducerLinger(0))
+	if err != nil {
+		return m, "", err
+	}
+	defer prod.Close()
+
+	start := time.Now()
+	warmEnd := start.Add(r.c.latencyWarm).UnixMicro()
+	loadEnd := start.Add(r.c.latencyDur)
+	var (
+		mu       sync.Mutex
+		lats     []float64
+		sentIn   int64 // records sent in the measured window
+		cpuStart float64
+		cpuEnd   float64
+	)
+	go func() {
+		rng := rand.New(rand.NewPCG(5, 5))
+		sent := 0
+		warm := false
+		for now := time.Now(); now.Before(loadEnd) && ctx.Err() == nil; now = time.Now() {
+			due := int(now.Sub(start).Seconds() * float64(r.c.latencyRate))
+			for ; sent < due; sent++ {
+				us := time.Now().UnixMicro()
+				if us >= warmEnd {
+					if !warm {
+						warm = true
+						cpuStart, _ = cpuSeconds(p.pid)
+					}
+					mu.Lock()
+					sentIn++
+					mu.Unlock()
+				}
+				prod.Produce(ctx, &kgo.Record{Topic: input, Key: workload.Key(rng.IntN(workload.Keys)),
+					Value: workload.Value(us, sent, uint64(sent))}, nil)
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+		cpuEnd, _ = cpuSeconds(p.pid)
+	}()
+	endMicros := loadEnd.UnixMicro()
+	stopAt := loadEnd.Add(5 * time.Second)
+	var got int64
+	for time.Now().Before(stopAt) {
+		pctx, pcancel := context.WithDeadline(ctx, stopAt)
+		fs := cons.PollFetches(pctx)
+		pcancel()
+		now := time.Now().UnixMicro()
+		fs.EachRecord(func(rec *kgo.Record) {
+			sent, ok := workload.Micros(rec.Value)
+			if !ok || sent < warmEnd || sent >= endMicros {
+				return
+			}
+			got++
+			lats = append(lats, float64(now-sent)/1000)
+		})
+		mu.Lock()
+		want := int64(workload.Kept(int(sentIn)))
+		mu.Unlock()
+		if time.Now().After(loadEnd) && got >= want && want > 0 {
+			break
+		}
+	}
+	if len(lats) == 0 {
+		return m, "", errors.New("no output records in the measured window")
+	}
+	slices.Sort(lats)
+	window := float64(endMicros-warmEnd) / 1e6
+	m.p50 = percentile(lats, 0.50)
+	m.p99 = percentile(lats, 0.99)
+	inputEquivalent := float64(got) * 10 / 9 // the filter drops one in ten
+	m.rps = inputEquivalent / window
+	m.seconds = window
+	if cpuEnd > cpuStart {
+		m.cpuPerM = (cpuEnd - cpuStart) / inputEquivalent * 1e6
+	}
+	mu.Lock()
+	want := int64(workload.Kept(int(sentIn)))
+	mu.Unlock()
+	if got < want {
+		m.note = " (missing " + strconv.FormatInt(want-got, 10) + " outputs)"
+	}
+	return m, "", nil
+}
+
+func percentile(sorted []float64, q float64) float64 {
+	i := int(q * float64(len(sorted)-1))
+	return sorted[i]
+}
+
+// verify checks, after the program closed, that it committed its whole
+// input and wrote the outputs it should have; it returns a note if not.
+func (r *runner) verify(wl workloadDef, appID, output string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	note := ""
+	behind, err := r.b.committedBehind(ctx, appID, wl.input)
+	if err != nil {
+		note += fmt.Sprintf(" (commit check failed: %v)", err)
+	} else if behind > 0 {
+		note += fmt.Sprintf(" (WARNING: %d input records not committed at close)", behind)
+	}
+	out, _, err := r.b.endOffsets(ctx, output)
+	if err != nil {
+		return note + fmt.Sprintf(" (output check failed: %v)", err)
+	}
+	switch wl.name {
+	case workload.Stateless, workload.StatelessEOS:
+		if want := int64(workload.Kept(r.c.n)); out < want {
+			note += fmt.Sprintf(" (WARNING: %d outputs, want %d)", out, want)
+		}
+	default:
+		if out == 0 {
+			note += " (WARNING: no output)"
+		}
+	}
+	return note
+}

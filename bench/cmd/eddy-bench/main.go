@@ -1,0 +1,191 @@
+// Command eddy-bench is the Eddy side of the benchmarks: one workload of
+// package bench/workload on a real Kafka broker, speaking the line protocol of
+// workload.Reporter on standard output. The driver (bench/cmd/bench) starts it
+// once per measurement with a fresh application id and state directory.
+//
+//	eddy-bench -list
+//	eddy-bench -workload count -brokers 127.0.0.1:19292 -app-id a1 -input in -output out
+//
+// A workload whose Eddy feature does not exist yet is registered with the
+// reason instead of a topology: the program then prints "skipped <reason>"
+// and exits, and the driver reports it without a number.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/bench/workload"
+	"github.com/eddystreams/eddy/topology"
+)
+
+type params struct {
+	input, output, table string
+	counter              *atomic.Int64
+}
+
+// side is one workload as Eddy runs it: a topology, or why there is none.
+type side struct {
+	build func(p params) (*topology.Topology, error)
+	// skip says which Eddy feature is missing; set instead of build.
+	skip string
+	// eos runs the topology under exactly-once.
+	eos bool
+}
+
+var sides = map[string]side{
+	workload.Stateless:    {build: stateless},
+	workload.Count:        {build: count},
+	workload.Restore:      {build: count},
+	workload.Latency:      {build: stateless},
+	workload.Windowed:     {skip: "windowed-aggregation-not-in-eddy-yet"},
+	workload.Join:         {skip: "stream-table-join-not-in-eddy-yet"},
+	workload.StatelessEOS: {skip: "exactly-once-not-in-eddy-yet", eos: true},
+	workload.CountEOS:     {skip: "exactly-once-not-in-eddy-yet", eos: true},
+}
+
+// source reads the input with the serdes every system uses (string keys,
+// byte values) and counts records taken into processing.
+func source(b *topology.Builder, p params) *topology.KStream[string, []byte] {
+	c := p.counter
+	return topology.Stream(b, p.input, topology.String(), topology.Bytes()).
+		Peek(func(string, []byte) { c.Add(1) })
+}
+
+func stateless(p params) (*topology.Topology, error) {
+	b := topology.NewBuilder()
+	kept := source(b, p).Filter(func(_ string, v []byte) bool { return workload.Keep(v) })
+	topology.MapValues(kept, func(_ string, v []byte) []byte { return workload.Upper(v) }).To(p.output)
+	return b.Build()
+}
+
+func count(p params) (*topology.Topology, error) {
+	b := topology.NewBuilder()
+	source(b, p).GroupByKey().Count(topology.Named(workload.CountStore)).ToStream().To(p.output)
+	return b.Build()
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Printf("error %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		fmt.Fprintln(os.Stderr, "eddy-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var (
+		list       = flag.Bool("list", false, "print the workloads and whether Eddy can run them, then exit")
+		wl         = flag.String("workload", "", "workload to run")
+		brokers    = flag.String("brokers", "127.0.0.1:9092", "Kafka bootstrap servers, comma-separated")
+		appID      = flag.String("app-id", "", "application id (fresh per run)")
+		stateDir   = flag.String("state-dir", "", "state directory (fresh per run)")
+		input      = flag.String("input", "", "input topic")
+		output     = flag.String("output", "", "output topic")
+		table      = flag.String("table", "", "table topic (join)")
+		commit     = flag.Duration("commit-interval", time.Second, "commit interval")
+		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	)
+	flag.Parse()
+	if *list {
+		names := make([]string, 0, len(sides))
+		for n := range sides {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if s := sides[n]; s.build != nil {
+				fmt.Printf("%s ok\n", n)
+			} else {
+				fmt.Printf("%s skipped %s\n", n, s.skip)
+			}
+		}
+		return nil
+	}
+	s, ok := sides[*wl]
+	if !ok {
+		return fmt.Errorf("unknown workload %q", *wl)
+	}
+	rep := workload.NewReporter(os.Stdout)
+	if s.build == nil {
+		rep.Line("skipped %s", s.skip)
+		return nil
+	}
+	if *appID == "" || *stateDir == "" || *input == "" {
+		return fmt.Errorf("-app-id, -state-dir and -input are required")
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	topo, err := s.build(params{input: *input, output: *output, table: *table, counter: rep.Counter()})
+	if err != nil {
+		return err
+	}
+	app, err := eddy.New(topo,
+		eddy.WithBrokers(strings.Split(*brokers, ",")...),
+		eddy.WithApplicationID(*appID),
+		eddy.WithStateDir(*stateDir),
+		eddy.WithCommitInterval(*commit),
+	)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	t0 := time.Now()
+	if err := app.Start(ctx); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	rep.Line("restore_ms %d", time.Since(t0).Milliseconds())
+	rep.Line("ready")
+	rep.Start()
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case <-waitErr(app):
+		runErr = app.Err()
+	}
+	rep.Close()
+	return joinErr(runErr, app.Close())
+}
+
+// waitErr is closed when the app stops processing on its own (a failure).
+func waitErr(app *eddy.App) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		for app.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+		close(ch)
+	}()
+	return ch
+}
+
+func joinErr(a, b error) error {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	return fmt.Errorf("%w; close: %v", a, b)
+}
