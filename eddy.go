@@ -59,6 +59,9 @@ func New(topo *topology.Topology, opts ...Option) (*App, error) {
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
+	if c.guarantee == ExactlyOnce && !c.commitSet {
+		c.commitInterval = 100 * time.Millisecond
+	}
 	a := &App{cfg: c, topo: topo, log: c.logger.With("app", c.appID), failed: make(chan struct{})}
 	if c.embedded {
 		fopts := []kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation()}
@@ -113,10 +116,11 @@ func (a *App) Start(ctx context.Context) error {
 	)...); err != nil {
 		return fmt.Errorf("eddy: producer: %w", err)
 	}
-	if a.consumer, err = kgo.NewClient(a.clientOpts(
-		kgo.KeepControlRecords(),
-		kgo.FetchMaxWait(100*time.Millisecond),
-	)...); err != nil {
+	consumerOpts := []kgo.Opt{kgo.KeepControlRecords(), kgo.FetchMaxWait(100 * time.Millisecond)}
+	if a.cfg.guarantee == ExactlyOnce {
+		consumerOpts = append(consumerOpts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
+	if a.consumer, err = kgo.NewClient(a.clientOpts(consumerOpts...)...); err != nil {
 		return fmt.Errorf("eddy: consumer: %w", err)
 	}
 	a.cache = state.NewSharedBlockCache(a.cfg.blockCacheBytes)
@@ -201,7 +205,19 @@ func (a *App) Close() error {
 
 func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 	st := a.topo.Subtopologies[id.Subtopology]
+	var producer partition.Producer = a.producer
+	var txn *partition.TxnProducer
+	if a.cfg.guarantee == ExactlyOnce {
+		var err error
+		txn, err = partition.NewTxnProducer(a.clientOpts(), a.cfg.appID, a.cfg.appID+"-"+id.String(), a.cfg.txnTimeout)
+		if err != nil {
+			return nil, err
+		}
+		producer = txn
+	}
 	return partition.NewTask(partition.Config{
+		ExactlyOnce:            a.cfg.guarantee == ExactlyOnce,
+		Txn:                    txn,
 		ApplicationID:          a.cfg.appID,
 		ID:                     id,
 		Subtopology:            st,
@@ -209,7 +225,7 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		Dir:                    filepath.Join(a.cfg.stateDir, a.cfg.appID, id.String()),
 		DefaultEngine:          a.cfg.engine,
 		RocksDB:                state.RocksDBConfig{BlockCache: a.cache, WriteBufferSize: a.cfg.writeBufferBytes},
-		Producer:               a.producer,
+		Producer:               producer,
 		Partitions:             a.partitionCount,
 		Changelogs:             &partition.KafkaChangelogReader{Opts: a.clientOpts(), Admin: a.admin},
 		OnDeserializationError: a.cfg.onDeserialize,

@@ -167,13 +167,15 @@ func brokersFor(t *testing.T, real bool) []string {
 
 func TestWordCountMatchesIndependentCount(t *testing.T) {
 	for _, real := range []bool{false, true} {
-		t.Run(map[bool]string{false: "embedded", true: "kafka"}[real], func(t *testing.T) {
-			e := newWCEnv(t, brokersFor(t, real))
-			text := randomText(1, 20000)
-			e.produce(t, text)
-			got := e.run(t, t.TempDir(), eddy.WithCommitInterval(200*time.Millisecond))
-			assertCounts(t, got, independentCount(text))
-		})
+		for _, g := range []eddy.Guarantee{eddy.AtLeastOnce, eddy.ExactlyOnce} {
+			t.Run(map[bool]string{false: "embedded", true: "kafka"}[real]+"/"+g.String(), func(t *testing.T) {
+				e := newWCEnv(t, brokersFor(t, real))
+				text := randomText(1, 20000)
+				e.produce(t, text)
+				got := e.run(t, t.TempDir(), eddy.WithCommitInterval(200*time.Millisecond), eddy.WithProcessingGuarantee(g))
+				assertCounts(t, got, independentCount(text))
+			})
+		}
 	}
 }
 
@@ -183,16 +185,18 @@ func TestWordCountMatchesIndependentCount(t *testing.T) {
 // counted once.
 func TestRestoreFromChangelog(t *testing.T) {
 	for _, real := range []bool{false, true} {
-		t.Run(map[bool]string{false: "embedded", true: "kafka"}[real], func(t *testing.T) {
-			e := newWCEnv(t, brokersFor(t, real))
-			first, second := randomText(2, 3000), randomText(3, 3000)
-			e.produce(t, first)
-			got := e.run(t, t.TempDir())
-			assertCounts(t, got, independentCount(first))
-			e.produce(t, second)
-			got = e.run(t, t.TempDir())
-			assertCounts(t, got, independentCount(first+second))
-		})
+		for _, g := range []eddy.Guarantee{eddy.AtLeastOnce, eddy.ExactlyOnce} {
+			t.Run(map[bool]string{false: "embedded", true: "kafka"}[real]+"/"+g.String(), func(t *testing.T) {
+				e := newWCEnv(t, brokersFor(t, real))
+				first, second := randomText(2, 3000), randomText(3, 3000)
+				e.produce(t, first)
+				got := e.run(t, t.TempDir(), eddy.WithProcessingGuarantee(g))
+				assertCounts(t, got, independentCount(first))
+				e.produce(t, second)
+				got = e.run(t, t.TempDir(), eddy.WithProcessingGuarantee(g))
+				assertCounts(t, got, independentCount(first+second))
+			})
+		}
 	}
 }
 

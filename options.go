@@ -36,6 +36,40 @@ type cfg struct {
 	kafkaOpts        []kgo.Opt
 	blockCacheBytes  uint64
 	writeBufferBytes uint64
+	guarantee        Guarantee
+	commitSet        bool
+	txnTimeout       time.Duration
+}
+
+// Guarantee is the processing guarantee.
+type Guarantee int
+
+const (
+	// AtLeastOnce commits input offsets after the outputs they caused are
+	// acknowledged: nothing is lost, a crash may repeat some outputs.
+	AtLeastOnce Guarantee = iota
+	// ExactlyOnce commits outputs, changelog records and input offsets in one
+	// Kafka transaction per task and reads read_committed: a crash repeats
+	// nothing that a read_committed reader sees.
+	ExactlyOnce
+)
+
+func (g Guarantee) String() string {
+	if g == ExactlyOnce {
+		return "exactly_once"
+	}
+	return "at_least_once"
+}
+
+// ParseGuarantee reads "at_least_once" or "exactly_once".
+func ParseGuarantee(s string) (Guarantee, error) {
+	switch s {
+	case "at_least_once":
+		return AtLeastOnce, nil
+	case "exactly_once", "exactly_once_v2":
+		return ExactlyOnce, nil
+	}
+	return 0, fmt.Errorf("unknown processing guarantee %q (want at_least_once or exactly_once)", s)
 }
 
 func defaultCfg() cfg {
@@ -47,6 +81,7 @@ func defaultCfg() cfg {
 		maxBuffered:     10000,
 		checkpointEvery: 10000,
 		blockCacheBytes: 64 << 20,
+		txnTimeout:      60 * time.Second,
 	}
 }
 
@@ -69,6 +104,9 @@ func (c *cfg) validate() error {
 	}
 	if c.engine != topology.EngineRocksDB && c.engine != topology.EngineMemory {
 		errs = append(errs, fmt.Errorf("default store engine must be rocksdb or memory, not %s", c.engine))
+	}
+	if c.guarantee != AtLeastOnce && c.guarantee != ExactlyOnce {
+		errs = append(errs, fmt.Errorf("unknown processing guarantee %d", c.guarantee))
 	}
 	if err := c.onDeserialize.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("deserialization error handler: %w", err))
@@ -98,7 +136,21 @@ func WithStateDir(dir string) Option { return optFunc(func(c *cfg) { c.stateDir 
 // WithCommitInterval sets how often tasks commit (flush outputs, commit
 // input offsets). Default: 30s, as Kafka Streams under at-least-once.
 func WithCommitInterval(d time.Duration) Option {
-	return optFunc(func(c *cfg) { c.commitInterval = d })
+	return optFunc(func(c *cfg) { c.commitInterval, c.commitSet = d, true })
+}
+
+// WithProcessingGuarantee selects at-least-once (default) or exactly-once.
+// Under exactly-once the commit interval defaults to 100ms, as in Kafka
+// Streams.
+func WithProcessingGuarantee(g Guarantee) Option {
+	return optFunc(func(c *cfg) { c.guarantee = g })
+}
+
+// WithTransactionTimeout sets the transaction timeout of exactly-once task
+// producers. Default: 60s (long enough to ride out a broker restart; a task
+// that restarts aborts its own open transaction at once).
+func WithTransactionTimeout(d time.Duration) Option {
+	return optFunc(func(c *cfg) { c.txnTimeout = d })
 }
 
 // WithDefaultStoreEngine picks the engine of stores that do not choose one.

@@ -29,8 +29,8 @@ type NodeConfig struct {
 	NewTask func(id topology.TaskID) (*partition.Task, error)
 	// Consumer reads input partitions; it must be a direct consumer (no group).
 	Consumer *kgo.Client
-	// Committer commits input offsets.
-	Committer Committer
+	// Committer commits input offsets (at-least-once).
+	Committer partition.OffsetCommitter
 	// StartOffsets returns where to start reading input partitions (the
 	// committed offsets; absent partitions start at the earliest offset).
 	StartOffsets func(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]int64, error)
@@ -41,7 +41,10 @@ type NodeConfig struct {
 	// MaxBuffered is the number of fetched but unprocessed records per task
 	// above which its partitions stop being fetched.
 	MaxBuffered int
-	Logger      *slog.Logger
+	// RestartBackoff is the first wait before a task that failed with a
+	// recoverable error starts again; it doubles up to 10s.
+	RestartBackoff time.Duration
+	Logger         *slog.Logger
 }
 
 type runningTask struct {
@@ -56,15 +59,17 @@ type Node struct {
 	cfg    NodeConfig
 	system *actor.ActorSystem
 	log    *slog.Logger
+	fetch  *fetcher
 
-	mu     sync.RWMutex
-	tasks  map[topology.TaskID]*runningTask
-	byTP   map[state.TopicPartition]*runningTask
-	epoch  int64
-	errCh  chan error
-	wg     sync.WaitGroup
-	cancel context.CancelFunc
-	closed bool
+	mu       sync.RWMutex
+	tasks    map[topology.TaskID]*runningTask
+	epoch    int64
+	errCh    chan error
+	wg       sync.WaitGroup
+	ctx      context.Context
+	cancel   context.CancelFunc
+	closed   bool
+	restarts int64
 }
 
 // NewNode makes a node; Start begins fetching and committing.
@@ -78,22 +83,36 @@ func NewNode(cfg NodeConfig) *Node {
 	if cfg.CommitTimeout <= 0 {
 		cfg.CommitTimeout = time.Minute
 	}
+	if cfg.RestartBackoff <= 0 {
+		cfg.RestartBackoff = 100 * time.Millisecond
+	}
 	logger := cfg.Logger
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With("component", "actor")
 	}))
-	return &Node{
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
 		cfg:    cfg,
 		system: system,
 		log:    logger,
 		tasks:  map[topology.TaskID]*runningTask{},
-		byTP:   map[state.TopicPartition]*runningTask{},
 		errCh:  make(chan error, 1),
+		ctx:    ctx,
+		cancel: cancel,
 	}
+	n.fetch = newFetcher(cfg.Consumer, system, logger)
+	return n
 }
 
 // Errors delivers the first fatal task error.
 func (n *Node) Errors() <-chan error { return n.errCh }
+
+// Restarts counts tasks restarted after recoverable errors.
+func (n *Node) Restarts() int64 {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.restarts
+}
 
 func (n *Node) reportErr(err error) {
 	select {
@@ -104,11 +123,9 @@ func (n *Node) reportErr(err error) {
 
 // Start begins the fetch loop and the commit loop.
 func (n *Node) Start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	n.cancel = cancel
 	n.wg.Add(2)
-	go func() { defer n.wg.Done(); n.fetchLoop(ctx) }()
-	go func() { defer n.wg.Done(); n.commitLoop(ctx) }()
+	go func() { defer n.wg.Done(); n.fetch.run(n.ctx) }()
+	go func() { defer n.wg.Done(); n.commitLoop(n.ctx) }()
 }
 
 // Apply makes the node run exactly the tasks of a: new tasks are created,
@@ -167,47 +184,78 @@ func (n *Node) startTask(ctx context.Context, id topology.TaskID) error {
 	}
 	rt := &runningTask{id: id, task: task, flow: newFlowControl(int64(n.cfg.MaxBuffered), n.cfg.Consumer, tps)}
 	ta := &taskActor{task: task, flow: rt.flow, committer: n.cfg.Committer, timeout: n.cfg.CommitTimeout, chunk: 500,
-		failed: func(err error) { n.reportErr(err) }}
+		failed: func(err error) { n.taskFailed(rt, err) }}
 	rt.pid = n.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return ta }))
 	if err := n.request(ctx, rt.pid, &initRequest{}); err != nil {
-		n.system.Root.Stop(rt.pid)
+		n.closeActor(rt, false)
 		return err
 	}
 	starts, err := n.cfg.StartOffsets(ctx, task.Inputs())
 	if err != nil {
-		_ = n.stopTask(rt, false)
-		return fmt.Errorf("task %s: start offsets: %w", id, err)
+		n.closeActor(rt, false)
+		return &partition.RecoverableError{Err: fmt.Errorf("task %s: start offsets: %w", id, err)}
 	}
-	add := map[string]map[int32]kgo.Offset{}
 	n.mu.Lock()
 	n.tasks[id] = rt
-	for _, tp := range task.Inputs() {
-		n.byTP[tp] = rt
-		o := kgo.NewOffset().AtStart()
-		if off, ok := starts[tp]; ok {
-			o = kgo.NewOffset().At(off)
-		}
-		if add[tp.Topic] == nil {
-			add[tp.Topic] = map[int32]kgo.Offset{}
-		}
-		add[tp.Topic][tp.Partition] = o
-	}
 	n.mu.Unlock()
-	n.cfg.Consumer.AddConsumePartitions(add)
+	n.fetch.add(rt, starts)
 	n.log.Debug("task started", "task", id.String())
 	return nil
 }
 
-func (n *Node) stopTask(rt *runningTask, clean bool) error {
-	rm := map[string][]int32{}
+// taskFailed is called (once per task incarnation) when a task fails. A
+// recoverable failure closes the task dirty and starts it again from its last
+// commit; anything else stops the application.
+func (n *Node) taskFailed(rt *runningTask, err error) {
+	var rec *partition.RecoverableError
+	if !errors.As(err, &rec) {
+		n.reportErr(err)
+		return
+	}
 	n.mu.Lock()
-	delete(n.tasks, rt.id)
-	for _, tp := range rt.task.Inputs() {
-		delete(n.byTP, tp)
-		rm[tp.Topic] = append(rm[tp.Topic], tp.Partition)
+	if n.closed || n.tasks[rt.id] != rt {
+		n.mu.Unlock()
+		return
+	}
+	n.restarts++
+	n.wg.Add(1)
+	n.mu.Unlock()
+	n.log.Warn("task failed; restarting it from its last commit", "task", rt.id.String(), "error", err)
+	go func() {
+		defer n.wg.Done()
+		_ = n.stopTask(rt, false)
+		backoff := n.cfg.RestartBackoff
+		for {
+			select {
+			case <-n.ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			err := n.startTask(n.ctx, rt.id)
+			if err == nil {
+				return
+			}
+			if !errors.As(err, &rec) && n.ctx.Err() == nil {
+				n.reportErr(err)
+				return
+			}
+			n.log.Warn("task restart failed; retrying", "task", rt.id.String(), "error", err)
+			backoff = min(2*backoff, 10*time.Second)
+		}
+	}()
+}
+
+func (n *Node) stopTask(rt *runningTask, clean bool) error {
+	n.mu.Lock()
+	if n.tasks[rt.id] == rt {
+		delete(n.tasks, rt.id)
 	}
 	n.mu.Unlock()
-	n.cfg.Consumer.RemoveConsumePartitions(rm)
+	n.fetch.remove(rt)
+	return n.closeActor(rt, clean)
+}
+
+func (n *Node) closeActor(rt *runningTask, clean bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommitTimeout)
 	defer cancel()
 	err := n.request(ctx, rt.pid, &closeRequest{clean: clean})
@@ -233,35 +281,6 @@ func (n *Node) request(ctx context.Context, pid *actor.PID, msg any) error {
 	return fmt.Errorf("unexpected reply %T", res)
 }
 
-// fetchLoop polls the input partitions and hands each partition's records to
-// its task actor as one message.
-func (n *Node) fetchLoop(ctx context.Context) {
-	for {
-		fs := n.cfg.Consumer.PollRecords(ctx, 10000)
-		if ctx.Err() != nil || fs.IsClientClosed() {
-			return
-		}
-		fs.EachError(func(t string, p int32, err error) {
-			// The client retries by itself; only report what it hands back.
-			n.log.Warn("fetch error", "topic", t, "partition", p, "error", err)
-		})
-		n.mu.RLock()
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			if len(p.Records) == 0 {
-				return
-			}
-			tp := state.TopicPartition{Topic: p.Topic, Partition: p.Partition}
-			rt, ok := n.byTP[tp]
-			if !ok {
-				return // the task was stopped; its new owner fetches from the commit
-			}
-			n.system.Root.Send(rt.pid, &recordBatch{tp: tp, recs: p.Records})
-			rt.flow.added(len(p.Records))
-		})
-		n.mu.RUnlock()
-	}
-}
-
 func (n *Node) commitLoop(ctx context.Context) {
 	if n.cfg.CommitInterval <= 0 {
 		return
@@ -274,7 +293,7 @@ func (n *Node) commitLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			if err := n.CommitAll(ctx); err != nil {
-				n.log.Warn("commit failed; retrying at the next interval", "error", err)
+				n.log.Warn("commit failed", "error", err)
 			}
 		}
 	}
@@ -314,9 +333,7 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	n.mu.Unlock()
-	if n.cancel != nil {
-		n.cancel()
-	}
+	n.cancel()
 	n.wg.Wait()
 	n.mu.RLock()
 	rts := make([]*runningTask, 0, len(n.tasks))

@@ -2,26 +2,21 @@ package actors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/eddystreams/eddy/partition"
-	"github.com/eddystreams/eddy/state"
 )
-
-// Committer commits input offsets for the application's consumer group.
-type Committer interface {
-	CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64) error
-}
 
 // taskActor owns one partition.Task. All calls into the task happen on the
 // actor's goroutine, one message at a time.
 type taskActor struct {
 	task      *partition.Task
 	flow      *flowControl
-	committer Committer
+	committer partition.OffsetCommitter
 	timeout   time.Duration // bounds flushes and commits
 	chunk     int           // records processed per processMore
 	failed    func(error)   // tells the node the task failed
@@ -97,28 +92,19 @@ func (a *taskActor) fail(err error) {
 	a.failed(err)
 }
 
-// commit flushes what the task sent, commits its input offsets, and
-// checkpoints its stores (at-least-once: offsets only after outputs).
+// commit makes the task's progress durable (see partition.Task.Commit).
 func (a *taskActor) commit(force bool) error {
 	if a.dead {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
-	offs, err := a.task.PrepareCommit(ctx)
-	if err != nil {
+	err := a.task.Commit(ctx, a.committer, force)
+	var rec *partition.RecoverableError
+	if err != nil && !(errors.As(err, &rec) && rec.CommitOnly) {
+		// A failed offset commit is retried at the next interval;
+		// anything else ends this incarnation of the task.
 		a.fail(err)
-		return err
 	}
-	if len(offs) > 0 {
-		if err := a.committer.CommitOffsets(ctx, offs); err != nil {
-			a.task.CommitFailed()
-			return fmt.Errorf("task %s: commit offsets: %w", a.task.ID(), err)
-		}
-	}
-	if err := a.task.PostCommit(force); err != nil {
-		a.fail(err)
-		return err
-	}
-	return nil
+	return err
 }

@@ -2,12 +2,14 @@ package partition
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -103,7 +105,7 @@ func (c *RecordCollector) done(r *kgo.Record, err error, track bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil && c.err == nil {
-		c.err = fmt.Errorf("produce to %s-%d: %w", r.Topic, r.Partition, err)
+		c.err = classifyProduceErr(fmt.Errorf("produce to %s-%d: %w", r.Topic, r.Partition, err))
 	}
 	if err == nil && track {
 		tp := state.TopicPartition{Topic: r.Topic, Partition: r.Partition}
@@ -137,7 +139,7 @@ func (c *RecordCollector) Flush(ctx context.Context) error {
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("flush records: %w", ctx.Err())
+			return &RecoverableError{Err: fmt.Errorf("flush records: %w", ctx.Err())}
 		}
 	}
 }
@@ -160,4 +162,18 @@ func (c *RecordCollector) Tracked() map[state.TopicPartition]int64 {
 		m[k] = v
 	}
 	return m
+}
+
+// classifyProduceErr marks a failed send: fencing stops the task for good,
+// errors Kafka calls retriable (and timeouts) let it restart from its last
+// commit, anything else (a record too large, no authorization) is fatal.
+func classifyProduceErr(err error) error {
+	var ke *kerr.Error
+	switch {
+	case isFenced(err):
+		return fmt.Errorf("%w: %w", ErrFenced, err)
+	case errors.As(err, &ke) && ke.Retriable, errors.Is(err, context.DeadlineExceeded), errors.Is(err, kgo.ErrRecordTimeout):
+		return &RecoverableError{Err: err}
+	}
+	return err
 }

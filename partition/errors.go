@@ -1,6 +1,9 @@
 package partition
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // ErrorAction is what a task does with a record it cannot handle.
 type ErrorAction int
@@ -51,3 +54,20 @@ const (
 	HeaderOffset    = "eddy.offset"
 	HeaderTask      = "eddy.task"
 )
+
+// ErrFenced means another producer with the task's transactional id took over
+// the task: this instance is a zombie and must not commit again.
+var ErrFenced = errors.New("fenced: another instance owns this task")
+
+// RecoverableError is a failure of Kafka I/O (a commit, a flush, a restore)
+// after which the task can be closed dirty and started again from its last
+// commit, rather than stopping the application.
+type RecoverableError struct {
+	Err error
+	// CommitOnly is set when nothing but an offset commit failed: the task
+	// may keep running and commit again later.
+	CommitOnly bool
+}
+
+func (e *RecoverableError) Error() string { return e.Err.Error() }
+func (e *RecoverableError) Unwrap() error { return e.Err }

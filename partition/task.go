@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
@@ -50,6 +51,10 @@ type Config struct {
 	Changelogs    ChangelogReader
 	// OnDeserializationError decides what happens to undecodable records.
 	OnDeserializationError ErrorHandler
+	// ExactlyOnce selects exactly-once processing: Txn is then the task's
+	// producer, and the checkpoint is only written on a clean close.
+	ExactlyOnce bool
+	Txn         *TxnProducer
 	// CheckpointEvery is how many changelog records may be written between
 	// two checkpoints (store flush + checkpoint file); 0 means every commit.
 	CheckpointEvery int64
@@ -134,9 +139,24 @@ func (t *Task) Initialize(ctx context.Context) error {
 	if err := os.MkdirAll(t.cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("task %s: state dir: %w", t.cfg.ID, err)
 	}
+	if t.cfg.ExactlyOnce {
+		// Fence a zombie owner and abort its open transaction before
+		// reading the changelogs.
+		if err := t.cfg.Txn.Init(ctx); err != nil {
+			return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+		}
+	}
 	ckp, err := state.ReadCheckpointFile(t.checkpointPath())
 	if err != nil {
 		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+	}
+	if t.cfg.ExactlyOnce {
+		// Under exactly-once the local stores run ahead of the last
+		// committed transaction. Without a checkpoint, a crash makes the
+		// next start wipe them and restore what was committed.
+		if err := os.Remove(t.checkpointPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("task %s: remove checkpoint: %w", t.cfg.ID, err)
+		}
 	}
 	t.checkpoint = ckp.Offsets
 	if ckp.StreamTime > t.streamTime {
@@ -281,28 +301,42 @@ func (t *Task) processOne(tp state.TopicPartition, r *kgo.Record) error {
 func (t *Task) Processed() int64 { return t.processed }
 func (t *Task) Skipped() int64   { return t.skipped }
 
-// PrepareCommit waits until everything the task sent is acknowledged and
-// returns the input offsets to commit (the next offset per input partition
-// processed since the last commit), or nil when there is nothing to commit.
-func (t *Task) PrepareCommit(ctx context.Context) (map[state.TopicPartition]int64, error) {
-	if err := t.collector.Flush(ctx); err != nil {
-		return nil, fmt.Errorf("task %s: %w", t.cfg.ID, err)
-	}
-	if !t.dirty {
-		return nil, nil
-	}
-	t.dirty = false
-	offs := make(map[state.TopicPartition]int64, len(t.consumed))
-	for tp, o := range t.consumed {
-		offs[tp] = o
-	}
-	return offs, nil
+// OffsetCommitter commits input offsets for the application's consumer
+// group (at-least-once).
+type OffsetCommitter interface {
+	CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64) error
 }
 
-// PostCommit runs after the input offsets were committed: it marks the task
-// clean and, when enough changelog records were written since the last one
-// (or force is set), flushes the stores and writes the checkpoint.
-func (t *Task) PostCommit(force bool) error {
+// Commit makes the task's progress durable. At-least-once: wait until every
+// record sent is acknowledged, commit the input offsets, and checkpoint the
+// stores when enough changelog records were written since the last
+// checkpoint (or force is set). Exactly-once: the same records and the input
+// offsets are committed in the task's transaction; the checkpoint waits for
+// a clean close.
+func (t *Task) Commit(ctx context.Context, oc OffsetCommitter, force bool) error {
+	if err := t.collector.Flush(ctx); err != nil {
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+	}
+	var offs map[state.TopicPartition]int64
+	if t.dirty {
+		offs = make(map[state.TopicPartition]int64, len(t.consumed))
+		for tp, o := range t.consumed {
+			offs[tp] = o
+		}
+	}
+	if t.cfg.ExactlyOnce {
+		if err := t.cfg.Txn.Commit(ctx, offs); err != nil {
+			return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+		}
+		t.dirty = false
+		return nil
+	}
+	if len(offs) > 0 {
+		if err := oc.CommitOffsets(ctx, offs); err != nil {
+			return &RecoverableError{Err: fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err), CommitOnly: true}
+		}
+	}
+	t.dirty = false
 	if !force && t.logSinceCkp < t.cfg.CheckpointEvery {
 		return nil
 	}
@@ -347,6 +381,14 @@ func (t *Task) Close(clean bool) error {
 	var errs []error
 	if clean && t.state == StateRunning {
 		errs = append(errs, t.writeCheckpoint())
+	}
+	if t.cfg.Txn != nil {
+		if !clean {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = t.cfg.Txn.Abort(ctx) // best effort: the next owner's Init aborts it anyway
+			cancel()
+		}
+		t.cfg.Txn.Close()
 	}
 	t.cancel()
 	for name, s := range t.stores {

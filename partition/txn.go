@@ -1,0 +1,196 @@
+package partition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/eddystreams/eddy/state"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+// TxnProducer is a task's transactional producer under exactly-once: every
+// record the task sends between two commits, and the input offsets of that
+// commit, go into one Kafka transaction.
+//
+// Offsets are committed for the consumer group without membership (Kafka
+// accepts transactional offset commits with generation -1 and no member id),
+// so the requests are built here: franz-go only commits transactional offsets
+// for a group it has joined. The client speaks the pre-KIP-890 transaction
+// protocol (request versions of Kafka 3.9): then ending a transaction does not
+// bump the producer epoch, so an EndTxn sent here for an offsets-only
+// transaction leaves franz-go's view of the epoch valid.
+type TxnProducer struct {
+	cl       *kgo.Client
+	group    string
+	txnID    string
+	inTxn    bool
+	produced bool // a record went into the open transaction
+}
+
+// NewTxnProducer makes the producer of one task; opts carry the connection.
+func NewTxnProducer(opts []kgo.Opt, group, transactionalID string, timeout time.Duration) (*TxnProducer, error) {
+	all := append(append([]kgo.Opt(nil), opts...),
+		kgo.TransactionalID(transactionalID),
+		kgo.TransactionTimeout(timeout),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.MaxVersions(kversion.V3_9_0()),
+		kgo.ProducerLinger(0),
+	)
+	cl, err := kgo.NewClient(all...)
+	if err != nil {
+		return nil, fmt.Errorf("transactional producer %s: %w", transactionalID, err)
+	}
+	return &TxnProducer{cl: cl, group: group, txnID: transactionalID}, nil
+}
+
+// Init registers the transactional id with the broker (InitProducerID). This
+// fences any earlier producer with the same id (a zombie owner of the task)
+// and aborts its open transaction, so restoration afterwards reads a stable
+// changelog.
+func (p *TxnProducer) Init(ctx context.Context) error {
+	if _, _, err := p.cl.ProducerID(ctx); err != nil {
+		return classifyTxnErr("init producer id", err)
+	}
+	return nil
+}
+
+// Produce implements Producer; it opens a transaction when none is open.
+func (p *TxnProducer) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
+	if !p.inTxn {
+		if err := p.cl.BeginTransaction(); err != nil {
+			promise(r, fmt.Errorf("begin transaction: %w", err))
+			return
+		}
+		p.inTxn = true
+	}
+	p.produced = true
+	p.cl.Produce(ctx, r, promise)
+}
+
+// Commit commits the open transaction together with the input offsets. The
+// caller has flushed every record of the transaction. With nothing produced
+// and no offsets it does nothing.
+func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartition]int64) error {
+	if len(offsets) == 0 && !p.produced {
+		return nil
+	}
+	if !p.inTxn {
+		if err := p.cl.BeginTransaction(); err != nil {
+			return classifyTxnErr("begin transaction", err)
+		}
+		p.inTxn = true
+	}
+	id, epoch, err := p.cl.ProducerID(ctx)
+	if err != nil {
+		return classifyTxnErr("producer id", err)
+	}
+	if len(offsets) > 0 {
+		if err := p.addOffsets(ctx, id, epoch, offsets); err != nil {
+			return err
+		}
+	}
+	if p.produced {
+		err = p.cl.EndTransaction(ctx, kgo.TryCommit)
+	} else {
+		// franz-go ends no transaction in which it produced nothing; the
+		// offsets alone made one on the broker, so end it here.
+		if err = p.cl.EndTransaction(ctx, kgo.TryCommit); err == nil {
+			err = p.endTxn(ctx, id, epoch, true)
+		}
+	}
+	p.inTxn, p.produced = false, false
+	if err != nil {
+		return classifyTxnErr("commit transaction", err)
+	}
+	return nil
+}
+
+func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, offsets map[state.TopicPartition]int64) error {
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = p.txnID, id, epoch, p.group
+	addResp, err := add.RequestWith(ctx, p.cl)
+	if err == nil {
+		err = kerr.ErrorForCode(addResp.ErrorCode)
+	}
+	if err != nil {
+		return classifyTxnErr("add offsets to transaction", err)
+	}
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = p.txnID, p.group, id, epoch
+	req.Generation, req.MemberID = -1, ""
+	byTopic := map[string]int{}
+	for tp, off := range offsets {
+		i, ok := byTopic[tp.Topic]
+		if !ok {
+			t := kmsg.NewTxnOffsetCommitRequestTopic()
+			t.Topic = tp.Topic
+			req.Topics = append(req.Topics, t)
+			i = len(req.Topics) - 1
+			byTopic[tp.Topic] = i
+		}
+		pp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		pp.Partition, pp.Offset, pp.LeaderEpoch = tp.Partition, off, -1
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, pp)
+	}
+	resp, err := req.RequestWith(ctx, p.cl)
+	if err != nil {
+		return classifyTxnErr("commit offsets in transaction", err)
+	}
+	for _, t := range resp.Topics {
+		for _, pr := range t.Partitions {
+			if err := kerr.ErrorForCode(pr.ErrorCode); err != nil {
+				return classifyTxnErr(fmt.Sprintf("commit offset of %s-%d in transaction", t.Topic, pr.Partition), err)
+			}
+		}
+	}
+	return nil
+}
+
+func (p *TxnProducer) endTxn(ctx context.Context, id int64, epoch int16, commit bool) error {
+	req := kmsg.NewPtrEndTxnRequest()
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = p.txnID, id, epoch, commit
+	resp, err := req.RequestWith(ctx, p.cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.ErrorCode)
+	}
+	return err
+}
+
+// Abort drops the open transaction: unsent records are discarded and the
+// broker aborts what was sent.
+func (p *TxnProducer) Abort(ctx context.Context) error {
+	if !p.inTxn {
+		return nil
+	}
+	p.inTxn, p.produced = false, false
+	if err := p.cl.AbortBufferedRecords(ctx); err != nil {
+		return classifyTxnErr("abort buffered records", err)
+	}
+	return classifyTxnErr("abort transaction", p.cl.EndTransaction(ctx, kgo.TryAbort))
+}
+
+// Close closes the client. An open transaction is left to the broker (the
+// next owner's Init aborts it).
+func (p *TxnProducer) Close() { p.cl.Close() }
+
+// classifyTxnErr marks fencing as ErrFenced and everything else as
+// recoverable: the task can be closed dirty and started again.
+func classifyTxnErr(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if isFenced(err) {
+		return fmt.Errorf("%s: %w: %w", what, ErrFenced, err)
+	}
+	return &RecoverableError{Err: fmt.Errorf("%s: %w", what, err)}
+}
+
+func isFenced(err error) bool {
+	return errors.Is(err, kerr.ProducerFenced) || errors.Is(err, kerr.InvalidProducerEpoch) ||
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed)
+}
