@@ -1,0 +1,33 @@
+// Package streamtest runs a topology in a test, without a broker: the
+// counterpart of Kafka Streams' TopologyTestDriver.
+//
+// A Driver builds every task of every sub-topology, one per partition, from
+// the real task code of package partition: the same record queues, stores,
+// changelogging, checkpoints and restoration as in the application. Only
+// Kafka is replaced, by in-memory topics owned by the driver:
+//
+//   - a record piped into an input topic is appended to the partition
+//     Kafka's default partitioner picks (murmur2 of the key) and processed
+//     before the call returns, together with every record the topology
+//     sends to its own repartition topics, one record at a time in the
+//     order they were written;
+//   - records sent to other topics are kept, to be read with a
+//     TestOutputTopic (internal topics can be read too);
+//   - changelog topics are kept, so Restart can close the tasks and make new
+//     ones that restore their stores from them, and input offsets are
+//     committed by Commit, so a restart processes again what was not
+//     committed (at-least-once, as in the application);
+//   - the wall clock is a value the test moves with AdvanceWallClock.
+//
+// As in the application, a task that fails (an undecodable record with the
+// default handler, say) stops the driver until Restart: see ErrTaskFailed.
+//
+// Typed access goes through generic functions (CreateInputTopic,
+// CreateOutputTopic, ReadStore), since Go methods cannot add type
+// parameters.
+//
+// A Driver (and a TestStore) is safe for concurrent use but processes one
+// call at a time; a TestOutputTopic is not, since it keeps a read position.
+//
+// streamtest imports topology, partition and state; only tests import it.
+package streamtest
