@@ -42,10 +42,15 @@ func run() error {
 		outTopic   = flag.String("output-topic", "word-counts", "output topic")
 		inputFile  = flag.String("input", "", "produce each line of this file (- for stdin) to the input topic first")
 		printAll   = flag.Bool("print", false, "once all input is processed and committed, print the final counts and exit")
+		guarantee  = flag.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once")
 	)
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
 
+	g, err := eddy.ParseGuarantee(*guarantee)
+	if err != nil {
+		return err
+	}
 	topo, err := wordcount.Topology(*inputTopic, *outTopic)
 	if err != nil {
 		return err
@@ -58,7 +63,10 @@ func run() error {
 		defer os.RemoveAll(d)
 		*stateDir = d
 	}
-	opts := []eddy.Option{eddy.WithApplicationID(*appID), eddy.WithStateDir(*stateDir), eddy.WithCommitInterval(time.Second)}
+	opts := []eddy.Option{eddy.WithApplicationID(*appID), eddy.WithStateDir(*stateDir), eddy.WithProcessingGuarantee(g)}
+	if g == eddy.AtLeastOnce {
+		opts = append(opts, eddy.WithCommitInterval(time.Second))
+	}
 	if *brokers == "" {
 		opts = append(opts, eddy.WithEmbeddedBroker(*brokerData))
 	} else {
