@@ -65,7 +65,28 @@ func (b *broker) createTopic(ctx context.Context, name string, configs map[strin
 	if err != nil {
 		return fmt.Errorf("create topic %s: %w", name, err)
 	}
-	return nil
+	// CreateTopics answers before every partition has a leader in the
+	// broker's metadata; a program started right away may not see it.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		tds, err := b.admin.ListTopics(ctx, name)
+		if err == nil {
+			if td, ok := tds[name]; ok && td.Err == nil && len(td.Partitions) == workload.Partitions {
+				ready := true
+				for _, p := range td.Partitions {
+					if p.Err != nil || p.Leader < 0 {
+						ready = false
+					}
+				}
+				if ready {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topic %s has no leaders after 30s", name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // deletePrefixed deletes every topic named prefix or starting with it

@@ -52,8 +52,10 @@ type config struct {
 	keepInternal bool
 }
 
+var began = time.Now()
+
 func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+	fmt.Fprintf(os.Stderr, "bench: %5.1fs "+format+"\n", append([]any{time.Since(began).Seconds()}, args...)...)
 }
 
 func main() {
@@ -63,9 +65,9 @@ func main() {
 	flag.IntVar(&c.port, "port", 19392, "port of the benchmark's own Kafka broker (the controller takes the next one)")
 	flag.IntVar(&c.reps, "reps", 0, "repetitions per system (default 3, quick 1)")
 	flag.IntVar(&c.n, "n", 0, "input records per throughput workload (default 1000000, quick 100000)")
-	flag.IntVar(&c.restoreN, "restore-n", 0, "changelog records of the restore workload (default 1000000, quick 200000)")
+	flag.IntVar(&c.restoreN, "restore-n", 0, "changelog records of the restore workload (default 1000000, quick 100000)")
 	flag.IntVar(&c.latencyRate, "latency-rate", 20000, "records/s of the latency workload")
-	flag.DurationVar(&c.latencyDur, "latency-duration", 0, "load time of the latency workload (default 30s, quick 6s)")
+	flag.DurationVar(&c.latencyDur, "latency-duration", 0, "load time of the latency workload (default 45s, quick 6s; the first third is warm-up)")
 	flag.StringVar(&wls, "workloads", strings.Join(workload.All, ","), "workloads to run, comma-separated")
 	flag.StringVar(&syss, "systems", "eddy,kafka-streams,goka,raw", "systems to run, comma-separated")
 	flag.StringVar(&c.results, "results", "", "write a Markdown report here")
@@ -87,12 +89,14 @@ func main() {
 	defaults(&c.n, 1_000_000, 100_000)
 	defaults(&c.restoreN, 1_000_000, 200_000)
 	if c.latencyDur == 0 {
-		c.latencyDur = 30 * time.Second
+		c.latencyDur = 45 * time.Second
 		if c.quick {
 			c.latencyDur = 6 * time.Second
 		}
 	}
-	c.latencyWarm = c.latencyDur / 6
+	// Kafka Streams needs seconds to warm its JIT up and catch up with the
+	// rate; the first part of the load is not measured.
+	c.latencyWarm = c.latencyDur / 3
 	c.timeout = 10 * time.Minute
 	if c.quick {
 		c.timeout = 90 * time.Second

@@ -49,13 +49,22 @@ func startProc(cmd *exec.Cmd, logPath string) (*proc, error) {
 		return nil, err
 	}
 	p := &proc{cmd: cmd, pid: cmd.Process.Pid, events: make(chan event, 1024), exited: make(chan struct{}), log: lf}
+	began := time.Now()
+	note := func(format string, args ...any) {
+		fmt.Fprintf(lf, "[driver +%.3fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+	}
 	go func() {
 		sc := bufio.NewScanner(out)
+		progressed := false
 		for sc.Scan() {
 			at := time.Now()
 			cpu, _ := cpuSeconds(p.pid)
 			line := sc.Text()
 			kind, arg, _ := strings.Cut(line, " ")
+			if kind != "progress" || !progressed {
+				note("%s (cpu %.2fs)", line, cpu)
+				progressed = progressed || (kind == "progress" && arg != "0")
+			}
 			ev := event{at: at, cpu: cpu, kind: kind, arg: arg}
 			switch kind {
 			case "progress", "restore_ms":
@@ -72,6 +81,7 @@ func startProc(cmd *exec.Cmd, logPath string) (*proc, error) {
 		if err != nil {
 			msg = err.Error()
 		}
+		note("exit: %s", msg)
 		p.events <- event{at: time.Now(), kind: "exit", arg: msg}
 		close(p.events)
 		close(p.exited)
@@ -82,6 +92,7 @@ func startProc(cmd *exec.Cmd, logPath string) (*proc, error) {
 // stop asks the program to finish (SIGTERM: a clean close that commits) and
 // kills it if it has not exited within grace.
 func (p *proc) stop(grace time.Duration) {
+	fmt.Fprintf(p.log, "[driver] SIGTERM\n")
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:

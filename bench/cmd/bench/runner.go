@@ -195,7 +195,7 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 	case restoreKind:
 		m, skip, err = r.restore(p)
 	case latencyKind:
-		m, skip, err = r.latency(p, input, output)
+		m, skip, err = r.latency(p, input, output, s.name != sysRaw)
 	}
 	if err != nil || skip != "" {
 		if err != nil {
@@ -207,7 +207,11 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 		m.rssMB = rss
 	}
 	p.drain()
-	p.stop(60 * time.Second)
+	grace := 60 * time.Second // a clean close commits; verify checks it
+	if wl.kind != throughput {
+		grace = 5 * time.Second
+	}
+	p.stop(grace)
 	stopped = true
 	if wl.kind == throughput {
 		m.note = r.verify(wl, appID, output)
@@ -310,13 +314,25 @@ func (r *runner) loadChangelog(s *system, appID string) error {
 		return err
 	}
 	defer l.close()
-	return l.loadCounts(r.ctx, topic, r.c.restoreN)
+	t0 := time.Now()
+	if err := l.loadCounts(r.ctx, topic, r.c.restoreN); err != nil {
+		return err
+	}
+	logf("loaded %d changelog records into %s in %s", r.c.restoreN, topic, time.Since(t0).Round(time.Millisecond))
+	return nil
 }
 
 // latency sends records at a fixed rate to input once the program is ready,
 // reads output, and takes the time from each record's sending (in its
-// value) to its reading, for records sent after the warm-up.
-func (r *runner) latency(p *proc, input, output string) (measurement, string, error) {
+// value) to its reading, for records sent after the warm-up. filters says
+// whether the program drops one record in ten (all but the raw pipe).
+func (r *runner) latency(p *proc, input, output string, filters bool) (measurement, string, error) {
+	kept := func(n int64) int64 {
+		if filters {
+			return int64(workload.Kept(int(n)))
+		}
+		return n
+	}
 	var m measurement
 	deadline := time.Now().Add(r.c.timeout)
 	for ready := false; !ready; {
@@ -353,10 +369,13 @@ func (r *runner) latency(p *proc, input, output string) (measurement, string, er
 		mu       sync.Mutex
 		lats     []float64
 		sentIn   int64 // records sent in the measured window
+		lastSent int64 // when the generator stopped (µs)
 		cpuStart float64
 		cpuEnd   float64
 	)
+	genDone := make(chan struct{})
 	go func() {
+		defer close(genDone)
 		rng := rand.New(rand.NewPCG(5, 5))
 		sent := 0
 		warm := false
@@ -379,8 +398,10 @@ func (r *runner) latency(p *proc, input, output string) (measurement, string, er
 			time.Sleep(500 * time.Microsecond)
 		}
 		cpuEnd, _ = cpuSeconds(p.pid)
+		mu.Lock()
+		lastSent = time.Now().UnixMicro()
+		mu.Unlock()
 	}()
-	endMicros := loadEnd.UnixMicro()
 	stopAt := loadEnd.Add(5 * time.Second)
 	var got int64
 	for time.Now().Before(stopAt) {
@@ -390,39 +411,54 @@ func (r *runner) latency(p *proc, input, output string) (measurement, string, er
 		now := time.Now().UnixMicro()
 		fs.EachRecord(func(rec *kgo.Record) {
 			sent, ok := workload.Micros(rec.Value)
-			if !ok || sent < warmEnd || sent >= endMicros {
+			if !ok || sent < warmEnd {
 				return
 			}
 			got++
 			lats = append(lats, float64(now-sent)/1000)
 		})
 		mu.Lock()
-		want := int64(workload.Kept(int(sentIn)))
+		want := kept(sentIn)
 		mu.Unlock()
-		if time.Now().After(loadEnd) && got >= want && want > 0 {
+		if isClosed(genDone) && got >= want && want > 0 {
 			break
 		}
 	}
+	<-genDone
 	if len(lats) == 0 {
 		return m, "", errors.New("no output records in the measured window")
 	}
 	slices.Sort(lats)
-	window := float64(endMicros-warmEnd) / 1e6
+	mu.Lock()
+	window := float64(lastSent-warmEnd) / 1e6
+	mu.Unlock()
 	m.p50 = percentile(lats, 0.50)
 	m.p99 = percentile(lats, 0.99)
-	inputEquivalent := float64(got) * 10 / 9 // the filter drops one in ten
+	inputEquivalent := float64(got)
+	if filters {
+		inputEquivalent = inputEquivalent * 10 / 9 // the filter drops one in ten
+	}
 	m.rps = inputEquivalent / window
 	m.seconds = window
 	if cpuEnd > cpuStart {
 		m.cpuPerM = (cpuEnd - cpuStart) / inputEquivalent * 1e6
 	}
 	mu.Lock()
-	want := int64(workload.Kept(int(sentIn)))
+	want := kept(sentIn)
 	mu.Unlock()
 	if got < want {
 		m.note = " (missing " + strconv.FormatInt(want-got, 10) + " outputs)"
 	}
 	return m, "", nil
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 func percentile(sorted []float64, q float64) float64 {

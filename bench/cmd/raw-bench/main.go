@@ -109,7 +109,8 @@ func run() error {
 			return ferr
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			cl.Produce(ctx, &kgo.Record{Topic: *output, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}, promise)
+			// Not ctx: records in flight at SIGTERM must still be sent.
+			cl.Produce(context.Background(), &kgo.Record{Topic: *output, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp}, promise)
 			ctr.Add(1)
 		})
 		if time.Since(last) >= *commit {
