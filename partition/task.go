@@ -78,6 +78,7 @@ type Task struct {
 	consumed    map[state.TopicPartition]int64 // next offset to commit
 	dirty       bool                           // processed since the last commit
 	checkpoint  map[state.TopicPartition]int64 // as last written
+	cleanStop   bool                           // a checkpoint file was found at start
 	logSinceCkp int64
 	processed   int64
 	skipped     int64
@@ -146,6 +147,8 @@ func (t *Task) Initialize(ctx context.Context) error {
 			return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 		}
 	}
+	_, statErr := os.Stat(t.checkpointPath())
+	t.cleanStop = statErr == nil
 	ckp, err := state.ReadCheckpointFile(t.checkpointPath())
 	if err != nil {
 		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
@@ -189,9 +192,11 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 		from = 0 // memory starts empty whatever the checkpoint says
 	default:
 		dir := filepath.Join(t.cfg.Dir, "rocksdb", spec.Name)
-		if !haveCkp || !spec.Logging {
-			// Without a checkpoint the local files may hold anything (an
-			// unclean stop): start over from the changelog.
+		// Without a checkpoint a logged store's local files may hold
+		// anything (an unclean stop): start over from the changelog. An
+		// unlogged store keeps its files, except after an unclean stop
+		// under exactly-once, where they may hold uncommitted writes.
+		if spec.Logging && !haveCkp || !spec.Logging && t.cfg.ExactlyOnce && !t.cleanStop {
 			if err := state.WipeDir(dir); err != nil {
 				return err
 			}

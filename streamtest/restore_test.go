@@ -190,7 +190,6 @@ func TestUnloggedRocksDBStoreSurvivesCleanRestart(t *testing.T) {
 	// restart on the same state directory should keep it. partition.Task
 	// wipes the RocksDB directory of every unlogged store when it opens it
 	// (openStore: "if !haveCkp || !spec.Logging"), so the counts are lost.
-	t.Skip("known bug: partition.Task wipes unlogged RocksDB stores on every start")
 	d := newDriver(t, build(t, func(b *topology.Builder) {
 		s := topology.Stream(b, "in", topology.String(), topology.String())
 		s.GroupByKey().Count(topology.Named("counts"), topology.WithLogging(false), topology.WithEngine(topology.EngineRocksDB))

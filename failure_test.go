@@ -1,0 +1,321 @@
+package eddy_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/examples/wordcount"
+	"github.com/eddystreams/eddy/internal/kafkatest"
+	"github.com/eddystreams/eddy/partition"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// countSequences reads the output topic read_committed and returns, per
+// word, every count sent for it in order.
+func countSequences(t *testing.T, brokers []string, topic string) map[string][]int64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	seqs := map[string][]int64{}
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: %v", topic, ctx.Err())
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+			if !r.Attrs.IsControl() {
+				seqs[string(r.Key)] = append(seqs[string(r.Key)], int64(binary.BigEndian.Uint64(r.Value)))
+			}
+		})
+	}
+	return seqs
+}
+
+// checkExactSequences asserts that every word's counts are exactly 1..n with
+// n its true count: nothing lost, nothing repeated.
+func checkExactSequences(t *testing.T, seqs map[string][]int64, want map[string]int64) {
+	t.Helper()
+	var bad []string
+	for w, n := range want {
+		s := seqs[w]
+		ok := int64(len(s)) == n
+		for i := 0; ok && i < len(s); i++ {
+			ok = s[i] == int64(i+1)
+		}
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%q: want 1..%d, got %v", w, n, abbreviate(s)))
+		}
+	}
+	for w := range seqs {
+		if _, ok := want[w]; !ok {
+			bad = append(bad, fmt.Sprintf("%q: unexpected word", w))
+		}
+	}
+	sort.Strings(bad)
+	if len(bad) > 0 {
+		t.Fatalf("%d words wrong, e.g. %v", len(bad), bad[:min(5, len(bad))])
+	}
+}
+
+// checkNothingLost asserts every count 1..n appears for every word
+// (at-least-once: repeats allowed).
+func checkNothingLost(t *testing.T, seqs map[string][]int64, want map[string]int64) {
+	t.Helper()
+	var bad []string
+	for w, n := range want {
+		seen := map[int64]bool{}
+		for _, c := range seqs[w] {
+			seen[c] = true
+		}
+		for i := int64(1); i <= n; i++ {
+			if !seen[i] {
+				bad = append(bad, fmt.Sprintf("%q: count %d of %d never sent", w, i, n))
+				break
+			}
+		}
+	}
+	sort.Strings(bad)
+	if len(bad) > 0 {
+		t.Fatalf("%d words lost counts, e.g. %v", len(bad), bad[:min(5, len(bad))])
+	}
+}
+
+func abbreviate(s []int64) string {
+	if len(s) <= 12 {
+		return fmt.Sprint(s)
+	}
+	return fmt.Sprintf("%v ... %v (%d values)", s[:6], s[len(s)-6:], len(s))
+}
+
+func buildWordCount(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "wordcount")
+	out, err := exec.Command("go", "build", "-o", bin, "./examples/01-wordcount").CombinedOutput()
+	if err != nil {
+		t.Fatalf("build word count: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// crashLoop runs the word count binary over input already in Kafka, kills it
+// with SIGKILL at random moments at least kills times (wiping its state
+// directory before some restarts when freshSome), then runs it to the end.
+func crashLoop(t *testing.T, guarantee string, freshSome bool) (wcEnv, string) {
+	brokers := kafkatest.RealBrokers(t)
+	bin := buildWordCount(t)
+	e := newWCEnv(t, brokers)
+	text := randomText(42, 40000)
+	e.produce(t, text)
+	stateDir := t.TempDir()
+	args := []string{"-brokers", strings.Join(brokers, ","), "-app-id", e.appID, "-state-dir", stateDir,
+		"-input-topic", e.input, "-output-topic", e.output, "-guarantee", guarantee}
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	adm := kadm.NewClient(newClient(t, brokers))
+	midway := 0
+	const kills = 10
+	for i := 0; i < kills; i++ {
+		if freshSome && i%3 == 2 {
+			if err := os.RemoveAll(stateDir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd := exec.Command(bin, args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		wait := time.Duration(800+rng.Intn(1700)) * time.Millisecond
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			t.Fatalf("word count exited before it was killed: %v\n%s", err, stderr.String())
+		case <-time.After(wait):
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if lag := groupLag(t, adm, e.appID, e.input); lag > 0 {
+			midway++
+		}
+	}
+	if midway < kills/2 {
+		t.Fatalf("only %d of %d kills came while input was left to process; the loop proves little", midway, kills)
+	}
+	out, err := exec.Command(bin, append(args, "-print")...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("final run: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	t.Logf("%d kills, %d of them with input left", kills, midway)
+	return e, text + "\x00" + string(out)
+}
+
+// groupLag is how many input records the application has not committed yet.
+func groupLag(t *testing.T, adm *kadm.Client, group, topic string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	committed, err := adm.FetchOffsets(ctx, group)
+	if err != nil && !strings.Contains(err.Error(), "GROUP_ID_NOT_FOUND") {
+		t.Fatal(err)
+	}
+	var lag int64
+	ends.Each(func(o kadm.ListedOffset) {
+		c := int64(0)
+		if r, ok := committed.Lookup(topic, o.Partition); ok && r.At > 0 {
+			c = r.At
+		}
+		lag += o.Offset - c
+	})
+	return lag
+}
+
+func finalCounts(t *testing.T, printed string) map[string]int64 {
+	m := map[string]int64{}
+	for _, line := range strings.Split(strings.TrimSpace(printed), "\n") {
+		var w string
+		var n int64
+		if _, err := fmt.Sscanf(line, "%s %d", &w, &n); err != nil {
+			t.Fatalf("bad output line %q: %v", line, err)
+		}
+		m[w] = n
+	}
+	return m
+}
+
+func TestExactlyOnceCrashLoop(t *testing.T) {
+	for _, fresh := range []bool{false, true} {
+		t.Run(map[bool]string{false: "same-state-dir", true: "fresh-state-dir-sometimes"}[fresh], func(t *testing.T) {
+			e, res := crashLoop(t, "exactly_once", fresh)
+			text, printed, _ := strings.Cut(res, "\x00")
+			want := independentCount(text)
+			assertCounts(t, finalCounts(t, printed), want)
+			checkExactSequences(t, countSequences(t, e.brokers, e.output), want)
+		})
+	}
+}
+
+func TestAtLeastOnceCrashLoop(t *testing.T) {
+	e, res := crashLoop(t, "at_least_once", false)
+	text, _, _ := strings.Cut(res, "\x00")
+	checkNothingLost(t, countSequences(t, e.brokers, e.output), independentCount(text))
+}
+
+// TestZombieIsFenced runs two instances of one application that both own
+// every task: the second one's producers fence the first one's, whose
+// transaction is aborted and whose next commit fails; the survivor's output
+// is exact.
+func TestZombieIsFenced(t *testing.T) {
+	brokers := kafkatest.RealBrokers(t)
+	e := newWCEnv(t, brokers)
+	text := randomText(7, 5000)
+	e.produce(t, text)
+	topo, err := wordcount.Topology(e.input, e.output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	newApp := func() *eddy.App {
+		app, err := eddy.New(topo, eddy.WithBrokers(brokers...), eddy.WithApplicationID(e.appID), eddy.WithStateDir(t.TempDir()),
+			eddy.WithProcessingGuarantee(eddy.ExactlyOnce), eddy.WithCommitInterval(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { app.Close() })
+		return app
+	}
+	// The zombie processes with an open transaction and never commits on
+	// its own (commit interval of an hour).
+	zombie := newApp()
+	if err := zombie.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Its repartition records stay uncommitted, so look at the topic's
+	// high watermark rather than at the output.
+	waitFor(t, 30*time.Second, "the zombie to send records", func() bool {
+		return endOffsetSum(t, brokers, e.appID+"-counts-repartition") > 0
+	})
+	owner := newApp()
+	if err := owner.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	err = zombie.WaitIdle(ctx)
+	if !errors.Is(err, partition.ErrFenced) {
+		t.Fatalf("the zombie's commit must fail as fenced, got %v", err)
+	}
+	if err := owner.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.Close(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactSequences(t, countSequences(t, brokers, e.output), independentCount(text))
+}
+
+func endOffsetSum(t *testing.T, brokers []string, topic string) int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := kadm.NewClient(newClient(t, brokers)).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+	return n
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval of a condition with a deadline
+	}
+}
