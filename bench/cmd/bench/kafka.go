@@ -58,6 +58,7 @@ func (b *broker) stop() {
 
 // createTopic creates a topic with the benchmark's partition count.
 func (b *broker) createTopic(ctx context.Context, name string, configs map[string]*string) error {
+	defer slow(time.Now(), "create topic "+name)
 	resp, err := b.admin.CreateTopic(ctx, workload.Partitions, 1, configs, name)
 	if err == nil {
 		err = resp.Err
@@ -92,6 +93,7 @@ func (b *broker) createTopic(ctx context.Context, name string, configs map[strin
 // deletePrefixed deletes every topic named prefix or starting with it
 // (a run's output and internal topics).
 func (b *broker) deletePrefixed(ctx context.Context, prefixes ...string) error {
+	defer slow(time.Now(), "delete topics "+strings.Join(prefixes, ","))
 	tds, err := b.admin.ListTopics(ctx)
 	if err != nil {
 		return err
@@ -225,4 +227,11 @@ func (l *loader) loadCounts(ctx context.Context, topic string, n int) error {
 			Value: binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(k%1000+1)), Timestamp: now})
 	}
 	return l.flush(ctx)
+}
+
+// slow logs operations of the driver that took more than a second.
+func slow(t0 time.Time, what string) {
+	if d := time.Since(t0); d > time.Second {
+		logf("slow: %s took %s", what, d.Round(time.Millisecond))
+	}
 }

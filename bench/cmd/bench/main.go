@@ -49,7 +49,7 @@ type config struct {
 	chart        string
 	eddyProfile  string
 	commit       time.Duration
-	keepInternal bool
+	eddyRev      string
 }
 
 var began = time.Now()
@@ -73,6 +73,7 @@ func main() {
 	flag.StringVar(&c.results, "results", "", "write a Markdown report here")
 	flag.StringVar(&c.chart, "chart", "", "write a PNG chart of the ratios here")
 	flag.StringVar(&c.eddyProfile, "eddy-cpuprofile", "", "directory for CPU profiles of eddy-bench (one per workload and repetition)")
+	flag.StringVar(&c.eddyRev, "eddy-rev", "", "build eddy-bench from this git revision instead of the work tree")
 	flag.DurationVar(&c.commit, "commit-interval", time.Second, "commit interval of every system under at-least-once")
 	flag.Parse()
 	c.workloads = strings.Split(wls, ",")
@@ -136,7 +137,7 @@ func run(c *config) error {
 	if err := os.MkdirAll(filepath.Join(c.cache, "logs"), 0o755); err != nil {
 		return err
 	}
-	systems, err := buildSystems(c.root, filepath.Join(c.cache, "bin"))
+	systems, err := buildSystems(c.root, filepath.Join(c.cache, "bin"), c.eddyRev)
 	if err != nil {
 		return err
 	}

@@ -221,7 +221,11 @@ func (rp *report) writeMarkdown(path string) error {
 	w("|---|---|")
 	w("| date | %s |", rp.start.UTC().Format("2006-01-02 15:04 UTC"))
 	w("| machine | %s, %d cores, %s RAM, %s |", cpuModel(), runtime.NumCPU(), memTotal(), kernel())
-	w("| Eddy | %s |", gitRev(c.root))
+	if c.eddyRev != "" {
+		w("| Eddy | revision %s: %s |", c.eddyRev, gitRevOf(c.root, c.eddyRev))
+	} else {
+		w("| Eddy | %s |", gitRev(c.root))
+	}
 	w("| Go | %s |", runtime.Version())
 	w("| Java | %s |", javaVersion())
 	w("| Kafka broker | 4.4.0 (scripts/kafka.sh, single node KRaft, 512 MiB heap) |")
@@ -346,6 +350,14 @@ func gitRev(root string) string {
 		s += " (with uncommitted changes)"
 	}
 	return "`" + strings.ReplaceAll(s, "|", "/") + "`"
+}
+
+func gitRevOf(root, rev string) string {
+	out, err := exec.Command("git", "-C", root, "log", "-1", "--format=%h %s", rev).Output()
+	if err != nil {
+		return "unknown"
+	}
+	return "`" + strings.ReplaceAll(strings.TrimSpace(string(out)), "|", "/") + "`"
 }
 
 func javaVersion() string {

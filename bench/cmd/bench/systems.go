@@ -36,7 +36,11 @@ func (s *system) command(args ...string) *exec.Cmd {
 // build compiles every program once per run: eddy-bench and raw-bench (this
 // module), goka-bench (module bench/goka), the Kafka Streams programs (javac,
 // via bench/kafka-streams/build.sh).
-func buildSystems(root, bin string) (map[string]*system, error) {
+//
+// eddyRev, if set, builds eddy-bench from that git revision (extracted with
+// git archive into the cache) instead of the work tree: for measuring a
+// commit while the work tree is being edited.
+func buildSystems(root, bin, eddyRev string) (map[string]*system, error) {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return nil, err
 	}
@@ -52,7 +56,25 @@ func buildSystems(root, bin string) (map[string]*system, error) {
 		return out.Bytes(), nil
 	}
 	logf("building eddy-bench, raw-bench, goka-bench and the Kafka Streams programs")
-	if _, err := run(root, "go", "build", "-o", filepath.Join(bin, "eddy-bench"), "./bench/cmd/eddy-bench"); err != nil {
+	eddySrc := root
+	if eddyRev != "" {
+		sha, err := run(root, "git", "rev-parse", "--short", eddyRev)
+		if err != nil {
+			return nil, err
+		}
+		eddySrc = filepath.Join(filepath.Dir(bin), "src-"+strings.TrimSpace(string(sha)))
+		if _, err := os.Stat(eddySrc); err != nil {
+			if err := os.MkdirAll(eddySrc, 0o755); err != nil {
+				return nil, err
+			}
+			if _, err := run(root, "bash", "-c", "git archive "+strings.TrimSpace(string(sha))+" | tar -x -C "+eddySrc); err != nil {
+				os.RemoveAll(eddySrc)
+				return nil, err
+			}
+		}
+		logf("eddy-bench from revision %s (%s)", eddyRev, eddySrc)
+	}
+	if _, err := run(eddySrc, "go", "build", "-o", filepath.Join(bin, "eddy-bench"), "./bench/cmd/eddy-bench"); err != nil {
 		return nil, err
 	}
 	if _, err := run(root, "go", "build", "-o", filepath.Join(bin, "raw-bench"), "./bench/cmd/raw-bench"); err != nil {

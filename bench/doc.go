@@ -1,0 +1,16 @@
+// Package bench holds Eddy's benchmarks (see docs/benchmarks/README.md).
+//
+// In this package: Go micro-benchmarks of the per-record hot path
+// (hotpath_test.go: ns and allocations per record through a stateless chain
+// and through a count, on the real task code with Kafka replaced by a
+// discarding producer) and of the word-count example end to end
+// (wordcount_test.go: on the embedded broker, and on real Kafka when
+// EDDY_KAFKA_BROKERS is set).
+//
+// Beside it: the side-by-side benchmarks against Kafka Streams, goka and a
+// raw franz-go pipe — the driver (cmd/bench, `make bench`, `make
+// bench-quick`), one program per system (cmd/eddy-bench, cmd/raw-bench,
+// goka/ and kafka-streams/), the definitions they share (workload/), and the
+// chart renderer (chart/). goka/ and chart/ are modules of their own so that
+// their dependencies stay out of Eddy's go.mod.
+package bench
