@@ -41,7 +41,7 @@ func (p *discardProducer) Produce(_ context.Context, r *kgo.Record, promise func
 // emptyChangelogs has nothing to restore.
 type emptyChangelogs struct{}
 
-func (emptyChangelogs) Restore(_ context.Context, _ state.TopicPartition, from int64, _ func([]*kgo.Record) error) (int64, error) {
+func (emptyChangelogs) Restore(_ context.Context, _ state.TopicPartition, from, _ int64, _ func([]*kgo.Record) error) (int64, error) {
 	return from, nil
 }
 
@@ -67,7 +67,7 @@ func benchTask(b *testing.B, topo *topology.Topology, engine topology.Engine, re
 		b.Fatal(err)
 	}
 	defer t.Close(false)
-	if err := t.Initialize(context.Background()); err != nil {
+	if err := t.Initialize(context.Background(), partition.CommitPoint{}); err != nil {
 		b.Fatal(err)
 	}
 	tp := state.TopicPartition{Topic: "in", Partition: 0}

@@ -259,4 +259,3 @@ func (r *reporter) close() {
 	<-r.done
 	r.line("progress %d", r.n.Load())
 }
-

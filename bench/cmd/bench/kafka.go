@@ -15,6 +15,7 @@ import (
 	"github.com/eddystreams/eddy/bench/workload"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // broker is the Kafka broker of a run, started with scripts/kafka.sh.
@@ -67,27 +68,41 @@ func (b *broker) createTopic(ctx context.Context, name string, configs map[strin
 		return fmt.Errorf("create topic %s: %w", name, err)
 	}
 	// CreateTopics answers before every partition has a leader in the
-	// broker's metadata; a program started right away may not see it.
+	// broker's metadata; a program started right away may not see it. kadm's
+	// ListTopics would answer from a metadata cache (up to 5 s stale after a
+	// miss), so ask the broker directly.
 	for deadline := time.Now().Add(30 * time.Second); ; {
-		tds, err := b.admin.ListTopics(ctx, name)
-		if err == nil {
-			if td, ok := tds[name]; ok && td.Err == nil && len(td.Partitions) == workload.Partitions {
-				ready := true
-				for _, p := range td.Partitions {
-					if p.Err != nil || p.Leader < 0 {
-						ready = false
-					}
-				}
-				if ready {
-					return nil
-				}
-			}
+		if b.topicReady(ctx, name) {
+			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("topic %s has no leaders after 30s", name)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// topicReady tells whether every partition of topic has a leader, by an
+// uncached Metadata request.
+func (b *broker) topicReady(ctx context.Context, topic string) bool {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, b.cl)
+	if err != nil || len(resp.Topics) != 1 {
+		return false
+	}
+	t := resp.Topics[0]
+	if t.ErrorCode != 0 || len(t.Partitions) != workload.Partitions {
+		return false
+	}
+	for _, p := range t.Partitions {
+		if p.ErrorCode != 0 || p.Leader < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // deletePrefixed deletes every topic named prefix or starting with it
@@ -154,8 +169,8 @@ func (b *broker) committedBehind(ctx context.Context, group, topic string) (int6
 
 // loader produces generated records fast (not measured).
 type loader struct {
-	cl *kgo.Client
-	mu sync.Mutex
+	cl  *kgo.Client
+	mu  sync.Mutex
 	err error
 }
 

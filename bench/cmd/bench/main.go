@@ -33,23 +33,23 @@ import (
 )
 
 type config struct {
-	root, cache  string
-	port         int
-	quick        bool
-	reps         int
-	n            int           // input records of the throughput workloads
-	restoreN     int           // changelog records of the restore workload
-	latencyRate  int           // records/s of the latency workload
-	latencyDur   time.Duration // load time of the latency workload
-	latencyWarm  time.Duration // first part of it not measured
-	timeout      time.Duration // per measurement
-	workloads    []string
-	systems      []string
-	results      string
-	chart        string
-	eddyProfile  string
-	commit       time.Duration
-	eddyRev      string
+	root, cache string
+	port        int
+	quick       bool
+	reps        int
+	n           int           // input records of the throughput workloads
+	restoreN    int           // changelog records of the restore workload
+	latencyRate int           // records/s of the latency workload
+	latencyDur  time.Duration // load time of the latency workload
+	latencyWarm time.Duration // first part of it not measured
+	timeout     time.Duration // per measurement
+	workloads   []string
+	systems     []string
+	results     string
+	chart       string
+	eddyProfile string
+	commit      time.Duration
+	eddyRev     string
 }
 
 var began = time.Now()
@@ -185,9 +185,9 @@ func run(c *config) error {
 type kind int
 
 const (
-	throughput kind = iota // records/s over a preloaded input
-	restoreKind            // time to rebuild the count store from its changelog
-	latencyKind            // p50/p99 at a fixed rate
+	throughput  kind = iota // records/s over a preloaded input
+	restoreKind             // time to rebuild the count store from its changelog
+	latencyKind             // p50/p99 at a fixed rate
 )
 
 // workloadDef is one pluggable workload: its systems, its input and how it
