@@ -18,7 +18,7 @@ TEST_TIMEOUT ?= 25m
 # apt-get needs root; use sudo only when we are not root already.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: deps rocksdb kafka-jars build demo test test-short kafka-up kafka-down kafka-status
+.PHONY: deps rocksdb kafka-jars build demo test test-short kafka-up kafka-down kafka-status bench bench-quick
 
 ## deps: system packages (RocksDB for the state stores) and the Kafka broker jars
 deps: rocksdb kafka-jars
@@ -67,3 +67,15 @@ kafka-down:
 
 kafka-status:
 	$(KAFKA) status
+
+## bench: Eddy side by side with Kafka Streams, goka and a raw franz-go pipe on a
+## broker of its own (BENCH_PORT); writes docs/benchmarks/RESULTS.md and ratios.png
+## bench-quick: the same with small sizes and one repetition, printed only (< 3 min)
+BENCH_PORT ?= 19392
+BENCH_FLAGS ?=
+
+bench: deps
+	$(GO) run ./bench/cmd/bench -port $(BENCH_PORT) -results docs/benchmarks/RESULTS.md -chart docs/benchmarks/ratios.png $(BENCH_FLAGS)
+
+bench-quick: deps
+	$(GO) run ./bench/cmd/bench -quick -port $(BENCH_PORT) $(BENCH_FLAGS)

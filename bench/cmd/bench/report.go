@@ -275,6 +275,24 @@ func (rp *report) writeMarkdown(path string) error {
 		w("| %s | eddy/%s | %s | %.2f |", r.Workload, r.System, r.What, r.Value)
 	}
 	w("")
+	var retried []string
+	for _, wl := range rp.order {
+		for _, o := range rp.results[wl] {
+			for _, r := range o.retried {
+				retried = append(retried, fmt.Sprintf("- %s %s %s", wl, o.system, strings.ReplaceAll(r, "\n", " ")))
+			}
+		}
+	}
+	if len(retried) > 0 {
+		w("## Runs that failed and were run again")
+		w("")
+		w("A failed run gets one more try on a fresh application id; only successful runs give numbers.")
+		w("")
+		for _, r := range retried {
+			w("%s", r)
+		}
+		w("")
+	}
 	w("## Targets")
 	w("")
 	w("| target | value | goal | status |")

@@ -31,7 +31,8 @@ type measurement struct {
 type outcome struct {
 	system  string
 	skipped string // reason, when the system cannot run the workload
-	failed  string // why a run failed (no number then)
+	failed  string // why a run failed twice in a row (no number then)
+	retried []string // runs that failed once and were run again, and why
 	runs    []measurement
 }
 
@@ -77,6 +78,13 @@ func (r *runner) workload(wl workloadDef) ([]*outcome, error) {
 				return nil, err
 			}
 			m, skip, err := r.measure(wl, r.systems[s], rep)
+			if err != nil && r.ctx.Err() == nil {
+				// One more try on a fresh application id: a failure is
+				// recorded in the report, never turned into a number.
+				logf("%s %s rep %d failed, running it again: %v", wl.name, s, rep, err)
+				o.retried = append(o.retried, fmt.Sprintf("rep %d: %v", rep, err))
+				m, skip, err = r.measure(wl, r.systems[s], rep)
+			}
 			switch {
 			case skip != "":
 				o.skipped = skip
