@@ -128,7 +128,7 @@ func (a *App) Start(ctx context.Context) error {
 		NewTask:        a.newTask,
 		Consumer:       a.consumer,
 		Committer:      a,
-		StartOffsets:   a.startOffsets,
+		Committed:      a.committed,
 		CommitInterval: a.cfg.commitInterval,
 		MaxBuffered:    a.cfg.maxBuffered,
 		Logger:         a.log,
@@ -229,17 +229,16 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		Partitions:             a.partitionCount,
 		Changelogs:             &partition.KafkaChangelogReader{Opts: a.clientOpts(), Admin: a.admin},
 		OnDeserializationError: a.cfg.onDeserialize,
-		CheckpointEvery:        a.cfg.checkpointEvery,
 		Logger:                 a.log,
 	})
 }
 
 // CommitOffsets implements actors.Committer: a commit of the application's
 // consumer group without membership (no process ever joins the group).
-func (a *App) CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64) error {
+func (a *App) CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64, metadata string) error {
 	os := kadm.Offsets{}
 	for tp, o := range offsets {
-		os.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: o, LeaderEpoch: -1})
+		os.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: o, LeaderEpoch: -1, Metadata: metadata})
 	}
 	return retriable(ctx, func() error {
 		resp, err := a.admin.CommitOffsets(ctx, a.cfg.appID, os)
@@ -250,8 +249,9 @@ func (a *App) CommitOffsets(ctx context.Context, offsets map[state.TopicPartitio
 	})
 }
 
-func (a *App) startOffsets(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]int64, error) {
+func (a *App) committed(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]int64, partition.CommitPoint, error) {
 	out := map[state.TopicPartition]int64{}
+	var cp partition.CommitPoint
 	var resp kadm.OffsetResponses
 	err := retriable(ctx, func() (err error) {
 		resp, err = a.admin.FetchOffsets(ctx, a.cfg.appID)
@@ -261,17 +261,27 @@ func (a *App) startOffsets(ctx context.Context, tps []state.TopicPartition) (map
 		return err
 	})
 	if errors.Is(err, kerr.GroupIDNotFound) {
-		return out, nil // nothing committed yet
+		return out, cp, nil // nothing committed yet
 	}
 	if err != nil {
-		return nil, err
+		return nil, cp, err
 	}
 	for _, tp := range tps {
-		if o, ok := resp.Lookup(tp.Topic, tp.Partition); ok && o.Err == nil && o.At >= 0 {
-			out[tp] = o.At
+		o, ok := resp.Lookup(tp.Topic, tp.Partition)
+		if !ok || o.Err != nil || o.At < 0 {
+			continue
+		}
+		out[tp] = o.At
+		cp.Committed = true
+		// Every commit of a task writes the same metadata to all its
+		// consumed partitions; any of them holds the latest.
+		if cp.Positions == nil {
+			if cp.Positions, err = partition.DecodePositions(o.Metadata); err != nil {
+				return nil, cp, err
+			}
 		}
 	}
-	return out, nil
+	return out, cp, nil
 }
 
 func (a *App) partitionCount(topic string) (int32, error) {

@@ -54,7 +54,7 @@ func (a *App) waitCommitted(ctx context.Context, tps []state.TopicPartition) err
 		if err := a.node.CommitAll(ctx); err != nil {
 			return err
 		}
-		committed, err := a.startOffsets(ctx, tps)
+		committed, _, err := a.committed(ctx, tps)
 		if err != nil {
 			return err
 		}

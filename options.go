@@ -32,7 +32,6 @@ type cfg struct {
 	logger           *slog.Logger
 	replication      int16
 	maxBuffered      int
-	checkpointEvery  int64
 	kafkaOpts        []kgo.Opt
 	blockCacheBytes  uint64
 	writeBufferBytes uint64
@@ -79,7 +78,6 @@ func defaultCfg() cfg {
 		engine:          topology.EngineRocksDB,
 		replication:     -1,
 		maxBuffered:     10000,
-		checkpointEvery: 10000,
 		blockCacheBytes: 64 << 20,
 		txnTimeout:      60 * time.Second,
 	}

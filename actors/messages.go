@@ -1,6 +1,7 @@
 package actors
 
 import (
+	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -25,7 +26,7 @@ type closeRequest struct{ clean bool }
 
 // initRequest asks a task actor to open and restore its task; the reply is an
 // error.
-type initRequest struct{}
+type initRequest struct{ commit partition.CommitPoint }
 
 // reply wraps the answer of a request.
 type reply struct{ err error }

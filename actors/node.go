@@ -31,9 +31,10 @@ type NodeConfig struct {
 	Consumer *kgo.Client
 	// Committer commits input offsets (at-least-once).
 	Committer partition.OffsetCommitter
-	// StartOffsets returns where to start reading input partitions (the
-	// committed offsets; absent partitions start at the earliest offset).
-	StartOffsets func(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]int64, error)
+	// Committed returns what was committed for input partitions: the next
+	// offsets to read (absent partitions start at the earliest offset) and
+	// the task's commit point.
+	Committed func(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]int64, partition.CommitPoint, error)
 	// CommitInterval is how often tasks commit.
 	CommitInterval time.Duration
 	// CommitTimeout bounds one commit (flush + offset commit).
@@ -186,14 +187,14 @@ func (n *Node) startTask(ctx context.Context, id topology.TaskID) error {
 	ta := &taskActor{task: task, flow: rt.flow, committer: n.cfg.Committer, timeout: n.cfg.CommitTimeout, chunk: 500,
 		failed: func(err error) { n.taskFailed(rt, err) }}
 	rt.pid = n.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return ta }))
-	if err := n.request(ctx, rt.pid, &initRequest{}); err != nil {
-		n.closeActor(rt, false)
-		return err
-	}
-	starts, err := n.cfg.StartOffsets(ctx, task.Inputs())
+	starts, cp, err := n.cfg.Committed(ctx, task.Inputs())
 	if err != nil {
 		n.closeActor(rt, false)
-		return &partition.RecoverableError{Err: fmt.Errorf("task %s: start offsets: %w", id, err)}
+		return &partition.RecoverableError{Err: fmt.Errorf("task %s: committed offsets: %w", id, err)}
+	}
+	if err := n.request(ctx, rt.pid, &initRequest{commit: cp}); err != nil {
+		n.closeActor(rt, false)
+		return err
 	}
 	n.mu.Lock()
 	n.tasks[id] = rt

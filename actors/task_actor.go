@@ -37,7 +37,7 @@ func (a *taskActor) Receive(c actor.Context) {
 	case *initRequest:
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		err := a.task.Initialize(ctx)
+		err := a.task.Initialize(ctx, m.commit)
 		if err != nil {
 			a.fail(err)
 		}
@@ -63,11 +63,11 @@ func (a *taskActor) Receive(c actor.Context) {
 			a.schedule(c)
 		}
 	case *commitRequest:
-		c.Respond(reply{err: a.commit(false)})
+		c.Respond(reply{err: a.commit()})
 	case *closeRequest:
 		var err error
 		if m.clean && !a.dead {
-			err = a.commit(true)
+			err = a.commit()
 		}
 		if cerr := a.task.Close(m.clean && err == nil && !a.dead); err == nil {
 			err = cerr
@@ -93,13 +93,13 @@ func (a *taskActor) fail(err error) {
 }
 
 // commit makes the task's progress durable (see partition.Task.Commit).
-func (a *taskActor) commit(force bool) error {
+func (a *taskActor) commit() error {
 	if a.dead {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
-	err := a.task.Commit(ctx, a.committer, force)
+	err := a.task.Commit(ctx, a.committer)
 	var rec *partition.RecoverableError
 	if err != nil && !(errors.As(err, &rec) && rec.CommitOnly) {
 		// A failed offset commit is retried at the next interval;

@@ -14,9 +14,10 @@ import (
 // (the last stable offset: restoration reads committed data only).
 type ChangelogReader interface {
 	// Restore calls apply with batches of records of tp from offset from
-	// until the end as of the call, and returns the offset after the last
-	// record or marker read. Control records are not passed to apply.
-	Restore(ctx context.Context, tp state.TopicPartition, from int64, apply func([]*kgo.Record) error) (int64, error)
+	// up to offset until (exclusive; negative: the end as of the call), and
+	// returns the offset after the last record or marker read. Control
+	// records are not passed to apply.
+	Restore(ctx context.Context, tp state.TopicPartition, from, until int64, apply func([]*kgo.Record) error) (int64, error)
 }
 
 // KafkaChangelogReader restores from Kafka with a short-lived consumer per
@@ -27,7 +28,7 @@ type KafkaChangelogReader struct {
 }
 
 // Restore implements ChangelogReader.
-func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartition, from int64, apply func([]*kgo.Record) error) (int64, error) {
+func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartition, from, until int64, apply func([]*kgo.Record) error) (int64, error) {
 	ends, err := k.Admin.ListCommittedOffsets(ctx, tp.Topic)
 	if err != nil {
 		return 0, fmt.Errorf("list end offsets of %s: %w", tp.Topic, err)
@@ -42,6 +43,9 @@ func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartit
 	}
 	if s, ok := starts.Lookup(tp.Topic, tp.Partition); ok && s.Err == nil && s.Offset > from {
 		from = s.Offset
+	}
+	if until >= 0 && until < end.Offset {
+		end.Offset = until
 	}
 	if from >= end.Offset {
 		return from, nil

@@ -55,9 +55,6 @@ type Config struct {
 	// producer, and the checkpoint is only written on a clean close.
 	ExactlyOnce bool
 	Txn         *TxnProducer
-	// CheckpointEvery is how many changelog records may be written between
-	// two checkpoints (store flush + checkpoint file); 0 means every commit.
-	CheckpointEvery int64
 	Logger          *slog.Logger
 }
 
@@ -77,9 +74,9 @@ type Task struct {
 	cur         topology.RecordMeta
 	consumed    map[state.TopicPartition]int64 // next offset to commit
 	dirty       bool                           // processed since the last commit
-	checkpoint  map[state.TopicPartition]int64 // as last written
+	checkpoint  map[state.TopicPartition]int64 // as read at start
+	commitPoint CommitPoint
 	cleanStop   bool                           // a checkpoint file was found at start
-	logSinceCkp int64
 	processed   int64
 	skipped     int64
 	log         *slog.Logger
@@ -130,10 +127,30 @@ func (t *Task) transition(to TaskState) error {
 
 func (t *Task) checkpointPath() string { return filepath.Join(t.cfg.Dir, ".checkpoint") }
 
-// Initialize opens the task's stores and restores them from their changelogs,
-// starting at the checkpoint when there is one and from scratch otherwise,
-// then instantiates the processors. The task is running afterwards.
-func (t *Task) Initialize(ctx context.Context) error {
+// CommitPoint is what the application last committed for a task's inputs.
+type CommitPoint struct {
+	// Committed is set when any input offset of the task was committed.
+	Committed bool
+	// Positions are the changelog positions stored with the commit
+	// (at-least-once; see Task.Commit). Nil when there were none.
+	Positions map[state.TopicPartition]int64
+}
+
+// Initialize opens the task's stores and restores them, then instantiates
+// the processors; the task is running afterwards.
+//
+// After a clean stop (a checkpoint file is there) the local stores are used
+// and restored from their checkpointed offsets to the changelogs' ends.
+// After an unclean stop the local stores cannot be trusted (they may be
+// ahead of what was committed), so they are wiped and restored from their
+// changelogs: under exactly-once to the end of the committed data; under
+// at-least-once up to the positions of the last commit, after which every key
+// written since then is written again with its value at that commit, so that
+// the state matches the committed input offsets and reprocessing from them
+// sends every update again rather than skipping some (Kafka Streams restores
+// to the end instead, so its at-least-once may count a record twice and never
+// send some intermediate results).
+func (t *Task) Initialize(ctx context.Context, cp CommitPoint) error {
 	if err := t.transition(StateRestoring); err != nil {
 		return err
 	}
@@ -153,14 +170,12 @@ func (t *Task) Initialize(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
-	if t.cfg.ExactlyOnce {
-		// Under exactly-once the local stores run ahead of the last
-		// committed transaction. Without a checkpoint, a crash makes the
-		// next start wipe them and restore what was committed.
-		if err := os.Remove(t.checkpointPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("task %s: remove checkpoint: %w", t.cfg.ID, err)
-		}
+	// While the task runs its local stores are ahead of the last commit.
+	// Without a checkpoint, a crash makes the next start restore.
+	if err := os.Remove(t.checkpointPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("task %s: remove checkpoint: %w", t.cfg.ID, err)
 	}
+	t.commitPoint = cp
 	t.checkpoint = ckp.Offsets
 	if ckp.StreamTime > t.streamTime {
 		t.streamTime = ckp.StreamTime
@@ -185,6 +200,7 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 	}
 	tp := state.TopicPartition{Topic: topology.ChangelogTopicName(t.cfg.ApplicationID, spec.Name), Partition: t.cfg.ID.Partition}
 	from, haveCkp := t.checkpoint[tp]
+	haveCkp = haveCkp && t.cleanStop
 	var kv topology.KeyValueStore
 	switch engine {
 	case topology.EngineMemory:
@@ -215,14 +231,60 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 	}
 	t.changelog[spec.Name] = tp
 	t.stores[spec.Name] = state.NewLoggedStore(kv, changeLogger{t: t, tp: tp})
-	next, err := t.cfg.Changelogs.Restore(ctx, tp, from, func(recs []*kgo.Record) error {
+	until := int64(-1) // the end
+	if !haveCkp && !t.cfg.ExactlyOnce {
+		switch pos, ok := t.commitPoint.Positions[tp]; {
+		case ok:
+			until = pos
+		case !t.commitPoint.Committed:
+			until = 0 // nothing was committed: any changelog record is ahead
+		}
+	}
+	next, err := t.cfg.Changelogs.Restore(ctx, tp, from, until, func(recs []*kgo.Record) error {
 		return applyToStore(kv, recs)
 	})
 	if err != nil {
-		return fmt.Errorf("restore from %s-%d: %w", tp.Topic, tp.Partition, err)
+		return &RecoverableError{Err: fmt.Errorf("restore from %s-%d: %w", tp.Topic, tp.Partition, err)}
 	}
 	if next > from {
 		t.log.Debug("restored", "store", spec.Name, "from", from, "to", next)
+	}
+	t.collector.Track(tp, next)
+	if until >= 0 {
+		return t.rollBack(ctx, kv, tp, until)
+	}
+	return nil
+}
+
+// rollBack writes again, with its restored value, every key that the
+// changelog holds after position until: those writes came from processing
+// that was never committed and will be redone.
+func (t *Task) rollBack(ctx context.Context, kv topology.KeyValueStore, tp state.TopicPartition, until int64) error {
+	seen := map[string]bool{}
+	var keys [][]byte
+	next, err := t.cfg.Changelogs.Restore(ctx, tp, until, -1, func(recs []*kgo.Record) error {
+		for _, r := range recs {
+			if !seen[string(r.Key)] {
+				seen[string(r.Key)] = true
+				keys = append(keys, r.Key)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return &RecoverableError{Err: fmt.Errorf("read uncommitted tail of %s-%d: %w", tp.Topic, tp.Partition, err)}
+	}
+	for _, k := range keys {
+		v, err := kv.Get(k)
+		if err != nil {
+			return err
+		}
+		if err := t.collector.SendTo(tp.Topic, tp.Partition, k, v, t.streamTime, nil, true); err != nil {
+			return err
+		}
+	}
+	if len(keys) > 0 {
+		t.log.Info("rolled back uncommitted changelog records", "changelog", tp.String(), "from", until, "to", next, "keys", len(keys))
 	}
 	t.collector.Track(tp, next)
 	return nil
@@ -236,7 +298,6 @@ type changeLogger struct {
 
 func (c changeLogger) LogChange(key, value []byte) {
 	t := c.t
-	t.logSinceCkp++
 	// The store owns key and value after the call returns; the record
 	// stays buffered until acknowledged, so it gets copies.
 	k := append([]byte(nil), key...)
@@ -309,16 +370,17 @@ func (t *Task) Skipped() int64   { return t.skipped }
 // OffsetCommitter commits input offsets for the application's consumer
 // group (at-least-once).
 type OffsetCommitter interface {
-	CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64) error
+	// CommitOffsets commits offsets with metadata stored beside each.
+	CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64, metadata string) error
 }
 
 // Commit makes the task's progress durable. At-least-once: wait until every
-// record sent is acknowledged, commit the input offsets, and checkpoint the
-// stores when enough changelog records were written since the last
-// checkpoint (or force is set). Exactly-once: the same records and the input
-// offsets are committed in the task's transaction; the checkpoint waits for
-// a clean close.
-func (t *Task) Commit(ctx context.Context, oc OffsetCommitter, force bool) error {
+// record sent is acknowledged, then commit the input offsets with the
+// changelog positions reached (as commit metadata, read back by Initialize
+// after a crash). Exactly-once: the same records and the input offsets are
+// committed in the task's transaction. The checkpoint file is written on a
+// clean close only.
+func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 	if err := t.collector.Flush(ctx); err != nil {
 		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
@@ -337,15 +399,17 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter, force bool) error
 		return nil
 	}
 	if len(offs) > 0 {
-		if err := oc.CommitOffsets(ctx, offs); err != nil {
+		tracked := t.collector.Tracked()
+		pos := make(map[state.TopicPartition]int64, len(t.changelog))
+		for _, tp := range t.changelog {
+			pos[tp] = tracked[tp]
+		}
+		if err := oc.CommitOffsets(ctx, offs, EncodePositions(pos)); err != nil {
 			return &RecoverableError{Err: fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err), CommitOnly: true}
 		}
 	}
 	t.dirty = false
-	if !force && t.logSinceCkp < t.cfg.CheckpointEvery {
-		return nil
-	}
-	return t.writeCheckpoint()
+	return nil
 }
 
 func (t *Task) writeCheckpoint() error {
@@ -364,8 +428,6 @@ func (t *Task) writeCheckpoint() error {
 	if err := ckp.Write(t.checkpointPath()); err != nil {
 		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
-	t.checkpoint = ckp.Offsets
-	t.logSinceCkp = 0
 	return nil
 }
 

@@ -3,6 +3,7 @@ package partition_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -37,9 +38,12 @@ func (b *lcBroker) Produce(_ context.Context, r *kgo.Record, promise func(*kgo.R
 	promise(r, nil)
 }
 
-func (b *lcBroker) Restore(_ context.Context, tp state.TopicPartition, from int64, apply func([]*kgo.Record) error) (int64, error) {
+func (b *lcBroker) Restore(_ context.Context, tp state.TopicPartition, from, until int64, apply func([]*kgo.Record) error) (int64, error) {
 	b.restores = append(b.restores, tp.String()+" from "+strconv.FormatInt(from, 10))
 	log := b.logs[tp]
+	if until >= 0 && until < int64(len(log)) {
+		log = log[:until]
+	}
 	if from >= int64(len(log)) {
 		return from, nil
 	}
@@ -54,7 +58,7 @@ type lcCommitter struct {
 	commits []map[state.TopicPartition]int64
 }
 
-func (c *lcCommitter) CommitOffsets(_ context.Context, offs map[state.TopicPartition]int64) error {
+func (c *lcCommitter) CommitOffsets(_ context.Context, offs map[state.TopicPartition]int64, _ string) error {
 	c.commits = append(c.commits, offs)
 	return nil
 }
@@ -111,13 +115,13 @@ func TestTaskLifecycle(t *testing.T) {
 	if _, err := task.Process(10); err == nil || !strings.Contains(err.Error(), "process in state created") {
 		t.Fatalf("Process before Initialize: %v", err)
 	}
-	if err := task.Initialize(ctx); err != nil {
+	if err := task.Initialize(ctx, partition.CommitPoint{}); err != nil {
 		t.Fatal(err)
 	}
 	if task.State() != partition.StateRunning {
 		t.Fatalf("after Initialize: %s, want running", task.State())
 	}
-	if err := task.Initialize(ctx); err == nil || !strings.Contains(err.Error(), "invalid transition running -> restoring") {
+	if err := task.Initialize(ctx, partition.CommitPoint{}); err == nil || !strings.Contains(err.Error(), "invalid transition running -> restoring") {
 		t.Fatalf("second Initialize: %v", err)
 	}
 	if task.State() != partition.StateRunning {
@@ -135,7 +139,7 @@ func TestTaskLifecycle(t *testing.T) {
 	if _, err := task.Process(10); err == nil || !strings.Contains(err.Error(), "process in state closed") {
 		t.Fatalf("Process after Close: %v", err)
 	}
-	if err := task.Initialize(ctx); err == nil || !strings.Contains(err.Error(), "invalid transition closed -> restoring") {
+	if err := task.Initialize(ctx, partition.CommitPoint{}); err == nil || !strings.Contains(err.Error(), "invalid transition closed -> restoring") {
 		t.Fatalf("Initialize after Close: %v", err)
 	}
 }
@@ -148,7 +152,7 @@ func TestTaskClosedBeforeInitialize(t *testing.T) {
 	if task.State() != partition.StateClosed {
 		t.Fatalf("state %s", task.State())
 	}
-	if err := task.Initialize(context.Background()); err == nil {
+	if err := task.Initialize(context.Background(), partition.CommitPoint{}); err == nil {
 		t.Fatal("Initialize of a closed task succeeded")
 	}
 }
@@ -178,7 +182,7 @@ func TestTaskProcessesLowestTimestampFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	task := lcTask(t, topo, newLCBroker(), t.TempDir(), topology.EngineMemory)
-	if err := task.Initialize(context.Background()); err != nil {
+	if err := task.Initialize(context.Background(), partition.CommitPoint{}); err != nil {
 		t.Fatal(err)
 	}
 	defer task.Close(false)
@@ -215,7 +219,7 @@ func TestTaskCommitOffsetsAndCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	br := newLCBroker()
 	task := lcTask(t, countTopology(t), br, dir, topology.EngineRocksDB)
-	if err := task.Initialize(ctx); err != nil {
+	if err := task.Initialize(ctx, partition.CommitPoint{}); err != nil {
 		t.Fatal(err)
 	}
 	in := state.TopicPartition{Topic: "in"}
@@ -224,14 +228,14 @@ func TestTaskCommitOffsetsAndCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	var oc lcCommitter
-	if err := task.Commit(ctx, &oc, true); err != nil {
+	if err := task.Commit(ctx, &oc); err != nil {
 		t.Fatal(err)
 	}
 	if want := []map[state.TopicPartition]int64{{in: 3}}; !reflect.DeepEqual(oc.commits, want) {
 		t.Fatalf("commits %v, want %v", oc.commits, want)
 	}
 	// Nothing new: no offsets to commit.
-	if err := task.Commit(ctx, &oc, true); err != nil {
+	if err := task.Commit(ctx, &oc); err != nil {
 		t.Fatal(err)
 	}
 	if len(oc.commits) != 1 {
@@ -241,6 +245,12 @@ func TestTaskCommitOffsetsAndCheckpoint(t *testing.T) {
 	if n := len(br.logs[changelog]); n != 3 {
 		t.Fatalf("%d changelog records, want 3", n)
 	}
+	if _, err := os.Stat(filepath.Join(dir, ".checkpoint")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("checkpoint written while running (the store is ahead of the commit): %v", err)
+	}
+	if err := task.Close(true); err != nil {
+		t.Fatal(err)
+	}
 	ckp, err := state.ReadCheckpointFile(filepath.Join(dir, ".checkpoint"))
 	if err != nil {
 		t.Fatal(err)
@@ -248,17 +258,17 @@ func TestTaskCommitOffsetsAndCheckpoint(t *testing.T) {
 	if ckp.Offsets[changelog] != 3 || ckp.StreamTime != 3 {
 		t.Fatalf("checkpoint %+v, want offset 3 and stream time 3", ckp)
 	}
-	if err := task.Close(true); err != nil {
-		t.Fatal(err)
-	}
 
 	// A new task on the same directory restores from the checkpoint only.
 	again := lcTask(t, countTopology(t), br, dir, topology.EngineRocksDB)
-	if err := again.Initialize(ctx); err != nil {
+	if err := again.Initialize(ctx, partition.CommitPoint{}); err != nil {
 		t.Fatal(err)
 	}
 	defer again.Close(false)
-	if want := []string{"app-counts-changelog-0 from 0", "app-counts-changelog-0 from 3"}; !reflect.DeepEqual(br.restores, want) {
+	// The first start (nothing committed) restored up to offset 0 and
+	// scanned the changelog from 0 for writes to roll back; the second
+	// starts at the checkpoint.
+	if want := []string{"app-counts-changelog-0 from 0", "app-counts-changelog-0 from 0", "app-counts-changelog-0 from 3"}; !reflect.DeepEqual(br.restores, want) {
 		t.Fatalf("restores %v, want %v", br.restores, want)
 	}
 	if again.StreamTime() != 3 {
@@ -288,7 +298,7 @@ func TestTaskRestoresMemoryStoreFromStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	task := lcTask(t, countTopology(t), br, dir, topology.EngineMemory)
-	if err := task.Initialize(ctx); err != nil {
+	if err := task.Initialize(ctx, partition.CommitPoint{}); err != nil {
 		t.Fatal(err)
 	}
 	defer task.Close(false)
@@ -312,7 +322,7 @@ func TestTaskSendFailureFailsCommit(t *testing.T) {
 	ctx := context.Background()
 	br := newLCBroker()
 	task := lcTask(t, countTopology(t), br, t.TempDir(), topology.EngineMemory)
-	if err := task.Initialize(ctx); err != nil {
+	if err := task.Initialize(ctx, partition.CommitPoint{}); err != nil {
 		t.Fatal(err)
 	}
 	defer task.Close(false)
@@ -323,7 +333,7 @@ func TestTaskSendFailureFailsCommit(t *testing.T) {
 		t.Fatal(err) // the send fails asynchronously
 	}
 	var oc lcCommitter
-	err := task.Commit(ctx, &oc, true)
+	err := task.Commit(ctx, &oc)
 	if !errors.Is(err, boom) {
 		t.Fatalf("commit after a failed send: %v", err)
 	}

@@ -110,9 +110,17 @@ func (b *broker) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.R
 }
 
 // Restore implements partition.ChangelogReader: it applies the records of tp
-// from offset from to the current end.
-func (b *broker) Restore(ctx context.Context, tp state.TopicPartition, from int64, apply func([]*kgo.Record) error) (int64, error) {
+// from offset from to until (negative: the current end).
+func (b *broker) Restore(ctx context.Context, tp state.TopicPartition, from, until int64, apply func([]*kgo.Record) error) (int64, error) {
 	recs := b.fetch(tp, from)
+	if until >= 0 {
+		for i, r := range recs {
+			if r.Offset >= until {
+				recs = recs[:i]
+				break
+			}
+		}
+	}
 	next := from
 	for len(recs) > 0 {
 		if err := ctx.Err(); err != nil {

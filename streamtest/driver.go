@@ -42,6 +42,7 @@ type Driver struct {
 	pending   []*kgo.Record // records of task inputs not yet handed to their task
 	seen      int           // records of the broker's arrivals looked at
 	committed map[state.TopicPartition]int64
+	metadata  map[state.TopicPartition]string // commit metadata beside each offset
 	nullKeys  map[string]uint32 // round-robin counters for keyless input
 	now       time.Time
 	closed    bool
@@ -76,6 +77,7 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 		dir:       c.stateDir,
 		byInput:   map[state.TopicPartition]*partition.Task{},
 		committed: map[state.TopicPartition]int64{},
+		metadata:  map[state.TopicPartition]string{},
 		nullKeys:  map[string]uint32{},
 		now:       c.startTime,
 	}
@@ -119,7 +121,10 @@ func (d *Driver) startTasks() error {
 			for _, tp := range t.Inputs() {
 				d.byInput[tp] = t
 			}
-			err = t.Initialize(ctx)
+			var cp partition.CommitPoint
+			if cp, err = d.commitPoint(t.Inputs()); err == nil {
+				err = t.Initialize(ctx, cp)
+			}
 		}
 		if err != nil {
 			return errors.Join(fmt.Errorf("start task %s: %w", id, err), d.closeTasks(false))
@@ -269,7 +274,7 @@ func (d *Driver) commit() error {
 		if t == d.failed {
 			continue
 		}
-		if err := t.Commit(ctx, offsetBook{d}, true); err != nil {
+		if err := t.Commit(ctx, offsetBook{d}); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -283,11 +288,31 @@ func (d *Driver) commit() error {
 // records them (there is no consumer group). Tasks call it with d.mu held.
 type offsetBook struct{ d *Driver }
 
-func (b offsetBook) CommitOffsets(_ context.Context, offsets map[state.TopicPartition]int64) error {
+func (b offsetBook) CommitOffsets(_ context.Context, offsets map[state.TopicPartition]int64, metadata string) error {
 	for tp, o := range offsets {
 		b.d.committed[tp] = o
+		b.d.metadata[tp] = metadata
 	}
 	return nil
+}
+
+// commitPoint is what a restarting task learns of its last commit.
+func (d *Driver) commitPoint(inputs []state.TopicPartition) (partition.CommitPoint, error) {
+	var cp partition.CommitPoint
+	for _, tp := range inputs {
+		if _, ok := d.committed[tp]; !ok {
+			continue
+		}
+		cp.Committed = true
+		if cp.Positions == nil {
+			pos, err := partition.DecodePositions(d.metadata[tp])
+			if err != nil {
+				return cp, err
+			}
+			cp.Positions = pos
+		}
+	}
+	return cp, nil
 }
 
 // Committed returns the committed offset (the next offset to read) of an
