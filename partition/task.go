@@ -55,7 +55,7 @@ type Config struct {
 	// producer, and the checkpoint is only written on a clean close.
 	ExactlyOnce bool
 	Txn         *TxnProducer
-	Logger          *slog.Logger
+	Logger      *slog.Logger
 }
 
 // Task runs one sub-topology on one partition number.
@@ -76,7 +76,7 @@ type Task struct {
 	dirty       bool                           // processed since the last commit
 	checkpoint  map[state.TopicPartition]int64 // as read at start
 	commitPoint CommitPoint
-	cleanStop   bool                           // a checkpoint file was found at start
+	cleanStop   bool // a checkpoint file was found at start
 	processed   int64
 	skipped     int64
 	log         *slog.Logger

@@ -43,7 +43,7 @@ type Driver struct {
 	seen      int           // records of the broker's arrivals looked at
 	committed map[state.TopicPartition]int64
 	metadata  map[state.TopicPartition]string // commit metadata beside each offset
-	nullKeys  map[string]uint32 // round-robin counters for keyless input
+	nullKeys  map[string]uint32               // round-robin counters for keyless input
 	now       time.Time
 	closed    bool
 	failed    *partition.Task // the task whose processing failed, if any
