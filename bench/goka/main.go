@@ -235,7 +235,7 @@ func (r *reporter) start() {
 	r.once.Do(func() {
 		go func() {
 			defer close(r.done)
-			t := time.NewTicker(20 * time.Millisecond)
+			t := time.NewTicker(10 * time.Millisecond)
 			defer t.Stop()
 			last := int64(-1)
 			for {

@@ -190,7 +190,7 @@ public final class KStreamsBench {
                 line("restore_ms " + TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0));
                 line("ready");
                 while (true) {
-                    Thread.sleep(20);
+                    Thread.sleep(10);
                     long n = COUNTER.get();
                     if (n != last) {
                         last = n;

@@ -139,7 +139,7 @@ func JoinValue(stream, table []byte) []byte {
 //	skipped <reason>      the system cannot run this workload
 //	error <text>          the program failed
 //
-// progress lines come at most every 20 ms, when the count changed.
+// progress lines come at most every 10 ms, when the count changed.
 type Reporter struct {
 	mu    sync.Mutex
 	w     *bufio.Writer
@@ -173,7 +173,7 @@ func (r *Reporter) Start() {
 	r.start.Do(func() {
 		go func() {
 			defer close(r.done)
-			t := time.NewTicker(20 * time.Millisecond)
+			t := time.NewTicker(10 * time.Millisecond)
 			defer t.Stop()
 			last := int64(-1)
 			for {

@@ -64,10 +64,10 @@ func main() {
 	flag.BoolVar(&c.quick, "quick", false, "small sizes and one repetition (finishes in under 3 minutes)")
 	flag.IntVar(&c.port, "port", 19392, "port of the benchmark's own Kafka broker (the controller takes the next one)")
 	flag.IntVar(&c.reps, "reps", 0, "repetitions per system (default 3, quick 1)")
-	flag.IntVar(&c.n, "n", 0, "input records per throughput workload (default 1000000, quick 100000)")
-	flag.IntVar(&c.restoreN, "restore-n", 0, "changelog records of the restore workload (default 1000000, quick 100000)")
+	flag.IntVar(&c.n, "n", 0, "input records per throughput workload (default 1000000, quick 50000)")
+	flag.IntVar(&c.restoreN, "restore-n", 0, "changelog records of the restore workload (default 1000000, quick 50000)")
 	flag.IntVar(&c.latencyRate, "latency-rate", 20000, "records/s of the latency workload")
-	flag.DurationVar(&c.latencyDur, "latency-duration", 0, "load time of the latency workload (default 45s, quick 6s; the first third is warm-up)")
+	flag.DurationVar(&c.latencyDur, "latency-duration", 0, "load time of the latency workload (default 45s, quick 5s; the first third is warm-up)")
 	flag.StringVar(&wls, "workloads", strings.Join(workload.All, ","), "workloads to run, comma-separated")
 	flag.StringVar(&syss, "systems", "eddy,kafka-streams,goka,raw", "systems to run, comma-separated")
 	flag.StringVar(&c.results, "results", "", "write a Markdown report here")
@@ -87,12 +87,12 @@ func main() {
 		}
 	}
 	defaults(&c.reps, 3, 1)
-	defaults(&c.n, 1_000_000, 100_000)
+	defaults(&c.n, 1_000_000, 50_000)
 	defaults(&c.restoreN, 1_000_000, 200_000)
 	if c.latencyDur == 0 {
 		c.latencyDur = 45 * time.Second
 		if c.quick {
-			c.latencyDur = 6 * time.Second
+			c.latencyDur = 5 * time.Second
 		}
 	}
 	// Kafka Streams needs seconds to warm its JIT up and catch up with the

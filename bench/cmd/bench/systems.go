@@ -3,11 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // System names, as the driver prints them.
@@ -74,17 +76,43 @@ func buildSystems(root, bin, eddyRev string) (map[string]*system, error) {
 		}
 		logf("eddy-bench from revision %s (%s)", eddyRev, eddySrc)
 	}
-	if _, err := run(eddySrc, "go", "build", "-o", filepath.Join(bin, "eddy-bench"), "./bench/cmd/eddy-bench"); err != nil {
-		return nil, err
+	// The four builds run at once: they are mostly waiting on the linker
+	// and javac, and the machine has two cores.
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+		cp   []byte
+	)
+	build := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
 	}
-	if _, err := run(root, "go", "build", "-o", filepath.Join(bin, "raw-bench"), "./bench/cmd/raw-bench"); err != nil {
-		return nil, err
-	}
-	if _, err := run(filepath.Join(root, "bench", "goka"), "go", "build", "-o", filepath.Join(bin, "goka-bench"), "."); err != nil {
-		return nil, err
-	}
-	cp, err := run(root, "bash", "bench/kafka-streams/build.sh")
-	if err != nil {
+	build(func() error {
+		_, err := run(eddySrc, "go", "build", "-o", filepath.Join(bin, "eddy-bench"), "./bench/cmd/eddy-bench")
+		return err
+	})
+	build(func() error {
+		_, err := run(root, "go", "build", "-o", filepath.Join(bin, "raw-bench"), "./bench/cmd/raw-bench")
+		return err
+	})
+	build(func() error {
+		_, err := run(filepath.Join(root, "bench", "goka"), "go", "build", "-o", filepath.Join(bin, "goka-bench"), ".")
+		return err
+	})
+	build(func() (err error) {
+		cp, err = run(root, "bash", "bench/kafka-streams/build.sh")
+		return err
+	})
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	systems := map[string]*system{
