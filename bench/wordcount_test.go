@@ -1,0 +1,135 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/examples/wordcount"
+	"github.com/eddystreams/eddy/internal/kafkatest"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The word-count example (examples/wordcount) end to end: lines of ten
+// words from a 10,000-word vocabulary, produced before the app starts; the
+// time is from Start to WaitIdle (every line processed, every count sent
+// and committed). Reported as lines/s and words/s.
+//
+//	go test -run - -bench WordCount -benchtime 1x ./bench/
+//	EDDY_KAFKA_BROKERS=127.0.0.1:19092 go test -run - -bench WordCountKafka -benchtime 1x ./bench/
+
+const (
+	wcLines      = 100_000
+	wcWords      = 10
+	wcVocabulary = 10_000
+	wcPartitions = 8
+)
+
+func wcText() []string {
+	rng := rand.New(rand.NewPCG(11, 13))
+	vocab := make([]string, wcVocabulary)
+	for i := range vocab {
+		vocab[i] = fmt.Sprintf("w%04d", i)
+	}
+	lines := make([]string, wcLines)
+	var sb strings.Builder
+	for i := range lines {
+		sb.Reset()
+		for w := 0; w < wcWords; w++ {
+			if w > 0 {
+				sb.WriteByte(' ')
+			}
+			sb.WriteString(vocab[rng.IntN(len(vocab))])
+		}
+		lines[i] = sb.String()
+	}
+	return lines
+}
+
+// BenchmarkWordCountEmbedded runs on the embedded broker (kfake, in this
+// process), as `eddy dev` and the examples do.
+func BenchmarkWordCountEmbedded(b *testing.B) {
+	lines := wcText()
+	for i := 0; i < b.N; i++ {
+		topo, err := wordcount.Topology("text-lines", "word-counts")
+		if err != nil {
+			b.Fatal(err)
+		}
+		app, err := eddy.New(topo, eddy.WithEmbeddedBroker(""), eddy.WithApplicationID("wc-bench"),
+			eddy.WithStateDir(b.TempDir()), eddy.WithLogger(quietLogger()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		runWordCount(b, app, lines, "text-lines", "word-counts")
+	}
+}
+
+// BenchmarkWordCountKafka runs on the real Kafka broker at
+// EDDY_KAFKA_BROKERS (skipped without it), with fresh topics and
+// application id per iteration.
+func BenchmarkWordCountKafka(b *testing.B) {
+	brokers := kafkatest.RealBrokers(b)
+	lines := wcText()
+	for i := 0; i < b.N; i++ {
+		suffix := fmt.Sprintf("%d-%d", time.Now().UnixMilli(), i)
+		in, out := "wc-bench-lines-"+suffix, "wc-bench-counts-"+suffix
+		topo, err := wordcount.Topology(in, out)
+		if err != nil {
+			b.Fatal(err)
+		}
+		app, err := eddy.New(topo, eddy.WithBrokers(brokers...), eddy.WithApplicationID("wc-bench-"+suffix),
+			eddy.WithStateDir(b.TempDir()), eddy.WithLogger(quietLogger()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		runWordCount(b, app, lines, in, out)
+	}
+}
+
+// runWordCount loads lines into in (not timed), then times app from Start
+// to WaitIdle, and closes it.
+func runWordCount(b *testing.B, app *eddy.App, lines []string, in, out string) {
+	b.Helper()
+	defer app.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	b.StopTimer()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...), kgo.ProducerLinger(20*time.Millisecond))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	if err := wordcount.EnsureTopics(ctx, kadm.NewClient(cl), wcPartitions, in, out); err != nil {
+		b.Fatal(err)
+	}
+	if err := wordcount.ProduceLines(ctx, cl, in, strings.NewReader(strings.Join(lines, "\n"))); err != nil {
+		b.Fatal(err)
+	}
+	b.StartTimer()
+	t0 := time.Now()
+	if err := app.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := app.WaitIdle(ctx); err != nil {
+		b.Fatal(err)
+	}
+	d := time.Since(t0)
+	b.StopTimer()
+	b.ReportMetric(float64(len(lines))/d.Seconds(), "lines/s")
+	b.ReportMetric(float64(len(lines)*wcWords)/d.Seconds(), "words/s")
+	if err := app.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.StartTimer()
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
