@@ -147,7 +147,7 @@ func run(c *config) error {
 	}
 	defer b.stop()
 	r := &runner{c: c, b: b, systems: systems, ctx: ctx, loaded: map[string]bool{}}
-	rep := &report{start: start, c: c}
+	rep := &report{start: start, startLoad: loadAvg(), c: c}
 	for _, name := range c.workloads {
 		if ctx.Err() != nil {
 			return ctx.Err()

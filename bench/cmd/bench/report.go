@@ -16,7 +16,8 @@ import (
 
 // report collects the outcomes and prints and writes them.
 type report struct {
-	start   time.Time
+	start     time.Time
+	startLoad string // /proc/loadavg when the run began
 	c       *config
 	order   []string
 	results map[string][]*outcome
@@ -236,6 +237,7 @@ func (rp *report) writeMarkdown(path string) error {
 		c.n, workload.Keys, workload.Partitions, c.restoreN, c.latencyRate, c.latencyDur, c.latencyWarm)
 	w("| commit interval | %s for every system under at-least-once; Kafka Streams' default 100 ms under exactly-once |", c.commit)
 	w("| run time | %s |", time.Since(rp.start).Round(time.Second))
+	w("| load average (1/5/15 min) | %s at the start, %s at the end: other jobs on the machine share its 2 cores |", rp.startLoad, loadAvg())
 	w("")
 	w("## Measurements")
 	w("")
@@ -327,6 +329,18 @@ func (rp *report) writeChart(path string) error {
 	cmd.Dir = filepath.Join(rp.c.root, "bench", "chart")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	return cmd.Run()
+}
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func cpuModel() string {
