@@ -18,11 +18,11 @@ import (
 type report struct {
 	start     time.Time
 	startLoad string // /proc/loadavg when the run began
-	c       *config
-	order   []string
-	results map[string][]*outcome
-	ratios  []ratio
-	targets []target
+	c         *config
+	order     []string
+	results   map[string][]*outcome
+	ratios    []ratio
+	targets   []target
 }
 
 type ratio struct {

@@ -30,8 +30,8 @@ type measurement struct {
 // outcome is every run of one system on one workload.
 type outcome struct {
 	system  string
-	skipped string // reason, when the system cannot run the workload
-	failed  string // why a run failed twice in a row (no number then)
+	skipped string   // reason, when the system cannot run the workload
+	failed  string   // why a run failed twice in a row (no number then)
 	retried []string // runs that failed once and were run again, and why
 	runs    []measurement
 }
