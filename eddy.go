@@ -229,6 +229,8 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		Partitions:             a.partitionCount,
 		Changelogs:             &partition.KafkaChangelogReader{Opts: a.clientOpts(), Admin: a.admin},
 		OnDeserializationError: a.cfg.onDeserialize,
+		OnProcessingError:      a.cfg.onProcessing,
+		OnProductionError:      a.cfg.onProduction,
 		Logger:                 a.log,
 	})
 }
@@ -254,7 +256,9 @@ func (a *App) committed(ctx context.Context, tps []state.TopicPartition) (map[st
 	var cp partition.CommitPoint
 	var resp kadm.OffsetResponses
 	err := retriable(ctx, func() (err error) {
-		resp, err = a.admin.FetchOffsets(ctx, a.cfg.appID)
+		// Stable: wait for pending transactional offset commits to be
+		// decided, else a commit in flight would be read as not made.
+		resp, err = a.admin.FetchOffsets(kadm.RequireStable(ctx), a.cfg.appID)
 		if err == nil {
 			err = resp.Error()
 		}

@@ -29,6 +29,8 @@ type cfg struct {
 	commitInterval   time.Duration
 	engine           topology.Engine
 	onDeserialize    partition.ErrorHandler
+	onProcessing     partition.ErrorHandler
+	onProduction     partition.ErrorHandler
 	logger           *slog.Logger
 	replication      int16
 	maxBuffered      int
@@ -109,6 +111,12 @@ func (c *cfg) validate() error {
 	if err := c.onDeserialize.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("deserialization error handler: %w", err))
 	}
+	if err := c.onProcessing.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("processing error handler: %w", err))
+	}
+	if err := c.onProduction.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("production error handler: %w", err))
+	}
 	return errors.Join(errs...)
 }
 
@@ -176,6 +184,23 @@ func DeadLetter(topic string) partition.ErrorHandler {
 // key or value cannot be deserialized. Default: FailOnError.
 func WithDeserializationErrorHandler(h partition.ErrorHandler) Option {
 	return optFunc(func(c *cfg) { c.onDeserialize = h })
+}
+
+// WithProcessingErrorHandler chooses what happens to an input record whose
+// processing returns an error or panics (user functions, stores). Default:
+// FailOnError. Dead letters are the input record, unchanged.
+func WithProcessingErrorHandler(h partition.ErrorHandler) Option {
+	return optFunc(func(c *cfg) { c.onProcessing = h })
+}
+
+// WithProductionErrorHandler chooses what happens to an output record Kafka
+// refuses for good (too large, invalid; errors Kafka calls retriable are
+// retried, not handled). Default: FailOnError. Dead letters are the refused
+// record with the error in headers. Under exactly-once only records the client
+// refuses before they join the transaction (too large) can be skipped; any
+// other refusal fails the task.
+func WithProductionErrorHandler(h partition.ErrorHandler) Option {
+	return optFunc(func(c *cfg) { c.onProduction = h })
 }
 
 // WithLogger sets the logger. Default: slog.Default().

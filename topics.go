@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -63,8 +64,10 @@ func (a *App) prepareTopics(ctx context.Context) (*layout, error) {
 			}
 		}
 	}
-	if h := a.cfg.onDeserialize; h.DeadLetterTopic != "" {
-		external = append(external, h.DeadLetterTopic)
+	for _, h := range []partition.ErrorHandler{a.cfg.onDeserialize, a.cfg.onProcessing, a.cfg.onProduction} {
+		if h.DeadLetterTopic != "" {
+			external = append(external, h.DeadLetterTopic)
+		}
 	}
 	existing, err := a.admin.ListTopics(ctx)
 	if err != nil {

@@ -28,5 +28,9 @@ type closeRequest struct{ clean bool }
 // error.
 type initRequest struct{ commit partition.CommitPoint }
 
+// fenceRequest asks a task actor to fence other owners of its task before
+// the committed offsets are read; the reply is an error.
+type fenceRequest struct{}
+
 // reply wraps the answer of a request.
 type reply struct{ err error }

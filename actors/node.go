@@ -187,6 +187,12 @@ func (n *Node) startTask(ctx context.Context, id topology.TaskID) error {
 	ta := &taskActor{task: task, flow: rt.flow, committer: n.cfg.Committer, timeout: n.cfg.CommitTimeout, chunk: 500,
 		failed: func(err error) { n.taskFailed(rt, err) }}
 	rt.pid = n.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return ta }))
+	// Fence first: the committed offsets and changelogs read next must not
+	// change under a predecessor's transaction.
+	if err := n.request(ctx, rt.pid, &fenceRequest{}); err != nil {
+		n.closeActor(rt, false)
+		return &partition.RecoverableError{Err: err}
+	}
 	starts, cp, err := n.cfg.Committed(ctx, task.Inputs())
 	if err != nil {
 		n.closeActor(rt, false)

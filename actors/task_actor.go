@@ -34,6 +34,10 @@ func (a *taskActor) Receive(c actor.Context) {
 		}
 	}()
 	switch m := c.Message().(type) {
+	case *fenceRequest:
+		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+		defer cancel()
+		c.Respond(reply{err: a.task.Fence(ctx)})
 	case *initRequest:
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -62,6 +66,13 @@ func (a *taskActor) Receive(c actor.Context) {
 		if a.task.Buffered() > 0 {
 			a.schedule(c)
 		}
+	case *queryRequest:
+		if a.dead || a.task.State() != partition.StateRunning {
+			c.Respond(queryReply{err: fmt.Errorf("task %s is %s: %w", a.task.ID(), a.task.State(), ErrTaskNotHere)})
+			return
+		}
+		v, err := m.fn(a.task)
+		c.Respond(queryReply{v: v, err: err})
 	case *commitRequest:
 		c.Respond(reply{err: a.commit()})
 	case *closeRequest:

@@ -32,7 +32,12 @@ type RecordCollector struct {
 	partitions PartitionCounter
 	nullKey    uint32 // round-robin counter for records without a key
 
+	// onFailure decides on a record Kafka refused: nil drops it (the
+	// production error handler chose to go on), else the sticky error.
+	onFailure func(*kgo.Record, error) error
+
 	mu       sync.Mutex
+	dlq      []*kgo.Record // dead letters queued by onFailure, sent by Flush
 	pending  int
 	drained  chan struct{}
 	err      error
@@ -105,7 +110,15 @@ func (c *RecordCollector) done(r *kgo.Record, err error, track bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil && c.err == nil {
-		c.err = classifyProduceErr(fmt.Errorf("produce to %s-%d: %w", r.Topic, r.Partition, err))
+		err = classifyProduceErr(fmt.Errorf("produce to %s-%d: %w", r.Topic, r.Partition, err))
+		if c.onFailure != nil {
+			c.mu.Unlock()
+			err = c.onFailure(r, err)
+			c.mu.Lock()
+		}
+		if err != nil && c.err == nil {
+			c.err = err
+		}
 	}
 	if err == nil && track {
 		tp := state.TopicPartition{Topic: r.Topic, Partition: r.Partition}
@@ -126,6 +139,21 @@ func (c *RecordCollector) done(r *kgo.Record, err error, track bool) {
 func (c *RecordCollector) Flush(ctx context.Context) error {
 	for {
 		c.mu.Lock()
+		if c.pending == 0 && len(c.dlq) > 0 && c.err == nil {
+			dlq := c.dlq
+			c.dlq = nil
+			c.mu.Unlock()
+			for _, r := range dlq {
+				hs := make([]topology.Header, len(r.Headers))
+				for i, h := range r.Headers {
+					hs[i] = topology.Header{Key: h.Key, Value: h.Value}
+				}
+				if err := c.Send(r.Topic, r.Key, r.Value, r.Timestamp.UnixMilli(), hs); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		if c.pending == 0 {
 			err := c.err
 			c.mu.Unlock()
@@ -142,6 +170,13 @@ func (c *RecordCollector) Flush(ctx context.Context) error {
 			return &RecoverableError{Err: fmt.Errorf("flush records: %w", ctx.Err())}
 		}
 	}
+}
+
+// deadLetter queues a record for the dead-letter topic; Flush sends it.
+func (c *RecordCollector) deadLetter(r *kgo.Record) {
+	c.mu.Lock()
+	c.dlq = append(c.dlq, r)
+	c.mu.Unlock()
 }
 
 // Track sets the known next offset of a changelog partition (after restore).

@@ -53,6 +53,9 @@ const (
 	HeaderPartition = "eddy.partition"
 	HeaderOffset    = "eddy.offset"
 	HeaderTask      = "eddy.task"
+	// HeaderValueBytes is set instead of the value on dead letters whose
+	// value was too large to send.
+	HeaderValueBytes = "eddy.value.bytes"
 )
 
 // ErrFenced means another producer with the task's transactional id took over

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/eddystreams/eddy/state"
@@ -51,6 +50,12 @@ type Config struct {
 	Changelogs    ChangelogReader
 	// OnDeserializationError decides what happens to undecodable records.
 	OnDeserializationError ErrorHandler
+	// OnProcessingError decides what happens to a record whose processing
+	// returns an error or panics (user code, stores).
+	OnProcessingError ErrorHandler
+	// OnProductionError decides what happens to a record Kafka refuses for
+	// good (too large, invalid); see Task.productionFailed.
+	OnProductionError ErrorHandler
 	// ExactlyOnce selects exactly-once processing: Txn is then the task's
 	// producer, and the checkpoint is only written on a clean close.
 	ExactlyOnce bool
@@ -76,6 +81,7 @@ type Task struct {
 	dirty       bool                           // processed since the last commit
 	checkpoint  map[state.TopicPartition]int64 // as read at start
 	commitPoint CommitPoint
+	fenced      bool
 	cleanStop   bool // a checkpoint file was found at start
 	processed   int64
 	skipped     int64
@@ -84,8 +90,10 @@ type Task struct {
 
 // NewTask makes a task; Initialize opens and restores its stores.
 func NewTask(cfg Config) (*Task, error) {
-	if err := cfg.OnDeserializationError.Validate(); err != nil {
-		return nil, err
+	for _, h := range []ErrorHandler{cfg.OnDeserializationError, cfg.OnProcessingError, cfg.OnProductionError} {
+		if err := h.Validate(); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -103,6 +111,7 @@ func NewTask(cfg Config) (*Task, error) {
 		log:        cfg.Logger.With("task", cfg.ID.String()),
 	}
 	t.collector = NewRecordCollector(ctx, cfg.Producer, cfg.Partitions)
+	t.collector.onFailure = t.productionFailed
 	return t, nil
 }
 
@@ -126,6 +135,22 @@ func (t *Task) transition(to TaskState) error {
 }
 
 func (t *Task) checkpointPath() string { return filepath.Join(t.cfg.Dir, ".checkpoint") }
+
+// Fence makes this task the only owner of its transactional id under
+// exactly-once (InitProducerID): a zombie owner is fenced and its open
+// transaction aborted, or a commit it had begun is completed. Call it before
+// reading the committed offsets and the changelogs, so that both are final.
+// Under at-least-once it does nothing. It may be called more than once.
+func (t *Task) Fence(ctx context.Context) error {
+	if !t.cfg.ExactlyOnce || t.fenced {
+		return nil
+	}
+	if err := t.cfg.Txn.Init(ctx); err != nil {
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+	}
+	t.fenced = true
+	return nil
+}
 
 // CommitPoint is what the application last committed for a task's inputs.
 type CommitPoint struct {
@@ -157,12 +182,8 @@ func (t *Task) Initialize(ctx context.Context, cp CommitPoint) error {
 	if err := os.MkdirAll(t.cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("task %s: state dir: %w", t.cfg.ID, err)
 	}
-	if t.cfg.ExactlyOnce {
-		// Fence a zombie owner and abort its open transaction before
-		// reading the changelogs.
-		if err := t.cfg.Txn.Init(ctx); err != nil {
-			return fmt.Errorf("task %s: %w", t.cfg.ID, err)
-		}
+	if err := t.Fence(ctx); err != nil {
+		return err
 	}
 	_, statErr := os.Stat(t.checkpointPath())
 	t.cleanStop = statErr == nil
@@ -355,8 +376,11 @@ func (t *Task) processOne(tp state.TopicPartition, r *kgo.Record) error {
 		t.streamTime = raw.Timestamp
 	}
 	t.cur = topology.RecordMeta{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Timestamp: raw.Timestamp, Headers: raw.Headers}
-	if err := t.graph.Process(&raw); err != nil {
-		return fmt.Errorf("task %s: record %s-%d@%d: %w", t.cfg.ID, raw.Topic, raw.Partition, raw.Offset, err)
+	if err := t.processGuarded(&raw); err != nil {
+		if err = t.processingFailed(&raw, err); err != nil {
+			return fmt.Errorf("task %s: record %s-%d@%d: %w", t.cfg.ID, raw.Topic, raw.Partition, raw.Offset, err)
+		}
+		return nil
 	}
 	t.processed++
 	return nil
@@ -485,30 +509,3 @@ func (t *Task) Send(topic string, key, value []byte, ts int64, headers []topolog
 
 // Record implements topology.TaskContext.
 func (t *Task) Record() topology.RecordMeta { return t.cur }
-
-// DeserializationFailed implements topology.TaskContext: it applies the
-// user's deserialization error handler.
-func (t *Task) DeserializationFailed(rec *topology.RawRecord, cause error) error {
-	h := t.cfg.OnDeserializationError
-	where := fmt.Sprintf("%s-%d@%d", rec.Topic, rec.Partition, rec.Offset)
-	switch h.Action {
-	case ActionContinue:
-		t.skipped++
-		t.log.Warn("skipping record that cannot be deserialized", "record", where, "error", cause)
-		return nil
-	case ActionDeadLetter:
-		t.skipped++
-		headers := append(append([]topology.Header(nil), rec.Headers...),
-			topology.Header{Key: HeaderError, Value: []byte(cause.Error())},
-			topology.Header{Key: HeaderTopic, Value: []byte(rec.Topic)},
-			topology.Header{Key: HeaderPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
-			topology.Header{Key: HeaderOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
-			topology.Header{Key: HeaderTask, Value: []byte(t.cfg.ID.String())},
-		)
-		if err := t.collector.Send(h.DeadLetterTopic, rec.Key, rec.Value, rec.Timestamp, headers); err != nil {
-			return fmt.Errorf("dead-letter %s: %w", where, err)
-		}
-		return nil
-	}
-	return fmt.Errorf("deserialize %s: %w (choose another deserialization error handler to skip such records)", where, cause)
-}

@@ -80,6 +80,10 @@ type StoreSpec struct {
 	Name    string
 	Engine  Engine
 	Logging bool // every write also goes to the changelog topic
+	// KeySerde and ValueSerde are the store's Serde[K] and Serde[V] (held as
+	// any), for typed interactive queries; nil for stores registered
+	// without them.
+	KeySerde, ValueSerde any
 	// ChangelogConfig are topic configs for the changelog topic beyond
 	// cleanup.policy=compact.
 	ChangelogConfig map[string]string

@@ -59,7 +59,7 @@ func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, step func(k 
 	if cfg.name == "" {
 		cfg.name = b.newName(prefix + "STATE-STORE-")
 	}
-	b.addStore(StoreSpec{Name: cfg.name, Engine: cfg.engine, Logging: cfg.logging})
+	b.addStore(StoreSpec{Name: cfg.name, Engine: cfg.engine, Logging: cfg.logging, KeySerde: s.keySerde, ValueSerde: aggSerde})
 	src := s
 	if s.repartition {
 		topic := TopicRef{Name: cfg.name + "-repartition", Internal: true}
