@@ -35,6 +35,7 @@ type App struct {
 	cache    *grocksdb.Cache
 	node     *actors.Node
 	layout   *layout
+	global   *globalConsumer // nil without global tables
 
 	mu      sync.Mutex
 	started bool
@@ -124,6 +125,10 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("eddy: consumer: %w", err)
 	}
 	a.cache = state.NewSharedBlockCache(a.cfg.blockCacheBytes)
+	// Global tables are caught up before any task processes.
+	if err := a.startGlobal(ctx); err != nil {
+		return err
+	}
 	a.node = actors.NewNode(actors.NodeConfig{
 		NewTask:        a.newTask,
 		Consumer:       a.consumer,
@@ -148,10 +153,7 @@ func (a *App) watch() {
 	if !ok {
 		return
 	}
-	a.mu.Lock()
-	a.failErr = err
-	a.mu.Unlock()
-	close(a.failed)
+	a.fail(err)
 }
 
 // Err returns the error that stopped processing, if any.
@@ -188,6 +190,9 @@ func (a *App) Close() error {
 	var errs []error
 	if a.node != nil {
 		errs = append(errs, a.node.Close())
+	}
+	if a.global != nil {
+		errs = append(errs, a.global.Close())
 	}
 	for _, cl := range []*kgo.Client{a.consumer, a.producer, a.adminCl} {
 		if cl != nil {
@@ -229,6 +234,7 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		Partitions:             a.partitionCount,
 		Changelogs:             &partition.KafkaChangelogReader{Opts: a.clientOpts(), Admin: a.admin},
 		OnDeserializationError: a.cfg.onDeserialize,
+		GlobalStores:           a.globalStores(),
 		OnProcessingError:      a.cfg.onProcessing,
 		OnProductionError:      a.cfg.onProduction,
 		Logger:                 a.log,
@@ -285,6 +291,7 @@ func (a *App) committed(ctx context.Context, tps []state.TopicPartition) (map[st
 			}
 		}
 	}
+	cp.Offsets = out
 	return out, cp, nil
 }
 

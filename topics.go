@@ -64,6 +64,11 @@ func (a *App) prepareTopics(ctx context.Context) (*layout, error) {
 			}
 		}
 	}
+	if g := a.topo.GlobalSubtopology(); g != nil {
+		for _, s := range g.Sources {
+			external = append(external, s.Name) // global tables' source topics
+		}
+	}
 	for _, h := range []partition.ErrorHandler{a.cfg.onDeserialize, a.cfg.onProcessing, a.cfg.onProduction} {
 		if h.DeadLetterTopic != "" {
 			external = append(external, h.DeadLetterTopic)

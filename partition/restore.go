@@ -76,6 +76,9 @@ func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartit
 		batch = batch[:0]
 		fs.EachRecord(func(r *kgo.Record) {
 			if r.Offset >= end.Offset {
+				// Past the end: what was before it is gone (compacted
+				// away, or aborted and filtered out).
+				next = max(next, end.Offset)
 				return
 			}
 			next = r.Offset + 1

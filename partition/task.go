@@ -56,6 +56,9 @@ type Config struct {
 	// OnProductionError decides what happens to a record Kafka refuses for
 	// good (too large, invalid); see Task.productionFailed.
 	OnProductionError ErrorHandler
+	// GlobalStores are the global tables' stores (read-only views), which
+	// Store returns too.
+	GlobalStores map[string]topology.StateStore
 	// ExactlyOnce selects exactly-once processing: Txn is then the task's
 	// producer, and the checkpoint is only written on a clean close.
 	ExactlyOnce bool
@@ -71,6 +74,7 @@ type Task struct {
 	stores    map[string]topology.StateStore
 	engines   map[string]topology.KeyValueStore // unlogged engines, for restore
 	changelog map[string]state.TopicPartition   // store -> its changelog partition
+	sources   map[state.TopicPartition]int64    // source tables' partitions -> restored up to
 	queues    *partitionGroup
 	collector *RecordCollector
 	cancel    context.CancelFunc
@@ -159,6 +163,10 @@ type CommitPoint struct {
 	// Positions are the changelog positions stored with the commit
 	// (at-least-once; see Task.Commit). Nil when there were none.
 	Positions map[state.TopicPartition]int64
+	// Offsets are the committed input offsets (the next to read) of the
+	// task's inputs that have one. A source table restores its store from
+	// its input partition up to this offset.
+	Offsets map[state.TopicPartition]int64
 }
 
 // Initialize opens the task's stores and restores them, then instantiates
@@ -220,6 +228,10 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 		engine = t.cfg.DefaultEngine
 	}
 	tp := state.TopicPartition{Topic: topology.ChangelogTopicName(t.cfg.ApplicationID, spec.Name), Partition: t.cfg.ID.Partition}
+	restorable := spec.Logging
+	if spec.SourceTopic != "" {
+		tp.Topic, restorable = spec.SourceTopic, true // a source table's changelog is its source topic
+	}
 	from, haveCkp := t.checkpoint[tp]
 	haveCkp = haveCkp && t.cleanStop
 	var kv topology.KeyValueStore
@@ -233,7 +245,7 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 		// anything (an unclean stop): start over from the changelog. An
 		// unlogged store keeps its files, except after an unclean stop
 		// under exactly-once, where they may hold uncommitted writes.
-		if spec.Logging && !haveCkp || !spec.Logging && t.cfg.ExactlyOnce && !t.cleanStop {
+		if restorable && !haveCkp || !restorable && t.cfg.ExactlyOnce && !t.cleanStop {
 			if err := state.WipeDir(dir); err != nil {
 				return err
 			}
@@ -246,6 +258,10 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 		kv = db
 	}
 	t.engines[spec.Name] = kv
+	if spec.SourceTopic != "" {
+		t.stores[spec.Name] = kv // written by processing its source topic: nothing to log
+		return t.restoreSourceTable(ctx, spec, kv, tp, from)
+	}
 	if !spec.Logging {
 		t.stores[spec.Name] = kv
 		return nil
@@ -449,6 +465,7 @@ func (t *Task) writeCheckpoint() error {
 			ckp.Offsets[tp] = o
 		}
 	}
+	t.checkpointSourceTables(ckp.Offsets)
 	if err := ckp.Write(t.checkpointPath()); err != nil {
 		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
@@ -500,7 +517,15 @@ func (t *Task) TaskID() topology.TaskID { return t.cfg.ID }
 func (t *Task) ApplicationID() string { return t.cfg.ApplicationID }
 
 // Store implements topology.TaskContext.
-func (t *Task) Store(name string) topology.StateStore { return t.stores[name] }
+func (t *Task) Store(name string) topology.StateStore {
+	if s, ok := t.stores[name]; ok {
+		return s
+	}
+	if s, ok := t.cfg.GlobalStores[name]; ok {
+		return s // read only, shared by every task
+	}
+	return nil
+}
 
 // Send implements topology.TaskContext.
 func (t *Task) Send(topic string, key, value []byte, ts int64, headers []topology.Header) error {

@@ -46,7 +46,8 @@ type Driver struct {
 	nullKeys  map[string]uint32               // round-robin counters for keyless input
 	now       time.Time
 	closed    bool
-	failed    *partition.Task // the task whose processing failed, if any
+	global    *partition.GlobalTask // the global tables' stores, nil without
+	failed    *partition.Task       // the task whose processing failed, if any
 	failure   error           // its error
 	broken    error           // set when a Restart could not make the new tasks
 }
@@ -102,6 +103,9 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 // d.mu must be held (or d not yet shared).
 func (d *Driver) startTasks() error {
 	ctx := context.Background()
+	if err := d.startGlobal(ctx); err != nil {
+		return err
+	}
 	for _, id := range d.layout.taskIDs() {
 		t, err := partition.NewTask(partition.Config{
 			ApplicationID:          d.cfg.appID,
@@ -114,6 +118,7 @@ func (d *Driver) startTasks() error {
 			Partitions:             func(topic string) (int32, error) { return d.layout.partitions(topic), nil },
 			Changelogs:             d.broker,
 			OnDeserializationError: d.cfg.onDeserialize,
+			GlobalStores:           d.globalStores(),
 			Logger:                 d.cfg.logger,
 		})
 		if err == nil {
@@ -156,6 +161,12 @@ func (d *Driver) closeTasks(clean bool) error {
 	}
 	d.tasks = nil
 	clear(d.byInput)
+	if d.global != nil {
+		if err := d.global.Close(clean); err != nil {
+			errs = append(errs, fmt.Errorf("close global task: %w", err))
+		}
+		d.global = nil
+	}
 	d.failed, d.failure = nil, nil
 	return errors.Join(errs...)
 }
@@ -234,6 +245,11 @@ func (d *Driver) pump() error {
 			d.seen++
 			if d.byInput[state.TopicPartition{Topic: r.Topic, Partition: r.Partition}] != nil {
 				d.pending = append(d.pending, r)
+			} else if d.layout.globals[r.Topic] {
+				// A global table applies its records as they arrive.
+				if err := d.global.Apply([]*kgo.Record{r}); err != nil {
+					return err
+				}
 			}
 		}
 		if len(d.pending) == 0 {
@@ -298,11 +314,13 @@ func (b offsetBook) CommitOffsets(_ context.Context, offsets map[state.TopicPart
 
 // commitPoint is what a restarting task learns of its last commit.
 func (d *Driver) commitPoint(inputs []state.TopicPartition) (partition.CommitPoint, error) {
-	var cp partition.CommitPoint
+	cp := partition.CommitPoint{Offsets: map[state.TopicPartition]int64{}}
 	for _, tp := range inputs {
-		if _, ok := d.committed[tp]; !ok {
+		o, ok := d.committed[tp]
+		if !ok {
 			continue
 		}
+		cp.Offsets[tp] = o
 		cp.Committed = true
 		if cp.Positions == nil {
 			pos, err := partition.DecodePositions(d.metadata[tp])

@@ -18,6 +18,7 @@ type layout struct {
 	counts       map[string]int32 // full topic name -> partitions
 	tasks        []int32          // per sub-topology
 	inputs       map[string]bool  // external topics the topology reads
+	globals      map[string]bool  // source topics of global tables (also in inputs)
 }
 
 func newLayout(topo *topology.Topology, c *cfg) (*layout, error) {
@@ -28,6 +29,7 @@ func newLayout(topo *topology.Topology, c *cfg) (*layout, error) {
 		counts:       map[string]int32{},
 		tasks:        make([]int32, len(topo.Subtopologies)),
 		inputs:       map[string]bool{},
+		globals:      map[string]bool{},
 	}
 	for t, n := range c.topicPartitions {
 		l.counts[t] = n
@@ -48,6 +50,12 @@ func newLayout(topo *topology.Topology, c *cfg) (*layout, error) {
 			if !s.Internal {
 				external(s)
 			}
+		}
+	}
+	if g := topo.GlobalSubtopology(); g != nil {
+		for _, s := range g.Sources {
+			external(s)
+			l.inputs[s.Name], l.globals[s.Name] = true, true
 		}
 	}
 	// A sub-topology has as many tasks as its widest input; a repartition

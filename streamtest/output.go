@@ -72,15 +72,20 @@ func (o *TestOutputTopic[K, V]) read() (topology.RawRecord, topology.Record[K, V
 	if err != nil {
 		return raw, topology.Record[K, V]{}, err
 	}
-	k, err := o.keySerde.Deserialize(o.topic, raw.Key)
-	if err != nil {
-		return raw, topology.Record[K, V]{}, fmt.Errorf("streamtest: read %s-%d@%d: key: %w", raw.Topic, raw.Partition, raw.Offset, err)
+	// A nil key or value is Kafka's null: NullKey or NullValue, and the
+	// serde is not called.
+	r := topology.Record[K, V]{Timestamp: raw.Timestamp, Headers: raw.Headers, NullKey: raw.Key == nil, NullValue: raw.Value == nil}
+	if !r.NullKey {
+		if r.Key, err = o.keySerde.Deserialize(o.topic, raw.Key); err != nil {
+			return raw, topology.Record[K, V]{}, fmt.Errorf("streamtest: read %s-%d@%d: key: %w", raw.Topic, raw.Partition, raw.Offset, err)
+		}
 	}
-	v, err := o.valueSerde.Deserialize(o.topic, raw.Value)
-	if err != nil {
-		return raw, topology.Record[K, V]{}, fmt.Errorf("streamtest: read %s-%d@%d: value: %w", raw.Topic, raw.Partition, raw.Offset, err)
+	if !r.NullValue {
+		if r.Value, err = o.valueSerde.Deserialize(o.topic, raw.Value); err != nil {
+			return raw, topology.Record[K, V]{}, fmt.Errorf("streamtest: read %s-%d@%d: value: %w", raw.Topic, raw.Partition, raw.Offset, err)
+		}
 	}
-	return raw, topology.Record[K, V]{Key: k, Value: v, Timestamp: raw.Timestamp, Headers: raw.Headers}, nil
+	return raw, r, nil
 }
 
 // ReadKeyValue reads the next record's key and value.

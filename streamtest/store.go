@@ -34,6 +34,9 @@ func ReadStore[K, V any](d *Driver, name string, keySerde topology.Serde[K], val
 // serdeTopic is the topic name the store's serdes are given, by the
 // convention of topology.TypedKeyValueStore: the store's changelog.
 func (s *TestStore[K, V]) serdeTopic() string {
+	if spec, ok := s.d.topo.Store(s.name); ok && spec.SourceTopic != "" {
+		return spec.SourceTopic // a source table's store holds what its topic holds
+	}
 	return topology.ChangelogTopicName(s.d.cfg.appID, s.name)
 }
 
@@ -107,6 +110,9 @@ func StoreToMap[K comparable, V any](s *TestStore[K, V]) (map[K]V, error) {
 func (d *Driver) kvStores(name string) ([]topology.KeyValueStore, error) {
 	if err := d.usable(); err != nil {
 		return nil, err
+	}
+	if spec, ok := d.topo.Store(name); ok && spec.Global {
+		return d.globalStore(name)
 	}
 	st, ok := d.topo.SubtopologyOfStore(name)
 	if !ok {

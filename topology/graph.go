@@ -29,6 +29,7 @@ type node struct {
 	topics   []TopicRef // sources: topics read; sinks: the topic written
 	stores   []string
 	make     instantiateFunc
+	global   bool // part of a global table: kept out of the sub-topologies
 }
 
 // TopicRef names a topic; internal topics get the application id prefixed at
@@ -87,6 +88,18 @@ type StoreSpec struct {
 	// ChangelogConfig are topic configs for the changelog topic beyond
 	// cleanup.policy=compact.
 	ChangelogConfig map[string]string
+	// SourceTopic is set for the store of a source table (Table,
+	// GlobalTable): the source topic is the store's changelog, so it is
+	// restored from that topic and not change-logged again (Logging is
+	// false, and no changelog topic is made).
+	SourceTopic string
+	// Global marks a global table's store: every node holds all partitions
+	// of SourceTopic; no task owns it.
+	Global bool
+	// RestoreCheck, when set, is called on every record that restoring a
+	// source table copies from SourceTopic; records it rejects are not
+	// copied (processing skipped them too: they cannot be deserialized).
+	RestoreCheck func(key, value []byte) error
 }
 
 // Builder collects the DSL calls that describe a topology. It is not safe for
@@ -216,6 +229,9 @@ func (b *Builder) Build() (*Topology, error) {
 			union(n.id, p.id)
 		}
 		for _, s := range n.stores {
+			if b.stores[s].Global {
+				continue // reachable from every task; it joins nothing
+			}
 			if o, ok := storeOwner[s]; ok {
 				union(n.id, o)
 			} else {
@@ -226,6 +242,10 @@ func (b *Builder) Build() (*Topology, error) {
 	t := &Topology{stores: b.stores}
 	byRoot := map[int]*Subtopology{}
 	for _, n := range b.nodes { // node ids ascend, so sub-topologies are numbered in definition order
+		if n.global {
+			t.globalNodes = append(t.globalNodes, n)
+			continue
+		}
 		r := find(n.id)
 		st, ok := byRoot[r]
 		if !ok {
@@ -241,7 +261,7 @@ func (b *Builder) Build() (*Topology, error) {
 			st.Sinks = append(st.Sinks, n.topics...)
 		}
 		for _, s := range n.stores {
-			if !containsStore(st.Stores, s) {
+			if !containsStore(st.Stores, s) && !b.stores[s].Global {
 				st.Stores = append(st.Stores, *b.stores[s])
 			}
 		}

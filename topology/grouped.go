@@ -25,6 +25,10 @@ func (g *KGroupedStream[K, V]) WithSerdes(keySerde Serde[K], valueSerde Serde[V]
 }
 
 // Count counts records per key into a table.
+//
+// Like every aggregation of a grouped stream (Count, Reduce, Aggregate,
+// Cogroup), it skips records with a null key or a null value, as Kafka
+// Streams does: a stream record is an event, not a delete.
 func (g *KGroupedStream[K, V]) Count(opts ...StoreOption) *KTable[K, int64] {
 	return Aggregate(g, func() int64 { return 0 }, func(_ K, _ V, agg int64) int64 { return agg + 1 }, Int64(), opts...)
 }
@@ -76,6 +80,9 @@ func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, step func(k 
 		ts := NewTypedKeyValueStore(kv, ChangelogTopicName(ctx.ApplicationID(), store), ks, aggSerde)
 		next := fanout[K, Change[A]](kids)
 		return func(r Record[K, V]) error {
+			if r.NullKey || r.NullValue {
+				return nil // skipped, as Kafka Streams does: no key to group by, or nothing to add
+			}
 			old, found, err := ts.Get(r.Key)
 			if err != nil {
 				return err
@@ -84,7 +91,7 @@ func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, step func(k 
 			if err := ts.Put(r.Key, agg); err != nil {
 				return err
 			}
-			return next(Record[K, Change[A]]{Key: r.Key, Value: Change[A]{New: agg, Old: old, HasOld: found}, Timestamp: r.Timestamp, Headers: r.Headers})
+			return next(Record[K, Change[A]]{Key: r.Key, Value: Change[A]{New: agg, Old: old, HasNew: true, HasOld: found}, Timestamp: r.Timestamp, Headers: r.Headers})
 		}, nil
 	})
 	n.stores = []string{store}

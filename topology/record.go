@@ -9,11 +9,22 @@ type Header struct {
 }
 
 // Record is one typed record flowing between processors.
+//
+// Go cannot make a K or V nil, so a Kafka null key or value is a flag:
+// NullKey or NullValue is set and Key or Value is the zero value. Sources set
+// them for records read with a nil key or value (the serde is not called),
+// and sinks write a nil key or value for them. A record with NullValue is a
+// tombstone: read as a table, it deletes its key. Functions given to stream
+// operations (Filter, MapValues, ...) see the zero value for a null; the
+// stream aggregations skip records with a null key or value, as Kafka
+// Streams does.
 type Record[K, V any] struct {
 	Key       K
 	Value     V
 	Timestamp int64 // milliseconds since the epoch
 	Headers   []Header
+	NullKey   bool // the key is Kafka's null (Key is the zero value)
+	NullValue bool // the value is Kafka's null, a tombstone (Value is the zero value)
 }
 
 // Pair is a typed key-value pair, returned by FlatMap functions.
@@ -25,11 +36,13 @@ type Pair[K, V any] struct {
 // KV makes a Pair.
 func KV[K, V any](k K, v V) Pair[K, V] { return Pair[K, V]{Key: k, Value: v} }
 
-// Change is what a table forwards: the new value of a key and, when known,
-// the value it replaced.
+// Change is what a table forwards: the new value of a key and the value it
+// replaced. HasNew false means the key was deleted (New is the zero value);
+// HasOld false means the key had no value before (Old is the zero value).
 type Change[V any] struct {
 	New    V
 	Old    V
+	HasNew bool
 	HasOld bool
 }
 

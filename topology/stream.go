@@ -1,7 +1,5 @@
 package topology
 
-import "fmt"
-
 // KStream is a typed stream of records. Type-keeping operations are methods;
 // type-changing ones are functions (Map, MapValues, FlatMap, ...), since Go
 // methods cannot add type parameters.
@@ -32,15 +30,11 @@ func sourceStream[K, V any](b *Builder, topic TopicRef, ks Serde[K], vs Serde[V]
 		next := fanout[K, V](kids)
 		full := topic.FullName(ctx.ApplicationID())
 		return func(raw *RawRecord) error {
-			k, err := ks.Deserialize(full, raw.Key)
+			r, err := decodeRaw(raw, full, ks, vs)
 			if err != nil {
-				return ctx.DeserializationFailed(raw, fmt.Errorf("key: %w", err))
+				return ctx.DeserializationFailed(raw, err)
 			}
-			v, err := vs.Deserialize(full, raw.Value)
-			if err != nil {
-				return ctx.DeserializationFailed(raw, fmt.Errorf("value: %w", err))
-			}
-			return next(Record[K, V]{Key: k, Value: v, Timestamp: raw.Timestamp, Headers: raw.Headers})
+			return next(r)
 		}, nil
 	})
 	return &KStream[K, V]{b: b, node: n, keySerde: ks, valueSerde: vs}
@@ -136,13 +130,9 @@ func (s *KStream[K, V]) to(topic TopicRef, name string) {
 	n := s.b.addNode(kindSink, name, []*node{s.node}, func(ctx TaskContext, _ []any) (any, error) {
 		full := topic.FullName(ctx.ApplicationID())
 		return func(r Record[K, V]) error {
-			kb, err := ks.Serialize(full, r.Key)
+			kb, vb, err := encodeRecord(r, full, ks, vs)
 			if err != nil {
-				return fmt.Errorf("serialize key for %s: %w", full, err)
-			}
-			vb, err := vs.Serialize(full, r.Value)
-			if err != nil {
-				return fmt.Errorf("serialize value for %s: %w", full, err)
+				return err
 			}
 			return ctx.Send(full, kb, vb, r.Timestamp, r.Headers)
 		}, nil
@@ -165,7 +155,7 @@ func Map[K, V, K2, V2 any](s *KStream[K, V], fn func(K, V) (K2, V2)) *KStream[K2
 func MapValues[K, V, V2 any](s *KStream[K, V], fn func(K, V) V2) *KStream[K, V2] {
 	out := derive(s, "KSTREAM-MAPVALUES-", s.repartition, func(next func(Record[K, V2]) error) func(Record[K, V]) error {
 		return func(r Record[K, V]) error {
-			return next(Record[K, V2]{Key: r.Key, Value: fn(r.Key, r.Value), Timestamp: r.Timestamp, Headers: r.Headers})
+			return next(Record[K, V2]{Key: r.Key, Value: fn(r.Key, r.Value), Timestamp: r.Timestamp, Headers: r.Headers, NullKey: r.NullKey})
 		}
 	})
 	out.keySerde = s.keySerde
@@ -176,7 +166,7 @@ func MapValues[K, V, V2 any](s *KStream[K, V], fn func(K, V) V2) *KStream[K, V2]
 func SelectKey[K, V, K2 any](s *KStream[K, V], fn func(K, V) K2) *KStream[K2, V] {
 	out := derive(s, "KSTREAM-KEY-SELECT-", true, func(next func(Record[K2, V]) error) func(Record[K, V]) error {
 		return func(r Record[K, V]) error {
-			return next(Record[K2, V]{Key: fn(r.Key, r.Value), Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers})
+			return next(Record[K2, V]{Key: fn(r.Key, r.Value), Value: r.Value, Timestamp: r.Timestamp, Headers: r.Headers, NullValue: r.NullValue})
 		}
 	})
 	out.valueSerde = s.valueSerde
@@ -202,7 +192,7 @@ func FlatMapValues[K, V, V2 any](s *KStream[K, V], fn func(K, V) []V2) *KStream[
 	out := derive(s, "KSTREAM-FLATMAPVALUES-", s.repartition, func(next func(Record[K, V2]) error) func(Record[K, V]) error {
 		return func(r Record[K, V]) error {
 			for _, v := range fn(r.Key, r.Value) {
-				if err := next(Record[K, V2]{Key: r.Key, Value: v, Timestamp: r.Timestamp, Headers: r.Headers}); err != nil {
+				if err := next(Record[K, V2]{Key: r.Key, Value: v, Timestamp: r.Timestamp, Headers: r.Headers, NullKey: r.NullKey}); err != nil {
 					return err
 				}
 			}

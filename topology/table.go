@@ -13,12 +13,13 @@ type KTable[K, V any] struct {
 // StoreName is the name of the store that materializes the table ("" if none).
 func (t *KTable[K, V]) StoreName() string { return t.store }
 
-// ToStream turns the table's updates into a stream of (key, new value).
+// ToStream turns the table's updates into a stream of (key, new value); a
+// delete becomes a record with a null value (a tombstone).
 func (t *KTable[K, V]) ToStream() *KStream[K, V] {
 	n := t.b.addNode(kindProcessor, t.b.newName("KTABLE-TOSTREAM-"), []*node{t.node}, func(_ TaskContext, kids []any) (any, error) {
 		next := fanout[K, V](kids)
 		return func(r Record[K, Change[V]]) error {
-			return next(Record[K, V]{Key: r.Key, Value: r.Value.New, Timestamp: r.Timestamp, Headers: r.Headers})
+			return next(Record[K, V]{Key: r.Key, Value: r.Value.New, Timestamp: r.Timestamp, Headers: r.Headers, NullValue: !r.Value.HasNew})
 		}, nil
 	})
 	return &KStream[K, V]{b: t.b, node: n, keySerde: t.keySerde, valueSerde: t.valueSerde}

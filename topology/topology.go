@@ -11,6 +11,7 @@ import (
 type Topology struct {
 	Subtopologies []*Subtopology
 	stores        map[string]*StoreSpec
+	globalNodes   []*node // global tables' nodes, in no sub-topology
 }
 
 // Subtopology is a connected part of the processor graph. It runs as one task
@@ -105,27 +106,9 @@ func (t *Topology) Describe() string {
 	sb.WriteString("Topologies:\n")
 	for _, st := range t.Subtopologies {
 		fmt.Fprintf(&sb, "   Sub-topology: %d\n", st.ID)
-		for _, n := range st.nodes {
-			switch n.kind {
-			case kindSource:
-				fmt.Fprintf(&sb, "    Source: %s (topics: [%s])\n", n.name, joinTopics(n.topics))
-			case kindProcessor:
-				fmt.Fprintf(&sb, "    Processor: %s (stores: [%s])\n", n.name, strings.Join(n.stores, ", "))
-			case kindSink:
-				fmt.Fprintf(&sb, "    Sink: %s (topic: %s)\n", n.name, joinTopics(n.topics))
-			}
-			if len(n.children) > 0 {
-				fmt.Fprintf(&sb, "      --> %s\n", joinNames(n.children))
-			} else if n.kind != kindSink {
-				sb.WriteString("      --> none\n")
-			}
-			if len(n.parents) > 0 {
-				fmt.Fprintf(&sb, "      <-- %s\n", joinNames(n.parents))
-			} else if n.kind != kindSource {
-				sb.WriteString("      <-- none\n")
-			}
-		}
+		describeNodes(&sb, st.nodes)
 	}
+	t.describeGlobals(&sb)
 	if len(t.stores) > 0 {
 		sb.WriteString("Stores:\n")
 		names := make([]string, 0, len(t.stores))
@@ -134,17 +117,7 @@ func (t *Topology) Describe() string {
 		}
 		sort.Strings(names)
 		for _, n := range names {
-			s := t.stores[n]
-			st, _ := t.SubtopologyOfStore(n)
-			changelog := "none"
-			if s.Logging {
-				changelog = "<app>-" + s.Name + "-changelog"
-			}
-			id := -1
-			if st != nil {
-				id = st.ID
-			}
-			fmt.Fprintf(&sb, "    Store: %s (sub-topology: %d, engine: %s, changelog: %s)\n", s.Name, id, s.Engine, changelog)
+			sb.WriteString(t.describeStore(t.stores[n]))
 		}
 	}
 	var internal []string

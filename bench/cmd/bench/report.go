@@ -237,8 +237,17 @@ func (rp *report) writeMarkdown(path string) error {
 		c.n, workload.Keys, workload.Partitions, c.restoreN, c.latencyRate, c.latencyDur, c.latencyWarm)
 	w("| commit interval | %s for every system under at-least-once; Kafka Streams' default 100 ms under exactly-once |", c.commit)
 	w("| run time | %s |", time.Since(rp.start).Round(time.Second))
-	w("| load average (1/5/15 min) | %s at the start, %s at the end: other jobs on the machine share its 2 cores |", rp.startLoad, loadAvg())
+	w("| load average (1/5/15 min) | %s at the start, %s at the end |", rp.startLoad, loadAvg())
 	w("")
+	endLoad := loadAvg()
+	if overloaded(rp.startLoad) || overloaded(endLoad) {
+		w("**Warning: the machine was overloaded during this run** (load average above its %d cores):", runtime.NumCPU())
+		w("other jobs competed with the broker, the program under test and the driver. Throughput")
+		w("ratios from the same run stay comparable (every system suffered the same), but absolute")
+		w("numbers are low and latencies are dominated by waiting for a core; Kafka Streams, with the")
+		w("most threads, suffers most in the latency workload. Re-run `make bench` on a quiet machine.")
+		w("")
+	}
 	w("## Measurements")
 	w("")
 	w("Records/s: input records processed per second (restore: changelog records restored per second;")
@@ -341,6 +350,16 @@ func loadAvg() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// overloaded tells whether a /proc/loadavg reading's 1-minute figure is
+// above the number of cores.
+func overloaded(load string) bool {
+	var one float64
+	if _, err := fmt.Sscanf(load, "%f", &one); err != nil {
+		return false
+	}
+	return one > float64(runtime.NumCPU())
 }
 
 func cpuModel() string {

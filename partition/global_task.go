@@ -1,0 +1,357 @@
+package partition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/eddystreams/eddy/state"
+	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// GlobalConfig is what a GlobalTask needs from its node.
+type GlobalConfig struct {
+	ApplicationID string
+	// Subtopology is the topology's global sub-topology
+	// (topology.Topology.GlobalSubtopology).
+	Subtopology *topology.Subtopology
+	// Dir is the global state directory: <state.dir>/<application.id>/global.
+	Dir           string
+	DefaultEngine topology.Engine
+	RocksDB       state.RocksDBConfig
+	// Partitions tells the partition count of each source topic.
+	Partitions PartitionCounter
+	// Changelogs restores the stores from their source topics.
+	Changelogs ChangelogReader
+	// OnDeserializationError decides what happens to undecodable records.
+	// A dead-letter handler logs and skips them: the global task has no
+	// producer.
+	OnDeserializationError ErrorHandler
+	Logger                 *slog.Logger
+}
+
+// GlobalTask keeps the stores of the global tables (Kafka Streams'
+// GlobalStateManager and GlobalStateUpdateTask): every partition of their
+// source topics, restored from a checkpoint to the end by Initialize, then
+// kept up to date by Apply with records its owner fetches. Tasks read the
+// stores through Stores, concurrently with Apply (the engines are safe for
+// concurrent use).
+//
+// Restoring a global store is idempotent (every record sets its key's
+// latest value), so the checkpoint file stays in place while the task runs
+// and is rewritten by Checkpoint; a crash replays from the last one. Without
+// a checkpoint the local files are wiped first, since a delete whose
+// tombstone was compacted away would not be replayed.
+type GlobalTask struct {
+	cfg GlobalConfig
+	log *slog.Logger
+
+	mu         sync.Mutex // Initialize, Apply, Checkpoint and Close exclude each other
+	state      TaskState
+	graph      *topology.TaskGraph
+	engines    map[string]topology.KeyValueStore
+	views      map[string]topology.StateStore
+	positions  map[state.TopicPartition]int64 // next offset per source partition
+	cur        topology.RecordMeta
+	streamTime int64
+	applied    int64 // records applied since the last checkpoint
+	skipped    int64
+}
+
+// NewGlobalTask makes a global task; Initialize opens and restores its
+// stores.
+func NewGlobalTask(cfg GlobalConfig) (*GlobalTask, error) {
+	if cfg.Subtopology == nil {
+		return nil, errors.New("global task: no global sub-topology")
+	}
+	if err := cfg.OnDeserializationError.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &GlobalTask{
+		cfg:        cfg,
+		log:        cfg.Logger.With("task", "global"),
+		engines:    map[string]topology.KeyValueStore{},
+		views:      map[string]topology.StateStore{},
+		positions:  map[state.TopicPartition]int64{},
+		streamTime: -1,
+	}, nil
+}
+
+func (g *GlobalTask) checkpointPath() string { return filepath.Join(g.cfg.Dir, ".checkpoint") }
+
+// Initialize opens the global stores and restores each from its source
+// topic, every partition, from the checkpoint to the end (the last stable
+// offset), then readies the processors for Apply.
+func (g *GlobalTask) Initialize(ctx context.Context) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state != StateCreated {
+		return fmt.Errorf("global task: initialize in state %s", g.state)
+	}
+	g.state = StateRestoring
+	if err := os.MkdirAll(g.cfg.Dir, 0o755); err != nil {
+		return fmt.Errorf("global task: state dir: %w", err)
+	}
+	ckp, err := state.ReadCheckpointFile(g.checkpointPath())
+	if errors.Is(err, state.ErrCorruptCheckpoint) {
+		g.log.Warn("ignoring corrupt global checkpoint; restoring from the start", "error", err)
+		ckp, err = &state.Checkpoint{Offsets: map[state.TopicPartition]int64{}}, nil
+	}
+	if err != nil {
+		return fmt.Errorf("global task: %w", err)
+	}
+	for _, spec := range g.cfg.Subtopology.Stores {
+		if err := g.openStore(ctx, spec, ckp.Offsets); err != nil {
+			return fmt.Errorf("global store %s: %w", spec.Name, err)
+		}
+	}
+	graph, err := g.cfg.Subtopology.Instantiate(g)
+	if err != nil {
+		return fmt.Errorf("global task: %w", err)
+	}
+	g.graph = graph
+	g.state = StateRunning
+	return nil
+}
+
+func (g *GlobalTask) openStore(ctx context.Context, spec topology.StoreSpec, ckp map[state.TopicPartition]int64) error {
+	n, err := g.cfg.Partitions(spec.SourceTopic)
+	if err != nil {
+		return fmt.Errorf("partitions of %s: %w", spec.SourceTopic, err)
+	}
+	haveCkp := false
+	for p := int32(0); p < n; p++ {
+		if _, ok := ckp[state.TopicPartition{Topic: spec.SourceTopic, Partition: p}]; ok {
+			haveCkp = true
+		}
+	}
+	engine := spec.Engine
+	if engine == topology.EngineDefault {
+		engine = g.cfg.DefaultEngine
+	}
+	var kv topology.KeyValueStore
+	switch engine {
+	case topology.EngineMemory:
+		kv, haveCkp = state.NewMemoryStore(spec.Name), false
+	default:
+		dir := filepath.Join(g.cfg.Dir, "rocksdb", spec.Name)
+		if !haveCkp {
+			if err := state.WipeDir(dir); err != nil {
+				return err
+			}
+		}
+		db, err := state.OpenRocksDB(dir, spec.Name, g.cfg.RocksDB)
+		if err != nil {
+			return err
+		}
+		kv = db
+	}
+	g.engines[spec.Name] = kv
+	g.views[spec.Name] = readOnlyStore{kv}
+	for p := int32(0); p < n; p++ {
+		tp := state.TopicPartition{Topic: spec.SourceTopic, Partition: p}
+		from := int64(0)
+		if haveCkp {
+			from = ckp[tp]
+		}
+		skipped := 0
+		next, err := g.cfg.Changelogs.Restore(ctx, tp, from, -1, func(recs []*kgo.Record) error {
+			keep := filterSourceRecords(spec, recs)
+			skipped += len(recs) - len(keep)
+			return applyToStore(kv, keep)
+		})
+		if err != nil {
+			return fmt.Errorf("restore from %s: %w", tp, err)
+		}
+		if next > from {
+			g.log.Debug("restored", "store", spec.Name, "partition", p, "from", from, "to", next, "skipped", skipped)
+		}
+		g.positions[tp] = max(next, from)
+	}
+	return nil
+}
+
+// Positions returns the next offset to read of every source partition.
+func (g *GlobalTask) Positions() map[state.TopicPartition]int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := make(map[state.TopicPartition]int64, len(g.positions))
+	for tp, o := range g.positions {
+		m[tp] = o
+	}
+	return m
+}
+
+// Apply processes fetched records of one source partition, in offset order:
+// each updates its global table. Records before the partition's position
+// (already applied) and control records only move the position.
+func (g *GlobalTask) Apply(recs []*kgo.Record) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state != StateRunning {
+		return fmt.Errorf("global task: apply in state %s", g.state)
+	}
+	for _, r := range recs {
+		tp := state.TopicPartition{Topic: r.Topic, Partition: r.Partition}
+		pos, ok := g.positions[tp]
+		if !ok {
+			return fmt.Errorf("global task: %s is not a source partition of a global table", tp)
+		}
+		if r.Offset < pos {
+			continue
+		}
+		g.positions[tp] = r.Offset + 1
+		if r.Attrs.IsControl() {
+			continue
+		}
+		raw := topology.RawRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()}
+		for _, h := range r.Headers {
+			raw.Headers = append(raw.Headers, topology.Header{Key: h.Key, Value: h.Value})
+		}
+		g.streamTime = max(g.streamTime, raw.Timestamp)
+		g.cur = topology.RecordMeta{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Timestamp: raw.Timestamp, Headers: raw.Headers}
+		if err := g.graph.Process(&raw); err != nil {
+			return fmt.Errorf("global task: record %s@%d: %w", tp, r.Offset, err)
+		}
+		g.applied++
+	}
+	return nil
+}
+
+// Applied is the number of records applied since the last checkpoint.
+func (g *GlobalTask) Applied() int64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.applied
+}
+
+// Checkpoint flushes the stores and writes the positions to the checkpoint
+// file.
+func (g *GlobalTask) Checkpoint() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.checkpoint()
+}
+
+func (g *GlobalTask) checkpoint() error {
+	if g.state != StateRunning {
+		return nil
+	}
+	names := make([]string, 0, len(g.engines))
+	for n := range g.engines {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := g.engines[n].Flush(); err != nil {
+			return fmt.Errorf("global task: flush store %s: %w", n, err)
+		}
+	}
+	offs := make(map[state.TopicPartition]int64, len(g.positions))
+	for tp, o := range g.positions {
+		offs[tp] = o
+	}
+	if err := (&state.Checkpoint{Offsets: offs, StreamTime: g.streamTime}).Write(g.checkpointPath()); err != nil {
+		return fmt.Errorf("global task: %w", err)
+	}
+	g.applied = 0
+	return nil
+}
+
+// Stores returns read-only views of the global stores, by name, for tasks
+// (partition.Config.GlobalStores) and queries.
+func (g *GlobalTask) Stores() map[string]topology.StateStore {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	m := make(map[string]topology.StateStore, len(g.views))
+	for n, s := range g.views {
+		m[n] = s
+	}
+	return m
+}
+
+// Close writes a checkpoint when clean (and the task was running), then
+// closes the stores.
+func (g *GlobalTask) Close(clean bool) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state == StateClosed {
+		return nil
+	}
+	var errs []error
+	if clean {
+		errs = append(errs, g.checkpoint())
+	}
+	for n, s := range g.engines {
+		if err := s.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close global store %s: %w", n, err))
+		}
+	}
+	g.state = StateClosed
+	return errors.Join(errs...)
+}
+
+// --- topology.TaskContext, for the global processors ---
+
+// TaskID implements topology.TaskContext: the global task is -1_-1.
+func (g *GlobalTask) TaskID() topology.TaskID { return topology.TaskID{Subtopology: -1, Partition: -1} }
+
+// ApplicationID implements topology.TaskContext.
+func (g *GlobalTask) ApplicationID() string { return g.cfg.ApplicationID }
+
+// Store implements topology.TaskContext: the global processors write the
+// engines themselves.
+func (g *GlobalTask) Store(name string) topology.StateStore {
+	if s, ok := g.engines[name]; ok {
+		return s
+	}
+	return nil
+}
+
+// Send implements topology.TaskContext; global processors send nothing.
+func (g *GlobalTask) Send(topic string, _, _ []byte, _ int64, _ []topology.Header) error {
+	return fmt.Errorf("global task: cannot send to %s: global tables only update their stores", topic)
+}
+
+// Record implements topology.TaskContext.
+func (g *GlobalTask) Record() topology.RecordMeta { return g.cur }
+
+// StreamTime implements topology.TaskContext.
+func (g *GlobalTask) StreamTime() int64 { return g.streamTime }
+
+// DeserializationFailed implements topology.TaskContext: fail, or skip the
+// record with a warning (the global task has no dead-letter producer).
+func (g *GlobalTask) DeserializationFailed(rec *topology.RawRecord, cause error) error {
+	where := fmt.Sprintf("%s-%d@%d", rec.Topic, rec.Partition, rec.Offset)
+	if g.cfg.OnDeserializationError.Action == ActionFail {
+		return fmt.Errorf("deserialization %s: %w (choose another deserialization error handler to skip such records)", where, cause)
+	}
+	g.skipped++
+	g.log.Warn("skipping global table record: deserialization failed", "record", where, "error", cause)
+	return nil
+}
+
+// readOnlyStore is a global store as tasks see it: writes fail, Close does
+// nothing (the global task owns the store).
+type readOnlyStore struct{ topology.KeyValueStore }
+
+func (s readOnlyStore) Put(_, _ []byte) error {
+	return fmt.Errorf("global store %s is read only: it follows its source topic", s.Name())
+}
+
+func (s readOnlyStore) Delete(_ []byte) error { return s.Put(nil, nil) }
+
+func (s readOnlyStore) WriteBatch(_ []topology.KeyValue) error { return s.Put(nil, nil) }
+
+func (s readOnlyStore) Flush() error { return nil }
+
+func (s readOnlyStore) Close() error { return nil }

@@ -1,0 +1,98 @@
+package partition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/eddystreams/eddy/state"
+	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// restoreSourceTable fills the store of a source table (topology.Table) from
+// its changelog, which is the table's source topic: partition tp is also an
+// input of the task. The store is restored from the checkpoint (0 without
+// one) up to the input offset last committed, so that it holds exactly what
+// processing had made of the records before that offset; processing then
+// goes on from that offset. Nothing is rolled back and nothing is logged:
+// the store's writes never leave the task.
+func (t *Task) restoreSourceTable(ctx context.Context, spec topology.StoreSpec, kv topology.KeyValueStore, tp state.TopicPartition, from int64) error {
+	until := t.commitPoint.Offsets[tp] // 0 when nothing was committed: processing fills the store
+	if from > until {
+		// The local store is ahead of the commit (it cannot be after a
+		// clean stop, which commits first): start over.
+		if err := clearStore(kv); err != nil {
+			return err
+		}
+		from = 0
+	}
+	skipped := 0
+	next, err := t.cfg.Changelogs.Restore(ctx, tp, from, until, func(recs []*kgo.Record) error {
+		keep := filterSourceRecords(spec, recs)
+		skipped += len(recs) - len(keep)
+		return applyToStore(kv, keep)
+	})
+	if err != nil {
+		return &RecoverableError{Err: fmt.Errorf("restore from source topic %s: %w", tp, err)}
+	}
+	if next > from {
+		t.log.Debug("restored", "store", spec.Name, "from", from, "to", next, "skipped", skipped)
+	}
+	if t.sources == nil {
+		t.sources = map[state.TopicPartition]int64{}
+	}
+	t.sources[tp] = max(next, from)
+	return nil
+}
+
+// filterSourceRecords returns the records of a source topic that processing
+// applies to the table (a key, and a key and value that deserialize); the
+// others were skipped by the deserialization error handler. recs is not
+// modified: it may be shared.
+func filterSourceRecords(spec topology.StoreSpec, recs []*kgo.Record) []*kgo.Record {
+	keep := make([]*kgo.Record, 0, len(recs))
+	for _, r := range recs {
+		if r.Key == nil {
+			continue
+		}
+		if spec.RestoreCheck != nil && spec.RestoreCheck(r.Key, r.Value) != nil {
+			continue
+		}
+		keep = append(keep, r)
+	}
+	return keep
+}
+
+// checkpointSourceTables adds the source tables' positions to a checkpoint:
+// the offset up to which each store holds its source partition.
+func (t *Task) checkpointSourceTables(offsets map[state.TopicPartition]int64) {
+	for tp, restored := range t.sources {
+		off := restored
+		if c, ok := t.consumed[tp]; ok && c > off {
+			off = c
+		}
+		offsets[tp] = off
+	}
+}
+
+// clearStore deletes every key of s.
+func clearStore(s topology.KeyValueStore) error {
+	it, err := s.Range(nil, nil)
+	if err != nil {
+		return err
+	}
+	var keys [][]byte
+	for it.Next() {
+		keys = append(keys, it.Key())
+	}
+	if err := errors.Join(it.Err(), it.Close()); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := s.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
