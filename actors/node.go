@@ -45,7 +45,10 @@ type NodeConfig struct {
 	// RestartBackoff is the first wait before a task that failed with a
 	// recoverable error starts again; it doubles up to 10s.
 	RestartBackoff time.Duration
-	Logger         *slog.Logger
+	// WallClockTick is how often tasks with wall-clock punctuators check
+	// them (see punctuate.go). Default: 100ms.
+	WallClockTick time.Duration
+	Logger        *slog.Logger
 }
 
 type runningTask struct {
@@ -122,11 +125,13 @@ func (n *Node) reportErr(err error) {
 	}
 }
 
-// Start begins the fetch loop and the commit loop.
+// Start begins the fetch loop, the commit loop and the wall-clock
+// punctuation ticks.
 func (n *Node) Start() {
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go func() { defer n.wg.Done(); n.fetch.run(n.ctx) }()
 	go func() { defer n.wg.Done(); n.commitLoop(n.ctx) }()
+	go func() { defer n.wg.Done(); n.wallClockLoop(n.ctx) }()
 }
 
 // Apply makes the node run exactly the tasks of a: new tasks are created,

@@ -66,6 +66,8 @@ func (a *taskActor) Receive(c actor.Context) {
 		if a.task.Buffered() > 0 {
 			a.schedule(c)
 		}
+	case wallClockTick:
+		a.punctuate(m)
 	case *queryRequest:
 		if a.dead || a.task.State() != partition.StateRunning {
 			c.Respond(queryReply{err: fmt.Errorf("task %s is %s: %w", a.task.ID(), a.task.State(), ErrTaskNotHere)})

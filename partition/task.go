@@ -64,6 +64,9 @@ type Config struct {
 	ExactlyOnce bool
 	Txn         *TxnProducer
 	Logger      *slog.Logger
+	// Clock is the wall clock of wall-clock punctuation (see
+	// PunctuateWallClock). Default: time.Now.
+	Clock func() time.Time
 }
 
 // Task runs one sub-topology on one partition number.
@@ -90,6 +93,7 @@ type Task struct {
 	processed   int64
 	skipped     int64
 	log         *slog.Logger
+	punct       punctuations // punctuation.go
 }
 
 // NewTask makes a task; Initialize opens and restores its stores.
@@ -219,6 +223,9 @@ func (t *Task) Initialize(ctx context.Context, cp CommitPoint) error {
 		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
 	t.graph = g
+	if err := g.Init(); err != nil { // processors' Init, after restore
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+	}
 	return t.transition(StateRunning)
 }
 
@@ -376,6 +383,9 @@ func (t *Task) Process(max int) (int, error) {
 		if err := t.processOne(q.tp, r); err != nil {
 			return n, err
 		}
+		if err := t.punctuateStreamTime(); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
 }
@@ -479,14 +489,17 @@ func (t *Task) CommitFailed() { t.dirty = true }
 // StreamTime is the largest timestamp processed (-1 before any).
 func (t *Task) StreamTime() int64 { return t.streamTime }
 
-// Close closes the stores. A clean close (after a successful commit) writes a
-// checkpoint first; an unclean one leaves the last checkpoint, so the next
-// start restores from there.
+// Close closes the processors (their Close), then the stores. A clean close
+// (after a successful commit) writes a checkpoint first; an unclean one
+// leaves the last checkpoint, so the next start restores from there.
 func (t *Task) Close(clean bool) error {
 	if t.state == StateClosed {
 		return nil
 	}
 	var errs []error
+	if t.graph != nil {
+		errs = append(errs, t.graph.Close()) // processors' Close, before their stores close
+	}
 	if clean && t.state == StateRunning {
 		errs = append(errs, t.writeCheckpoint())
 	}

@@ -120,6 +120,7 @@ func (d *Driver) startTasks() error {
 			OnDeserializationError: d.cfg.onDeserialize,
 			GlobalStores:           d.globalStores(),
 			Logger:                 d.cfg.logger,
+			Clock:                  d.clock, // punctuation.go
 		})
 		if err == nil {
 			d.tasks = append(d.tasks, t)
@@ -428,9 +429,13 @@ func (d *Driver) WallClock() time.Time {
 	return d.now
 }
 
-// AdvanceWallClock moves the wall clock forward by step. TestInputTopic.Pipe
-// stamps records with the wall clock. (Wall-clock punctuation, once the
-// topology has it, runs here and may fail, hence the error.)
+// AdvanceWallClock moves the wall clock forward by step, then runs the
+// wall-clock punctuators that are due (task by task) and processes what they
+// sent to topics the tasks read. A punctuator fires at most once per call,
+// however many intervals step spans (as in Kafka Streams): advance in
+// smaller steps to see every interval. TestInputTopic.Pipe stamps records
+// with the wall clock. A punctuator's error is returned, and the task has
+// failed then (see ErrTaskFailed).
 func (d *Driver) AdvanceWallClock(step time.Duration) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -441,7 +446,7 @@ func (d *Driver) AdvanceWallClock(step time.Duration) error {
 		return fmt.Errorf("streamtest: AdvanceWallClock(%v): the wall clock cannot go back", step)
 	}
 	d.now = d.now.Add(step)
-	return nil
+	return d.punctuateWallClock()
 }
 
 // TaskIDs lists the driver's tasks, by sub-topology and then partition.

@@ -47,6 +47,7 @@ func (t *Topology) SubtopologyOfStore(name string) (*Subtopology, bool) {
 // TaskGraph is a sub-topology instantiated for one task.
 type TaskGraph struct {
 	sources map[string]func(*RawRecord) error
+	life    *lifecycle // processors' Init and Close (lifecycle.go)
 }
 
 // Process runs one input record, read from its full topic name, through the
@@ -62,6 +63,7 @@ func (g *TaskGraph) Process(r *RawRecord) error {
 // Instantiate builds the runtime processors of the sub-topology for one task.
 func (st *Subtopology) Instantiate(ctx TaskContext) (*TaskGraph, error) {
 	made := map[int]any{}
+	life := &lifecycle{}
 	var inst func(n *node) (any, error)
 	inst = func(n *node) (any, error) {
 		if v, ok := made[n.id]; ok {
@@ -79,10 +81,11 @@ func (st *Subtopology) Instantiate(ctx TaskContext) (*TaskGraph, error) {
 		if err != nil {
 			return nil, fmt.Errorf("instantiate %s: %w", n.name, err)
 		}
+		v = life.register(n, v) // keeps a processor's Init and Close hooks
 		made[n.id] = v
 		return v, nil
 	}
-	g := &TaskGraph{sources: map[string]func(*RawRecord) error{}}
+	g := &TaskGraph{sources: map[string]func(*RawRecord) error{}, life: life}
 	for _, n := range st.nodes {
 		if n.kind != kindSource {
 			continue
