@@ -17,7 +17,9 @@
 //     ones that restore their stores from them, and input offsets are
 //     committed by Commit, so a restart processes again what was not
 //     committed (at-least-once, as in the application);
-//   - the wall clock is a value the test moves with AdvanceWallClock.
+//   - the wall clock is a value the test moves with AdvanceWallClock, which
+//     runs the wall-clock punctuators that are due; stream-time punctuators
+//     run as the piped records advance each task's stream time.
 //
 // As in the application, a task that fails (an undecodable record with the
 // default handler, say) stops the driver until Restart: see ErrTaskFailed.

@@ -1,0 +1,160 @@
+// Command punctuate is a Processor API program with a punctuator. It reads
+// events (key: a string; value: an int64 as Kafka's 8-byte big-endian long)
+// from a topic, keeps each key's running sum in a store, and every
+// -interval of event time (stream time: the largest event timestamp seen by
+// a task) writes the current sum of every key that changed since the last
+// time to the output topic.
+//
+//	go run ./examples/03-punctuate -input events.txt -print
+//
+// where events.txt has lines "key timestampMillis value":
+//
+//	a 1000 5
+//	b 1500 2
+//	a 12000 -1
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/examples/punctuate"
+	"github.com/eddystreams/eddy/examples/wordcount"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "punctuate:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the program, with its arguments and output as parameters so that
+// tests can run it in-process.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("punctuate", flag.ContinueOnError)
+	var (
+		brokers    = fs.String("brokers", "", "Kafka bootstrap servers, comma-separated (empty: start an embedded broker in-process)")
+		brokerData = fs.String("broker-data", "", "embedded broker's persistent log directory (empty: memory only)")
+		stateDir   = fs.String("state-dir", "", "state directory (default: a temporary directory)")
+		appID      = fs.String("app-id", "punctuate", "application id")
+		partitions = fs.Int("partitions", 4, "partitions of the input and output topics when they are created")
+		inputTopic = fs.String("input-topic", "events", "input topic")
+		outTopic   = fs.String("output-topic", "sums", "output topic")
+		inputFile  = fs.String("input", "", `produce the events of this file (- for stdin) to the input topic first: lines "key timestampMillis value"`)
+		interval   = fs.Duration("interval", 10*time.Second, "emit the changed sums every interval of event time")
+		printAll   = fs.Bool("print", false, `once all input is processed and committed, print the last sum emitted per key ("key sum", sorted by key) and exit`)
+		guarantee  = fs.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	g, err := eddy.ParseGuarantee(*guarantee)
+	if err != nil {
+		return err
+	}
+	topo, err := punctuate.Topology(*inputTopic, *outTopic, *interval)
+	if err != nil {
+		return err
+	}
+	var events []punctuate.Event
+	if *inputFile != "" {
+		var r io.Reader = os.Stdin
+		if *inputFile != "-" {
+			f, err := os.Open(*inputFile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			r = f
+		}
+		if events, err = punctuate.ParseEvents(r); err != nil {
+			return fmt.Errorf("%s: %w", *inputFile, err)
+		}
+	}
+	if *stateDir == "" {
+		d, err := os.MkdirTemp("", "punctuate-state-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*stateDir = d
+	}
+	opts := []eddy.Option{eddy.WithApplicationID(*appID), eddy.WithStateDir(*stateDir), eddy.WithProcessingGuarantee(g)}
+	if g == eddy.AtLeastOnce {
+		opts = append(opts, eddy.WithCommitInterval(time.Second))
+	}
+	if *brokers == "" {
+		opts = append(opts, eddy.WithEmbeddedBroker(*brokerData))
+	} else {
+		opts = append(opts, eddy.WithBrokers(strings.Split(*brokers, ",")...))
+	}
+	app, err := eddy.New(topo, opts...)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := wordcount.EnsureTopics(ctx, kadm.NewClient(cl), int32(*partitions), *inputTopic, *outTopic); err != nil {
+		return err
+	}
+	if err := punctuate.ProduceEvents(ctx, cl, *inputTopic, events); err != nil {
+		return err
+	}
+	if !*printAll {
+		return app.Run(ctx)
+	}
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	if err := app.WaitIdle(ctx); err != nil {
+		return err
+	}
+	sums, err := punctuate.ReadSums(ctx, app.Brokers(), *outTopic)
+	if err != nil {
+		return err
+	}
+	if err := app.Close(); err != nil {
+		return err
+	}
+	w := bufio.NewWriter(stdout)
+	for _, s := range sums {
+		fmt.Fprintf(w, "%s %d\n", s.Key, s.Sum)
+	}
+	return w.Flush()
+}
+
+func logLevel() slog.Level {
+	if os.Getenv("EDDY_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
