@@ -118,6 +118,9 @@ func (g *GlobalTask) Initialize(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("global task: %w", err)
 	}
+	if err := graph.Init(); err != nil {
+		return fmt.Errorf("global task: %w", err)
+	}
 	g.graph = graph
 	g.state = StateRunning
 	return nil
@@ -290,6 +293,9 @@ func (g *GlobalTask) Close(clean bool) error {
 	var errs []error
 	if clean {
 		errs = append(errs, g.checkpoint())
+	}
+	if g.graph != nil {
+		errs = append(errs, g.graph.Close())
 	}
 	for n, s := range g.engines {
 		if err := s.Close(); err != nil {
