@@ -1,0 +1,151 @@
+// Command table-aggregate counts users per region: the topic user-regions is
+// a table (key the user, value the region; a null value removes the user),
+// grouped by region and counted into the topic region-counts (key the
+// region, value the count as Kafka's 8-byte big-endian long). A user who
+// moves leaves their old region's count; a region whose last user leaves
+// gets 0.
+//
+// With -input, each line of the file is produced to user-regions first:
+// "user region" sets the user's region, "user" alone removes the user; line
+// i (from 0) gets timestamp 1700000000000+i.
+//
+//	go run ./examples/02-table-aggregate -input users.txt -print
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/examples/regioncount"
+	"github.com/eddystreams/eddy/examples/wordcount"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "table-aggregate:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the whole program, given its arguments and where -print writes.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("table-aggregate", flag.ContinueOnError)
+	var (
+		brokers    = fs.String("brokers", "", "Kafka bootstrap servers, comma-separated (empty: start an embedded broker in-process)")
+		brokerData = fs.String("broker-data", "", "embedded broker's persistent log directory (empty: memory only)")
+		stateDir   = fs.String("state-dir", "", "state directory (default: a temporary directory)")
+		appID      = fs.String("app-id", "table-aggregate", "application id")
+		partitions = fs.Int("partitions", 4, "partitions of the input and output topics when they are created")
+		inputTopic = fs.String("input-topic", "user-regions", "input topic (a table: key user, value region)")
+		outTopic   = fs.String("output-topic", "region-counts", "output topic (key region, value the user count)")
+		inputFile  = fs.String("input", "", `produce each line of this file (- for stdin) to the input topic first: "user region", or "user" to remove`)
+		printAll   = fs.Bool("print", false, `once all input is processed and committed, print "region count" for every region, sorted, and exit`)
+		guarantee  = fs.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *partitions < 1 {
+		return fmt.Errorf("-partitions %d: need at least 1", *partitions)
+	}
+	g, err := eddy.ParseGuarantee(*guarantee)
+	if err != nil {
+		return err
+	}
+	topo, err := regioncount.Topology(*inputTopic, *outTopic)
+	if err != nil {
+		return err
+	}
+	if *stateDir == "" {
+		d, err := os.MkdirTemp("", "table-aggregate-state-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*stateDir = d
+	}
+	opts := []eddy.Option{eddy.WithApplicationID(*appID), eddy.WithStateDir(*stateDir), eddy.WithProcessingGuarantee(g)}
+	if g == eddy.AtLeastOnce {
+		opts = append(opts, eddy.WithCommitInterval(time.Second))
+	}
+	if *brokers == "" {
+		opts = append(opts, eddy.WithEmbeddedBroker(*brokerData))
+	} else {
+		opts = append(opts, eddy.WithBrokers(strings.Split(*brokers, ",")...))
+	}
+	app, err := eddy.New(topo, opts...)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := wordcount.EnsureTopics(ctx, kadm.NewClient(cl), int32(*partitions), *inputTopic, *outTopic); err != nil {
+		return err
+	}
+	if *inputFile != "" {
+		var r io.Reader = os.Stdin
+		if *inputFile != "-" {
+			f, err := os.Open(*inputFile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			r = f
+		}
+		if err := regioncount.ProduceLines(ctx, cl, *inputTopic, r); err != nil {
+			return err
+		}
+	}
+	if !*printAll {
+		return app.Run(ctx)
+	}
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	if err := app.WaitIdle(ctx); err != nil {
+		return err
+	}
+	counts, err := regioncount.ReadCounts(ctx, app.Brokers(), *outTopic)
+	if err != nil {
+		return err
+	}
+	if err := app.Close(); err != nil {
+		return err
+	}
+	w := bufio.NewWriter(stdout)
+	for _, c := range counts {
+		fmt.Fprintf(w, "%s %d\n", c.Region, c.Users)
+	}
+	return w.Flush()
+}
+
+func logLevel() slog.Level {
+	if os.Getenv("EDDY_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
