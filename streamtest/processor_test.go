@@ -143,8 +143,11 @@ func TestStreamTimePunctuation(t *testing.T) {
 	}
 }
 
-// Kafka Streams' own example: every 10s of stream time over records one
-// second apart. Scheduled at 0, the first record fires it, then every 10s.
+// Kafka Streams' documented example (developer guide, Processor API): a
+// punctuator every 10s of stream time over records at 1s..60s. The guide
+// says 6 calls; its code (StreamTask.schedule aligns a stream-time
+// punctuator to 0, "punctuate as soon as we have data") makes 7: the first
+// record fires it, then 10s, 20s, ... 60s. Eddy follows the code.
 func TestStreamTimePunctuationKafkaExample(t *testing.T) {
 	var calls []tick
 	d := newDriver(t, build(t, func(b *topology.Builder) {
