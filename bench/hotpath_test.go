@@ -130,27 +130,27 @@ func countTopology(b *testing.B) *topology.Topology {
 	return topo
 }
 
-// BenchmarkStateless is the stateless workload's chain: source (string key,
+// BenchmarkHotPathStateless is the stateless workload's chain: source (string key,
 // bytes value) → filter → mapValues(upper-case, a new 100-byte value) →
 // sink. The mapping's own allocation is the user's, one per kept record.
-func BenchmarkStateless(b *testing.B) {
+func BenchmarkHotPathStateless(b *testing.B) {
 	benchTask(b, statelessTopology(b, workload.Upper), topology.EngineMemory, inputRecords(workload.Keys))
 }
 
-// BenchmarkStatelessIdentity is the same chain with a mapping that returns
+// BenchmarkHotPathStatelessIdentity is the same chain with a mapping that returns
 // its input: what is left is Eddy's own cost per record.
-func BenchmarkStatelessIdentity(b *testing.B) {
+func BenchmarkHotPathStatelessIdentity(b *testing.B) {
 	benchTask(b, statelessTopology(b, func(v []byte) []byte { return v }), topology.EngineMemory, inputRecords(workload.Keys))
 }
 
-// BenchmarkCountRocksDB is the count workload: source → count by key in
+// BenchmarkHotPathCountRocksDB is the count workload: source → count by key in
 // RocksDB with its changelog → sink of the new count.
-func BenchmarkCountRocksDB(b *testing.B) {
+func BenchmarkHotPathCountRocksDB(b *testing.B) {
 	benchTask(b, countTopology(b), topology.EngineRocksDB, inputRecords(workload.Keys))
 }
 
-// BenchmarkCountMemory is the count on the in-memory engine, to tell the
+// BenchmarkHotPathCountMemory is the count on the in-memory engine, to tell the
 // store's share from the rest.
-func BenchmarkCountMemory(b *testing.B) {
+func BenchmarkHotPathCountMemory(b *testing.B) {
 	benchTask(b, countTopology(b), topology.EngineMemory, inputRecords(workload.Keys))
 }
