@@ -158,3 +158,43 @@ func MapTableValues[K, V, V2 any](t *KTable[K, V], fn func(K, V) V2) *KTable[K, 
 		}
 	})
 }
+
+// Materialize keeps t in a key-value store of its own (named with Named,
+// default "KTABLE-MATERIALIZED-STATE-STORE-<n>"; change-logged to
+// "<app>-<name>-changelog" unless WithLogging(false)), so that it can be
+// queried: a change with a new value puts it, a delete deletes. The result
+// forwards the same changes and its StoreName is the new store. Use it after
+// Filter or MapTableValues, which do not keep a store themselves (Kafka
+// Streams' filter(..., Materialized.as(name))).
+func (t *KTable[K, V]) Materialize(opts ...StoreOption) *KTable[K, V] {
+	b := t.b
+	cfg := applyStoreOpts(opts)
+	if cfg.name == "" {
+		cfg.name = b.newName("KTABLE-MATERIALIZED-STATE-STORE-")
+	}
+	store := cfg.name
+	ks, vs := t.keySerde, t.valueSerde
+	b.addStore(StoreSpec{Name: store, Engine: cfg.engine, Logging: cfg.logging, KeySerde: ks, ValueSerde: vs})
+	n := b.addNode(kindProcessor, b.newName("KTABLE-MATERIALIZE-"), []*node{t.node}, func(ctx TaskContext, kids []any) (any, error) {
+		kv, ok := ctx.Store(store).(KeyValueStore)
+		if !ok {
+			return nil, fmt.Errorf("store %q is not a key-value store of this task", store)
+		}
+		ts := NewTypedKeyValueStore(kv, ChangelogTopicName(ctx.ApplicationID(), store), ks, vs)
+		next := fanout[K, Change[V]](kids)
+		return func(r Record[K, Change[V]]) error {
+			var err error
+			if r.Value.HasNew {
+				err = ts.Put(r.Key, r.Value.New)
+			} else {
+				err = ts.Delete(r.Key)
+			}
+			if err != nil {
+				return err
+			}
+			return next(r)
+		}, nil
+	})
+	n.stores = []string{store}
+	return &KTable[K, V]{b: b, node: n, keySerde: ks, valueSerde: vs, store: store}
+}
