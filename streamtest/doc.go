@@ -19,7 +19,11 @@
 //     committed (at-least-once, as in the application);
 //   - the wall clock is a value the test moves with AdvanceWallClock, which
 //     runs the wall-clock punctuators that are due; stream-time punctuators
-//     run as the piped records advance each task's stream time.
+//     run as the piped records advance each task's stream time;
+//   - a table's source topic is its store's changelog, as in the
+//     application, and a record piped into a global table's topic updates
+//     the global store at once (global stores are restored before the tasks
+//     start, and ReadStore reads them); PipeTombstone sends a null value.
 //
 // As in the application, a task that fails (an undecodable record with the
 // default handler, say) stops the driver until Restart: see ErrTaskFailed.

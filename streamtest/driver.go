@@ -48,8 +48,8 @@ type Driver struct {
 	closed    bool
 	global    *partition.GlobalTask // the global tables' stores, nil without
 	failed    *partition.Task       // the task whose processing failed, if any
-	failure   error           // its error
-	broken    error           // set when a Restart could not make the new tasks
+	failure   error                 // its error
+	broken    error                 // set when a Restart could not make the new tasks
 }
 
 // New makes a driver for topo and starts its tasks, one per sub-topology and

@@ -61,7 +61,7 @@ func TestTableSourceUpdatesAndDeletes(t *testing.T) {
 	out := streamtest.CreateOutputTopic(d, "out", topology.String(), topology.Int64())
 	must(t, in.PipeKeyValues(kv("a", int64(1)), kv("b", int64(2)), kv("a", int64(3))))
 	must(t, in.PipeTombstone("a"))
-	must(t, in.PipeTombstone("c")) // absent: still forwarded, as Kafka Streams does
+	must(t, in.PipeTombstone("c"))                                                  // absent: still forwarded, as Kafka Streams does
 	must(t, in.PipeRecord(topology.Record[string, int64]{NullKey: true, Value: 9})) // no key: skipped
 	expectUpdates(t, out, "a=1", "b=2", "a=3", "a=<null>", "c=<null>")
 	expectStore(t, d, "users", topology.Int64(), map[string]int64{"b": 2})
