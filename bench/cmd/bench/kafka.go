@@ -18,6 +18,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// fastMetadata lets the driver's clients refresh metadata at once: with
+// franz-go's default minimum age (5 s), a client that looked a topic up just
+// before it was created waits 5 s to see it, and the driver creates topics
+// all the time.
+var fastMetadata = kgo.MetadataMinAge(50 * time.Millisecond)
+
 // broker is the Kafka broker of a run, started with scripts/kafka.sh.
 type broker struct {
 	root  string
@@ -42,7 +48,7 @@ func (b *broker) start() error {
 		return fmt.Errorf("kafka.sh fresh: %w", err)
 	}
 	b.addr = "127.0.0.1:" + strconv.Itoa(b.port)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), fastMetadata)
 	if err != nil {
 		return err
 	}
@@ -175,7 +181,7 @@ type loader struct {
 }
 
 func newLoader(addr string) (*loader, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr),
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), fastMetadata,
 		kgo.ProducerLinger(20*time.Millisecond),
 		kgo.MaxBufferedRecords(200_000),
 		kgo.ProducerBatchMaxBytes(1<<20),

@@ -88,7 +88,7 @@ func main() {
 	}
 	defaults(&c.reps, 3, 1)
 	defaults(&c.n, 1_000_000, 50_000)
-	defaults(&c.restoreN, 1_000_000, 200_000)
+	defaults(&c.restoreN, 1_000_000, 100_000)
 	if c.latencyDur == 0 {
 		c.latencyDur = 45 * time.Second
 		if c.quick {

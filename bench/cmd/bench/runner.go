@@ -358,13 +358,13 @@ func (r *runner) latency(p *proc, input, output string, filters bool) (measureme
 	p.drain()
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
-	cons, err := kgo.NewClient(kgo.SeedBrokers(r.b.addr), kgo.ConsumeTopics(output),
+	cons, err := kgo.NewClient(kgo.SeedBrokers(r.b.addr), fastMetadata, kgo.ConsumeTopics(output),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
 		return m, "", err
 	}
 	defer cons.Close()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(r.b.addr), kgo.ProducerLinger(0))
+	prod, err := kgo.NewClient(kgo.SeedBrokers(r.b.addr), fastMetadata, kgo.ProducerLinger(0))
 	if err != nil {
 		return m, "", err
 	}
