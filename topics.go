@@ -121,6 +121,9 @@ func (a *App) prepareTopics(ctx context.Context) (*layout, error) {
 			}
 		}
 	}
+	if err := a.topo.Copartition(appID, l.counts); err != nil {
+		return nil, fmt.Errorf("eddy: %w", err)
+	}
 	type want struct {
 		name       string
 		partitions int32

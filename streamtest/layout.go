@@ -86,6 +86,9 @@ func newLayout(topo *topology.Topology, c *cfg) (*layout, error) {
 			}
 		}
 	}
+	if err := topo.Copartition(l.appID, l.counts); err != nil {
+		return nil, err
+	}
 	for _, st := range topo.Subtopologies {
 		if l.tasks[st.ID] == 0 {
 			return nil, fmt.Errorf("cannot work out the partition count of sub-topology %d", st.ID)

@@ -272,3 +272,46 @@ func TestStreamTombstonesPassThroughSinks(t *testing.T) {
 	must(t, err)
 	equalBytes(t, "tombstone value", raw.Value, nil)
 }
+
+func TestCogroupRepartitionTopicsAreCopartitioned(t *testing.T) {
+	// clicks has 4 partitions and is aggregated where it is; views has 2
+	// and is regrouped: its repartition topic must have 4 partitions too,
+	// or a user's views and clicks would meet in different tasks.
+	topo := build(t, func(b *topology.Builder) {
+		clicks := topology.Stream(b, "clicks", topology.String(), topology.Int64())
+		views := topology.Stream(b, "views", topology.String(), topology.String())
+		c := topology.Cogroup(clicks.GroupByKey(), func(_ string, n int64, agg int64) int64 { return agg + n })
+		c = topology.CogroupWith(c, topology.GroupBy(views, func(_, v string) string { return v }), func(_ string, _ string, agg int64) int64 { return agg + 100 })
+		c.Aggregate(func() int64 { return 0 }, topology.Int64(), topology.Named("sum")).ToStream().To("out")
+	})
+	d := newDriver(t, topo, streamtest.WithTopicPartitions("clicks", 4), streamtest.WithTopicPartitions("views", 2))
+	if n := d.Partitions("streamtest-sum-1-repartition"); n != 4 {
+		t.Fatalf("repartition topic has %d partitions, want 4", n)
+	}
+	clicks := streamtest.CreateInputTopic(d, "clicks", topology.String(), topology.Int64())
+	views := streamtest.CreateInputTopic(d, "views", topology.String(), topology.String())
+	out := streamtest.CreateOutputTopic(d, "out", topology.String(), topology.Int64())
+	for _, u := range []string{"ann", "bob", "cid", "dan", "eve", "fay"} {
+		must(t, clicks.Pipe(u, 1))
+		must(t, views.Pipe("page", u))
+	}
+	got, err := streamtest.ReadToMap(out)
+	must(t, err)
+	for u, n := range got {
+		if n != 101 {
+			t.Fatalf("%s = %d, want 101 (its click and its view in one aggregate): %v", u, n, got)
+		}
+	}
+
+	// Two external topics of different widths cannot be co-partitioned.
+	_, err = streamtest.New(build(t, func(b *topology.Builder) {
+		a := topology.Stream(b, "a", topology.String(), topology.Int64())
+		bb := topology.Stream(b, "b", topology.String(), topology.Int64())
+		c := topology.Cogroup(a.GroupByKey(), func(_ string, n int64, agg int64) int64 { return agg + n })
+		topology.CogroupWith(c, bb.GroupByKey(), func(_ string, n int64, agg int64) int64 { return agg + n }).
+			Aggregate(func() int64 { return 0 }, nil)
+	}), streamtest.WithTopicPartitions("a", 3), streamtest.WithTopicPartitions("b", 2))
+	if err == nil || !strings.Contains(err.Error(), "not co-partitioned: b has 2") {
+		t.Fatalf("want a co-partitioning error, got %v", err)
+	}
+}
