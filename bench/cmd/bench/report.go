@@ -235,7 +235,7 @@ func (rp *report) writeMarkdown(path string) error {
 	w("| raw pipe | franz-go v1.22.3 consume → produce |")
 	w("| sizes | %d input records per throughput workload (100-byte values, %d distinct keys, %d partitions); %d-record changelog for restore; %d records/s for %s (first %s not measured) for latency |",
 		c.n, workload.Keys, workload.Partitions, c.restoreN, c.latencyRate, c.latencyDur, c.latencyWarm)
-	w("| commit interval | %s for every system under at-least-once; Kafka Streams' default 100 ms under exactly-once |", c.commit)
+	w("| commit interval | %s for every system under at-least-once; the default 100 ms of Eddy and Kafka Streams under exactly-once |", c.commit)
 	w("| run time | %s |", time.Since(rp.start).Round(time.Second))
 	w("| load average (1/5/15 min) | %s at the start, %s at the end |", rp.startLoad, loadAvg())
 	w("")
