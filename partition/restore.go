@@ -2,11 +2,14 @@ package partition
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -27,15 +30,39 @@ type KafkaChangelogReader struct {
 	Admin *kadm.Client
 }
 
+// endOffset is the last stable offset of tp. A topic created moments ago may
+// not be in the metadata the client answers from yet (franz-go keeps it for
+// up to a few seconds), so a missing partition is asked again until ctx ends.
+func (k *KafkaChangelogReader) endOffset(ctx context.Context, tp state.TopicPartition) (kadm.ListedOffset, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	backoff := 50 * time.Millisecond
+	for {
+		ends, err := k.Admin.ListCommittedOffsets(ctx, tp.Topic)
+		if err != nil {
+			return kadm.ListedOffset{}, fmt.Errorf("list end offsets of %s: %w", tp.Topic, err)
+		}
+		end, ok := ends.Lookup(tp.Topic, tp.Partition)
+		if ok && end.Err == nil {
+			return end, nil
+		}
+		if ok && !errors.Is(end.Err, kerr.UnknownTopicOrPartition) && !errors.Is(end.Err, kerr.LeaderNotAvailable) && !errors.Is(end.Err, kerr.NotLeaderForPartition) {
+			return end, fmt.Errorf("end offset of %s-%d: %w", tp.Topic, tp.Partition, end.Err)
+		}
+		select {
+		case <-ctx.Done():
+			return end, fmt.Errorf("end offset of %s-%d: partition not found (%v): %w", tp.Topic, tp.Partition, end.Err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
 // Restore implements ChangelogReader.
 func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartition, from, until int64, apply func([]*kgo.Record) error) (int64, error) {
-	ends, err := k.Admin.ListCommittedOffsets(ctx, tp.Topic)
+	end, err := k.endOffset(ctx, tp)
 	if err != nil {
-		return 0, fmt.Errorf("list end offsets of %s: %w", tp.Topic, err)
-	}
-	end, ok := ends.Lookup(tp.Topic, tp.Partition)
-	if !ok || end.Err != nil {
-		return 0, fmt.Errorf("end offset of %s-%d: %v", tp.Topic, tp.Partition, end.Err)
+		return 0, err
 	}
 	starts, err := k.Admin.ListStartOffsets(ctx, tp.Topic)
 	if err != nil {
