@@ -20,6 +20,13 @@ const (
 	// backgroundThreads sizes the flush/compaction pool of RocksDB's default
 	// Env, which every store in the process shares.
 	backgroundThreads = 2
+	// maxOpenFiles bounds the SST files each store keeps open (file
+	// descriptors and table readers); index and filter blocks live in the
+	// block cache either way.
+	maxOpenFiles = 512
+	// metadataBlockSize is the size of the partitions of index and filter
+	// blocks, so a large SST file does not need its whole index in memory.
+	metadataBlockSize = 4096
 )
 
 // RocksDBConfig configures one RocksDB store. The zero value is Eddy's
@@ -41,6 +48,11 @@ type RocksDBConfig struct {
 	// changelog topic is the durable copy, so writes since the last Flush
 	// are lost on a crash and rebuilt from the checkpointed offsets.
 	EnableWAL bool
+	// Budget is the node's memory budget (see MemoryBudget). When set, the
+	// store uses its block cache and write buffer manager, and its memtable
+	// size is the budget's share; BlockCache, WriteBufferSize and
+	// DBWriteBufferSize are ignored. Default nil: no node-wide bound.
+	Budget *MemoryBudget
 }
 
 // NewSharedBlockCache returns an LRU block cache of the given capacity to
@@ -77,6 +89,8 @@ type RocksDBStore struct {
 	closed bool
 
 	db           *grocksdb.DB
+	budget       *MemoryBudget
+	bulk         *bulkLoad // settings to put back after a bulk load
 	opts         *grocksdb.Options
 	bbto         *grocksdb.BlockBasedTableOptions
 	privateCache *grocksdb.Cache
@@ -103,6 +117,9 @@ func OpenRocksDB(dir, name string, cfg RocksDBConfig) (*RocksDBStore, error) {
 	s := &RocksDBStore{name: name, dir: dir, iters: make(map[*rocksIterator]struct{})}
 
 	cache := cfg.BlockCache
+	if cfg.Budget != nil {
+		cache = cfg.Budget.Cache()
+	}
 	if cache == nil {
 		s.privateCache = grocksdb.NewLRUCache(privateBlockCacheSize)
 		cache = s.privateCache
@@ -110,8 +127,16 @@ func OpenRocksDB(dir, name string, cfg RocksDBConfig) (*RocksDBStore, error) {
 	s.bbto = grocksdb.NewDefaultBlockBasedTableOptions()
 	s.bbto.SetBlockCache(cache)
 	s.bbto.SetFilterPolicy(grocksdb.NewBloomFilterFull(bloomBitsPerKey))
+	// Bounded memory: index and filter blocks are cached (and charged to
+	// the cache), in small partitions; the top level of each and L0's are
+	// pinned, and all of them are evicted last.
 	s.bbto.SetCacheIndexAndFilterBlocks(true)
+	s.bbto.SetCacheIndexAndFilterBlocksWithHighPriority(true)
 	s.bbto.SetPinL0FilterAndIndexBlocksInCache(true)
+	s.bbto.SetIndexType(grocksdb.KTwoLevelIndexSearchIndexType)
+	s.bbto.SetPartitionFilters(true)
+	s.bbto.SetMetadataBlockSize(metadataBlockSize)
+	s.bbto.SetPinTopLevelIndexAndFilter(true)
 
 	wbs := cfg.WriteBufferSize
 	if wbs == 0 {
@@ -122,17 +147,32 @@ func OpenRocksDB(dir, name string, cfg RocksDBConfig) (*RocksDBStore, error) {
 	s.opts.IncreaseParallelism(backgroundThreads)
 	s.opts.SetWriteBufferSize(wbs)
 	s.opts.SetMaxWriteBufferNumber(maxWriteBufferNumber)
-	if cfg.DBWriteBufferSize > 0 {
+	s.opts.SetMaxOpenFiles(maxOpenFiles)
+	if cfg.DBWriteBufferSize > 0 && cfg.Budget == nil {
 		s.opts.SetDbWriteBufferSize(cfg.DBWriteBufferSize)
 	}
 	s.opts.SetBlockBasedTableFactory(s.bbto)
 
-	db, err := grocksdb.OpenDb(s.opts, dir)
+	open := func() (err error) {
+		s.db, err = grocksdb.OpenDb(s.opts, dir)
+		return err
+	}
+	var err error
+	if cfg.Budget != nil {
+		s.budget = cfg.Budget
+		err = cfg.Budget.open(s, func(share uint64) error {
+			if err := cfg.Budget.prepare(s.opts, share); err != nil {
+				return err
+			}
+			return open()
+		})
+	} else {
+		err = open()
+	}
 	if err != nil {
 		s.freeOptions()
 		return nil, fmt.Errorf("open rocksdb store %s in %s: %w", name, dir, err)
 	}
-	s.db = db
 	s.ro = grocksdb.NewDefaultReadOptions()
 	s.wo = grocksdb.NewDefaultWriteOptions()
 	s.wo.DisableWAL(!cfg.EnableWAL)
@@ -206,6 +246,16 @@ func (s *RocksDBStore) Delete(key []byte) error {
 // WriteBatch applies kvs in order as one atomic RocksDB write batch; a nil
 // Value deletes its key. Nothing is written if any key is nil.
 func (s *RocksDBStore) WriteBatch(kvs []topology.KeyValue) error {
+	if err := s.writeBatch(kvs); err != nil {
+		return err
+	}
+	if s.bulk != nil {
+		return s.bulkWritten()
+	}
+	return nil
+}
+
+func (s *RocksDBStore) writeBatch(kvs []topology.KeyValue) error {
 	for i := range kvs {
 		if kvs[i].Key == nil {
 			return s.errorf(fmt.Sprintf("write batch record %d", i), ErrNilKey)
@@ -269,6 +319,11 @@ func (s *RocksDBStore) ApproximateNumEntries() (int64, error) {
 // ErrClosed; closing twice is a no-op. With the WAL off, RocksDB flushes
 // the memtables on close.
 func (s *RocksDBStore) Close() error {
+	if s.budget != nil {
+		// Before taking s.mu: the budget holds its lock while it re-shares
+		// memtables through s.setOptions.
+		s.budget.release(s)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -300,4 +355,17 @@ func (s *RocksDBStore) freeOptions() {
 
 func (s *RocksDBStore) errorf(op string, err error) error {
 	return fmt.Errorf("rocksdb store %s: %s: %w", s.name, op, err)
+}
+
+// setOptions changes mutable column family options (RocksDB's SetOptions).
+func (s *RocksDBStore) setOptions(keys, values []string) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return s.errorf("set options", ErrClosed)
+	}
+	if err := s.db.SetOptions(keys, values); err != nil {
+		return s.errorf("set options", err)
+	}
+	return nil
 }

@@ -1,0 +1,53 @@
+// See membudget_shim.h. The structs below repeat the definitions of RocksDB's
+// db/c.cc (7.8, unchanged since 6.x), whose wrappers are opaque in c.h; the
+// create and attach calls check a value through them before trusting them.
+
+#include "membudget_shim.h"
+
+#include <memory>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_buffer_manager.h>
+
+extern "C" {
+struct rocksdb_options_t {
+  rocksdb::Options rep;
+};
+struct rocksdb_cache_t {
+  std::shared_ptr<rocksdb::Cache> rep;
+};
+struct eddy_wbm_t {
+  std::shared_ptr<rocksdb::WriteBufferManager> rep;
+};
+
+eddy_wbm_t* eddy_wbm_create(void* cache, size_t expect_capacity, size_t buffer_size) {
+  auto* c = static_cast<rocksdb_cache_t*>(cache);
+  if (c == nullptr || !c->rep || c->rep->GetCapacity() != expect_capacity) {
+    return nullptr;
+  }
+  // allow_stall: writers wait while the memtables of all DBs are at the
+  // limit, until flushes free memory. membudget.go keeps idle DBs' memtables
+  // under half the limit, so a stalled writer always has a flush to wait for.
+  return new eddy_wbm_t{std::make_shared<rocksdb::WriteBufferManager>(buffer_size, c->rep, true)};
+}
+
+int eddy_wbm_attach(void* options, size_t expect_write_buffer_size, eddy_wbm_t* wbm) {
+  auto* o = static_cast<rocksdb_options_t*>(options);
+  if (o == nullptr || wbm == nullptr || o->rep.write_buffer_size != expect_write_buffer_size) {
+    return -1;
+  }
+  o->rep.write_buffer_manager = wbm->rep;
+  return 0;
+}
+
+void eddy_wbm_set_buffer_size(eddy_wbm_t* wbm, size_t buffer_size) { wbm->rep->SetBufferSize(buffer_size); }
+
+size_t eddy_wbm_buffer_size(eddy_wbm_t* wbm) { return wbm->rep->buffer_size(); }
+
+size_t eddy_wbm_memory_usage(eddy_wbm_t* wbm) { return wbm->rep->memory_usage(); }
+
+size_t eddy_wbm_mutable_memory_usage(eddy_wbm_t* wbm) { return wbm->rep->mutable_memtable_memory_usage(); }
+
+void eddy_wbm_destroy(eddy_wbm_t* wbm) { delete wbm; }
+}
