@@ -284,9 +284,11 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 			until = 0 // nothing was committed: any changelog record is ahead
 		}
 	}
-	next, err := t.cfg.Changelogs.Restore(ctx, tp, from, until, func(recs []*kgo.Record) error {
-		return applyToStore(kv, recs)
-	})
+	rs := newRestorer(kv) // write batches, bulk-load settings for long restores
+	next, err := t.cfg.Changelogs.Restore(ctx, tp, from, until, rs.apply)
+	if ferr := rs.finish(); err == nil {
+		err = ferr
+	}
 	if err != nil {
 		return &RecoverableError{Err: fmt.Errorf("restore from %s-%d: %w", tp.Topic, tp.Partition, err)}
 	}

@@ -1,0 +1,75 @@
+package partition
+
+import (
+	"bytes"
+	"cmp"
+	"slices"
+
+	"github.com/eddystreams/eddy/state"
+	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// bulkLoadAfter is how many records a restore writes normally before it
+// switches the store to bulk-load settings: a short catch-up (a clean
+// restart) gains nothing from them, and switching rewrites RocksDB's
+// OPTIONS file twice.
+const bulkLoadAfter = 50_000
+
+// bulkEngine is an engine with a bulk-load mode.
+type bulkEngine interface {
+	state.BulkLoader
+	topology.BatchWriter
+}
+
+// restorer writes the records of a restoration to a store's engine in
+// write batches. Once the restore proves long it switches the engine to
+// bulk-load settings (see state.BulkLoader) and sorts each batch by key. Call
+// finish when the restore is over, whether it failed or not.
+type restorer struct {
+	kv      topology.KeyValueStore
+	loader  bulkEngine // nil: the engine has no bulk mode
+	applied int
+	bulk    bool
+}
+
+func newRestorer(kv topology.KeyValueStore) *restorer {
+	r := &restorer{kv: kv}
+	r.loader, _ = kv.(bulkEngine)
+	return r
+}
+
+// apply is a ChangelogReader's apply function.
+func (r *restorer) apply(recs []*kgo.Record) error {
+	if r.loader != nil && !r.bulk && r.applied >= bulkLoadAfter {
+		if err := r.loader.BeginBulkLoad(); err != nil {
+			return err
+		}
+		r.bulk = true
+	}
+	r.applied += len(recs)
+	if !r.bulk {
+		return applyToStore(r.kv, recs)
+	}
+	// Sorted by key, a batch goes into the memtable's skip list near the
+	// previous insert each time instead of at a random place. Equal keys
+	// keep their order (by offset), so a key written twice keeps its last
+	// value.
+	sorted := slices.Clone(recs)
+	slices.SortFunc(sorted, func(a, b *kgo.Record) int {
+		if c := bytes.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Offset, b.Offset)
+	})
+	return applyToStore(r.kv, sorted)
+}
+
+// finish ends the bulk load, if one began.
+func (r *restorer) finish() error {
+	if !r.bulk {
+		return nil
+	}
+	r.bulk = false
+	return r.loader.EndBulkLoad()
+}
