@@ -13,7 +13,6 @@ import (
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
-	"github.com/linxGnu/grocksdb"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -32,7 +31,8 @@ type App struct {
 	adminCl  *kgo.Client
 	producer *kgo.Client
 	consumer *kgo.Client
-	cache    *grocksdb.Cache
+	budget   *state.MemoryBudget // RocksDB memory of the node (memory.go)
+	records  *state.RecordCache  // record cache budget (memory.go)
 	node     *actors.Node
 	layout   *layout
 	global   *globalConsumer // nil without global tables
@@ -124,7 +124,9 @@ func (a *App) Start(ctx context.Context) error {
 	if a.consumer, err = kgo.NewClient(a.clientOpts(consumerOpts...)...); err != nil {
 		return fmt.Errorf("eddy: consumer: %w", err)
 	}
-	a.cache = state.NewSharedBlockCache(a.cfg.blockCacheBytes)
+	if err := a.startMemory(); err != nil {
+		return err
+	}
 	// Global tables are caught up before any task processes.
 	if err := a.startGlobal(ctx); err != nil {
 		return err
@@ -199,9 +201,7 @@ func (a *App) Close() error {
 			cl.Close()
 		}
 	}
-	if a.cache != nil {
-		a.cache.Destroy()
-	}
+	a.closeMemory() // after the tasks and global stores closed
 	if a.fake != nil {
 		a.fake.Close()
 	}
@@ -229,7 +229,8 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		Inputs:                 a.layout.inputs(id),
 		Dir:                    filepath.Join(a.cfg.stateDir, a.cfg.appID, id.String()),
 		DefaultEngine:          a.cfg.engine,
-		RocksDB:                state.RocksDBConfig{BlockCache: a.cache, WriteBufferSize: a.cfg.writeBufferBytes},
+		RocksDB:                a.rocksDBConfig(),
+		RecordCache:            a.records,
 		Producer:               producer,
 		Partitions:             a.partitionCount,
 		Changelogs:             &partition.KafkaChangelogReader{Opts: a.clientOpts(), Admin: a.admin},

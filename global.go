@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy/partition"
-	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -51,7 +50,7 @@ func (a *App) startGlobal(ctx context.Context) error {
 		Subtopology:            st,
 		Dir:                    filepath.Join(a.cfg.stateDir, a.cfg.appID, "global"),
 		DefaultEngine:          a.cfg.engine,
-		RocksDB:                state.RocksDBConfig{BlockCache: a.cache, WriteBufferSize: a.cfg.writeBufferBytes},
+		RocksDB:                a.rocksDBConfig(),
 		Partitions:             a.partitionCount,
 		Changelogs:             &partition.KafkaChangelogReader{Opts: a.clientOpts(), Admin: a.admin},
 		OnDeserializationError: a.cfg.onDeserialize,

@@ -35,7 +35,8 @@ type cfg struct {
 	replication      int16
 	maxBuffered      int
 	kafkaOpts        []kgo.Opt
-	blockCacheBytes  uint64
+	memoryBudget     uint64 // memory.go
+	cacheMaxBytes    int64  // memory.go
 	writeBufferBytes uint64
 	guarantee        Guarantee
 	commitSet        bool
@@ -75,13 +76,14 @@ func ParseGuarantee(s string) (Guarantee, error) {
 
 func defaultCfg() cfg {
 	return cfg{
-		stateDir:        filepath.Join(os.TempDir(), "eddy"),
-		commitInterval:  30 * time.Second,
-		engine:          topology.EngineRocksDB,
-		replication:     -1,
-		maxBuffered:     10000,
-		blockCacheBytes: 64 << 20,
-		txnTimeout:      60 * time.Second,
+		stateDir:       filepath.Join(os.TempDir(), "eddy"),
+		commitInterval: 30 * time.Second,
+		engine:         topology.EngineRocksDB,
+		replication:    -1,
+		maxBuffered:    10000,
+		memoryBudget:   defaultMemoryBudget,
+		cacheMaxBytes:  defaultCacheMaxBytes,
+		txnTimeout:     60 * time.Second,
 	}
 }
 
@@ -104,6 +106,9 @@ func (c *cfg) validate() error {
 	}
 	if c.engine != topology.EngineRocksDB && c.engine != topology.EngineMemory {
 		errs = append(errs, fmt.Errorf("default store engine must be rocksdb or memory, not %s", c.engine))
+	}
+	if c.cacheMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("record cache size %d is negative", c.cacheMaxBytes))
 	}
 	if c.guarantee != AtLeastOnce && c.guarantee != ExactlyOnce {
 		errs = append(errs, fmt.Errorf("unknown processing guarantee %d", c.guarantee))
@@ -221,5 +226,7 @@ func WithKafkaOptions(opts ...kgo.Opt) Option {
 }
 
 // WithBlockCache sets the size of the RocksDB block cache shared by every
-// store of the node. Default: 64 MiB.
-func WithBlockCache(bytes uint64) Option { return optFunc(func(c *cfg) { c.blockCacheBytes = bytes }) }
+// store of the node, which now holds the stores' memtables too.
+//
+// Deprecated: it is WithMemoryBudget(bytes); use that.
+func WithBlockCache(bytes uint64) Option { return WithMemoryBudget(bytes) }

@@ -48,6 +48,9 @@ type Config struct {
 	Producer      Producer
 	Partitions    PartitionCounter
 	Changelogs    ChangelogReader
+	// RecordCache is the node's record cache budget, for stores with
+	// caching on (topology.WithCaching). Nil: no store caches.
+	RecordCache *state.RecordCache
 	// OnDeserializationError decides what happens to undecodable records.
 	OnDeserializationError ErrorHandler
 	// OnProcessingError decides what happens to a record whose processing
@@ -76,6 +79,7 @@ type Task struct {
 	graph     *topology.TaskGraph
 	stores    map[string]topology.StateStore
 	engines   map[string]topology.KeyValueStore // unlogged engines, for restore
+	caches    []*state.CachingStore             // record caches, in store order (cache.go)
 	changelog map[string]state.TopicPartition   // store -> its changelog partition
 	sources   map[state.TopicPartition]int64    // source tables' partitions -> restored up to
 	queues    *partitionGroup
@@ -270,11 +274,11 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 		return t.restoreSourceTable(ctx, spec, kv, tp, from)
 	}
 	if !spec.Logging {
-		t.stores[spec.Name] = kv
+		t.stores[spec.Name] = t.withCache(spec, kv)
 		return nil
 	}
 	t.changelog[spec.Name] = tp
-	t.stores[spec.Name] = state.NewLoggedStore(kv, changeLogger{t: t, tp: tp})
+	t.stores[spec.Name] = t.withCache(spec, state.NewLoggedStore(kv, changeLogger{t: t, tp: tp}))
 	until := int64(-1) // the end
 	if !haveCkp && !t.cfg.ExactlyOnce {
 		switch pos, ok := t.commitPoint.Positions[tp]; {
@@ -433,6 +437,11 @@ type OffsetCommitter interface {
 // committed in the task's transaction. The checkpoint file is written on a
 // clean close only.
 func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
+	// Record caches first: what they flush goes downstream and to the
+	// changelogs, and must be in this commit.
+	if err := t.flushCaches(); err != nil {
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+	}
 	if err := t.collector.Flush(ctx); err != nil {
 		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
@@ -501,6 +510,12 @@ func (t *Task) Close(clean bool) error {
 	var errs []error
 	if t.graph != nil {
 		errs = append(errs, t.graph.Close()) // processors' Close, before their stores close
+	}
+	if clean && t.cachesDirty() {
+		// Only a commit flushes record caches: writes still cached were
+		// never committed, so the stores must not be checkpointed.
+		errs = append(errs, fmt.Errorf("task %s: clean close with record cache writes not committed; closing unclean", t.cfg.ID))
+		clean = false
 	}
 	if clean && t.state == StateRunning {
 		errs = append(errs, t.writeCheckpoint())

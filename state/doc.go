@@ -4,9 +4,15 @@
 //   - Engines: RocksDBStore (grocksdb, one DB per directory, WAL off by
 //     default because the changelog topic is the durable copy) and
 //     MemoryStore (an ordered B-tree).
-//   - Layers: LoggedStore forwards every write to a ChangeLogger. Restoration
-//     writes go to the engine underneath (LoggedStore.Inner), never through
-//     the logging layer.
+//   - Layers: CachingStore (the record cache) keeps writes in memory,
+//     merged per key, until a commit or the node's RecordCache budget
+//     flushes them to the layer below and to a flush listener. LoggedStore
+//     forwards every write to a ChangeLogger. Restoration writes go to the
+//     engine underneath (LoggedStore.Inner), never through those layers,
+//     in bulk mode for long restores (BulkLoader).
+//   - MemoryBudget: one block cache and one write buffer manager for every
+//     RocksDB store of a node (a small C++ shim, membudget_shim.cc, since
+//     RocksDB's C API has no write buffer manager).
 //   - Checkpoint files: the changelog offsets (and stream time) a task's
 //     stores are known to contain, written atomically after each flush.
 //

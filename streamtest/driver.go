@@ -119,6 +119,7 @@ func (d *Driver) startTasks() error {
 			Changelogs:             d.broker,
 			OnDeserializationError: d.cfg.onDeserialize,
 			GlobalStores:           d.globalStores(),
+			RecordCache:            d.cfg.cache.get(), // cache.go
 			Logger:                 d.cfg.logger,
 			Clock:                  d.clock, // punctuation.go
 		})

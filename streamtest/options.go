@@ -26,6 +26,7 @@ type cfg struct {
 	topicPartitions map[string]int32
 	startTime       time.Time
 	logger          *slog.Logger
+	cache           recordCacheCfg // cache.go
 }
 
 func defaultCfg() cfg {

@@ -81,6 +81,8 @@ type StoreSpec struct {
 	Name    string
 	Engine  Engine
 	Logging bool // every write also goes to the changelog topic
+	// Caching puts a record cache in front of the store (WithCaching).
+	Caching bool
 	// KeySerde and ValueSerde are the store's Serde[K] and Serde[V] (held as
 	// any), for typed interactive queries; nil for stores registered
 	// without them.

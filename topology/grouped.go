@@ -63,7 +63,7 @@ func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, step func(k 
 	if cfg.name == "" {
 		cfg.name = b.newName(prefix + "STATE-STORE-")
 	}
-	b.addStore(StoreSpec{Name: cfg.name, Engine: cfg.engine, Logging: cfg.logging, KeySerde: s.keySerde, ValueSerde: aggSerde})
+	b.addStore(StoreSpec{Name: cfg.name, Engine: cfg.engine, Logging: cfg.logging, Caching: cfg.caching, KeySerde: s.keySerde, ValueSerde: aggSerde})
 	src := s
 	if s.repartition {
 		topic := TopicRef{Name: cfg.name + "-repartition", Internal: true}
@@ -79,6 +79,8 @@ func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, step func(k 
 		}
 		ts := NewTypedKeyValueStore(kv, ChangelogTopicName(ctx.ApplicationID(), store), ks, aggSerde)
 		next := fanout[K, Change[A]](kids)
+		// With a record cache, changes go downstream when it flushes.
+		cached := forwardOnFlush(kv, ChangelogTopicName(ctx.ApplicationID(), store), ks, aggSerde, next)
 		return func(r Record[K, V]) error {
 			if r.NullKey || r.NullValue {
 				return nil // skipped, as Kafka Streams does: no key to group by, or nothing to add
@@ -88,7 +90,7 @@ func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, step func(k 
 				return err
 			}
 			agg := step(r.Key, r.Value, old, found)
-			if err := ts.Put(r.Key, agg); err != nil {
+			if err := ts.Put(r.Key, agg); err != nil || cached {
 				return err
 			}
 			return next(Record[K, Change[A]]{Key: r.Key, Value: Change[A]{New: agg, Old: old, HasNew: true, HasOld: found}, Timestamp: r.Timestamp, Headers: r.Headers})

@@ -128,7 +128,7 @@ func aggregateTable[K, V, A any](g *KGroupedTable[K, V], prefix string, add func
 	}
 	store := cfg.name
 	ks, vs := g.keySerde, g.valueSerde
-	b.addStore(StoreSpec{Name: store, Engine: cfg.engine, Logging: cfg.logging, KeySerde: ks, ValueSerde: aggSerde})
+	b.addStore(StoreSpec{Name: store, Engine: cfg.engine, Logging: cfg.logging, Caching: cfg.caching, KeySerde: ks, ValueSerde: aggSerde})
 	topic := TopicRef{Name: store + "-repartition", Internal: true}
 	cs := changeSerde[V]{vs}
 	sink := b.addNode(kindSink, b.newName("KTABLE-SINK-"), []*node{g.node}, func(ctx TaskContext, _ []any) (any, error) {
@@ -192,6 +192,7 @@ func aggregateTable[K, V, A any](g *KGroupedTable[K, V], prefix string, add func
 		}
 		ts := NewTypedKeyValueStore(kv, ChangelogTopicName(ctx.ApplicationID(), store), ks, aggSerde)
 		next := fanout[K, Change[A]](kids)
+		cached := forwardOnFlush(kv, ChangelogTopicName(ctx.ApplicationID(), store), ks, aggSerde, next) // cache.go
 		return func(r Record[K, Change[V]]) error {
 			old, found, err := ts.Get(r.Key)
 			if err != nil {
@@ -207,7 +208,7 @@ func aggregateTable[K, V, A any](g *KGroupedTable[K, V], prefix string, add func
 			if !has {
 				return nil // a subtraction from a group that does not exist
 			}
-			if err := ts.Put(r.Key, agg); err != nil {
+			if err := ts.Put(r.Key, agg); err != nil || cached {
 				return err
 			}
 			c := Change[A]{New: agg, Old: old, HasNew: true, HasOld: found}

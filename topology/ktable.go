@@ -174,7 +174,7 @@ func (t *KTable[K, V]) Materialize(opts ...StoreOption) *KTable[K, V] {
 	}
 	store := cfg.name
 	ks, vs := t.keySerde, t.valueSerde
-	b.addStore(StoreSpec{Name: store, Engine: cfg.engine, Logging: cfg.logging, KeySerde: ks, ValueSerde: vs})
+	b.addStore(StoreSpec{Name: store, Engine: cfg.engine, Logging: cfg.logging, Caching: cfg.caching, KeySerde: ks, ValueSerde: vs})
 	n := b.addNode(kindProcessor, b.newName("KTABLE-MATERIALIZE-"), []*node{t.node}, func(ctx TaskContext, kids []any) (any, error) {
 		kv, ok := ctx.Store(store).(KeyValueStore)
 		if !ok {
@@ -182,6 +182,7 @@ func (t *KTable[K, V]) Materialize(opts ...StoreOption) *KTable[K, V] {
 		}
 		ts := NewTypedKeyValueStore(kv, ChangelogTopicName(ctx.ApplicationID(), store), ks, vs)
 		next := fanout[K, Change[V]](kids)
+		cached := forwardOnFlush(kv, ChangelogTopicName(ctx.ApplicationID(), store), ks, vs, next) // cache.go
 		return func(r Record[K, Change[V]]) error {
 			var err error
 			if r.Value.HasNew {
@@ -189,7 +190,7 @@ func (t *KTable[K, V]) Materialize(opts ...StoreOption) *KTable[K, V] {
 			} else {
 				err = ts.Delete(r.Key)
 			}
-			if err != nil {
+			if err != nil || cached {
 				return err
 			}
 			return next(r)

@@ -7,6 +7,7 @@ type storeCfg struct {
 	name    string
 	engine  Engine
 	logging bool
+	caching bool
 }
 
 func defaultStoreCfg() storeCfg { return storeCfg{logging: true} }
@@ -29,6 +30,16 @@ func WithEngine(e Engine) StoreOption { return storeOptFunc(func(c *storeCfg) { 
 // without a changelog starts empty whenever its task moves or its state
 // directory is lost.
 func WithLogging(on bool) StoreOption { return storeOptFunc(func(c *storeCfg) { c.logging = on }) }
+
+// WithCaching puts a record cache in front of the store (Kafka Streams'
+// caching layer): updates of a key between commits are merged, and only the
+// latest goes downstream and to the changelog, at the commit or when the
+// node's cache budget (eddy.WithCacheMaxBytes) evicts it; reads see the
+// cached value. It applies to the stores of Count, Reduce and Aggregate of
+// grouped streams and tables and of Materialize (not yet of cogroups and
+// source tables). Default: off, so every update is sent as it happens
+// (Kafka Streams defaults to on; see docs/decisions/0006-record-cache.md).
+func WithCaching(on bool) StoreOption { return storeOptFunc(func(c *storeCfg) { c.caching = on }) }
 
 func applyStoreOpts(opts []StoreOption) storeCfg {
 	c := defaultStoreCfg()

@@ -1,0 +1,69 @@
+package eddy
+
+import (
+	"fmt"
+
+	"github.com/eddystreams/eddy/state"
+)
+
+const (
+	// defaultMemoryBudget is RocksDB's memory on a node by default: the
+	// previous 64 MiB block cache, plus as much again for memtables.
+	defaultMemoryBudget = 128 << 20
+	// defaultCacheMaxBytes is Kafka Streams' statestore.cache.max.bytes
+	// default.
+	defaultCacheMaxBytes = 10 << 20
+)
+
+// WithMemoryBudget bounds the memory RocksDB uses on this node, however many
+// tasks and stores it runs: one block cache of that size, shared by every
+// store, holds data, index and filter blocks, and every store's memtables
+// are charged to it and take at most half of it (writes wait for flushes
+// when they would take more). RocksDB also allocates some memory outside
+// the budget (flush and compaction buffers, the allocator's slack: 30-90
+// MiB measured with 16 stores; see docs/decisions/0007-rocksdb-memory-budget.md).
+// A small budget shared by many stores means small memtables, so more
+// flushes and compaction work: raise it for write-heavy state.
+//
+// Default: 128 MiB. 0 removes the bound: each store gets a private 8 MiB
+// block cache and up to 3 × 16 MiB of memtables.
+func WithMemoryBudget(bytes uint64) Option {
+	return optFunc(func(c *cfg) { c.memoryBudget = bytes })
+}
+
+// WithCacheMaxBytes sets the node's record cache budget (Kafka Streams'
+// statestore.cache.max.bytes), shared by every store with caching on
+// (topology.WithCaching): the updates each such store merges between
+// commits. When the caches together pass it, the store being written sends
+// its least recently used updates on early. 0 turns record caching off for
+// every store. Default: 10 MiB.
+func WithCacheMaxBytes(bytes int64) Option {
+	return optFunc(func(c *cfg) { c.cacheMaxBytes = bytes })
+}
+
+// startMemory makes the node's memory budget and record cache budget.
+func (a *App) startMemory() error {
+	if a.cfg.memoryBudget > 0 {
+		b, err := state.NewMemoryBudget(a.cfg.memoryBudget, a.cfg.memoryBudget/2)
+		if err != nil {
+			return fmt.Errorf("eddy: %w", err)
+		}
+		a.budget = b
+	}
+	if a.cfg.cacheMaxBytes > 0 {
+		a.records = state.NewRecordCache(a.cfg.cacheMaxBytes)
+	}
+	return nil
+}
+
+// closeMemory releases the memory budget, once every store is closed.
+func (a *App) closeMemory() {
+	if a.budget != nil {
+		a.budget.Close()
+	}
+}
+
+// rocksDBConfig is the configuration of every RocksDB store of the node.
+func (a *App) rocksDBConfig() state.RocksDBConfig {
+	return state.RocksDBConfig{Budget: a.budget, WriteBufferSize: a.cfg.writeBufferBytes}
+}
