@@ -167,11 +167,15 @@ func (g *GlobalTask) openStore(ctx context.Context, spec topology.StoreSpec, ckp
 			from = ckp[tp]
 		}
 		skipped := 0
+		rs := newRestorer(kv) // restorer.go: bulk mode for long restores
 		next, err := g.cfg.Changelogs.Restore(ctx, tp, from, -1, func(recs []*kgo.Record) error {
 			keep := filterSourceRecords(spec, recs)
 			skipped += len(recs) - len(keep)
-			return applyToStore(kv, keep)
+			return rs.apply(keep)
 		})
+		if ferr := rs.finish(); err == nil {
+			err = ferr
+		}
 		if err != nil {
 			return fmt.Errorf("restore from %s: %w", tp, err)
 		}

@@ -28,11 +28,15 @@ func (t *Task) restoreSourceTable(ctx context.Context, spec topology.StoreSpec, 
 		from = 0
 	}
 	skipped := 0
+	rs := newRestorer(kv) // restorer.go: bulk mode for long restores
 	next, err := t.cfg.Changelogs.Restore(ctx, tp, from, until, func(recs []*kgo.Record) error {
 		keep := filterSourceRecords(spec, recs)
 		skipped += len(recs) - len(keep)
-		return applyToStore(kv, keep)
+		return rs.apply(keep)
 	})
+	if ferr := rs.finish(); err == nil {
+		err = ferr
+	}
 	if err != nil {
 		return &RecoverableError{Err: fmt.Errorf("restore from source topic %s: %w", tp, err)}
 	}

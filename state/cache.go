@@ -1,7 +1,6 @@
 package state
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -497,5 +496,5 @@ func (m *mergedIterator) Err() error {
 func (m *mergedIterator) Close() error {
 	m.done = true
 	m.cached = nil
-	return errors.Join(m.inner.Close())
+	return m.inner.Close()
 }
