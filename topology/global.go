@@ -28,6 +28,7 @@ func GlobalTable[K, V any](b *Builder, topic string, keySerde Serde[K], valueSer
 	b.addStore(StoreSpec{Name: cfg.name, Engine: cfg.engine, SourceTopic: topic, Global: true, RestoreCheck: restoreCheck(topic, ks, vs),
 		KeySerde: ks, ValueSerde: vs})
 	src := sourceStream(b, TopicRef{Name: topic}, ks, vs)
+	src.node.extractor = applySourceOpts(b, "table "+topic, ks, vs, opts)
 	src.node.global = true
 	n := tableSource(b, src.node, cfg.name, topic, ks, vs)
 	n.global = true

@@ -3,6 +3,7 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 type nodeKind int
@@ -30,6 +31,8 @@ type node struct {
 	stores   []string
 	make     instantiateFunc
 	global   bool // part of a global table: kept out of the sub-topologies
+	// extractor is a source's timestamp extractor (nil: the record's own).
+	extractor TimestampExtractor
 }
 
 // TopicRef names a topic; internal topics get the application id prefixed at
@@ -76,10 +79,50 @@ func (e Engine) String() string {
 	return "default"
 }
 
+// StoreKind is the layout of a store's keys, which decides how the runtime
+// keeps them: plain key-value, or segmented by time so that retention drops
+// whole segments (see window_keys.go for the layouts).
+type StoreKind int
+
+const (
+	// KindKeyValue is a plain key-value store.
+	KindKeyValue StoreKind = iota
+	// KindWindow keeps keys laid out by WindowKey ([key][start][seq]),
+	// segmented by window start.
+	KindWindow
+	// KindSession keeps keys laid out by SessionKey ([key][end][start]),
+	// segmented by session end.
+	KindSession
+	// KindVersioned keeps keys laid out by VersionedKey, segmented by the
+	// time a version stopped being current.
+	KindVersioned
+)
+
+func (k StoreKind) String() string {
+	switch k {
+	case KindWindow:
+		return "window"
+	case KindSession:
+		return "session"
+	case KindVersioned:
+		return "versioned"
+	}
+	return "key-value"
+}
+
 // StoreSpec describes a state store of the topology.
 type StoreSpec struct {
 	Name    string
 	Engine  Engine
+	// Kind is the store's key layout; time-keyed kinds are segmented.
+	Kind StoreKind
+	// Retention is how long (in record time, behind the largest timestamp
+	// the store has seen) a time-keyed store keeps data; older segments are
+	// dropped and writes to them ignored. Zero for KindKeyValue.
+	Retention time.Duration
+	// SegmentInterval is the time span of one segment of a time-keyed
+	// store; zero picks max(Retention/2, 60s), as Kafka Streams does.
+	SegmentInterval time.Duration
 	Logging bool // every write also goes to the changelog topic
 	// Caching puts a record cache in front of the store (WithCaching).
 	Caching bool

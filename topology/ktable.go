@@ -29,6 +29,7 @@ func Table[K, V any](b *Builder, topic string, keySerde Serde[K], valueSerde Ser
 	b.addStore(StoreSpec{Name: cfg.name, Engine: cfg.engine, SourceTopic: topic, RestoreCheck: restoreCheck(topic, ks, vs),
 		KeySerde: ks, ValueSerde: vs})
 	src := sourceStream(b, TopicRef{Name: topic}, ks, vs)
+	src.node.extractor = applySourceOpts(b, "table "+topic, ks, vs, opts)
 	n := tableSource(b, src.node, cfg.name, topic, ks, vs)
 	return &KTable[K, V]{b: b, node: n, keySerde: ks, valueSerde: vs, store: cfg.name}
 }

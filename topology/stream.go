@@ -18,10 +18,13 @@ func orDefault[T any](s Serde[T]) Serde[T] {
 	return s
 }
 
-// Stream reads topic as a stream. Nil serdes mean DefaultSerde.
-func Stream[K, V any](b *Builder, topic string, keySerde Serde[K], valueSerde Serde[V]) *KStream[K, V] {
+// Stream reads topic as a stream. Nil serdes mean DefaultSerde. Options
+// set the timestamp extractor (WithTimestampExtractor, WithTimestamps).
+func Stream[K, V any](b *Builder, topic string, keySerde Serde[K], valueSerde Serde[V], opts ...SourceOption) *KStream[K, V] {
 	ks, vs := orDefault(keySerde), orDefault(valueSerde)
-	return sourceStream(b, TopicRef{Name: topic}, ks, vs)
+	s := sourceStream(b, TopicRef{Name: topic}, ks, vs)
+	s.node.extractor = applySourceOpts(b, "stream "+topic, ks, vs, opts)
+	return s
 }
 
 func sourceStream[K, V any](b *Builder, topic TopicRef, ks Serde[K], vs Serde[V]) *KStream[K, V] {
