@@ -112,8 +112,8 @@ func (k StoreKind) String() string {
 
 // StoreSpec describes a state store of the topology.
 type StoreSpec struct {
-	Name    string
-	Engine  Engine
+	Name   string
+	Engine Engine
 	// Kind is the store's key layout; time-keyed kinds are segmented.
 	Kind StoreKind
 	// Retention is how long (in record time, behind the largest timestamp
@@ -123,7 +123,7 @@ type StoreSpec struct {
 	// SegmentInterval is the time span of one segment of a time-keyed
 	// store; zero picks max(Retention/2, 60s), as Kafka Streams does.
 	SegmentInterval time.Duration
-	Logging bool // every write also goes to the changelog topic
+	Logging         bool // every write also goes to the changelog topic
 	// Caching puts a record cache in front of the store (WithCaching).
 	Caching bool
 	// KeySerde and ValueSerde are the store's Serde[K] and Serde[V] (held as

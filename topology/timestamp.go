@@ -50,7 +50,7 @@ type sourceCfg struct {
 type sourceOpt func(*sourceCfg)
 
 func (f sourceOpt) applySource(c *sourceCfg) { f(c) }
-func (sourceOpt) applyStore(*storeCfg)        {}
+func (sourceOpt) applyStore(*storeCfg)       {}
 
 // WithTimestampExtractor sets the source's timestamp extractor; see
 // TimestampExtractor. WallClockTimestamp switches the source to processing
