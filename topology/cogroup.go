@@ -37,12 +37,7 @@ func CogroupWith[K, V, A any](c *CogroupedKStream[K, A], g *KGroupedStream[K, V]
 	out.inputs[len(out.inputs)-1] = func(store string, i int, init func() A, aggSerde Serde[A]) *node {
 		s := g.s
 		b := s.b
-		src := s
-		if s.repartition {
-			topic := TopicRef{Name: store + "-" + strconv.Itoa(i) + "-repartition", Internal: true}
-			s.to(topic, b.newName("KSTREAM-SINK-"))
-			src = sourceStream(b, topic, s.keySerde, s.valueSerde)
-		}
+		src := s.throughRepartition(store + "-" + strconv.Itoa(i))
 		ks := c.keySerde
 		n := b.addNode(kindProcessor, b.newName("COGROUPKSTREAM-AGGREGATE-"), []*node{src.node}, func(ctx TaskContext, kids []any) (any, error) {
 			kv, ok := ctx.Store(store).(KeyValueStore)

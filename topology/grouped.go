@@ -64,12 +64,7 @@ func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, step func(k 
 		cfg.name = b.newName(prefix + "STATE-STORE-")
 	}
 	b.addStore(StoreSpec{Name: cfg.name, Engine: cfg.engine, Logging: cfg.logging, Caching: cfg.caching, KeySerde: s.keySerde, ValueSerde: aggSerde})
-	src := s
-	if s.repartition {
-		topic := TopicRef{Name: cfg.name + "-repartition", Internal: true}
-		s.to(topic, b.newName("KSTREAM-SINK-"))
-		src = sourceStream(b, topic, s.keySerde, s.valueSerde)
-	}
+	src := s.throughRepartition(cfg.name)
 	ks := s.keySerde
 	store := cfg.name
 	n := b.addNode(kindProcessor, procName, []*node{src.node}, func(ctx TaskContext, kids []any) (any, error) {

@@ -205,3 +205,16 @@ func FlatMapValues[K, V, V2 any](s *KStream[K, V], fn func(K, V) []V2) *KStream[
 	out.keySerde = s.keySerde
 	return out
 }
+
+// throughRepartition returns s, or, when its key may have changed since its
+// source, s written to and read back from the internal topic
+// "<app>-<name>-repartition" (with s's serdes), so that each key reaches the
+// task of its partition. Aggregations and joins call it on their inputs.
+func (s *KStream[K, V]) throughRepartition(name string) *KStream[K, V] {
+	if !s.repartition {
+		return s
+	}
+	topic := TopicRef{Name: name + "-repartition", Internal: true}
+	s.to(topic, s.b.newName("KSTREAM-SINK-"))
+	return sourceStream(s.b, topic, s.keySerde, s.valueSerde)
+}
