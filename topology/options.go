@@ -1,13 +1,16 @@
 package topology
 
+import "time"
+
 // StoreOption configures a store made by an aggregation or a table.
 type StoreOption interface{ applyStore(*storeCfg) }
 
 type storeCfg struct {
-	name    string
-	engine  Engine
-	logging bool
-	caching bool
+	name      string
+	engine    Engine
+	logging   bool
+	caching   bool
+	retention time.Duration
 }
 
 func defaultStoreCfg() storeCfg { return storeCfg{logging: true} }
@@ -47,4 +50,14 @@ func applyStoreOpts(opts []StoreOption) storeCfg {
 		o.applyStore(&c)
 	}
 	return c
+}
+
+// WithRetention sets how long a windowed aggregation's store keeps windows,
+// in stream time (Kafka Streams' Materialized.withRetention). Default: the
+// window size plus grace (sessions: gap plus grace; sliding windows: twice
+// the time difference plus grace), the least that still serves every
+// window until it closes; a shorter one is an error. Keep windows longer to
+// query them after they close.
+func WithRetention(d time.Duration) StoreOption {
+	return storeOptFunc(func(c *storeCfg) { c.retention = d })
 }
