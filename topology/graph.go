@@ -156,11 +156,14 @@ type Builder struct {
 	sources map[string]*node
 	counter int
 	errs    []error
+	// windowed marks the nodes whose output is a windowed aggregation's
+	// result, with how its windows close.
+	windowed map[*node]*windowInfo
 }
 
 // NewBuilder starts an empty topology.
 func NewBuilder() *Builder {
-	return &Builder{stores: map[string]*StoreSpec{}, sources: map[string]*node{}}
+	return &Builder{stores: map[string]*StoreSpec{}, sources: map[string]*node{}, windowed: map[*node]*windowInfo{}}
 }
 
 func (b *Builder) fail(format string, args ...any) {

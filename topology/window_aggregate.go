@@ -167,8 +167,11 @@ func windowedAggregate[K, V, A any](w *TimeWindowedKStream[K, V], prefix string,
 		return wa.processSliding, nil
 	})
 	n.stores = stores
+	b.windowed[n] = &windowInfo{grace: grace.Milliseconds(), end: windowEnd[K], inclusive: sw != nil}
 	return &KTable[Windowed[K], A]{b: b, node: n, keySerde: TimeWindowedSerde(ks, size), valueSerde: aggSerde}
 }
+
+func windowEnd[K any](k any) int64 { return k.(Windowed[K]).Window.End }
 
 // windowAgg is the per-task state of a windowed aggregation's processor.
 type windowAgg[K, V, A any] struct {

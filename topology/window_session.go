@@ -118,6 +118,7 @@ func sessionAggregate[K, V, A any](w *SessionWindowedKStream[K, V], prefix strin
 		return sa.process, nil
 	})
 	n.stores = stores
+	b.windowed[n] = &windowInfo{grace: grace, end: windowEnd[K], inclusive: true}
 	return &KTable[Windowed[K], A]{b: b, node: n, keySerde: SessionWindowedSerde(ks), valueSerde: aggSerde}
 }
 

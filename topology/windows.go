@@ -198,3 +198,16 @@ func (s sessionWindowedSerde[K]) Deserialize(topic string, b []byte) (Windowed[K
 	}
 	return Windowed[K]{Key: k, Window: Window{Start: start, End: end}}, nil
 }
+
+// windowInfo is what suppression needs to know of a windowed aggregation's
+// result table: when a key's window closes. The builder keeps it by the
+// table's node (Builder.windowed).
+type windowInfo struct {
+	grace int64
+	// end is the window end of a key (a Windowed[K]).
+	end func(key any) int64
+	// inclusive: the end is in the window (sliding windows, sessions), so
+	// the window closes when end < stream time - grace; otherwise when
+	// end <= stream time - grace.
+	inclusive bool
+}
