@@ -131,15 +131,20 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.startGlobal(ctx); err != nil {
 		return err
 	}
-	a.node = actors.NewNode(actors.NodeConfig{
+	node := actors.NewNode(actors.NodeConfig{
 		NewTask:        a.newTask,
 		Consumer:       a.consumer,
 		Committer:      a,
 		Committed:      a.committed,
+		InputOffsets:   a.inputOffsets,
+		ReadCommitted:  a.cfg.guarantee == ExactlyOnce,
 		CommitInterval: a.cfg.commitInterval,
 		MaxBuffered:    a.cfg.maxBuffered,
 		Logger:         a.log,
 	})
+	a.mu.Lock()
+	a.node = node // read by Metrics
+	a.mu.Unlock()
 	a.node.Start()
 	go a.watch()
 	// A single node runs every task; the cluster will hand out assignments.
@@ -239,6 +244,10 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		OnProcessingError:      a.cfg.onProcessing,
 		OnProductionError:      a.cfg.onProduction,
 		Logger:                 a.log,
+		WaitForInputs:          a.cfg.maxTaskIdle >= 0,
+		MaxTaskIdle:            max(a.cfg.maxTaskIdle, 0),
+		IdleStreamTimeAdvance:  a.cfg.idleAdvance,
+		OnDroppedRecord:        a.cfg.droppedHandler(),
 	})
 }
 
@@ -260,7 +269,7 @@ func (a *App) CommitOffsets(ctx context.Context, offsets map[state.TopicPartitio
 
 func (a *App) committed(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]int64, partition.CommitPoint, error) {
 	out := map[state.TopicPartition]int64{}
-	var cp partition.CommitPoint
+	cp := partition.CommitPoint{StreamTime: state.UnknownStreamTime}
 	var resp kadm.OffsetResponses
 	err := retriable(ctx, func() (err error) {
 		// Stable: wait for pending transactional offset commits to be
@@ -284,13 +293,16 @@ func (a *App) committed(ctx context.Context, tps []state.TopicPartition) (map[st
 		}
 		out[tp] = o.At
 		cp.Committed = true
+		md, err := partition.DecodeCommitMetadata(o.Metadata)
+		if err != nil {
+			return nil, cp, err
+		}
 		// Every commit of a task writes the same metadata to all its
 		// consumed partitions; any of them holds the latest.
 		if cp.Positions == nil {
-			if cp.Positions, err = partition.DecodePositions(o.Metadata); err != nil {
-				return nil, cp, err
-			}
+			cp.Positions = md.Positions
 		}
+		cp.StreamTime = max(cp.StreamTime, md.StreamTime)
 	}
 	cp.Offsets = out
 	return out, cp, nil
@@ -311,4 +323,46 @@ func (a *App) partitionCount(topic string) (int32, error) {
 		return 0, fmt.Errorf("topic %q does not exist", topic)
 	}
 	return int32(len(d.Partitions)), nil
+}
+
+// inputOffsets lists the start and end offsets of input partitions, for
+// tasks that wait for empty inputs (WithMaxTaskIdle). Under exactly-once the
+// end is the last stable offset, as the consumer reads read_committed.
+func (a *App) inputOffsets(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]actors.InputOffsets, error) {
+	var topics []string
+	seen := map[string]bool{}
+	for _, tp := range tps {
+		if !seen[tp.Topic] {
+			seen[tp.Topic] = true
+			topics = append(topics, tp.Topic)
+		}
+	}
+	var starts, ends kadm.ListedOffsets
+	err := retriable(ctx, func() (err error) {
+		if starts, err = a.admin.ListStartOffsets(ctx, topics...); err != nil {
+			return err
+		}
+		if a.cfg.guarantee == ExactlyOnce {
+			ends, err = a.admin.ListCommittedOffsets(ctx, topics...)
+		} else {
+			ends, err = a.admin.ListEndOffsets(ctx, topics...)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[state.TopicPartition]actors.InputOffsets, len(tps))
+	for _, tp := range tps {
+		s, ok1 := starts.Lookup(tp.Topic, tp.Partition)
+		e, ok2 := ends.Lookup(tp.Topic, tp.Partition)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("offsets of %s were not listed", tp)
+		}
+		if err := errors.Join(s.Err, e.Err); err != nil {
+			return nil, fmt.Errorf("offsets of %s: %w", tp, err)
+		}
+		out[tp] = actors.InputOffsets{Start: s.Offset, End: e.Offset}
+	}
+	return out, nil
 }

@@ -41,6 +41,9 @@ type cfg struct {
 	guarantee        Guarantee
 	commitSet        bool
 	txnTimeout       time.Duration
+	maxTaskIdle      time.Duration       // < 0: NoTaskIdle
+	idleAdvance      time.Duration       // 0: off
+	onDropped        func(DroppedRecord) // metrics.go
 }
 
 // Guarantee is the processing guarantee.
@@ -112,6 +115,9 @@ func (c *cfg) validate() error {
 	}
 	if c.guarantee != AtLeastOnce && c.guarantee != ExactlyOnce {
 		errs = append(errs, fmt.Errorf("unknown processing guarantee %d", c.guarantee))
+	}
+	if c.idleAdvance < 0 || c.idleAdvance > 0 && c.idleAdvance < time.Millisecond {
+		errs = append(errs, fmt.Errorf("idle stream time advance %v: want 0 (off) or at least 1ms", c.idleAdvance))
 	}
 	if err := c.onDeserialize.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("deserialization error handler: %w", err))
@@ -230,3 +236,56 @@ func WithKafkaOptions(opts ...kgo.Opt) Option {
 //
 // Deprecated: it is WithMemoryBudget(bytes); use that.
 func WithBlockCache(bytes uint64) Option { return WithMemoryBudget(bytes) }
+
+// NoTaskIdle, given to WithMaxTaskIdle, makes tasks never wait for an empty
+// input partition (Kafka Streams' max.task.idle.ms = -1).
+const NoTaskIdle time.Duration = -1
+
+// WithMaxTaskIdle sets how a task that reads several partitions (a join, a
+// merge, a co-partitioned aggregation) waits for one that has nothing
+// buffered, so that it processes their records in timestamp order: Kafka
+// Streams' max.task.idle.ms (KIP-695).
+//
+//   - 0 (the default): wait while the empty partition has records on the
+//     broker not yet fetched (or before its end is known), never for
+//     records not yet produced. With all input already in Kafka, the
+//     interleaving is then decided by timestamps alone, so joins give the
+//     same results however fetches happen to arrive.
+//   - d > 0: additionally wait up to d of wall-clock time for producers to
+//     send to a caught-up empty partition (checked about every 100ms).
+//   - NoTaskIdle (or any negative value): never wait; process whatever is
+//     buffered.
+//
+// Under exactly-once a partition's end is its last stable offset: records
+// of open transactions are not waited for.
+func WithMaxTaskIdle(d time.Duration) Option {
+	return optFunc(func(c *cfg) { c.maxTaskIdle = d })
+}
+
+// WithIdleStreamTimeAdvance makes a task's stream time follow the wall
+// clock once the task has had no input record for d: stream time becomes
+// the stream time of its last record plus the wall time elapsed since that
+// record was processed, and stream-time punctuators run, so windows close
+// and suppressed final results come out although input went quiet. Default:
+// 0, off (stream time moves only with records, as in Kafka Streams).
+//
+// The trade-off: a record that arrives afterwards with a timestamp older
+// than the advanced stream time is late; windows it belongs to may have
+// closed and it is then dropped (counted in App.Metrics and given to the
+// dropped-record handler). Choose d above the longest pause of a healthy
+// input, and grace periods that cover the delays you still accept. The
+// advance is checked about every 100ms, and never while records are
+// buffered for the task.
+func WithIdleStreamTimeAdvance(d time.Duration) Option {
+	return optFunc(func(c *cfg) { c.idleAdvance = d })
+}
+
+// WithDroppedRecordHandler calls fn with every input record a processor
+// drops on purpose — too late for its window, older than a store's
+// retention, a join or aggregation input without a key — with the reason.
+// fn runs on the task's goroutine, concurrently for different tasks: keep
+// it short and safe for concurrent use. Counts by reason are in
+// App.Metrics whether or not a handler is set. Default: none.
+func WithDroppedRecordHandler(fn func(DroppedRecord)) Option {
+	return optFunc(func(c *cfg) { c.onDropped = fn })
+}

@@ -17,11 +17,20 @@ import (
 // two polls. So a poll never returns records of a partition from before it
 // was removed and re-added (a restarted task), which would otherwise reach
 // the new task ahead of the records it must process first.
+//
+// For tasks that wait for empty inputs (partition/idle.go) the fetcher also
+// reports each partition's lag: the records on the broker past the last one
+// handed to the task, from the partition's end (high watermark, or last
+// stable offset under read_committed) as seen in fetch responses, or as
+// listed when the task started. Lags go out from the fetch loop in order
+// with the records, so a task never learns a lag older than its records.
 type fetcher struct {
-	cl     *kgo.Client
-	system *actor.ActorSystem
-	log    *slog.Logger
-	byTP   map[state.TopicPartition]*runningTask // owned by the loop
+	cl            *kgo.Client
+	system        *actor.ActorSystem
+	log           *slog.Logger
+	readCommitted bool
+	byTP          map[state.TopicPartition]*runningTask // owned by the loop
+	pos           map[state.TopicPartition]*fetchPos    // owned by the loop
 
 	mu      sync.Mutex
 	ops     []func()
@@ -29,8 +38,46 @@ type fetcher struct {
 	wake    context.CancelFunc // cancels the poll in progress
 }
 
-func newFetcher(cl *kgo.Client, system *actor.ActorSystem, log *slog.Logger) *fetcher {
-	return &fetcher{cl: cl, system: system, log: log, byTP: map[state.TopicPartition]*runningTask{}}
+func newFetcher(cl *kgo.Client, system *actor.ActorSystem, log *slog.Logger, readCommitted bool) *fetcher {
+	return &fetcher{cl: cl, system: system, log: log, readCommitted: readCommitted,
+		byTP: map[state.TopicPartition]*runningTask{}, pos: map[state.TopicPartition]*fetchPos{}}
+}
+
+// fetchPos is what the fetcher knows of a partition whose task wants lags.
+type fetchPos struct {
+	next int64 // offset after the last record handed to the task; -1 unknown
+	end  int64 // largest end offset seen; -1 unknown
+	sent int64 // last lag reported
+}
+
+// lag is the records on the broker not yet handed over, -1 if unknown.
+func (p *fetchPos) lag() int64 {
+	if p.next < 0 || p.end < 0 {
+		return -1
+	}
+	return max(0, p.end-p.next)
+}
+
+// observe takes in a fetched partition: its records and its end.
+func (p *fetchPos) observe(fp *kgo.FetchPartition, readCommitted bool) {
+	if n := len(fp.Records); n > 0 {
+		p.next = fp.Records[n-1].Offset + 1
+	}
+	if fp.Err != nil {
+		return
+	}
+	end := fp.HighWatermark
+	if readCommitted {
+		end = fp.LastStableOffset
+	}
+	p.end = max(p.end, end)
+}
+
+// InputOffsets are the log start and end offsets of an input partition, as
+// listed when its task starts. End is the high watermark, or the last
+// stable offset under read_committed.
+type InputOffsets struct {
+	Start, End int64
 }
 
 // do runs op on the fetch loop between polls and waits for it; before the loop
@@ -51,11 +98,29 @@ func (f *fetcher) do(op func()) {
 	<-done
 }
 
-func (f *fetcher) add(rt *runningTask, starts map[state.TopicPartition]int64) {
+// add starts fetching the inputs of rt from starts (absent: the earliest
+// offset). ends are the inputs' offsets when rt needs lags, else nil.
+func (f *fetcher) add(rt *runningTask, starts map[state.TopicPartition]int64, ends map[state.TopicPartition]InputOffsets) {
 	f.do(func() {
 		add := map[string]map[int32]kgo.Offset{}
+		var lags map[state.TopicPartition]int64
 		for _, tp := range rt.task.Inputs() {
 			f.byTP[tp] = rt
+			if ends != nil {
+				p := &fetchPos{next: -1, end: -1}
+				if e, ok := ends[tp]; ok {
+					p.next, p.end = e.Start, e.End
+				}
+				if off, ok := starts[tp]; ok {
+					p.next = max(off, p.next) // below the log start, fetching resets to it
+				}
+				p.sent = p.lag()
+				f.pos[tp] = p
+				if lags == nil {
+					lags = map[state.TopicPartition]int64{}
+				}
+				lags[tp] = p.sent
+			}
 			o := kgo.NewOffset().AtStart()
 			if off, ok := starts[tp]; ok {
 				o = kgo.NewOffset().At(off)
@@ -64,6 +129,9 @@ func (f *fetcher) add(rt *runningTask, starts map[state.TopicPartition]int64) {
 				add[tp.Topic] = map[int32]kgo.Offset{}
 			}
 			add[tp.Topic][tp.Partition] = o
+		}
+		if lags != nil {
+			f.system.Root.Send(rt.pid, &fetchedLags{lags: lags})
 		}
 		f.cl.AddConsumePartitions(add)
 	})
@@ -75,6 +143,7 @@ func (f *fetcher) remove(rt *runningTask) {
 		for _, tp := range rt.task.Inputs() {
 			if f.byTP[tp] == rt {
 				delete(f.byTP, tp)
+				delete(f.pos, tp)
 				rm[tp.Topic] = append(rm[tp.Topic], tp.Partition)
 			}
 		}
@@ -125,17 +194,34 @@ func (f *fetcher) run(ctx context.Context) {
 				f.log.Warn("fetch error", "topic", t, "partition", p, "error", err)
 			}
 		})
-		fs.EachPartition(func(p kgo.FetchTopicPartition) {
-			if len(p.Records) == 0 {
-				return
-			}
-			tp := state.TopicPartition{Topic: p.Topic, Partition: p.Partition}
-			rt, ok := f.byTP[tp]
-			if !ok {
-				return // removed; its next owner fetches from the last commit
-			}
-			f.system.Root.Send(rt.pid, &recordBatch{tp: tp, recs: p.Records})
-			rt.flow.added(len(p.Records))
-		})
+		fs.EachPartition(f.deliver)
 	}
+}
+
+// deliver hands a fetched partition's records to its task, with the lag
+// after them; a partition without records only updates a changed lag.
+func (f *fetcher) deliver(p kgo.FetchTopicPartition) {
+	tp := state.TopicPartition{Topic: p.Topic, Partition: p.Partition}
+	rt, ok := f.byTP[tp]
+	if !ok {
+		return // removed; its next owner fetches from the last commit
+	}
+	pos := f.pos[tp]
+	lag := int64(-1)
+	if pos != nil {
+		pos.observe(&p.FetchPartition, f.readCommitted)
+		lag = pos.lag()
+	}
+	if len(p.Records) == 0 {
+		if pos != nil && lag != pos.sent {
+			pos.sent = lag
+			f.system.Root.Send(rt.pid, &fetchedLags{lags: map[state.TopicPartition]int64{tp: lag}})
+		}
+		return
+	}
+	if pos != nil {
+		pos.sent = lag
+	}
+	f.system.Root.Send(rt.pid, &recordBatch{tp: tp, recs: p.Records, lag: lag, hasLag: pos != nil})
+	rt.flow.added(len(p.Records))
 }

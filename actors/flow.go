@@ -3,6 +3,8 @@ package actors
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/eddystreams/eddy/state"
 )
 
 // pauser pauses and resumes fetching of partitions; *kgo.Client implements it.
@@ -52,5 +54,23 @@ func (f *flowControl) taken(n int) {
 	if f.paused.Load() && f.buffered.Load() < f.low {
 		f.client.ResumeFetchPartitions(f.tps)
 		f.paused.Store(false)
+	}
+}
+
+// resume fetches tps again while the task's partitions are paused: the task
+// waits for them (they are empty with records on the broker), so leaving
+// them paused would stall it.
+func (f *flowControl) resume(tps []state.TopicPartition) {
+	if len(tps) == 0 || !f.paused.Load() {
+		return
+	}
+	m := map[string][]int32{}
+	for _, tp := range tps {
+		m[tp.Topic] = append(m[tp.Topic], tp.Partition)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.paused.Load() {
+		f.client.ResumeFetchPartitions(m)
 	}
 }

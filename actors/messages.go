@@ -6,10 +6,19 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// recordBatch carries fetched records of one input partition to its task.
+// recordBatch carries fetched records of one input partition to its task,
+// with the partition's lag after them when the task asks for lags.
 type recordBatch struct {
-	tp   state.TopicPartition
-	recs []*kgo.Record
+	tp     state.TopicPartition
+	recs   []*kgo.Record
+	lag    int64 // -1: unknown
+	hasLag bool
+}
+
+// fetchedLags tells a task the lags of input partitions that had no records
+// to deliver (see partition.Task.UpdateFetchedLag).
+type fetchedLags struct {
+	lags map[state.TopicPartition]int64
 }
 
 // processMore asks a task actor to go on with its buffered records; the

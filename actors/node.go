@@ -45,9 +45,15 @@ type NodeConfig struct {
 	// RestartBackoff is the first wait before a task that failed with a
 	// recoverable error starts again; it doubles up to 10s.
 	RestartBackoff time.Duration
-	// WallClockTick is how often tasks with wall-clock punctuators check
-	// them (see punctuate.go). Default: 100ms.
+	// WallClockTick is how often tasks that want wall-clock ticks get one
+	// (see punctuate.go). Default: 100ms.
 	WallClockTick time.Duration
+	// InputOffsets lists the start and end offsets of input partitions, for
+	// tasks that wait for empty inputs (partition.Task.NeedsFetchedLags).
+	InputOffsets func(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]InputOffsets, error)
+	// ReadCommitted says the consumer reads read_committed: a partition's
+	// end is then its last stable offset.
+	ReadCommitted bool
 	Logger        *slog.Logger
 }
 
@@ -74,6 +80,8 @@ type Node struct {
 	cancel   context.CancelFunc
 	closed   bool
 	restarts int64
+	closing  map[*runningTask]bool // stopped, not yet closed
+	retired  partition.TaskMetrics // counters of closed tasks
 }
 
 // NewNode makes a node; Start begins fetching and committing.
@@ -96,15 +104,16 @@ func NewNode(cfg NodeConfig) *Node {
 	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		cfg:    cfg,
-		system: system,
-		log:    logger,
-		tasks:  map[topology.TaskID]*runningTask{},
-		errCh:  make(chan error, 1),
-		ctx:    ctx,
-		cancel: cancel,
+		cfg:     cfg,
+		system:  system,
+		log:     logger,
+		tasks:   map[topology.TaskID]*runningTask{},
+		closing: map[*runningTask]bool{},
+		errCh:   make(chan error, 1),
+		ctx:     ctx,
+		cancel:  cancel,
 	}
-	n.fetch = newFetcher(cfg.Consumer, system, logger)
+	n.fetch = newFetcher(cfg.Consumer, system, logger, cfg.ReadCommitted)
 	return n
 }
 
@@ -207,10 +216,21 @@ func (n *Node) startTask(ctx context.Context, id topology.TaskID) error {
 		n.closeActor(rt, false)
 		return err
 	}
+	var ends map[state.TopicPartition]InputOffsets
+	if task.NeedsFetchedLags() {
+		if n.cfg.InputOffsets == nil {
+			n.closeActor(rt, false)
+			return fmt.Errorf("task %s waits for empty inputs, but the node cannot list input offsets", id)
+		}
+		if ends, err = n.cfg.InputOffsets(ctx, task.Inputs()); err != nil {
+			n.closeActor(rt, false)
+			return &partition.RecoverableError{Err: fmt.Errorf("task %s: input offsets: %w", id, err)}
+		}
+	}
 	n.mu.Lock()
 	n.tasks[id] = rt
 	n.mu.Unlock()
-	n.fetch.add(rt, starts)
+	n.fetch.add(rt, starts, ends)
 	n.log.Debug("task started", "task", id.String())
 	return nil
 }
@@ -261,10 +281,35 @@ func (n *Node) stopTask(rt *runningTask, clean bool) error {
 	n.mu.Lock()
 	if n.tasks[rt.id] == rt {
 		delete(n.tasks, rt.id)
+		n.closing[rt] = true
 	}
 	n.mu.Unlock()
 	n.fetch.remove(rt)
-	return n.closeActor(rt, clean)
+	err := n.closeActor(rt, clean)
+	n.mu.Lock()
+	if n.closing[rt] {
+		delete(n.closing, rt)
+		n.retired.Add(rt.task.Metrics())
+	}
+	n.mu.Unlock()
+	return err
+}
+
+// Metrics sums the record counters of the node's tasks, including those
+// closed since the node started (a task restarted after a failure counts
+// the records it processes again).
+func (n *Node) Metrics() partition.TaskMetrics {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	var m partition.TaskMetrics
+	m.Add(n.retired)
+	for _, rt := range n.tasks {
+		m.Add(rt.task.Metrics())
+	}
+	for rt := range n.closing {
+		m.Add(rt.task.Metrics())
+	}
+	return m
 }
 
 func (n *Node) closeActor(rt *runningTask, clean bool) error {

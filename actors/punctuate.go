@@ -13,13 +13,14 @@ import (
 const defaultWallClockTick = 100 * time.Millisecond
 
 // wallClockTick asks a task actor to run the wall-clock punctuators that
-// are due. The node keeps at most one tick queued per task: pending is set
+// are due, advance idle stream time, and check a task waiting for an empty
+// input again (its max-task-idle deadline). The node keeps at most one tick queued per task: pending is set
 // when it sends one and cleared by the actor on receipt, so a busy task is
 // not flooded.
 type wallClockTick struct{ pending *atomic.Bool }
 
-// wallClockLoop ticks the tasks that have wall-clock punctuators until ctx
-// is done.
+// wallClockLoop ticks the tasks that want wall-clock ticks
+// (partition.Task.WantsWallClockTicks) until ctx is done.
 func (n *Node) wallClockLoop(ctx context.Context) {
 	every := n.cfg.WallClockTick
 	if every <= 0 {
@@ -38,15 +39,15 @@ func (n *Node) wallClockLoop(ctx context.Context) {
 	}
 }
 
-// tickTasks sends a tick to every running task that schedules wall-clock
-// punctuation and has none queued. It returns the pending flags of the
+// tickTasks sends a tick to every running task that wants ticks and has
+// none queued. It returns the pending flags of the
 // current tasks (dropping those of tasks that are gone).
 func (n *Node) tickTasks(pending map[*runningTask]*atomic.Bool) map[*runningTask]*atomic.Bool {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	next := make(map[*runningTask]*atomic.Bool, len(n.tasks))
 	for _, rt := range n.tasks {
-		if !rt.task.HasWallClockPunctuation() {
+		if !rt.task.WantsWallClockTicks() {
 			continue
 		}
 		p := pending[rt]
@@ -61,14 +62,20 @@ func (n *Node) tickTasks(pending map[*runningTask]*atomic.Bool) map[*runningTask
 	return next
 }
 
-// punctuate runs the task's due wall-clock punctuators on its clock; an
-// error fails the task.
+// punctuate runs the task's due wall-clock punctuators on its clock, then
+// advances its stream time if it has been idle long enough
+// (partition.Task.AdvanceIdleStreamTime); an error fails the task.
 func (a *taskActor) punctuate(m wallClockTick) {
 	m.pending.Store(false)
 	if a.dead {
 		return
 	}
-	if err := a.task.PunctuateWallClock(time.UnixMilli(a.task.WallClockTime())); err != nil {
+	now := time.UnixMilli(a.task.WallClockTime())
+	if err := a.task.PunctuateWallClock(now); err != nil {
+		a.fail(err)
+		return
+	}
+	if err := a.task.AdvanceIdleStreamTime(now); err != nil {
 		a.fail(err)
 	}
 }

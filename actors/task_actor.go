@@ -51,7 +51,20 @@ func (a *taskActor) Receive(c actor.Context) {
 			return
 		}
 		a.task.AddRecords(m.tp, m.recs)
+		if m.hasLag {
+			a.task.UpdateFetchedLag(m.tp, m.lag)
+		}
 		a.schedule(c)
+	case *fetchedLags:
+		if a.dead {
+			return
+		}
+		for tp, lag := range m.lags {
+			a.task.UpdateFetchedLag(tp, lag)
+		}
+		if a.task.Buffered() > 0 {
+			a.schedule(c)
+		}
 	case processMore:
 		a.scheduled = false
 		if a.dead {
@@ -63,11 +76,21 @@ func (a *taskActor) Receive(c actor.Context) {
 			a.fail(err)
 			return
 		}
+		if a.task.WaitingForInput() {
+			// The next lag, batch or tick goes on; meanwhile the
+			// partitions waited for must be fetched even if the task's
+			// others are paused.
+			a.flow.resume(a.task.StarvedInputs())
+			return
+		}
 		if a.task.Buffered() > 0 {
 			a.schedule(c)
 		}
 	case wallClockTick:
 		a.punctuate(m)
+		if !a.dead && a.task.WaitingForInput() {
+			a.schedule(c) // a max-task-idle deadline may have passed
+		}
 	case *queryRequest:
 		if a.dead || a.task.State() != partition.StateRunning {
 			c.Respond(queryReply{err: fmt.Errorf("task %s is %s: %w", a.task.ID(), a.task.State(), ErrTaskNotHere)})

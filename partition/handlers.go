@@ -37,11 +37,11 @@ func (t *Task) applyHandler(h ErrorHandler, kind string, rec *topology.RawRecord
 	where := fmt.Sprintf("%s-%d@%d", rec.Topic, rec.Partition, rec.Offset)
 	switch h.Action {
 	case ActionContinue:
-		t.skipped++
+		t.skipped.Add(1)
 		t.log.Warn("skipping record: "+kind+" failed", "record", where, "error", cause)
 		return nil
 	case ActionDeadLetter:
-		t.skipped++
+		t.skipped.Add(1)
 		if err := t.collector.Send(h.DeadLetterTopic, rec.Key, rec.Value, rec.Timestamp, t.deadLetterHeaders(rec, cause)); err != nil {
 			return &handledError{fmt.Errorf("dead-letter %s: %w", where, err)}
 		}

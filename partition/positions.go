@@ -13,39 +13,66 @@ import (
 // contain spaces or semicolons, so the format needs no escaping.
 const positionsPrefix = "eddy/1;"
 
-// EncodePositions writes changelog positions as offset commit metadata:
-// "eddy/1;<topic> <partition> <offset>;...", sorted.
-func EncodePositions(pos map[state.TopicPartition]int64) string {
-	if len(pos) == 0 {
-		return ""
-	}
-	parts := make([]string, 0, len(pos))
-	for tp, o := range pos {
+// streamTimeEntry names the stream-time entry of the commit metadata. It is
+// written as a position ("~streamtime 0 <ms>") of a topic Kafka cannot have
+// ('~' is not allowed in topic names), so that readers that only know
+// positions read it as the position of a changelog they do not have and
+// ignore it.
+const streamTimeEntry = "~streamtime"
+
+// CommitMetadata is what a task stores beside its committed input offsets.
+type CommitMetadata struct {
+	// Positions are the changelog positions reached (at-least-once).
+	Positions map[state.TopicPartition]int64
+	// StreamTime is the task's stream time, or state.UnknownStreamTime.
+	StreamTime int64
+}
+
+// EncodeCommitMetadata writes m as offset commit metadata:
+// "eddy/1;<topic> <partition> <offset>;...", sorted, with the stream time as
+// the entry "~streamtime 0 <ms>". Nothing to store gives "".
+func EncodeCommitMetadata(m CommitMetadata) string {
+	parts := make([]string, 0, len(m.Positions)+1)
+	for tp, o := range m.Positions {
 		parts = append(parts, fmt.Sprintf("%s %d %d", tp.Topic, tp.Partition, o))
+	}
+	if m.StreamTime >= 0 {
+		parts = append(parts, fmt.Sprintf("%s 0 %d", streamTimeEntry, m.StreamTime))
+	}
+	if len(parts) == 0 {
+		return ""
 	}
 	sort.Strings(parts)
 	return positionsPrefix + strings.Join(parts, ";")
 }
 
-// DecodePositions reads what EncodePositions wrote. Metadata that is not
-// Eddy's gives nil and no error.
-func DecodePositions(meta string) (map[state.TopicPartition]int64, error) {
+// DecodeCommitMetadata reads what EncodeCommitMetadata wrote (and what
+// earlier versions wrote, positions only). Metadata that is not Eddy's gives no positions,
+// state.UnknownStreamTime and no error.
+func DecodeCommitMetadata(meta string) (CommitMetadata, error) {
+	m := CommitMetadata{StreamTime: state.UnknownStreamTime}
 	rest, ok := strings.CutPrefix(meta, positionsPrefix)
 	if !ok {
-		return nil, nil
+		return m, nil
 	}
-	pos := map[state.TopicPartition]int64{}
 	for _, part := range strings.Split(rest, ";") {
 		f := strings.Fields(part)
 		if len(f) != 3 {
-			return nil, fmt.Errorf("commit metadata %q: bad entry %q", meta, part)
+			return m, fmt.Errorf("commit metadata %q: bad entry %q", meta, part)
 		}
 		p, err1 := strconv.ParseInt(f[1], 10, 32)
 		o, err2 := strconv.ParseInt(f[2], 10, 64)
 		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("commit metadata %q: bad entry %q", meta, part)
+			return m, fmt.Errorf("commit metadata %q: bad entry %q", meta, part)
 		}
-		pos[state.TopicPartition{Topic: f[0], Partition: int32(p)}] = o
+		if f[0] == streamTimeEntry {
+			m.StreamTime = o
+			continue
+		}
+		if m.Positions == nil {
+			m.Positions = map[state.TopicPartition]int64{}
+		}
+		m.Positions[state.TopicPartition{Topic: f[0], Partition: int32(p)}] = o
 	}
-	return pos, nil
+	return m, nil
 }

@@ -1,16 +1,42 @@
 package partition
 
 import (
+	"fmt"
+	"runtime/debug"
+
 	"github.com/eddystreams/eddy/state"
+	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // recordQueue buffers the fetched, not yet processed records of one input
-// partition, in offset order.
+// partition, in offset order. The head record's timestamp is extracted when
+// it reaches the head (Kafka Streams' RecordQueue.updateHead), so that the
+// partition group can compare heads by event time.
 type recordQueue struct {
 	tp   state.TopicPartition
 	recs []*kgo.Record
 	head int
+
+	// extract is the source's timestamp extractor; nil: the record's own.
+	extract topology.TimestampExtractor
+	// partTime is the partition time: the largest timestamp extracted from
+	// this partition so far, -1 before any.
+	partTime int64
+	// headOK says headTS and headErr hold the extraction of recs[head].
+	headOK  bool
+	headTS  int64
+	headErr error
+
+	// idle.go: what the fetcher last said of the partition, and the
+	// wall-clock deadline of waiting for it while it is empty.
+	lag         int64 // records on the broker not yet buffered; -1 unknown
+	deadline    int64 // milliseconds; valid when hasDeadline
+	hasDeadline bool
+}
+
+func newRecordQueue(tp state.TopicPartition, extract topology.TimestampExtractor) *recordQueue {
+	return &recordQueue{tp: tp, extract: extract, partTime: -1, lag: -1}
 }
 
 func (q *recordQueue) len() int { return len(q.recs) - q.head }
@@ -25,26 +51,92 @@ func (q *recordQueue) push(rs []*kgo.Record) {
 
 func (q *recordQueue) peek() *kgo.Record { return q.recs[q.head] }
 
-func (q *recordQueue) pop() *kgo.Record {
-	r := q.recs[q.head]
+// headTime extracts the head record's timestamp once. A control record
+// (transaction marker) or a record whose extraction failed gives ok false:
+// it carries no event time and is taken out at once.
+func (q *recordQueue) headTime() (ts int64, ok bool) {
+	if !q.headOK {
+		q.headOK = true
+		q.headTS, q.headErr = q.extractHead()
+		if q.headErr == nil && q.headTS > q.partTime {
+			q.partTime = q.headTS
+		}
+	}
+	return q.headTS, q.headErr == nil && !q.peek().Attrs.IsControl()
+}
+
+// extractHead runs the extractor on the head record. A negative time is an
+// error wrapping topology.ErrInvalidTimestamp; a panic in the extractor is
+// an error too.
+func (q *recordQueue) extractHead() (ts int64, err error) {
+	r := q.peek()
+	if r.Attrs.IsControl() {
+		return -1, nil
+	}
+	if q.extract == nil {
+		ts = r.Timestamp.UnixMilli()
+	} else {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("timestamp extractor panicked: %v\n%s", p, debug.Stack())
+			}
+		}()
+		raw := rawRecord(q.tp, r, r.Timestamp.UnixMilli())
+		if ts, err = q.extract(&raw, q.partTime); err != nil {
+			return -1, fmt.Errorf("timestamp extractor: %w", err)
+		}
+	}
+	if ts < 0 {
+		return -1, fmt.Errorf("%w: %d", topology.ErrInvalidTimestamp, ts)
+	}
+	return ts, nil
+}
+
+// pop removes the head record; it returns the extracted timestamp, or the
+// extraction error.
+func (q *recordQueue) pop() (*kgo.Record, int64, error) {
+	q.headTime()
+	r, ts, err := q.recs[q.head], q.headTS, q.headErr
 	q.recs[q.head] = nil
 	q.head++
-	return r
+	q.headOK, q.headErr = false, nil
+	return r, ts, err
+}
+
+// rawRecord is r as the processors see it, with timestamp ts.
+func rawRecord(tp state.TopicPartition, r *kgo.Record, ts int64) topology.RawRecord {
+	raw := topology.RawRecord{Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: ts}
+	if len(r.Headers) > 0 {
+		raw.Headers = make([]topology.Header, len(r.Headers))
+		for i, h := range r.Headers {
+			raw.Headers[i] = topology.Header{Key: h.Key, Value: h.Value}
+		}
+	}
+	return raw
 }
 
 // partitionGroup chooses which buffered record a task processes next: the
-// head with the lowest timestamp across its input partitions (Kafka Streams'
-// PartitionGroup), so that records of several inputs interleave in event time.
+// head with the lowest extracted timestamp across its input partitions
+// (Kafka Streams' PartitionGroup), so that records of several inputs
+// interleave in event time. Whether the task may take one at all while
+// some partition is empty is decided by ready (idle.go).
 type partitionGroup struct {
 	queues   []*recordQueue
 	byTP     map[state.TopicPartition]*recordQueue
 	buffered int
+	idle     idlePolicy // idle.go
 }
 
-func newPartitionGroup(tps []state.TopicPartition) *partitionGroup {
+// newPartitionGroup makes the queues of tps; extractor gives each
+// partition's timestamp extractor (nil for none).
+func newPartitionGroup(tps []state.TopicPartition, extractor func(topic string) topology.TimestampExtractor) *partitionGroup {
 	g := &partitionGroup{byTP: make(map[state.TopicPartition]*recordQueue, len(tps))}
 	for _, tp := range tps {
-		q := &recordQueue{tp: tp}
+		var ex topology.TimestampExtractor
+		if extractor != nil {
+			ex = extractor(tp.Topic)
+		}
+		q := newRecordQueue(tp, ex)
 		g.queues = append(g.queues, q)
 		g.byTP[tp] = q
 	}
@@ -61,22 +153,42 @@ func (g *partitionGroup) add(tp state.TopicPartition, rs []*kgo.Record) bool {
 	return true
 }
 
-// next pops the record to process next, or returns nil when all queues are
-// empty. Control records (transaction markers) come out like data records so
-// that the consumed offset moves past them.
-func (g *partitionGroup) next() (*recordQueue, *kgo.Record) {
+// next pops the record to process next with its extracted timestamp, or
+// returns a nil record when all queues are empty. Control records
+// (transaction markers) come out like data records so that the consumed
+// offset moves past them; they and records whose timestamp could not be
+// extracted (err set) come out first, as they take no part in the order.
+func (g *partitionGroup) next() (q *recordQueue, r *kgo.Record, ts int64, err error) {
 	var best *recordQueue
+	var bestTS int64
 	for _, q := range g.queues {
 		if q.len() == 0 {
 			continue
 		}
-		if best == nil || q.peek().Timestamp.Before(best.peek().Timestamp) {
+		t, ok := q.headTime()
+		if !ok {
 			best = q
+			break
+		}
+		if best == nil || t < bestTS {
+			best, bestTS = q, t
 		}
 	}
 	if best == nil {
-		return nil, nil
+		return nil, nil, -1, nil
 	}
 	g.buffered--
-	return best, best.pop()
+	r, ts, err = best.pop()
+	return best, r, ts, err
+}
+
+// extractors gives the timestamp extractor of each input topic of the
+// task's sub-topology.
+func extractors(cfg Config) func(topic string) topology.TimestampExtractor {
+	if cfg.Subtopology == nil {
+		return nil
+	}
+	return func(topic string) topology.TimestampExtractor {
+		return cfg.Subtopology.TimestampExtractor(cfg.ApplicationID, topic)
+	}
 }

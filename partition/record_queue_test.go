@@ -23,7 +23,7 @@ func queued(tp state.TopicPartition, first int64, ts ...int64) []*kgo.Record {
 func drain(g *partitionGroup) []string {
 	var out []string
 	for {
-		q, r := g.next()
+		q, r, _, _ := g.next()
 		if r == nil {
 			return out
 		}
@@ -41,7 +41,7 @@ var (
 )
 
 func TestPartitionGroupLowestTimestampFirst(t *testing.T) {
-	g := newPartitionGroup([]state.TopicPartition{tpA, tpB, tpC})
+	g := newPartitionGroup([]state.TopicPartition{tpA, tpB, tpC}, nil)
 	g.add(tpA, queued(tpA, 0, 5, 20, 30))
 	g.add(tpB, queued(tpB, 0, 10, 25))
 	g.add(tpC, queued(tpC, 0, 1))
@@ -61,7 +61,7 @@ func TestPartitionGroupLowestTimestampFirst(t *testing.T) {
 func TestPartitionGroupKeepsOffsetOrderWithinPartition(t *testing.T) {
 	// Only heads compete: a late record (ts 2) behind a later one (ts 50)
 	// waits for it, whatever the other partition holds.
-	g := newPartitionGroup([]state.TopicPartition{tpA, tpB})
+	g := newPartitionGroup([]state.TopicPartition{tpA, tpB}, nil)
 	g.add(tpA, queued(tpA, 0, 50, 2))
 	g.add(tpB, queued(tpB, 0, 10, 60))
 	want := []string{"b@0", "a@0", "a@1", "b@1"}
@@ -71,7 +71,7 @@ func TestPartitionGroupKeepsOffsetOrderWithinPartition(t *testing.T) {
 }
 
 func TestPartitionGroupTiesGoByQueueOrder(t *testing.T) {
-	g := newPartitionGroup([]state.TopicPartition{tpA, tpB})
+	g := newPartitionGroup([]state.TopicPartition{tpA, tpB}, nil)
 	g.add(tpB, queued(tpB, 0, 7, 7))
 	g.add(tpA, queued(tpA, 0, 7, 7))
 	// Equal timestamps: the queue listed first wins, each time.
@@ -80,7 +80,7 @@ func TestPartitionGroupTiesGoByQueueOrder(t *testing.T) {
 		t.Fatalf("order %v, want %v", got, want)
 	}
 
-	g = newPartitionGroup([]state.TopicPartition{tpB, tpA})
+	g = newPartitionGroup([]state.TopicPartition{tpB, tpA}, nil)
 	g.add(tpA, queued(tpA, 0, 7))
 	g.add(tpB, queued(tpB, 0, 7))
 	if got, want := drain(g), []string{"b@0", "a@0"}; !reflect.DeepEqual(got, want) {
@@ -89,7 +89,7 @@ func TestPartitionGroupTiesGoByQueueOrder(t *testing.T) {
 }
 
 func TestPartitionGroupRefusesOtherPartitions(t *testing.T) {
-	g := newPartitionGroup([]state.TopicPartition{tpA})
+	g := newPartitionGroup([]state.TopicPartition{tpA}, nil)
 	other := state.TopicPartition{Topic: "a", Partition: 1}
 	if g.add(other, queued(other, 0, 1)) {
 		t.Fatal("added records of a partition that is not an input")
@@ -97,13 +97,13 @@ func TestPartitionGroupRefusesOtherPartitions(t *testing.T) {
 	if g.buffered != 0 {
 		t.Fatalf("buffered %d", g.buffered)
 	}
-	if q, r := g.next(); q != nil || r != nil {
+	if q, r, _, _ := g.next(); q != nil || r != nil {
 		t.Fatal("next of an empty group returned a record")
 	}
 }
 
 func TestRecordQueueReusesDrainedBuffer(t *testing.T) {
-	g := newPartitionGroup([]state.TopicPartition{tpA})
+	g := newPartitionGroup([]state.TopicPartition{tpA}, nil)
 	g.add(tpA, queued(tpA, 0, 1, 2))
 	drain(g)
 	g.add(tpA, queued(tpA, 2, 3))

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/eddystreams/eddy/state"
@@ -68,8 +69,23 @@ type Config struct {
 	Txn         *TxnProducer
 	Logger      *slog.Logger
 	// Clock is the wall clock of wall-clock punctuation (see
-	// PunctuateWallClock). Default: time.Now.
+	// PunctuateWallClock), of task idling and of the idle advance of stream
+	// time. Default: time.Now.
 	Clock func() time.Time
+	// WaitForInputs makes a task that reads several partitions hold back
+	// while one is empty and its lag is unknown or above 0, and MaxTaskIdle
+	// more while it is caught up (Kafka Streams' max.task.idle.ms; see
+	// idle.go). The caller then reports lags with UpdateFetchedLag. False
+	// (Kafka Streams' -1): process whatever is buffered.
+	WaitForInputs bool
+	MaxTaskIdle   time.Duration
+	// IdleStreamTimeAdvance, when above 0, moves stream time with the wall
+	// clock once the task has had no record for that long (stream_time.go).
+	IdleStreamTimeAdvance time.Duration
+	// OnDroppedRecord, when set, is called with each record a processor
+	// drops on purpose (topology.RecordDropped; dropped.go), on the task's
+	// goroutine.
+	OnDroppedRecord func(DroppedRecord)
 }
 
 // Task runs one sub-topology on one partition number.
@@ -94,10 +110,14 @@ type Task struct {
 	commitPoint CommitPoint
 	fenced      bool
 	cleanStop   bool // a checkpoint file was found at start
-	processed   int64
-	skipped     int64
+	processed   atomic.Int64
+	skipped     atomic.Int64
 	log         *slog.Logger
-	punct       punctuations // punctuation.go
+	punct       punctuations        // punctuation.go
+	curRaw      *topology.RawRecord // the input record being processed, for drops
+	dropped     dropCounters        // dropped.go
+	idling      atomic.Bool         // idle.go: waiting for an empty input
+	idleST      idleStreamTime      // stream_time.go
 }
 
 // NewTask makes a task; Initialize opens and restores its stores.
@@ -116,12 +136,13 @@ func NewTask(cfg Config) (*Task, error) {
 		stores:     map[string]topology.StateStore{},
 		engines:    map[string]topology.KeyValueStore{},
 		changelog:  map[string]state.TopicPartition{},
-		queues:     newPartitionGroup(cfg.Inputs),
+		queues:     newPartitionGroup(cfg.Inputs, extractors(cfg)),
 		consumed:   map[state.TopicPartition]int64{},
 		cancel:     cancel,
 		streamTime: -1,
 		log:        cfg.Logger.With("task", cfg.ID.String()),
 	}
+	t.queues.idle = idlePolicy{wait: cfg.WaitForInputs, maxIdle: cfg.MaxTaskIdle.Milliseconds()}
 	t.collector = NewRecordCollector(ctx, cfg.Producer, cfg.Partitions)
 	t.collector.onFailure = t.productionFailed
 	return t, nil
@@ -175,6 +196,9 @@ type CommitPoint struct {
 	// task's inputs that have one. A source table restores its store from
 	// its input partition up to this offset.
 	Offsets map[state.TopicPartition]int64
+	// StreamTime is the task's stream time stored with the commit
+	// (state.UnknownStreamTime when none), so that it survives a crash.
+	StreamTime int64
 }
 
 // Initialize opens the task's stores and restores them, then instantiates
@@ -214,8 +238,18 @@ func (t *Task) Initialize(ctx context.Context, cp CommitPoint) error {
 	}
 	t.commitPoint = cp
 	t.checkpoint = ckp.Offsets
+	// Stream time never goes back: the checkpoint has it after a clean
+	// close, the commit after any stop.
 	if ckp.StreamTime > t.streamTime {
 		t.streamTime = ckp.StreamTime
+	}
+	if cp.Committed && cp.StreamTime > t.streamTime {
+		t.streamTime = cp.StreamTime
+	}
+	for tp, o := range cp.Offsets {
+		if _, ok := t.consumed[tp]; !ok {
+			t.consumed[tp] = o // committed again with the stream time
+		}
 	}
 	for _, spec := range t.cfg.Subtopology.Stores {
 		if err := t.openStore(ctx, spec); err != nil {
@@ -230,6 +264,7 @@ func (t *Task) Initialize(ctx context.Context, cp CommitPoint) error {
 	if err := g.Init(); err != nil { // processors' Init, after restore
 		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
+	t.idleST.reset(t.WallClockTime(), t.streamTime)
 	return t.transition(StateRunning)
 }
 
@@ -368,15 +403,23 @@ func (t *Task) AddRecords(tp state.TopicPartition, recs []*kgo.Record) bool {
 // Buffered is the number of records waiting to be processed.
 func (t *Task) Buffered() int { return t.queues.buffered }
 
-// Process processes up to max buffered records, lowest timestamp first, and
-// returns how many it took from the buffers.
+// Process processes up to max buffered records, lowest extracted timestamp
+// first, and returns how many it took from the buffers. It stops early
+// while the task waits for an empty input partition (idle.go; see
+// WaitingForInput).
 func (t *Task) Process(max int) (int, error) {
 	if t.state != StateRunning {
 		return 0, fmt.Errorf("task %s: process in state %s", t.cfg.ID, t.state)
 	}
-	n := 0
+	now := t.WallClockTime()
+	n, waiting := 0, false
+	defer func() { t.idling.Store(waiting) }()
 	for n < max {
-		q, r := t.queues.next()
+		if !t.queues.ready(now) {
+			waiting = t.queues.buffered > 0
+			break
+		}
+		q, r, ts, xerr := t.queues.next()
 		if r == nil {
 			break
 		}
@@ -386,9 +429,16 @@ func (t *Task) Process(max int) (int, error) {
 		if r.Attrs.IsControl() {
 			continue
 		}
-		if err := t.processOne(q.tp, r); err != nil {
+		if xerr != nil {
+			if err := t.invalidTimestamp(q.tp, r, xerr); err != nil {
+				return n, err
+			}
+			continue
+		}
+		if err := t.processOne(q.tp, r, ts); err != nil {
 			return n, err
 		}
+		t.idleST.reset(now, t.streamTime)
 		if err := t.punctuateStreamTime(); err != nil {
 			return n, err
 		}
@@ -396,32 +446,44 @@ func (t *Task) Process(max int) (int, error) {
 	return n, nil
 }
 
-func (t *Task) processOne(tp state.TopicPartition, r *kgo.Record) error {
-	raw := topology.RawRecord{Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: r.Timestamp.UnixMilli()}
-	if len(r.Headers) > 0 {
-		raw.Headers = make([]topology.Header, len(r.Headers))
-		for i, h := range r.Headers {
-			raw.Headers[i] = topology.Header{Key: h.Key, Value: h.Value}
-		}
-	}
+// processOne runs r through the processors with timestamp ts, the one its
+// source's extractor gave.
+func (t *Task) processOne(tp state.TopicPartition, r *kgo.Record, ts int64) error {
+	raw := rawRecord(tp, r, ts)
 	if raw.Timestamp > t.streamTime {
 		t.streamTime = raw.Timestamp
 	}
 	t.cur = topology.RecordMeta{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Timestamp: raw.Timestamp, Headers: raw.Headers}
-	if err := t.processGuarded(&raw); err != nil {
+	t.curRaw = &raw
+	err := t.processGuarded(&raw)
+	t.curRaw = nil
+	if err != nil {
 		if err = t.processingFailed(&raw, err); err != nil {
 			return fmt.Errorf("task %s: record %s-%d@%d: %w", t.cfg.ID, raw.Topic, raw.Partition, raw.Offset, err)
 		}
 		return nil
 	}
-	t.processed++
+	t.processed.Add(1)
+	return nil
+}
+
+// invalidTimestamp hands a record whose timestamp could not be extracted
+// (an extractor error, or a negative time) to the deserialization error
+// handler, as Kafka Streams does; the record is not processed, and its
+// offset counts as consumed.
+func (t *Task) invalidTimestamp(tp state.TopicPartition, r *kgo.Record, cause error) error {
+	raw := rawRecord(tp, r, r.Timestamp.UnixMilli())
+	t.cur = topology.RecordMeta{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Timestamp: raw.Timestamp, Headers: raw.Headers}
+	if err := t.DeserializationFailed(&raw, cause); err != nil {
+		return fmt.Errorf("task %s: record %s-%d@%d: %w", t.cfg.ID, raw.Topic, raw.Partition, raw.Offset, err)
+	}
 	return nil
 }
 
 // Processed and Skipped count records processed and records skipped by an
-// error handler.
-func (t *Task) Processed() int64 { return t.processed }
-func (t *Task) Skipped() int64   { return t.skipped }
+// error handler. Safe from any goroutine.
+func (t *Task) Processed() int64 { return t.processed.Load() }
+func (t *Task) Skipped() int64   { return t.skipped.Load() }
 
 // OffsetCommitter commits input offsets for the application's consumer
 // group (at-least-once).
@@ -453,7 +515,10 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 		}
 	}
 	if t.cfg.ExactlyOnce {
-		if err := t.cfg.Txn.Commit(ctx, offs); err != nil {
+		// The stream time rides along as offset metadata; changelog
+		// positions are not needed (restores go to the committed end).
+		meta := EncodeCommitMetadata(CommitMetadata{StreamTime: t.streamTime})
+		if err := t.cfg.Txn.Commit(ctx, offs, meta); err != nil {
 			return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 		}
 		t.dirty = false
@@ -465,7 +530,8 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 		for _, tp := range t.changelog {
 			pos[tp] = tracked[tp]
 		}
-		if err := oc.CommitOffsets(ctx, offs, EncodePositions(pos)); err != nil {
+		meta := EncodeCommitMetadata(CommitMetadata{Positions: pos, StreamTime: t.streamTime})
+		if err := oc.CommitOffsets(ctx, offs, meta); err != nil {
 			return &RecoverableError{Err: fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err), CommitOnly: true}
 		}
 	}

@@ -72,10 +72,11 @@ func (p *TxnProducer) Produce(ctx context.Context, r *kgo.Record, promise func(*
 	p.cl.Produce(ctx, r, promise)
 }
 
-// Commit commits the open transaction together with the input offsets. The
-// caller has flushed every record of the transaction. With nothing produced
-// and no offsets it does nothing.
-func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartition]int64) error {
+// Commit commits the open transaction together with the input offsets, with
+// metadata stored beside each offset (see EncodeCommitMetadata). The caller
+// has flushed every record of the transaction. With nothing produced and no
+// offsets it does nothing.
+func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartition]int64, metadata string) error {
 	if len(offsets) == 0 && !p.produced {
 		return nil
 	}
@@ -90,7 +91,7 @@ func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartiti
 		return classifyTxnErr("producer id", err)
 	}
 	if len(offsets) > 0 {
-		if err := p.addOffsets(ctx, id, epoch, offsets); err != nil {
+		if err := p.addOffsets(ctx, id, epoch, offsets, metadata); err != nil {
 			return err
 		}
 	}
@@ -110,7 +111,7 @@ func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartiti
 	return nil
 }
 
-func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, offsets map[state.TopicPartition]int64) error {
+func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, offsets map[state.TopicPartition]int64, metadata string) error {
 	add := kmsg.NewPtrAddOffsetsToTxnRequest()
 	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = p.txnID, id, epoch, p.group
 	addResp, err := add.RequestWith(ctx, p.cl)
@@ -135,6 +136,9 @@ func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, off
 		}
 		pp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 		pp.Partition, pp.Offset, pp.LeaderEpoch = tp.Partition, off, -1
+		if metadata != "" {
+			pp.Metadata = &metadata
+		}
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, pp)
 	}
 	resp, err := req.RequestWith(ctx, p.cl)

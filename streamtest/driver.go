@@ -50,6 +50,7 @@ type Driver struct {
 	failed    *partition.Task       // the task whose processing failed, if any
 	failure   error                 // its error
 	broken    error                 // set when a Restart could not make the new tasks
+	retired   partition.TaskMetrics // counters of the tasks closed by Restart
 }
 
 // New makes a driver for topo and starts its tasks, one per sub-topology and
@@ -122,6 +123,8 @@ func (d *Driver) startTasks() error {
 			RecordCache:            d.cfg.cache.get(), // cache.go
 			Logger:                 d.cfg.logger,
 			Clock:                  d.clock, // punctuation.go
+			IdleStreamTimeAdvance:  d.cfg.idleAdvance,
+			OnDroppedRecord:        d.cfg.onDropped,
 		})
 		if err == nil {
 			d.tasks = append(d.tasks, t)
@@ -160,6 +163,7 @@ func (d *Driver) closeTasks(clean bool) error {
 		if err := t.Close(clean && t != d.failed); err != nil {
 			errs = append(errs, fmt.Errorf("close task %s: %w", t.ID(), err))
 		}
+		d.retired.Add(t.Metrics())
 	}
 	d.tasks = nil
 	clear(d.byInput)
@@ -316,7 +320,7 @@ func (b offsetBook) CommitOffsets(_ context.Context, offsets map[state.TopicPart
 
 // commitPoint is what a restarting task learns of its last commit.
 func (d *Driver) commitPoint(inputs []state.TopicPartition) (partition.CommitPoint, error) {
-	cp := partition.CommitPoint{Offsets: map[state.TopicPartition]int64{}}
+	cp := partition.CommitPoint{Offsets: map[state.TopicPartition]int64{}, StreamTime: state.UnknownStreamTime}
 	for _, tp := range inputs {
 		o, ok := d.committed[tp]
 		if !ok {
@@ -324,13 +328,14 @@ func (d *Driver) commitPoint(inputs []state.TopicPartition) (partition.CommitPoi
 		}
 		cp.Offsets[tp] = o
 		cp.Committed = true
-		if cp.Positions == nil {
-			pos, err := partition.DecodePositions(d.metadata[tp])
-			if err != nil {
-				return cp, err
-			}
-			cp.Positions = pos
+		md, err := partition.DecodeCommitMetadata(d.metadata[tp])
+		if err != nil {
+			return cp, err
 		}
+		if cp.Positions == nil {
+			cp.Positions = md.Positions
+		}
+		cp.StreamTime = max(cp.StreamTime, md.StreamTime)
 	}
 	return cp, nil
 }

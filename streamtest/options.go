@@ -27,6 +27,8 @@ type cfg struct {
 	startTime       time.Time
 	logger          *slog.Logger
 	cache           recordCacheCfg // cache.go
+	idleAdvance     time.Duration  // punctuation.go
+	onDropped       func(partition.DroppedRecord)
 }
 
 func defaultCfg() cfg {
@@ -64,6 +66,9 @@ func (c *cfg) validate() error {
 	}
 	if c.logger == nil {
 		errs = append(errs, errors.New("nil logger"))
+	}
+	if c.idleAdvance < 0 || c.idleAdvance > 0 && c.idleAdvance < time.Millisecond {
+		errs = append(errs, fmt.Errorf("idle stream time advance %v: want 0 (off) or at least 1ms", c.idleAdvance))
 	}
 	return errors.Join(errs...)
 }
@@ -110,6 +115,24 @@ func WithTopicPartitions(topic string, n int32) Option {
 // WithStartTime sets the wall clock's time when the driver starts. Default:
 // the time New is called.
 func WithStartTime(t time.Time) Option { return optFunc(func(c *cfg) { c.startTime = t }) }
+
+// WithIdleStreamTimeAdvance lets a task's stream time follow the driver's
+// wall clock once the task has had no record for d, as the application's
+// eddy.WithIdleStreamTimeAdvance does: AdvanceWallClock then moves stream
+// time to the stream time of the task's last record plus the wall time
+// since it was processed, and runs the stream-time punctuators (closing
+// windows). Default: 0, off.
+func WithIdleStreamTimeAdvance(d time.Duration) Option {
+	return optFunc(func(c *cfg) { c.idleAdvance = d })
+}
+
+// WithDroppedRecordHandler calls fn with every input record a processor
+// drops on purpose (late for its window, expired, without a key), as the
+// application's eddy.WithDroppedRecordHandler. Driver.DroppedRecords counts
+// them in any case. Default: none.
+func WithDroppedRecordHandler(fn func(partition.DroppedRecord)) Option {
+	return optFunc(func(c *cfg) { c.onDropped = fn })
+}
 
 // WithLogger receives the tasks' logs (for instance the records a
 // log-and-continue handler skips). Default: logs are discarded.

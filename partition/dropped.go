@@ -1,0 +1,98 @@
+package partition
+
+import (
+	"bytes"
+	"maps"
+	"sync"
+
+	"github.com/eddystreams/eddy/topology"
+)
+
+// DroppedRecord is an input record that a processor dropped on purpose
+// (topology.RecordDropped): too late for its window, older than a store's
+// retention, without the key a join or aggregation needs. Key, Value and
+// Headers are copies the receiver may keep.
+type DroppedRecord struct {
+	Task   topology.TaskID
+	Reason string // topology.DropLate, DropExpired, DropNullKey, ...
+	// The input record being processed when it was dropped. Timestamp is
+	// its extracted timestamp. During a punctuation there is none: Topic is
+	// empty, Partition and Offset are -1, Timestamp is the punctuation time.
+	Topic     string
+	Partition int32
+	Offset    int64
+	Timestamp int64
+	Key       []byte
+	Value     []byte
+	Headers   []topology.Header
+}
+
+// TaskMetrics are a task's record counters.
+type TaskMetrics struct {
+	Processed int64            // records run through the processors
+	Skipped   int64            // records an error handler skipped or dead-lettered
+	Dropped   map[string]int64 // records dropped on purpose, by reason
+}
+
+// Add adds o's counts to m.
+func (m *TaskMetrics) Add(o TaskMetrics) {
+	m.Processed += o.Processed
+	m.Skipped += o.Skipped
+	for r, n := range o.Dropped {
+		if m.Dropped == nil {
+			m.Dropped = map[string]int64{}
+		}
+		m.Dropped[r] += n
+	}
+}
+
+// dropCounters count dropped records by reason; other goroutines read them.
+type dropCounters struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+func (c *dropCounters) add(reason string) {
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = map[string]int64{}
+	}
+	c.n[reason]++
+	c.mu.Unlock()
+}
+
+func (c *dropCounters) snapshot() map[string]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.n)
+}
+
+// RecordDropped implements topology.DropRecorder: it counts the drop under
+// reason and calls Config.OnDroppedRecord with the current input record.
+func (t *Task) RecordDropped(reason string) {
+	t.dropped.add(reason)
+	h := t.cfg.OnDroppedRecord
+	if h == nil {
+		return
+	}
+	d := DroppedRecord{
+		Task:      t.cfg.ID,
+		Reason:    reason,
+		Topic:     t.cur.Topic,
+		Partition: t.cur.Partition,
+		Offset:    t.cur.Offset,
+		Timestamp: t.cur.Timestamp,
+	}
+	if t.curRaw != nil {
+		d.Key, d.Value = bytes.Clone(t.curRaw.Key), bytes.Clone(t.curRaw.Value)
+	}
+	for _, hd := range t.cur.Headers {
+		d.Headers = append(d.Headers, topology.Header{Key: hd.Key, Value: bytes.Clone(hd.Value)})
+	}
+	h(d)
+}
+
+// Metrics returns the task's counters. Safe from any goroutine.
+func (t *Task) Metrics() TaskMetrics {
+	return TaskMetrics{Processed: t.processed.Load(), Skipped: t.skipped.Load(), Dropped: t.dropped.snapshot()}
+}
