@@ -91,39 +91,13 @@ func (a *App) prepareTopics(ctx context.Context) (*layout, error) {
 		sort.Strings(missing)
 		return nil, fmt.Errorf("eddy: topics %v do not exist; create them first (Eddy creates only its internal topics)", dedupe(missing))
 	}
-	// Repartition topics take their counts from their writers; iterate
-	// until every sub-topology's sources are known (writers come first in
-	// DSL order, but a fixed point does not depend on that).
-	for changed := true; changed; {
-		changed = false
-		for _, st := range a.topo.Subtopologies {
-			if l.tasks[st.ID] != 0 {
-				continue
-			}
-			max, known := int32(0), true
-			for _, s := range st.Sources {
-				n, ok := l.counts[s.FullName(appID)]
-				if !ok {
-					known = false
-					break
-				}
-				max = maxInt32(max, n)
-			}
-			if !known {
-				continue
-			}
-			l.tasks[st.ID] = max
-			changed = true
-			for _, s := range st.Sinks {
-				if s.Internal {
-					l.counts[s.FullName(appID)] = max
-				}
-			}
-		}
-	}
-	if err := a.topo.Copartition(appID, l.counts); err != nil {
+	// Internal topics take their counts from their writers, or from the
+	// sub-topology reading them where co-partitioning binds them.
+	tasks, err := a.topo.Plan(appID, l.counts)
+	if err != nil {
 		return nil, fmt.Errorf("eddy: %w", err)
 	}
+	l.tasks = tasks
 	type want struct {
 		name       string
 		partitions int32
@@ -132,9 +106,6 @@ func (a *App) prepareTopics(ctx context.Context) (*layout, error) {
 	var wants []want
 	compact := "compact"
 	for _, st := range a.topo.Subtopologies {
-		if l.tasks[st.ID] == 0 {
-			return nil, fmt.Errorf("eddy: cannot work out the partition count of sub-topology %d", st.ID)
-		}
 		for _, s := range st.Sinks {
 			if s.Internal {
 				wants = append(wants, want{name: s.FullName(appID), partitions: l.counts[s.FullName(appID)], configs: map[string]*string{}})
@@ -172,13 +143,6 @@ func (a *App) prepareTopics(ctx context.Context) (*layout, error) {
 		return nil, fmt.Errorf("eddy: %w", err)
 	}
 	return l, nil
-}
-
-func maxInt32(a, b int32) int32 {
-	if a > b {
-		return a
-	}
-	return b
 }
 
 func dedupe(s []string) []string {

@@ -41,22 +41,29 @@ func (t *TestInputTopic[K, V]) PipeAt(k K, v V, ts int64) error {
 // PipeRecord sends one record with its timestamp and headers. NullKey and
 // NullValue send a nil key or value (a tombstone) without calling the serde.
 func (t *TestInputTopic[K, V]) PipeRecord(r topology.Record[K, V]) error {
-	var kb, vb []byte
-	var err error
+	kb, vb, err := t.encode(r)
+	if err != nil {
+		return err
+	}
+	return t.d.PipeInput(t.topic, kb, vb, r.Timestamp, r.Headers...)
+}
+
+// encode serializes r's key and value; a null is nil.
+func (t *TestInputTopic[K, V]) encode(r topology.Record[K, V]) (kb, vb []byte, err error) {
 	if !r.NullKey {
 		if kb, err = t.keySerde.Serialize(t.topic, r.Key); err != nil {
-			return fmt.Errorf("streamtest: serialize key for %s: %w", t.topic, err)
+			return nil, nil, fmt.Errorf("streamtest: serialize key for %s: %w", t.topic, err)
 		}
 	}
 	if !r.NullValue {
 		if vb, err = t.valueSerde.Serialize(t.topic, r.Value); err != nil {
-			return fmt.Errorf("streamtest: serialize value for %s: %w", t.topic, err)
+			return nil, nil, fmt.Errorf("streamtest: serialize value for %s: %w", t.topic, err)
 		}
 		if vb == nil {
 			vb = []byte{} // an empty value, not a tombstone
 		}
 	}
-	return t.d.PipeInput(t.topic, kb, vb, r.Timestamp, r.Headers...)
+	return kb, vb, nil
 }
 
 // PipeRecords sends records in order, each processed before the next, and

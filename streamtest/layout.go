@@ -1,7 +1,6 @@
 package streamtest
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/eddystreams/eddy/state"
@@ -58,41 +57,15 @@ func newLayout(topo *topology.Topology, c *cfg) (*layout, error) {
 			l.inputs[s.Name], l.globals[s.Name] = true, true
 		}
 	}
-	// A sub-topology has as many tasks as its widest input; a repartition
-	// topic as many partitions as the sub-topology writing it has tasks.
-	for changed := true; changed; {
-		changed = false
-		for _, st := range topo.Subtopologies {
-			if l.tasks[st.ID] != 0 {
-				continue
-			}
-			n, known := int32(0), true
-			for _, s := range st.Sources {
-				cnt, ok := l.counts[s.FullName(l.appID)]
-				if !ok {
-					known = false
-					break
-				}
-				n = max(n, cnt)
-			}
-			if !known {
-				continue
-			}
-			l.tasks[st.ID], changed = n, true
-			for _, s := range st.Sinks {
-				if s.Internal {
-					l.counts[s.FullName(l.appID)] = n
-				}
-			}
-		}
-	}
-	if err := topo.Copartition(l.appID, l.counts); err != nil {
+	// A sub-topology has as many tasks as its widest input; an internal
+	// topic as many partitions as the sub-topology writing it has tasks,
+	// or as the one reading it where co-partitioning binds them.
+	tasks, err := topo.Plan(l.appID, l.counts)
+	if err != nil {
 		return nil, err
 	}
+	l.tasks = tasks
 	for _, st := range topo.Subtopologies {
-		if l.tasks[st.ID] == 0 {
-			return nil, fmt.Errorf("cannot work out the partition count of sub-topology %d", st.ID)
-		}
 		for _, spec := range st.Stores {
 			if spec.Logging {
 				l.counts[topology.ChangelogTopicName(l.appID, spec.Name)] = l.tasks[st.ID]

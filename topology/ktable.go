@@ -124,7 +124,7 @@ func (t *KTable[K, V]) FilterNot(drop func(K, V) bool) *KTable[K, V] {
 }
 
 func (t *KTable[K, V]) filter(pred func(K, V) bool, not bool) *KTable[K, V] {
-	return deriveTable(t, "KTABLE-FILTER-", t.valueSerde, func(next func(Record[K, Change[V]]) error) func(Record[K, Change[V]]) error {
+	out := deriveTable(t, "KTABLE-FILTER-", t.valueSerde, func(next func(Record[K, Change[V]]) error) func(Record[K, Change[V]]) error {
 		return func(r Record[K, Change[V]]) error {
 			var c Change[V]
 			if r.Value.HasNew && pred(r.Key, r.Value.New) != not {
@@ -140,13 +140,15 @@ func (t *KTable[K, V]) filter(pred func(K, V) bool, not bool) *KTable[K, V] {
 			return next(r)
 		}
 	})
+	out.getter = mapGetter(t.valueGetter(), func(k K, v V) (V, bool) { return v, pred(k, v) != not })
+	return out
 }
 
 // MapTableValues turns every value of t into a new value; keys stay. Old
 // values are mapped too, so a grouping downstream subtracts what it added.
 // A function rather than a method, since it changes the value type.
 func MapTableValues[K, V, V2 any](t *KTable[K, V], fn func(K, V) V2) *KTable[K, V2] {
-	return deriveTable(t, "KTABLE-MAPVALUES-", DefaultSerde[V2](), func(next func(Record[K, Change[V2]]) error) func(Record[K, Change[V]]) error {
+	out := deriveTable(t, "KTABLE-MAPVALUES-", DefaultSerde[V2](), func(next func(Record[K, Change[V2]]) error) func(Record[K, Change[V]]) error {
 		return func(r Record[K, Change[V]]) error {
 			var c Change[V2]
 			if r.Value.HasNew {
@@ -158,6 +160,8 @@ func MapTableValues[K, V, V2 any](t *KTable[K, V], fn func(K, V) V2) *KTable[K, 
 			return next(Record[K, Change[V2]]{Key: r.Key, Value: c, Timestamp: r.Timestamp, Headers: r.Headers})
 		}
 	})
+	out.getter = mapGetter(t.valueGetter(), func(k K, v V) (V2, bool) { return fn(k, v), true })
+	return out
 }
 
 // Materialize keeps t in a key-value store of its own (named with Named,

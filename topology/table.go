@@ -8,6 +8,9 @@ type KTable[K, V any] struct {
 	keySerde   Serde[K]
 	valueSerde Serde[V]
 	store      string // the queryable store holding the table, if any
+	// getter reads the table's current values for joins when it keeps no
+	// store of its own (join_getter.go); nil: read store.
+	getter *tableGetter[K, V]
 }
 
 // StoreName is the name of the store that materializes the table ("" if none).

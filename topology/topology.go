@@ -127,7 +127,7 @@ func (t *Topology) Describe() string {
 	for _, st := range t.Subtopologies {
 		for _, s := range st.Sinks {
 			if s.Internal {
-				internal = append(internal, fmt.Sprintf("    Repartition topic: %s (written by sub-topology %d)\n", s, st.ID))
+				internal = append(internal, fmt.Sprintf("    %s: %s (written by sub-topology %d)\n", internalTopicKind(s), s, st.ID))
 			}
 		}
 	}
