@@ -198,6 +198,11 @@ func (a *windowAgg[K, V, A]) processTime(tw TimeWindows) func(Record[K, V]) erro
 			RecordDropped(a.ctx, DropNullKey)
 			return nil
 		}
+		// Windows this record's stream time closes go out first: a write
+		// at a later time may push them past the store's retention.
+		if err := a.emitClosed(); err != nil {
+			return err
+		}
 		kb, err := a.ks.Serialize(a.topic, r.Key)
 		if err != nil {
 			return fmt.Errorf("serialize key: %w", err)
@@ -213,7 +218,7 @@ func (a *windowAgg[K, V, A]) processTime(tw TimeWindows) func(Record[K, V]) erro
 				return err
 			}
 		}
-		return a.emitClosed()
+		return nil
 	}
 }
 
@@ -314,7 +319,9 @@ func (c *closeEmitter) open(end, start int64, kb []byte) error {
 	k := make([]byte, 16, 16+len(kb))
 	binary.BigEndian.PutUint64(k, uint64(end))
 	binary.BigEndian.PutUint64(k[8:], uint64(start))
-	if err := c.index.Put(append(k, kb...), []byte{}); err != nil {
+	// The value is a placeholder: an empty one could read back as a
+	// tombstone from a changelog whose client turns empty into null.
+	if err := c.index.Put(append(k, kb...), []byte{1}); err != nil {
 		return err
 	}
 	if c.known && end < c.minEnd {

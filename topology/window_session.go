@@ -118,7 +118,9 @@ func sessionAggregate[K, V, A any](w *SessionWindowedKStream[K, V], prefix strin
 		return sa.process, nil
 	})
 	n.stores = stores
-	b.windowed[n] = &windowInfo{grace: grace, end: windowEnd[K], inclusive: true}
+	// A session can still grow while a record within the gap of its end
+	// would not be late: it has closed when end + gap + grace < stream time.
+	b.windowed[n] = &windowInfo{grace: gap + grace, end: windowEnd[K], inclusive: true}
 	return &KTable[Windowed[K], A]{b: b, node: n, keySerde: SessionWindowedSerde(ks), valueSerde: aggSerde}
 }
 
@@ -175,6 +177,13 @@ func (a *sessionAgg[K, V, A]) process(r Record[K, V]) error {
 		RecordDropped(a.ctx, DropNullKey)
 		return nil
 	}
+	// Sessions this record's stream time closes go out first: a write at
+	// a later time may push them past the store's retention.
+	if a.final != nil {
+		if err := a.emitClosed(); err != nil {
+			return err
+		}
+	}
 	kb, err := a.ks.Serialize(a.topic, r.Key)
 	if err != nil {
 		return fmt.Errorf("serialize key: %w", err)
@@ -226,19 +235,17 @@ func (a *sessionAgg[K, V, A]) process(r Record[K, V]) error {
 		return err
 	}
 	if a.final != nil {
-		if err := a.final.open(end, start, kb); err != nil {
-			return err
-		}
-		return a.emitClosed()
+		return a.final.open(end, start, kb)
 	}
 	return a.next(Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: r.Key, Window: Window{Start: start, End: end}},
 		Value: Change[A]{New: agg, HasNew: true}, Timestamp: end, Headers: r.Headers})
 }
 
-// emitClosed sends the final result of every session that has closed: its
-// end is before stream time minus grace.
+// emitClosed sends the final result of every session that has closed: no
+// record can extend it any more without being late, i.e. end + gap + grace
+// is before stream time.
 func (a *sessionAgg[K, V, A]) emitClosed() error {
-	return a.final.emit(a.ctx.StreamTime()-a.grace-1, func(end, start int64, kb []byte) error {
+	return a.final.emit(a.ctx.StreamTime()-a.grace-a.gap-1, func(end, start int64, kb []byte) error {
 		k, err := a.ks.Deserialize(a.topic, kb)
 		if err != nil {
 			return fmt.Errorf("deserialize key: %w", err)

@@ -100,6 +100,11 @@ func (a *windowAgg[K, V, A]) processSliding(r Record[K, V]) error {
 		RecordDropped(a.ctx, DropLate)
 		return nil
 	}
+	// Windows this record's stream time closes go out first: a write at a
+	// later time may push them past the store's retention.
+	if err := a.emitClosed(); err != nil {
+		return err
+	}
 	kb, err := a.ks.Serialize(a.topic, r.Key)
 	if err != nil {
 		return fmt.Errorf("serialize key: %w", err)
@@ -136,7 +141,7 @@ walk:
 				return err
 			}
 			if w.ts >= t {
-				return a.emitClosed() // a record at t came before: nothing to create
+				return nil // a record at t came before: nothing to create
 			}
 			prev, hasPrev = w.ts, true
 		default: // ends before t: the nearest such window
@@ -161,11 +166,9 @@ walk:
 		}
 	}
 	if !rightExists && right != nil && right.ts > t {
-		if err := a.copyWindow(r, kb, t+1, *right); err != nil {
-			return err
-		}
+		return a.copyWindow(r, kb, t+1, *right)
 	}
-	return a.emitClosed()
+	return nil
 }
 
 // slideEarly handles a record at t < d: its left window would start before
@@ -212,12 +215,7 @@ func (a *windowAgg[K, V, A]) slideEarly(r Record[K, V], kb []byte, closeTime int
 		}
 	}
 	if combined == nil {
-		err = a.slide(r, kb, a.fresh(0, t), false, closeTime)
-	} else {
-		err = a.slide(r, kb, *combined, true, closeTime)
+		return a.slide(r, kb, a.fresh(0, t), false, closeTime)
 	}
-	if err != nil {
-		return err
-	}
-	return a.emitClosed()
+	return a.slide(r, kb, *combined, true, closeTime)
 }

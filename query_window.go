@@ -1,0 +1,127 @@
+package eddy
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/eddystreams/eddy/actors"
+	"github.com/eddystreams/eddy/partition"
+	"github.com/eddystreams/eddy/topology"
+)
+
+// WindowedValue is one window of a key read from a window or session store:
+// the window, its aggregate, and (window stores) the largest record
+// timestamp in it.
+type WindowedValue[K, V any] struct {
+	Key       topology.Windowed[K]
+	Value     V
+	Timestamp int64
+}
+
+// WindowStoreReader reads the window or session store of a windowed
+// aggregation of a running App (Kafka Streams' ReadOnlyWindowStore.fetch
+// and ReadOnlySessionStore.fetch).
+type WindowStoreReader[K, V any] struct {
+	r    *StoreReader[K, V]
+	size int64 // time windows: the window size, to report ends; 0 for sessions
+}
+
+// WindowStore returns a reader of the named window or session store, with
+// the serdes of its aggregation. For window stores, size is the size of the
+// windows (Fetch reports window ends as start + size); it is ignored for
+// session stores, whose keys hold both ends.
+func WindowStore[K, V any](app *App, name string, size int64) (*WindowStoreReader[K, V], error) {
+	r, err := Store[K, V](app, name)
+	if err != nil {
+		return nil, err
+	}
+	switch r.spec.Kind {
+	case topology.KindWindow, topology.KindSession:
+	default:
+		return nil, fmt.Errorf("eddy: store %q is a %s store, not a window or session store", name, r.spec.Kind)
+	}
+	return &WindowStoreReader[K, V]{r: r, size: size}, nil
+}
+
+// Fetch returns key's windows that start in [from, to] (session stores:
+// sessions that end at or after from and start at or before to), ordered
+// by start (sessions: by end), read on the key's task between two records.
+// A key whose task runs elsewhere gives ErrNotLocal.
+func (w *WindowStoreReader[K, V]) Fetch(ctx context.Context, key K, from, to int64) ([]WindowedValue[K, V], error) {
+	r := w.r
+	if err := r.ready(); err != nil {
+		return nil, err
+	}
+	kb, err := r.ks.Serialize(r.topic(), key)
+	if err != nil {
+		return nil, fmt.Errorf("eddy: store %q: serialize key: %w", r.spec.Name, err)
+	}
+	session := r.spec.Kind == topology.KindSession
+	lo, hi := topology.WindowKey(kb, max(0, from), 0), topology.WindowKey(kb, to, math.MaxUint32)
+	if session {
+		lo, hi = topology.SessionKey(kb, 0, max(0, from)), topology.SessionKey(kb, math.MaxInt64, math.MaxInt64)
+	}
+	id := topology.TaskID{Subtopology: r.st.ID, Partition: partition.KeyPartition(kb, r.app.layout.tasks[r.st.ID])}
+	type raw struct{ k, v []byte }
+	res, err := r.app.node.Query(ctx, id, func(t *partition.Task) (any, error) {
+		kv, err := r.kvStore(t)
+		if err != nil {
+			return nil, err
+		}
+		it, err := kv.Range(lo, append(hi, 0))
+		if err != nil {
+			return nil, err
+		}
+		var out []raw
+		for it.Next() {
+			out = append(out, raw{it.Key(), it.Value()})
+		}
+		return out, errors.Join(it.Err(), it.Close())
+	})
+	if errors.Is(err, actors.ErrTaskNotHere) {
+		return nil, fmt.Errorf("%w: store %q, key in task %s: %w", ErrNotLocal, r.spec.Name, id, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []WindowedValue[K, V]
+	for _, e := range res.([]raw) {
+		var k []byte
+		var win topology.Window
+		var ts int64
+		vb := e.v
+		if session {
+			k, win.Start, win.End, err = topology.SplitSessionKey(e.k)
+			if err == nil && win.Start > to {
+				continue
+			}
+			ts = win.End
+		} else {
+			k, win.Start, _, err = topology.SplitWindowKey(e.k)
+			win.End = win.Start + w.size
+			if err == nil {
+				if len(vb) < 8 {
+					err = fmt.Errorf("window value of %d bytes", len(vb))
+				} else {
+					ts, vb = int64(binary.BigEndian.Uint64(vb)), vb[8:]
+				}
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("eddy: store %q: %w", r.spec.Name, err)
+		}
+		if !bytes.Equal(k, kb) {
+			continue // another key that starts with the same bytes
+		}
+		v, err := r.vs.Deserialize(r.topic(), vb)
+		if err != nil {
+			return nil, fmt.Errorf("eddy: store %q: deserialize value: %w", r.spec.Name, err)
+		}
+		out = append(out, WindowedValue[K, V]{Key: topology.Windowed[K]{Key: key, Window: win}, Value: v, Timestamp: ts})
+	}
+	return out, nil
+}
