@@ -303,6 +303,17 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 		}
 		kv = db
 	}
+	if spec.Kind != topology.KindKeyValue {
+		// Time-keyed: segments under the changelog layer, so that the
+		// changelog and restoration carry logical keys (Kafka Streams'
+		// changelog format) and restored expired keys are dropped.
+		seg, err := segmented(kv, spec)
+		if err != nil {
+			kv.Close()
+			return err
+		}
+		kv = seg
+	}
 	t.engines[spec.Name] = kv
 	if spec.SourceTopic != "" {
 		t.stores[spec.Name] = kv // written by processing its source topic: nothing to log
@@ -339,6 +350,20 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 		return t.rollBack(ctx, kv, tp, until)
 	}
 	return nil
+}
+
+// segmented puts a SegmentedStore over the engine of a time-keyed store,
+// with the spec's retention and segment interval.
+func segmented(engine topology.KeyValueStore, spec topology.StoreSpec) (*state.SegmentedStore, error) {
+	e, ok := engine.(state.SegmentEngine)
+	if !ok {
+		return nil, fmt.Errorf("a %s store needs an engine with range deletes; %T has none", spec.Kind, engine)
+	}
+	return state.NewSegmentedStore(e, state.SegmentedConfig{
+		Kind:            spec.Kind,
+		Retention:       spec.Retention,
+		SegmentInterval: spec.SegmentInterval,
+	})
 }
 
 // rollBack writes again, with its restored value, every key that the
