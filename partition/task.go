@@ -413,7 +413,7 @@ func (c changeLogger) LogChange(key, value []byte) {
 	k := append([]byte(nil), key...)
 	var v []byte
 	if value != nil {
-		v = append([]byte(nil), value...)
+		v = append(make([]byte, 0, len(value)), value...) // empty stays empty, not nil (a tombstone)
 	}
 	// A failed send is sticky in the collector and fails the next commit.
 	_ = t.collector.SendTo(c.tp.Topic, c.tp.Partition, k, v, t.cur.Timestamp, nil, true)
