@@ -17,9 +17,10 @@ import (
 // where Copartition's rule overrides that (below). A sub-topology that keeps
 // state and reads external topics takes its width from those alone, so
 // internal topics written downstream of it (a foreign-key join's response
-// topic, which its own right side writes) do not hold it up. Plan then
-// applies Copartition, whose error names the topics that are not
-// co-partitioned.
+// topic, which its own right side writes) do not hold it up; where such a
+// cycle of internal topics has no external topic at all, one of its
+// sub-topologies is sized from the inputs it knows. Plan then applies
+// Copartition, whose error names the topics that are not co-partitioned.
 func (t *Topology) Plan(appID string, counts map[string]int32) ([]int32, error) {
 	tasks := make([]int32, len(t.Subtopologies))
 	done := make([]bool, len(t.Subtopologies))
@@ -33,20 +34,25 @@ func (t *Topology) Plan(appID string, counts map[string]int32) ([]int32, error) 
 			}
 		}
 	}
-	for progress := true; progress; {
-		progress = false
+	// known is the widest known input of st, and whether all are known.
+	known := func(st *Subtopology) (width int32, all, some bool) {
+		all = true
+		for _, s := range st.Sources {
+			n, ok := counts[s.FullName(appID)]
+			width, all, some = max(width, n), all && ok, some || ok
+		}
+		return width, all, some
+	}
+	for {
+		progress := false
 		for _, st := range t.Subtopologies {
 			if done[st.ID] {
 				continue
 			}
-			width, all := int32(0), true
-			for _, s := range st.Sources {
-				n, ok := counts[s.FullName(appID)]
-				width, all = max(width, n), all && ok
-			}
+			width, all, _ := known(st)
 			if !all {
 				// A co-partitioned sub-topology's width is that of its
-				// external inputs: internal ones get it.
+				// external inputs: its internal ones get it.
 				var ok bool
 				if width, ok = externalWidth(st, appID, counts); !ok || !copartitioned(st) {
 					continue
@@ -54,6 +60,23 @@ func (t *Topology) Plan(appID string, counts map[string]int32) ([]int32, error) 
 			}
 			place(st, width)
 			progress = true
+		}
+		if progress {
+			continue
+		}
+		// Stuck on a cycle of internal topics between co-partitioned
+		// sub-topologies that read no external topic (a foreign-key join
+		// of two aggregates): size one from the inputs it knows; the
+		// others it reads follow it.
+		for _, st := range t.Subtopologies {
+			if width, _, some := known(st); !done[st.ID] && copartitioned(st) && some {
+				place(st, width)
+				progress = true
+				break
+			}
+		}
+		if !progress {
+			break
 		}
 	}
 	for _, st := range t.Subtopologies {

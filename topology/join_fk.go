@@ -111,6 +111,9 @@ func fkJoin[K, V, KO, VO, VR any](l *KTable[K, V], r *KTable[KO, VO], foreignKey
 					if pk, err = lks.Serialize(full, rec.Key); err != nil {
 						return fmt.Errorf("foreign-key join: serialize key: %w", err)
 					}
+					if pk == nil {
+						pk = []byte{} // a key, not a null: the response needs one
+					}
 				}
 				s := subscription{instruction: instruction, hash: hash, partition: partition, primaryKey: pk}
 				return next(Record[[]byte, fkWire]{Key: fk, NullKey: fk == nil, Value: fkWire{value: s.encode(), partition: -1}, Timestamp: rec.Timestamp, Headers: rec.Headers})
@@ -121,11 +124,11 @@ func fkJoin[K, V, KO, VO, VR any](l *KTable[K, V], r *KTable[KO, VO], foreignKey
 					return nil, nil
 				}
 				kb, err := rks.Serialize(full, ko)
-				if err == nil && kb == nil {
-					kb = []byte{}
-				}
 				if err != nil {
 					return nil, fmt.Errorf("foreign-key join: serialize foreign key: %w", err)
+				}
+				if kb == nil {
+					kb = []byte{} // a foreign key, not a null
 				}
 				return kb, nil
 			}

@@ -23,7 +23,7 @@ package topology
 //
 // Eddy's stores keep no timestamps, so a result carries the timestamp of the
 // update that produced it, where Kafka Streams takes the larger of both
-// sides' timestamps (docs/decisions/0009-joins.md).
+// sides' timestamps (docs/decisions/0012-table-joins.md).
 
 // JoinTables joins tables l and r by key (inner join): the result holds
 // joiner(l value, r value) for every key both hold. Both must be

@@ -140,3 +140,33 @@ func TestJoinsAcrossBuildersFail(t *testing.T) {
 		t.Fatalf("error %q: want three complaints about different builders", err)
 	}
 }
+
+func TestPlanForeignKeyJoinOfAggregates(t *testing.T) {
+	// Both tables are aggregates, read from repartition topics: the cycle
+	// of subscription and response topics has no external topic to take a
+	// width from, so the plan sizes one side from what it knows.
+	b := topology.NewBuilder()
+	latest := func(_, v string, _ string) string { return v }
+	orders := topology.Aggregate(topology.GroupBy(topology.Stream(b, "order-events", str, str), func(k, _ string) string { return k }),
+		func() string { return "" }, latest, str)
+	customers := topology.Aggregate(topology.GroupBy(topology.Stream(b, "customer-events", str, str), func(k, _ string) string { return k }),
+		func() string { return "" }, latest, str)
+	topology.LeftJoinForeignKey(orders, customers, func(_, v string) (string, bool) { return v, v != "" },
+		func(o, c string, _ bool) string { return o + c }, topology.Named("oc")).ToStream().To("out")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int32{"order-events": 3, "customer-events": 5, "out": 1}
+	tasks, err := topo.Plan("app", counts)
+	if err != nil {
+		t.Fatalf("Plan: %v\n%s", err, topo.Describe())
+	}
+	for _, st := range topo.Subtopologies {
+		for _, s := range st.Sources {
+			if n := counts[s.FullName("app")]; n != tasks[st.ID] && len(st.Stores) > 0 {
+				t.Fatalf("sub-topology %d has %d tasks but reads %s with %d partitions\n%s", st.ID, tasks[st.ID], s, n, topo.Describe())
+			}
+		}
+	}
+}
