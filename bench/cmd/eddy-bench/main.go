@@ -51,7 +51,7 @@ var sides = map[string]side{
 	workload.Restore:      {build: count},
 	workload.Latency:      {build: stateless},
 	workload.Windowed:     {skip: "windowed-aggregation-not-in-eddy-yet"},
-	workload.Join:         {skip: "stream-table-join-not-in-eddy-yet"},
+	workload.Join:         {build: join},
 	workload.StatelessEOS: {build: stateless, eos: true},
 	workload.CountEOS:     {build: count, eos: true},
 }
@@ -74,6 +74,15 @@ func stateless(p params) (*topology.Topology, error) {
 func count(p params) (*topology.Topology, error) {
 	b := topology.NewBuilder()
 	source(b, p).GroupByKey().Count(topology.Named(workload.CountStore)).ToStream().To(p.output)
+	return b.Build()
+}
+
+// join looks every input record up in the table topic (a source table in
+// the store "table", as Kafka Streams' side materializes it).
+func join(p params) (*topology.Topology, error) {
+	b := topology.NewBuilder()
+	t := topology.Table(b, p.table, topology.String(), topology.Bytes(), topology.Named("table"))
+	topology.JoinTable(source(b, p), t, workload.JoinValue).To(p.output)
 	return b.Build()
 }
 
