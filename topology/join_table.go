@@ -27,7 +27,9 @@ import "fmt"
 // stream's task, so stream and table form one sub-topology; Build and the
 // application report topics whose partition counts differ. A table that
 // keeps no store (after Filter or MapTableValues) is read through its
-// parent's store.
+// parent's store. A versioned table (VersionedTable, or Table with
+// Versioned) is looked up as of each stream record's timestamp, as Kafka
+// Streams does since 3.5 (KIP-914; see versioned_table.go).
 func JoinTable[K, V, VT, VR any](s *KStream[K, V], t *KTable[K, VT], joiner func(v V, vt VT) VR) *KStream[K, VR] {
 	return streamTableJoin(s, t, "KSTREAM-JOIN-", false, func(v V, vt VT, _ bool) VR { return joiner(v, vt) })
 }
@@ -45,6 +47,9 @@ func streamTableJoin[K, V, VT, VR any](s *KStream[K, V], t *KTable[K, VT], prefi
 	if t.b != b {
 		b.fail("join: stream and table come from different builders")
 		return &KStream[K, VR]{b: b, node: s.node, keySerde: s.keySerde, valueSerde: DefaultSerde[VR]()}
+	}
+	if _, ok := t.versionedSpec(); ok {
+		return streamVersionedTableJoin(s, t, prefix, left, joiner) // lookups as of each record's time
 	}
 	name := b.newName(prefix)
 	t = t.joinable()

@@ -20,7 +20,13 @@ import (
 //
 // The table forwards a Change for every record: the new value (none for a
 // delete) and the value it replaced.
+//
+// With the option Versioned(h) the table keeps its history instead, in a
+// versioned store: see VersionedTable.
 func Table[K, V any](b *Builder, topic string, keySerde Serde[K], valueSerde Serde[V], opts ...StoreOption) *KTable[K, V] {
+	if h, ok := versionedOption(opts); ok {
+		return VersionedTable(b, topic, keySerde, valueSerde, h, opts...)
+	}
 	ks, vs := orDefault(keySerde), orDefault(valueSerde)
 	cfg := applyStoreOpts(opts)
 	if cfg.name == "" {
