@@ -23,12 +23,26 @@ import (
 // answers a value that has since changed and is discarded, so a burst of
 // foreign-key changes ends with the result of the latest value only. When
 // a left value's foreign key changes, the old foreign key gets an
-// unsubscription. Which updates send what, and which answers give a result
-// or a delete, follows Kafka Streams' SubscriptionSendProcessorSupplier,
-// SubscriptionReceiveProcessorSupplier, SubscriptionJoinProcessorSupplier,
-// ForeignTableJoinProcessorSupplier and ResponseJoinProcessorSupplier; as
-// there, some updates send deletes of keys that had no result ("unnecessary
-// tombstones", which a consumer of the result must tolerate).
+// unsubscription. The processors follow Kafka Streams'
+// (SubscriptionSendProcessorSupplier, SubscriptionReceiveProcessorSupplier,
+// SubscriptionJoinProcessorSupplier, ForeignTableJoinProcessorSupplier,
+// ResponseJoinProcessorSupplier) with two differences, both possible
+// because the result is kept in a store:
+//
+//   - every left update asks for an answer. Kafka Streams' inner join asks
+//     only "if the right value exists" on an insert, on an update that keeps
+//     the foreign key and after a null foreign key, on the grounds that no
+//     result can exist then; but an answer that would have deleted an older
+//     result may still be in flight, and is discarded for its stale hash,
+//     so the older result would stay for good. Here the answer to the
+//     latest value always comes and decides.
+//   - a delete goes downstream only when the key has a result. Kafka Streams
+//     sends deletes it cannot know are needed ("unnecessary tombstones");
+//     the store knows.
+//
+// So the outputs are Kafka Streams' minus its unnecessary tombstones, and
+// the results stay right when updates overtake each other
+// (docs/decisions/0012-table-joins.md).
 
 // PartitionSender is implemented by task contexts that can write a record
 // to a chosen partition (package partition's Task). Foreign-key joins use it
@@ -144,43 +158,29 @@ func fkJoin[K, V, KO, VO, VR any](l *KTable[K, V], r *KTable[KO, VO], foreignKey
 					return err
 				}
 			}
-			changed := oldFK != nil && (newFK == nil || !bytes.Equal(oldFK, newFK))
-			if leftJoin {
-				if !c.HasOld && !c.HasNew {
-					return nil // a delete of a key that had no value
-				}
-				if changed {
-					// The new subscription may go elsewhere: end the old one.
-					if err := subscribe(oldFK, fkDeleteNoPropagate); err != nil {
-						return err
-					}
-				}
-				// Always ask for an answer (for a delete or a null foreign
-				// key too: it comes back with no right value), so every
-				// update has a left-join result.
-				return subscribe(newFK, fkPropagateNullIfNoValue)
-			}
 			switch {
-			case c.HasNew && newFK == nil:
-				RecordDropped(ctx, DropNullKey)
-				if oldFK != nil {
-					return subscribe(oldFK, fkDeleteAndPropagate) // delete the old result
-				}
-				return nil
-			case c.HasNew && changed:
+			case !c.HasOld && !c.HasNew:
+				return nil // a delete of a key that had no value
+			case oldFK != nil && newFK == nil:
+				// Unsubscribe, and let the answer delete the result (or,
+				// in a left join, join a new value with nothing).
+				return subscribe(oldFK, fkDeleteAndPropagate)
+			case oldFK != nil && !bytes.Equal(oldFK, newFK):
+				// The new subscription may go to another partition: end
+				// the old one.
 				if err := subscribe(oldFK, fkDeleteNoPropagate); err != nil {
 					return err
 				}
-				// The answer deletes the old result if the new key joins nothing.
-				return subscribe(newFK, fkPropagateNullIfNoValue)
-			case c.HasNew:
-				// An insert, or the same foreign key: if that joins nothing,
-				// neither did the old value, so there is nothing to delete.
-				return subscribe(newFK, fkPropagateOnlyIfValue)
-			case oldFK != nil:
-				return subscribe(oldFK, fkDeleteAndPropagate)
 			}
-			return nil
+			if !leftJoin && c.HasNew && newFK == nil {
+				RecordDropped(ctx, DropNullKey) // joins nothing; the answer clears an old result
+			}
+			// Every update asks for an answer, with no right value when
+			// there is none (a null foreign key goes to any partition and
+			// comes back so): the answer to the latest value decides the
+			// result, whatever answers to earlier values were still in
+			// flight (their hashes no longer match).
+			return subscribe(newFK, fkPropagateNullIfNoValue)
 		}, nil
 	})
 	fkSink(b, send, subTopic)
@@ -250,10 +250,6 @@ func fkJoin[K, V, KO, VO, VR any](l *KTable[K, V], r *KTable[KO, VO], foreignKey
 				return answer(false)
 			case fkPropagateNullIfNoValue:
 				return answer(found)
-			case fkPropagateOnlyIfValue:
-				if found {
-					return answer(true)
-				}
 			}
 			return nil
 		}, nil
@@ -368,6 +364,9 @@ func fkJoin[K, V, KO, VO, VR any](l *KTable[K, V], r *KTable[KO, VO], foreignKey
 			}
 			if c.Old, c.HasOld, err = ts.Get(rec.Key); err != nil {
 				return err
+			}
+			if !c.HasNew && !c.HasOld {
+				return nil // no result to delete
 			}
 			if c.HasNew {
 				err = ts.Put(rec.Key, c.New)

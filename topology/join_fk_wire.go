@@ -27,9 +27,6 @@ const (
 	// fkPropagateNullIfNoValue subscribes and responds with the right
 	// value, or with "no value" when there is none.
 	fkPropagateNullIfNoValue
-	// fkPropagateOnlyIfValue subscribes and responds only when there is a
-	// right value.
-	fkPropagateOnlyIfValue
 )
 
 func (i fkInstruction) unsubscribes() bool {
@@ -74,7 +71,7 @@ func decodeSubscription(b []byte) (subscription, error) {
 	if len(b) < 2 || b[0] != fkWireVersion {
 		return s, errors.New("foreign-key join: subscription of an unknown version")
 	}
-	if b[1] > byte(fkPropagateOnlyIfValue) {
+	if b[1] > byte(fkPropagateNullIfNoValue) {
 		return s, fmt.Errorf("foreign-key join: unknown subscription instruction %d", b[1])
 	}
 	s.instruction = fkInstruction(b[1])
