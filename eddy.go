@@ -270,16 +270,7 @@ func (a *App) CommitOffsets(ctx context.Context, offsets map[state.TopicPartitio
 func (a *App) committed(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]int64, partition.CommitPoint, error) {
 	out := map[state.TopicPartition]int64{}
 	cp := partition.CommitPoint{StreamTime: state.UnknownStreamTime}
-	var resp kadm.OffsetResponses
-	err := retriable(ctx, func() (err error) {
-		// Stable: wait for pending transactional offset commits to be
-		// decided, else a commit in flight would be read as not made.
-		resp, err = a.admin.FetchOffsets(kadm.RequireStable(ctx), a.cfg.appID)
-		if err == nil {
-			err = resp.Error()
-		}
-		return err
-	})
+	resp, err := a.fetchCommitted(ctx, tps) // committed_offsets.go
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		return out, cp, nil // nothing committed yet
 	}
@@ -287,13 +278,13 @@ func (a *App) committed(ctx context.Context, tps []state.TopicPartition) (map[st
 		return nil, cp, err
 	}
 	for _, tp := range tps {
-		o, ok := resp.Lookup(tp.Topic, tp.Partition)
-		if !ok || o.Err != nil || o.At < 0 {
+		o, ok := resp[tp]
+		if !ok || o.at < 0 {
 			continue
 		}
-		out[tp] = o.At
+		out[tp] = o.at
 		cp.Committed = true
-		md, err := partition.DecodeCommitMetadata(o.Metadata)
+		md, err := partition.DecodeCommitMetadata(o.metadata)
 		if err != nil {
 			return nil, cp, err
 		}
