@@ -10,7 +10,9 @@
 //     Kafka's default partitioner picks (murmur2 of the key) and processed
 //     before the call returns, together with every record the topology
 //     sends to its own repartition topics, one record at a time in the
-//     order they were written;
+//     order they were written; PipeBatch writes several records before
+//     processing any, so later inputs overtake the internal records earlier
+//     ones sent, as they do when a fetch brings them together;
 //   - records sent to other topics are kept, to be read with a
 //     TestOutputTopic (internal topics can be read too);
 //   - changelog topics are kept, so Restart can close the tasks and make new
