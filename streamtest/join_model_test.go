@@ -18,7 +18,7 @@ import (
 // the last record per key of its output says, must be the join of the two
 // tables' final contents computed directly.
 
-type joinModel struct {
+type tableJoinModel struct {
 	left, right map[string]string
 }
 
@@ -54,7 +54,7 @@ func checkJoin(t *testing.T, what string, got, want map[string]string) {
 // right table names; one in six is a delete. Now and then the driver
 // commits, or restarts, cleanly or not (what was not committed is then
 // processed again, as after a crash).
-func randomUpdates(t *testing.T, d *streamtest.Driver, rng *rand.Rand, n int, left, right *streamtest.TestInputTopic[string, string], m *joinModel, fkValues bool) {
+func randomUpdates(t *testing.T, d *streamtest.Driver, rng *rand.Rand, n int, left, right *streamtest.TestInputTopic[string, string], m *tableJoinModel, fkValues bool) {
 	t.Helper()
 	for i := 0; i < n; {
 		switch rng.Intn(40) {
@@ -115,7 +115,7 @@ func TestForeignKeyJoinModel(t *testing.T) {
 			customers := streamtest.CreateInputTopic(d, "customers", str, str)
 			inner := streamtest.CreateOutputTopic(d, "join", str, str)
 			left := streamtest.CreateOutputTopic(d, "leftjoin", str, str)
-			m := &joinModel{left: map[string]string{}, right: map[string]string{}}
+			m := &tableJoinModel{left: map[string]string{}, right: map[string]string{}}
 			randomUpdates(t, d, rand.New(rand.NewSource(seed)), 600, orders, customers, m, true)
 
 			wantInner, wantLeft := map[string]string{}, map[string]string{}
@@ -153,7 +153,7 @@ func TestTableTableJoinModel(t *testing.T) {
 			for _, o := range []string{"join", "leftjoin", "outerjoin"} {
 				outs[o] = streamtest.CreateOutputTopic(d, o, str, str)
 			}
-			m := &joinModel{left: map[string]string{}, right: map[string]string{}}
+			m := &tableJoinModel{left: map[string]string{}, right: map[string]string{}}
 			randomUpdates(t, d, rand.New(rand.NewSource(seed)), 600, l, r, m, false)
 
 			want := map[string]map[string]string{"join": {}, "leftjoin": {}, "outerjoin": {}}
