@@ -104,58 +104,16 @@ type Count struct {
 // ReadCounts reads the output topic from the start to its current end and
 // returns the last count sent for every word, sorted by word (byte order).
 func ReadCounts(ctx context.Context, brokers []string, topic string) ([]Count, error) {
-	// A client of its own: one that looked the topic up before it existed
-	// may still route by what it saw then.
-	// read_committed, keeping transaction markers: under exactly-once the
-	// last offset of a partition is a commit marker, not a count.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
-		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
-	if err != nil {
-		return nil, err
-	}
-	defer cl.Close()
-	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		return nil, err
-	}
-	if err := ends.Error(); err != nil {
-		return nil, fmt.Errorf("end offsets of %s: %w", topic, err)
-	}
-	want := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-		}
-	})
 	last := map[string]int64{}
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	err := ReadTopic(ctx, brokers, topic, func(r *kgo.Record) error {
+		if len(r.Value) != 8 {
+			return fmt.Errorf("record %s-%d@%d: count is %d bytes, not 8", r.Topic, r.Partition, r.Offset, len(r.Value))
 		}
-		var ferr error
-		fs.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("read %s-%d: %w", t, p, err) })
-		if ferr != nil {
-			return nil, ferr
-		}
-		var derr error
-		fs.EachRecord(func(r *kgo.Record) {
-			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
-				delete(want, r.Partition)
-			}
-			if r.Attrs.IsControl() {
-				return
-			}
-			if len(r.Value) != 8 {
-				derr = fmt.Errorf("record %s-%d@%d: count is %d bytes, not 8", r.Topic, r.Partition, r.Offset, len(r.Value))
-				return
-			}
-			last[string(r.Key)] = int64(binary.BigEndian.Uint64(r.Value))
-		})
-		if derr != nil {
-			return nil, derr
-		}
+		last[string(r.Key)] = int64(binary.BigEndian.Uint64(r.Value))
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make([]Count, 0, len(last))
 	for w, c := range last {
@@ -163,4 +121,62 @@ func ReadCounts(ctx context.Context, brokers []string, topic string) ([]Count, e
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Word < out[j].Word })
 	return out, nil
+}
+
+// ReadTopic reads topic read_committed from the start to its current end
+// and calls fn for every record, in offset order within a partition.
+// Transaction markers are skipped. The first error of fn stops the read.
+func ReadTopic(ctx context.Context, brokers []string, topic string, fn func(*kgo.Record) error) error {
+	// A client of its own: one that looked the topic up before it existed
+	// may still route by what it saw then.
+	// read_committed, keeping transaction markers: under exactly-once the
+	// last offset of a partition is a commit marker, not a record.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
+		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ends, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return err
+	}
+	if err := ends.Error(); err != nil {
+		return fmt.Errorf("end offsets of %s: %w", topic, err)
+	}
+	want := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			want[o.Partition] = o.Offset
+		}
+	})
+	for len(want) > 0 {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) { ferr = fmt.Errorf("read %s-%d: %w", t, p, err) })
+		if ferr != nil {
+			return ferr
+		}
+		var derr error
+		fs.EachRecord(func(r *kgo.Record) {
+			if derr != nil {
+				return
+			}
+			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
+				delete(want, r.Partition)
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
+			derr = fn(r)
+		})
+		if derr != nil {
+			return derr
+		}
+	}
+	return nil
 }

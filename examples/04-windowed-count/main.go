@@ -1,0 +1,211 @@
+// Command windowed-count counts events per key in tumbling windows. The
+// topic events (String keys, any non-null value, the record timestamp as
+// the event time) is grouped by key and counted in windows of -window
+// aligned to the epoch — [start, start+window) with start a multiple of
+// the window size — into the topic window-counts: key the event key's bytes
+// followed by the window start as 8 bytes big-endian (Kafka Streams'
+// TimeWindowedSerializer), value the count as Kafka's 8-byte big-endian
+// long. Every update is sent: no suppression, no record cache.
+//
+//	go run ./examples/04-windowed-count -input events.txt -print -window 10s -grace 2s
+//
+// where events.txt has lines "key timestampMillis":
+//
+//	a 1000
+//	b 12500
+//	a 3000
+//
+// With -input, each line becomes one record with that key and that
+// timestamp, produced in file order and partitioned by key with Kafka's
+// default partitioner (murmur2 of the key bytes, modulo the partition
+// count).
+//
+// # Late records
+//
+// Each input partition is processed by its own task, in offset order: file
+// order restricted to the keys that hash to that partition. A task's stream
+// time is the largest timestamp it has processed, the record at hand
+// included. A record is late, and dropped, when its window's end plus
+// -grace is at or before that stream time (end + grace <= stream time),
+// which is Kafka Streams' rule. So:
+//
+//   - lateness depends on the other keys of the same partition, not on the
+//     record's key alone: with -grace 0 a record is dropped once any record
+//     of a later window has been processed on its partition; and it depends
+//     on -partitions, which decides which keys share a partition;
+//   - records on different partitions never make each other late;
+//   - a window that only ever received late records is never sent, and so
+//     never printed.
+//
+// Stream time is committed with the input offsets, so a restart — after a
+// crash, or on an empty state directory — drops exactly the records an
+// uninterrupted run would have dropped.
+//
+// Windows live in the store, and in its changelog topic, for the window
+// size plus grace after stream time has passed them; the changelog is
+// given a day more (Kafka Streams'
+// windowstore.changelog.additional.retention.ms). The broker deletes by
+// record timestamp, so events older than about a day, by the wall clock,
+// do not survive in the changelog, and a restore will not find their
+// windows: as in Kafka Streams, use event times close to now.
+//
+// With -print, once all input is processed and committed, the program
+// prints for every window sent the last count sent, as lines
+// "key windowStartMillis windowEndMillis count" sorted by key (byte order),
+// then window start, and exits.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/examples/windowcount"
+	"github.com/eddystreams/eddy/examples/wordcount"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "windowed-count:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the program, with its arguments and output as parameters so that
+// tests can run it in-process.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("windowed-count", flag.ContinueOnError)
+	var (
+		brokers    = fs.String("brokers", "", "Kafka bootstrap servers, comma-separated (empty: start an embedded broker in-process)")
+		brokerData = fs.String("broker-data", "", "embedded broker's persistent log directory (empty: memory only)")
+		stateDir   = fs.String("state-dir", "", "state directory (default: a temporary directory)")
+		appID      = fs.String("app-id", "windowed-count", "application id")
+		partitions = fs.Int("partitions", 4, "partitions of the input and output topics when they are created")
+		inputTopic = fs.String("input-topic", "events", "input topic")
+		outTopic   = fs.String("output-topic", "window-counts", "output topic")
+		inputFile  = fs.String("input", "", `produce the events of this file (- for stdin) to the input topic first: lines "key timestampMillis"`)
+		window     = fs.Duration("window", 10*time.Second, "size of the tumbling windows (whole milliseconds)")
+		grace      = fs.Duration("grace", 0, "how long after its end a window still accepts records, in stream time (whole milliseconds)")
+		printAll   = fs.Bool("print", false, `once all input is processed and committed, print the last count of every window ("key windowStartMillis windowEndMillis count", sorted) and exit`)
+		guarantee  = fs.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *partitions < 1 {
+		return fmt.Errorf("-partitions %d: need at least 1", *partitions)
+	}
+	if *window < time.Millisecond || *window%time.Millisecond != 0 {
+		return fmt.Errorf("-window %v: want a whole number of milliseconds, at least 1ms", *window)
+	}
+	if *grace < 0 || *grace%time.Millisecond != 0 {
+		return fmt.Errorf("-grace %v: want a whole number of milliseconds, at least 0", *grace)
+	}
+	g, err := eddy.ParseGuarantee(*guarantee)
+	if err != nil {
+		return err
+	}
+	topo, err := windowcount.Topology(*inputTopic, *outTopic, *window, *grace)
+	if err != nil {
+		return err
+	}
+	var events []windowcount.Event
+	if *inputFile != "" {
+		var r io.Reader = os.Stdin
+		if *inputFile != "-" {
+			f, err := os.Open(*inputFile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			r = f
+		}
+		if events, err = windowcount.ParseEvents(r); err != nil {
+			return fmt.Errorf("%s: %w", *inputFile, err)
+		}
+	}
+	if *stateDir == "" {
+		d, err := os.MkdirTemp("", "windowed-count-state-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*stateDir = d
+	}
+	opts := []eddy.Option{eddy.WithApplicationID(*appID), eddy.WithStateDir(*stateDir), eddy.WithProcessingGuarantee(g)}
+	if g == eddy.AtLeastOnce {
+		opts = append(opts, eddy.WithCommitInterval(time.Second))
+	}
+	if *brokers == "" {
+		opts = append(opts, eddy.WithEmbeddedBroker(*brokerData))
+	} else {
+		opts = append(opts, eddy.WithBrokers(strings.Split(*brokers, ",")...))
+	}
+	app, err := eddy.New(topo, opts...)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := wordcount.EnsureTopics(ctx, kadm.NewClient(cl), int32(*partitions), *inputTopic, *outTopic); err != nil {
+		return err
+	}
+	if err := windowcount.ProduceEvents(ctx, cl, *inputTopic, events); err != nil {
+		return err
+	}
+	if !*printAll {
+		return app.Run(ctx)
+	}
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	if err := app.WaitIdle(ctx); err != nil {
+		return err
+	}
+	counts, err := windowcount.ReadCounts(ctx, app.Brokers(), *outTopic, *window)
+	if err != nil {
+		return err
+	}
+	if err := app.Close(); err != nil {
+		return err
+	}
+	w := bufio.NewWriter(stdout)
+	for _, c := range counts {
+		fmt.Fprintf(w, "%s %d %d %d\n", c.Key, c.Window.Start, c.Window.End, c.Count)
+	}
+	return w.Flush()
+}
+
+func logLevel() slog.Level {
+	if os.Getenv("EDDY_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
