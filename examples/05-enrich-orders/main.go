@@ -1,0 +1,190 @@
+// Command enrich-orders joins a stream of orders with a table of customers:
+// the topic customers is a table (key the customer id, value the name), the
+// topic orders a stream (key the customer id, value "orderId amount"), and
+// each order becomes "orderId name amount" in the topic enriched-orders
+// (key the customer id), with the customer's name as it is when the order
+// is processed. An inner join drops orders of unknown customers; with
+// -left they come out with the name "null".
+//
+//	go run ./examples/05-enrich-orders -input shop.txt -print [-left]
+//
+// where shop.txt has lines "C customerId name" (the customer's name, set
+// or changed) and "O customerId orderId amount" (an order):
+//
+//	C c1 Ann
+//	O c1 o1 12.50
+//	C c1 Anna
+//	O c1 o2 3
+//	O c2 o3 7
+//
+// With -input, C lines go to customers and O lines to orders, keyed by
+// customer id; line n (counted from 1, blank lines included) gets the
+// record timestamp 1700000000000+n. A customer's names and orders share a
+// partition number (both topics have -partitions partitions and Kafka's
+// default partitioner), so one task sees both, and it processes them in
+// timestamp order: all input is in Kafka before the application starts,
+// and a task waits for a partition that has records on the broker not yet
+// fetched (eddy.WithMaxTaskIdle's default, Kafka Streams'
+// max.task.idle.ms). So each order meets the name of the latest C line
+// above it in the file — o2 above is "o2 Anna 3" — and the result does not
+// depend on how fetches arrive, nor on crashes and restarts.
+//
+// With -print, once all input is processed and committed, the program
+// prints the output values, one per order id (an order processed twice
+// after an at-least-once restart counts once), sorted by order id (byte
+// order), and exits:
+//
+//	o1 Ann 12.50
+//	o2 Anna 3
+//
+// (and "o3 null 7" with -left).
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/examples/enrich"
+	"github.com/eddystreams/eddy/examples/wordcount"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func main() {
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout)
+	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "enrich-orders:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the program, with its arguments and output as parameters so that
+// tests can run it in-process.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("enrich-orders", flag.ContinueOnError)
+	var (
+		brokers        = fs.String("brokers", "", "Kafka bootstrap servers, comma-separated (empty: start an embedded broker in-process)")
+		brokerData     = fs.String("broker-data", "", "embedded broker's persistent log directory (empty: memory only)")
+		stateDir       = fs.String("state-dir", "", "state directory (default: a temporary directory)")
+		appID          = fs.String("app-id", "enrich-orders", "application id")
+		partitions     = fs.Int("partitions", 4, "partitions of the input and output topics when they are created")
+		customersTopic = fs.String("customers-topic", "customers", "customers topic (a table: key customer id, value name)")
+		ordersTopic    = fs.String("orders-topic", "orders", `orders topic (a stream: key customer id, value "orderId amount")`)
+		outTopic       = fs.String("output-topic", "enriched-orders", `output topic (key customer id, value "orderId name amount")`)
+		inputFile      = fs.String("input", "", `produce the lines of this file (- for stdin) to the input topics first: "C customerId name" or "O customerId orderId amount"`)
+		left           = fs.Bool("left", false, `left join: an order of an unknown customer comes out with the name "null" (default: it is dropped)`)
+		printAll       = fs.Bool("print", false, "once all input is processed and committed, print the output values, one per order id, sorted by order id, and exit")
+		guarantee      = fs.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if *partitions < 1 {
+		return fmt.Errorf("-partitions %d: need at least 1", *partitions)
+	}
+	g, err := eddy.ParseGuarantee(*guarantee)
+	if err != nil {
+		return err
+	}
+	topo, err := enrich.Topology(*customersTopic, *ordersTopic, *outTopic, *left)
+	if err != nil {
+		return err
+	}
+	var lines []enrich.Line
+	if *inputFile != "" {
+		var r io.Reader = os.Stdin
+		if *inputFile != "-" {
+			f, err := os.Open(*inputFile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			r = f
+		}
+		if lines, err = enrich.ParseLines(r); err != nil {
+			return fmt.Errorf("%s: %w", *inputFile, err)
+		}
+	}
+	if *stateDir == "" {
+		d, err := os.MkdirTemp("", "enrich-orders-state-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		*stateDir = d
+	}
+	opts := []eddy.Option{eddy.WithApplicationID(*appID), eddy.WithStateDir(*stateDir), eddy.WithProcessingGuarantee(g)}
+	if g == eddy.AtLeastOnce {
+		opts = append(opts, eddy.WithCommitInterval(time.Second))
+	}
+	if *brokers == "" {
+		opts = append(opts, eddy.WithEmbeddedBroker(*brokerData))
+	} else {
+		opts = append(opts, eddy.WithBrokers(strings.Split(*brokers, ",")...))
+	}
+	app, err := eddy.New(topo, opts...)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := wordcount.EnsureTopics(ctx, kadm.NewClient(cl), int32(*partitions), *customersTopic, *ordersTopic, *outTopic); err != nil {
+		return err
+	}
+	if err := enrich.Produce(ctx, cl, *customersTopic, *ordersTopic, lines); err != nil {
+		return err
+	}
+	if !*printAll {
+		return app.Run(ctx)
+	}
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	if err := app.WaitIdle(ctx); err != nil {
+		return err
+	}
+	values, err := enrich.ReadOutput(ctx, app.Brokers(), *outTopic)
+	if err != nil {
+		return err
+	}
+	if err := app.Close(); err != nil {
+		return err
+	}
+	w := bufio.NewWriter(stdout)
+	for _, v := range values {
+		fmt.Fprintln(w, v)
+	}
+	return w.Flush()
+}
+
+func logLevel() slog.Level {
+	if os.Getenv("EDDY_DEBUG") != "" {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
+}
