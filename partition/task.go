@@ -334,6 +334,13 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 			until = 0 // nothing was committed: any changelog record is ahead
 		}
 	}
+	if seg, ok := kv.(*state.SegmentedStore); ok && until >= 0 && t.streamTime >= 0 {
+		// Changelog records before the commit position may come from
+		// processing rolled back after an earlier crash; their times must
+		// not expire what the commit needs.
+		seg.CapObservedStreamTime(t.streamTime)
+		defer seg.UncapObservedStreamTime()
+	}
 	rs := newRestorer(kv) // write batches, bulk-load settings for long restores
 	next, err := t.cfg.Changelogs.Restore(ctx, tp, from, until, rs.apply)
 	if ferr := rs.finish(); err == nil {

@@ -93,6 +93,10 @@ type SegmentedStore struct {
 	meta    int64
 	hasMeta bool
 	closed  bool
+	// ceiling caps the observed stream time while capped (see
+	// CapObservedStreamTime).
+	ceiling int64
+	capped  bool
 
 	expired atomic.Int64
 }
@@ -420,6 +424,9 @@ func (s *SegmentedStore) segmentID(ts int64) int64 {
 // advance moves the observed stream time forward to ts. The caller holds
 // the write lock.
 func (s *SegmentedStore) advance(ts int64) {
+	if s.capped && ts > s.ceiling {
+		ts = s.ceiling
+	}
 	if !s.seen || ts > s.observed {
 		s.observed, s.seen = ts, true
 	}
@@ -579,4 +586,25 @@ func segmentKey(id int64, logical []byte) []byte {
 // segmentOf returns the segment id of a physical key.
 func segmentOf(physical []byte) int64 {
 	return int64(binary.BigEndian.Uint64(physical) ^ (1 << 63))
+}
+
+// CapObservedStreamTime keeps the observed stream time at or below ceiling
+// until UncapObservedStreamTime: writes of later times are kept, but do not
+// expire anything. A restore up to an at-least-once commit uses it: the
+// changelog before the commit position can hold records of processing that
+// was never committed (written before an earlier crash, and rolled back by
+// later records), whose times must not expire windows the commit still
+// needs. ceiling is the stream time of the commit, which bounds the time of
+// every record the committed processing wrote.
+func (s *SegmentedStore) CapObservedStreamTime(ceiling int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ceiling, s.capped = ceiling, true
+}
+
+// UncapObservedStreamTime ends CapObservedStreamTime.
+func (s *SegmentedStore) UncapObservedStreamTime() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.capped = false
 }

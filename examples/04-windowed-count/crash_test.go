@@ -273,10 +273,6 @@ func TestCrashLoopExactlyOnce(t *testing.T) {
 // and the final counts are exact (a restart rolls the state back to the
 // last commit).
 func TestCrashLoopAtLeastOnce(t *testing.T) {
-	t.Skip("known bug: after repeated crashes under at-least-once, some windows reprocessed after a restart " +
-		"start again from 1 (their final counts come out too low). Suspected cause: restoring a window store up to " +
-		"the commit replays changelog records written after an earlier crash, which move the store's observed " +
-		"stream time past the commit, so the windows reprocessed next read as expired")
 	e := newCrashEnv(t)
 	events := randomEvents(time.Now().UnixNano(), recentBase(), 200_000)
 	e.produce(t, events)
