@@ -143,7 +143,8 @@ func TestTaskRestoresWindowStoreFromChangelog(t *testing.T) {
 			// A new instance with no local state restores everything the
 			// changelog holds, up to the committed position.
 			fresh := lcTask(t, windowTopology(t), br, t.TempDir(), engine)
-			cp := partition.CommitPoint{Committed: true, Positions: map[state.TopicPartition]int64{changelog: int64(len(br.logs[changelog]))}}
+			// The commit carries the stream time of what it covers (230).
+			cp := partition.CommitPoint{Committed: true, Positions: map[state.TopicPartition]int64{changelog: int64(len(br.logs[changelog]))}, StreamTime: 230}
 			if err := fresh.Initialize(ctx, cp); err != nil {
 				t.Fatal(err)
 			}
