@@ -30,6 +30,9 @@ const (
 	crashPartitions = 4
 	crashSize       = time.Second
 	crashGrace      = 700 * time.Millisecond
+	// crashEvents is enough input for several kills to come while some
+	// of it is left to process.
+	crashEvents = 400_000
 )
 
 // crashEnv is one test's application id and topics on the real broker.
@@ -223,7 +226,7 @@ func crashLoop(t *testing.T, e crashEnv, guarantee string, freshSome bool) strin
 		select {
 		case err := <-done:
 			t.Fatalf("the program exited before it was killed: %v\n%s", err, stderr.String())
-		case <-time.After(time.Duration(500+rng.Intn(1500)) * time.Millisecond):
+		case <-time.After(time.Duration(300+rng.Intn(1200)) * time.Millisecond):
 		}
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -256,7 +259,7 @@ func TestCrashLoopExactlyOnce(t *testing.T) {
 	for _, fresh := range []bool{false, true} {
 		t.Run(map[bool]string{false: "same-state-dir", true: "fresh-state-dir-sometimes"}[fresh], func(t *testing.T) {
 			e := newCrashEnv(t)
-			events := randomEvents(time.Now().UnixNano(), recentBase(), 200_000)
+			events := randomEvents(time.Now().UnixNano(), recentBase(), crashEvents)
 			checkInputMatters(t, events, crashPartitions, crashSize, crashGrace)
 			e.produce(t, events)
 			printed := crashLoop(t, e, "exactly_once", fresh)
@@ -274,7 +277,7 @@ func TestCrashLoopExactlyOnce(t *testing.T) {
 // last commit).
 func TestCrashLoopAtLeastOnce(t *testing.T) {
 	e := newCrashEnv(t)
-	events := randomEvents(time.Now().UnixNano(), recentBase(), 200_000)
+	events := randomEvents(time.Now().UnixNano(), recentBase(), crashEvents)
 	e.produce(t, events)
 	printed := crashLoop(t, e, "at_least_once", false)
 	want, _ := expected(events, crashPartitions, crashSize, crashGrace)
