@@ -15,6 +15,16 @@
 //	b 12500
 //	a 3000
 //
+// prints
+//
+//	a 0 10000 1
+//	b 10000 20000 1
+//
+// With the default 4 partitions, a and b hash to the same partition: b's
+// record moves that partition's stream time to 12500, past the end of a's
+// window [0, 10000) plus the 2 s grace, so a's second record is late and
+// dropped (see below). With -grace 3s it counts: "a 0 10000 2".
+//
 // With -input, each line becomes one record with that key and that
 // timestamp, produced in file order and partitioned by key with Kafka's
 // default partitioner (murmur2 of the key bytes, modulo the partition
