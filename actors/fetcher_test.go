@@ -40,10 +40,16 @@ type kgoErr struct{}
 
 func (kgoErr) Error() string { return "fetch failed" }
 
-type fakePauser struct{ paused, resumed []map[string][]int32 }
+type fakePauser struct {
+	paused, resumed []map[string][]int32
+	onPause         func() // runs inside PauseFetchPartitions
+}
 
 func (f *fakePauser) PauseFetchPartitions(m map[string][]int32) map[string][]int32 {
 	f.paused = append(f.paused, m)
+	if f.onPause != nil {
+		f.onPause()
+	}
 	return m
 }
 func (f *fakePauser) ResumeFetchPartitions(m map[string][]int32) { f.resumed = append(f.resumed, m) }
@@ -66,5 +72,18 @@ func TestFlowResumesStarvedPartitions(t *testing.T) {
 	}
 	if !f.paused.Load() {
 		t.Fatal("the task's other partitions must stay paused")
+	}
+}
+
+// The task drains its records while the fetcher is pausing its partitions:
+// its taken sees them not paused yet, so the fetcher must resume them
+// itself, or they stay paused with nothing buffered and the task stalls.
+func TestFlowResumesWhenDrainedDuringPause(t *testing.T) {
+	p := &fakePauser{}
+	f := newFlowControl(10, p, map[string][]int32{"a": {0}})
+	p.onPause = func() { f.taken(11) }
+	f.added(11)
+	if len(p.paused) != 1 || len(p.resumed) != 1 || f.paused.Load() {
+		t.Fatalf("paused %d times, resumed %d, paused now %v: want the partitions fetched again", len(p.paused), len(p.resumed), f.paused.Load())
 	}
 }

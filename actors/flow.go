@@ -41,6 +41,13 @@ func (f *flowControl) added(n int) {
 	if !f.paused.Load() && f.buffered.Load() > f.high {
 		f.client.PauseFetchPartitions(f.tps)
 		f.paused.Store(true)
+		// The task may have drained its records meanwhile: its taken saw
+		// paused false and left the resume to us. Without this check the
+		// partitions stay paused with nothing buffered, and the task stalls.
+		if f.buffered.Load() < f.low {
+			f.client.ResumeFetchPartitions(f.tps)
+			f.paused.Store(false)
+		}
 	}
 }
 
