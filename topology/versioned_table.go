@@ -9,9 +9,10 @@ import (
 // Versioned makes a source table keep its history in a versioned store
 // (KindVersioned) with the given history retention: Kafka Streams'
 // Materialized.as(Stores.persistentVersionedKeyValueStore(name,
-// historyRetention)). Give it to Table, or to VersionedTable. See
-// versioned_store.go for what a versioned store keeps, and VersionedTable
-// for how the table behaves.
+// historyRetention)). Only Table takes it (VersionedTable is the same);
+// the stores of aggregations and Materialize are not versioned and ignore
+// it. See versioned_store.go for what a versioned store keeps, and
+// VersionedTable for how the table behaves.
 func Versioned(historyRetention time.Duration) StoreOption {
 	return versionedOpt{history: historyRetention}
 }
