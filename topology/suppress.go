@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -141,6 +142,10 @@ type suppressor[K, V any] struct {
 	next  func(Record[K, Change[V]]) error
 	count int // buffered keys; -1 until counted
 	bytes int64
+	// floor bounds timeline scans from below once windows have gone out
+	// (UntilWindowCloses only: no window ending before it can come again),
+	// to skip the deletions of what went out.
+	floor []byte
 }
 
 func timelineKey(bt int64, kb []byte) []byte {
@@ -263,7 +268,11 @@ func (p *suppressor[K, V]) evict() error {
 			limit--
 		}
 	}
-	it, err := p.store.Range([]byte{suppressTimeline}, []byte{suppressTimeline + 1})
+	from := []byte{suppressTimeline}
+	if p.floor != nil {
+		from = p.floor
+	}
+	it, err := p.store.Range(from, []byte{suppressTimeline + 1})
 	if err != nil {
 		return err
 	}
@@ -287,6 +296,9 @@ func (p *suppressor[K, V]) evict() error {
 	}
 	if err := errors.Join(it.Err(), it.Close()); err != nil {
 		return err
+	}
+	if p.win != nil && limit < math.MaxInt64 {
+		p.floor = timelineKey(limit+1, nil)
 	}
 	for _, e := range due {
 		kb := e.k[9:]

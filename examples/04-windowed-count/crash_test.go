@@ -20,6 +20,7 @@ import (
 	"github.com/eddystreams/eddy/examples/windowcount"
 	"github.com/eddystreams/eddy/examples/wordcount"
 	"github.com/eddystreams/eddy/internal/kafkatest"
+	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -201,11 +202,11 @@ func (e crashEnv) groupLag(t *testing.T) int64 {
 // SIGKILL at random moments (wiping its state directory before some
 // restarts when freshSome), then runs it to the end with -print and returns
 // what it printed.
-func crashLoop(t *testing.T, e crashEnv, guarantee string, freshSome bool) string {
+func crashLoop(t *testing.T, e crashEnv, guarantee string, freshSome bool, extra ...string) string {
 	t.Helper()
 	bin := buildProgram(t)
 	stateDir := t.TempDir()
-	args := e.args(stateDir, guarantee)
+	args := append(e.args(stateDir, guarantee), extra...)
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	const kills = 10
 	midway := 0
@@ -270,6 +271,55 @@ func TestCrashLoopExactlyOnce(t *testing.T) {
 			checkSequences(t, e.sequences(t), finalCounts(t, want), true)
 		})
 	}
+}
+
+// TestCrashLoopExactlyOnceFinal: with only final results (-final), every
+// window that closed went out exactly once, with its full count, across
+// crashes (some with the state directory wiped); windows still open at the
+// end of the input never went out.
+func TestCrashLoopExactlyOnceFinal(t *testing.T) {
+	e := newCrashEnv(t)
+	events := randomEvents(time.Now().UnixNano(), recentBase(), crashEvents)
+	e.produce(t, events)
+	crashLoop(t, e, "exactly_once", true, "-final")
+	counts, _ := model(events, crashSize.Milliseconds(), crashGrace.Milliseconds(), byPartition(crashPartitions))
+	// A window has closed when its end plus grace is not after the final
+	// stream time of its partition.
+	last := map[int32]int64{}
+	for _, ev := range events {
+		p := partition.KeyPartition([]byte(ev.Key), crashPartitions)
+		last[p] = max(last[p], ev.Timestamp)
+	}
+	size, grace := crashSize.Milliseconds(), crashGrace.Milliseconds()
+	want := map[string]int64{}
+	open := 0
+	for w, n := range counts {
+		if w.start+size+grace <= last[partition.KeyPartition([]byte(w.key), crashPartitions)] {
+			want[fmt.Sprintf("%s %d %d", w.key, w.start, w.start+size)] = n
+		} else {
+			open++
+		}
+	}
+	if open == 0 || len(want) == 0 {
+		t.Fatalf("%d closed and %d open windows: the input proves little", len(want), open)
+	}
+	seqs := e.sequences(t)
+	var bad []string
+	for w, n := range want {
+		if s := seqs[w]; len(s) != 1 || s[0] != n {
+			bad = append(bad, fmt.Sprintf("%s: want exactly [%d], got %v", w, n, s))
+		}
+	}
+	for w, s := range seqs {
+		if _, ok := want[w]; !ok {
+			bad = append(bad, fmt.Sprintf("%s: sent %v, but the window never closed or got no record", w, s))
+		}
+	}
+	sort.Strings(bad)
+	if len(bad) > 0 {
+		t.Fatalf("%d of %d closed windows wrong, e.g.\n%s", len(bad), len(want), strings.Join(bad[:min(8, len(bad))], "\n"))
+	}
+	t.Logf("%d windows sent exactly once; %d still open, not sent", len(want), open)
 }
 
 // TestCrashLoopAtLeastOnce: updates may be sent again, but none is lost,

@@ -117,6 +117,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		grace      = fs.Duration("grace", 0, "how long after its end a window still accepts records, in stream time (whole milliseconds)")
 		printAll   = fs.Bool("print", false, `once all input is processed and committed, print the last count of every window ("key windowStartMillis windowEndMillis count", sorted) and exit`)
 		guarantee  = fs.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once")
+		final      = fs.Bool("final", false, "send each window's count once, when the window closes, instead of every update (windows still open when the input ends are not sent)")
 	)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -137,7 +138,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	topo, err := windowcount.Topology(*inputTopic, *outTopic, *window, *grace)
+	topo, err := windowcount.TopologyFinal(*inputTopic, *outTopic, *window, *grace, *final)
 	if err != nil {
 		return err
 	}

@@ -32,9 +32,19 @@ const StoreName = "window-counts"
 // as 8 bytes big-endian, as Kafka Streams' TimeWindowedSerializer writes
 // it), value the count as Kafka's 8-byte big-endian long.
 func Topology(input, output string, size, grace time.Duration) (*topology.Topology, error) {
+	return TopologyFinal(input, output, size, grace, false)
+}
+
+// TopologyFinal is Topology, sending only each window's final count, once,
+// when the window closes (EmitOnWindowClose) when final is set. Windows
+// that have not closed when the input ends are not sent.
+func TopologyFinal(input, output string, size, grace time.Duration, final bool) (*topology.Topology, error) {
 	b := topology.NewBuilder()
 	events := topology.Stream(b, input, topology.String(), topology.Bytes())
 	windowed := events.GroupByKey().WindowedBy(topology.TumblingWindows(size, grace))
+	if final {
+		windowed = windowed.EmitOnWindowClose()
+	}
 	counts := topology.WindowedCount(windowed, topology.Named(StoreName))
 	counts.ToStream().To(output)
 	return b.Build()
