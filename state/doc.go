@@ -4,6 +4,12 @@
 //   - Engines: RocksDBStore (grocksdb, one DB per directory, WAL off by
 //     default because the changelog topic is the durable copy) and
 //     MemoryStore (an ordered B-tree).
+//   - SegmentedStore: the layer of time-keyed stores (windows, sessions,
+//     versioned tables) right above the engine, under the change-logging
+//     layer. It takes logical keys (topology's window_keys.go layouts),
+//     prefixes each with its time segment, and drops whole segments with a
+//     range delete once they fall behind the observed stream time by more
+//     than the retention (docs/decisions/0009-segmented-stores.md).
 //   - Layers: CachingStore (the record cache) keeps writes in memory,
 //     merged per key, until a commit or the node's RecordCache budget
 //     flushes them to the layer below and to a flush listener. LoggedStore
