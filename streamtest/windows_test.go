@@ -147,7 +147,8 @@ func runWindowScript(t *testing.T, path string) {
 			}
 			got := fmt.Sprintf("%s %d %d %s", r.Key.Key, r.Key.Window.Start, r.Key.Window.End, valueString(r))
 			if want := strings.Join(f[1:], " "); got != want {
-				rest, _ := out.ReadAll(); t.Fatalf("line %d: got output %q, want %q (then %v)", ln, got, want, rest)
+				rest, _ := out.ReadAll()
+				t.Fatalf("line %d: got output %q, want %q (then %v)", ln, got, want, rest)
 			}
 		case "commit":
 			if err := d.Commit(); err != nil {
