@@ -14,9 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/examples/wordcount"
@@ -55,28 +53,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if *stateDir == "" {
-		d, err := os.MkdirTemp("", "wordcount-state-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		*stateDir = d
-	}
-	opts := []eddy.Option{eddy.WithApplicationID(*appID), eddy.WithStateDir(*stateDir), eddy.WithProcessingGuarantee(g)}
-	if g == eddy.AtLeastOnce {
-		opts = append(opts, eddy.WithCommitInterval(time.Second))
-	}
-	if *brokers == "" {
-		opts = append(opts, eddy.WithEmbeddedBroker(*brokerData))
-	} else {
-		opts = append(opts, eddy.WithBrokers(strings.Split(*brokers, ",")...))
-	}
-	app, err := eddy.New(topo, opts...)
+	app, cleanup, err := wordcount.NewApp(topo, wordcount.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "wordcount-state-")
 	if err != nil {
 		return err
 	}
-	defer app.Close()
+	defer cleanup()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -88,19 +69,8 @@ func run() error {
 	if err := wordcount.EnsureTopics(ctx, kadm.NewClient(cl), int32(*partitions), *inputTopic, *outTopic); err != nil {
 		return err
 	}
-	if *inputFile != "" {
-		var r io.Reader = os.Stdin
-		if *inputFile != "-" {
-			f, err := os.Open(*inputFile)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			r = f
-		}
-		if err := wordcount.ProduceLines(ctx, cl, *inputTopic, r); err != nil {
-			return err
-		}
+	if err := wordcount.ReadInput(*inputFile, func(r io.Reader) error { return wordcount.ProduceLines(ctx, cl, *inputTopic, r) }); err != nil {
+		return err
 	}
 	if !*printAll {
 		return app.Run(ctx)

@@ -21,9 +21,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
-	"time"
 
 	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/examples/regioncount"
@@ -75,28 +73,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *stateDir == "" {
-		d, err := os.MkdirTemp("", "table-aggregate-state-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		*stateDir = d
-	}
-	opts := []eddy.Option{eddy.WithApplicationID(*appID), eddy.WithStateDir(*stateDir), eddy.WithProcessingGuarantee(g)}
-	if g == eddy.AtLeastOnce {
-		opts = append(opts, eddy.WithCommitInterval(time.Second))
-	}
-	if *brokers == "" {
-		opts = append(opts, eddy.WithEmbeddedBroker(*brokerData))
-	} else {
-		opts = append(opts, eddy.WithBrokers(strings.Split(*brokers, ",")...))
-	}
-	app, err := eddy.New(topo, opts...)
+	app, cleanup, err := wordcount.NewApp(topo, wordcount.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "table-aggregate-state-")
 	if err != nil {
 		return err
 	}
-	defer app.Close()
+	defer cleanup()
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
 	if err != nil {
@@ -106,19 +87,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := wordcount.EnsureTopics(ctx, kadm.NewClient(cl), int32(*partitions), *inputTopic, *outTopic); err != nil {
 		return err
 	}
-	if *inputFile != "" {
-		var r io.Reader = os.Stdin
-		if *inputFile != "-" {
-			f, err := os.Open(*inputFile)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			r = f
-		}
-		if err := regioncount.ProduceLines(ctx, cl, *inputTopic, r); err != nil {
-			return err
-		}
+	if err := wordcount.ReadInput(*inputFile, func(r io.Reader) error { return regioncount.ProduceLines(ctx, cl, *inputTopic, r) }); err != nil {
+		return err
 	}
 	if !*printAll {
 		return app.Run(ctx)

@@ -75,7 +75,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -143,42 +142,20 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	var events []windowcount.Event
-	if *inputFile != "" {
-		var r io.Reader = os.Stdin
-		if *inputFile != "-" {
-			f, err := os.Open(*inputFile)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			r = f
-		}
+	err = wordcount.ReadInput(*inputFile, func(r io.Reader) (err error) {
 		if events, err = windowcount.ParseEvents(r); err != nil {
 			return fmt.Errorf("%s: %w", *inputFile, err)
 		}
-	}
-	if *stateDir == "" {
-		d, err := os.MkdirTemp("", "windowed-count-state-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(d)
-		*stateDir = d
-	}
-	opts := []eddy.Option{eddy.WithApplicationID(*appID), eddy.WithStateDir(*stateDir), eddy.WithProcessingGuarantee(g)}
-	if g == eddy.AtLeastOnce {
-		opts = append(opts, eddy.WithCommitInterval(time.Second))
-	}
-	if *brokers == "" {
-		opts = append(opts, eddy.WithEmbeddedBroker(*brokerData))
-	} else {
-		opts = append(opts, eddy.WithBrokers(strings.Split(*brokers, ",")...))
-	}
-	app, err := eddy.New(topo, opts...)
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	defer app.Close()
+	app, cleanup, err := wordcount.NewApp(topo, wordcount.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "windowed-count-state-")
+	if err != nil {
+		return err
+	}
+	defer cleanup()
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
 	if err != nil {
