@@ -85,10 +85,8 @@ func (t *KTable[K, V]) Suppress(s Suppressed, opts ...StoreOption) *KTable[K, V]
 		}
 		sp := &suppressor[K, V]{ctx: ctx, store: kv, topic: ChangelogTopicName(ctx.ApplicationID(), store), ks: ks,
 			cs: changeSerde[V]{inner: vs}, s: s, win: win, next: fanout[K, Change[V]](kids), count: -1}
-		if sch, ok := ctx.(Scheduler); ok {
-			if _, err := sch.Schedule(MinPunctuationInterval, StreamTime, func(int64) error { return sp.evict() }); err != nil {
-				return nil, err
-			}
+		if err := onStreamTimeAdvance(ctx, sp.evict); err != nil {
+			return nil, err
 		}
 		return sp.process, nil
 	})

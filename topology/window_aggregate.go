@@ -131,13 +131,7 @@ func windowedAggregate[K, V, A any](w *TimeWindowedKStream[K, V], prefix string,
 	}
 	addTimeKeyedStore(b, &cfg, KindWindow, minRetention, s.keySerde, aggSerde)
 	store := cfg.name
-	stores := []string{store}
-	var index string
-	if w.emitFinal {
-		index = store + "-emit-index"
-		b.addStore(StoreSpec{Name: index, Engine: cfg.engine, Logging: cfg.logging})
-		stores = append(stores, index)
-	}
+	stores, index := addEmitIndex(b, cfg, w.emitFinal)
 	src := s.throughRepartition(store)
 	ks := s.keySerde
 	tw, sw := w.time, w.sliding
@@ -151,12 +145,8 @@ func windowedAggregate[K, V, A any](w *TimeWindowedKStream[K, V], prefix string,
 			ks: ks, vs: aggSerde, step: step, grace: grace.Milliseconds(), next: fanout[Windowed[K], Change[A]](kids),
 		}
 		if index != "" {
-			ix, ok := ctx.Store(index).(KeyValueStore)
-			if !ok {
-				return nil, fmt.Errorf("store %q is not a key-value store of this task", index)
-			}
-			wa.final = &closeEmitter{index: ix}
-			if err := wa.schedule(); err != nil {
+			var err error
+			if wa.final, err = openEmitIndex(ctx, index, wa.emitClosed); err != nil {
 				return nil, err
 			}
 		}
@@ -269,20 +259,6 @@ func (a *windowAgg[K, V, A]) put(k K, kb []byte, win Window, start int64, sk []b
 	return a.next(Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: k, Window: win}, Value: Change[A]{New: agg, HasNew: true, Old: old, HasOld: found}, Timestamp: ts, Headers: headers})
 }
 
-// schedule makes final results go out when stream time moves without a
-// record for this processor (other inputs of the task, or the idle
-// wall-clock advance).
-func (a *windowAgg[K, V, A]) schedule() error {
-	sch, ok := a.ctx.(Scheduler)
-	if !ok {
-		return nil // records drive emission alone
-	}
-	_, err := sch.Schedule(MinPunctuationInterval, StreamTime, func(int64) error {
-		return a.emitClosed()
-	})
-	return err
-}
-
 // emitClosed sends the final result of every window that has closed.
 func (a *windowAgg[K, V, A]) emitClosed() error {
 	if a.final == nil {
@@ -303,6 +279,42 @@ func (a *windowAgg[K, V, A]) emitClosed() error {
 		}
 		return a.next(Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: k, Window: Window{Start: start, End: end}}, Value: Change[A]{New: agg, HasNew: true}, Timestamp: ts})
 	})
+}
+
+// addEmitIndex registers, for an aggregation with final results only, the
+// index of its open windows beside its store cfg.name. It returns the
+// stores of the aggregation's processor and the index's name ("" without
+// final results).
+func addEmitIndex(b *Builder, cfg storeCfg, emitFinal bool) (stores []string, index string) {
+	if !emitFinal {
+		return []string{cfg.name}, ""
+	}
+	index = cfg.name + "-emit-index"
+	b.addStore(StoreSpec{Name: index, Engine: cfg.engine, Logging: cfg.logging})
+	return []string{cfg.name, index}, index
+}
+
+// openEmitIndex opens a task's index of open windows; emit, which sends
+// what has closed, then also runs whenever stream time moves.
+func openEmitIndex(ctx TaskContext, index string, emit func() error) (*closeEmitter, error) {
+	ix, ok := ctx.Store(index).(KeyValueStore)
+	if !ok {
+		return nil, fmt.Errorf("store %q is not a key-value store of this task", index)
+	}
+	return &closeEmitter{index: ix}, onStreamTimeAdvance(ctx, emit)
+}
+
+// onStreamTimeAdvance runs fn whenever the task's stream time moves, also
+// without a record for the processor calling it (records of the task's
+// other inputs, or the idle wall-clock advance), as a stream-time
+// punctuator. In a context that cannot punctuate, records alone drive it.
+func onStreamTimeAdvance(ctx TaskContext, fn func() error) error {
+	sch, ok := ctx.(Scheduler)
+	if !ok {
+		return nil
+	}
+	_, err := sch.Schedule(MinPunctuationInterval, StreamTime, func(int64) error { return fn() })
+	return err
 }
 
 // closeEmitter keeps the windows that have not sent their final result, in

@@ -86,13 +86,7 @@ func sessionAggregate[K, V, A any](w *SessionWindowedKStream[K, V], prefix strin
 	}
 	addTimeKeyedStore(b, &cfg, KindSession, w.w.InactivityGap+w.w.Grace, s.keySerde, aggSerde)
 	store := cfg.name
-	stores := []string{store}
-	var index string
-	if w.emitFinal {
-		index = store + "-emit-index"
-		b.addStore(StoreSpec{Name: index, Engine: cfg.engine, Logging: cfg.logging})
-		stores = append(stores, index)
-	}
+	stores, index := addEmitIndex(b, cfg, w.emitFinal)
 	src := s.throughRepartition(store)
 	ks := s.keySerde
 	gap, grace := w.w.InactivityGap.Milliseconds(), w.w.Grace.Milliseconds()
@@ -104,15 +98,9 @@ func sessionAggregate[K, V, A any](w *SessionWindowedKStream[K, V], prefix strin
 		sa := &sessionAgg[K, V, A]{ctx: ctx, store: kv, topic: ChangelogTopicName(ctx.ApplicationID(), store), ks: ks, vs: aggSerde,
 			step: step, merge: merge, gap: gap, grace: grace, next: fanout[Windowed[K], Change[A]](kids)}
 		if index != "" {
-			ix, ok := ctx.Store(index).(KeyValueStore)
-			if !ok {
-				return nil, fmt.Errorf("store %q is not a key-value store of this task", index)
-			}
-			sa.final = &closeEmitter{index: ix}
-			if sch, ok := ctx.(Scheduler); ok {
-				if _, err := sch.Schedule(MinPunctuationInterval, StreamTime, func(int64) error { return sa.emitClosed() }); err != nil {
-					return nil, err
-				}
+			var err error
+			if sa.final, err = openEmitIndex(ctx, index, sa.emitClosed); err != nil {
+				return nil, err
 			}
 		}
 		return sa.process, nil
