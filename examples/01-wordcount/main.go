@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/examples/exampleapp"
 	"github.com/eddystreams/eddy/examples/wordcount"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -53,7 +54,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	app, cleanup, err := wordcount.NewApp(topo, wordcount.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "wordcount-state-")
+	app, cleanup, err := exampleapp.NewApp(topo, exampleapp.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "wordcount-state-")
 	if err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func run() error {
 	if err := wordcount.EnsureTopics(ctx, kadm.NewClient(cl), int32(*partitions), *inputTopic, *outTopic); err != nil {
 		return err
 	}
-	if err := wordcount.ReadInput(*inputFile, func(r io.Reader) error { return wordcount.ProduceLines(ctx, cl, *inputTopic, r) }); err != nil {
+	if err := exampleapp.ReadInput(*inputFile, func(r io.Reader) error { return wordcount.ProduceLines(ctx, cl, *inputTopic, r) }); err != nil {
 		return err
 	}
 	if !*printAll {

@@ -24,6 +24,7 @@ import (
 	"syscall"
 
 	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/examples/exampleapp"
 	"github.com/eddystreams/eddy/examples/regioncount"
 	"github.com/eddystreams/eddy/examples/wordcount"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -73,7 +74,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app, cleanup, err := wordcount.NewApp(topo, wordcount.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "table-aggregate-state-")
+	app, cleanup, err := exampleapp.NewApp(topo, exampleapp.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "table-aggregate-state-")
 	if err != nil {
 		return err
 	}
@@ -87,7 +88,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := wordcount.EnsureTopics(ctx, kadm.NewClient(cl), int32(*partitions), *inputTopic, *outTopic); err != nil {
 		return err
 	}
-	if err := wordcount.ReadInput(*inputFile, func(r io.Reader) error { return regioncount.ProduceLines(ctx, cl, *inputTopic, r) }); err != nil {
+	if err := exampleapp.ReadInput(*inputFile, func(r io.Reader) error { return regioncount.ProduceLines(ctx, cl, *inputTopic, r) }); err != nil {
 		return err
 	}
 	if !*printAll {

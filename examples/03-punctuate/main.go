@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/examples/exampleapp"
 	"github.com/eddystreams/eddy/examples/punctuate"
 	"github.com/eddystreams/eddy/examples/wordcount"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -80,7 +81,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	var events []punctuate.Event
-	err = wordcount.ReadInput(*inputFile, func(r io.Reader) (err error) {
+	err = exampleapp.ReadInput(*inputFile, func(r io.Reader) (err error) {
 		if events, err = punctuate.ParseEvents(r); err != nil {
 			return fmt.Errorf("%s: %w", *inputFile, err)
 		}
@@ -89,7 +90,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app, cleanup, err := wordcount.NewApp(topo, wordcount.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "punctuate-state-")
+	app, cleanup, err := exampleapp.NewApp(topo, exampleapp.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "punctuate-state-")
 	if err != nil {
 		return err
 	}

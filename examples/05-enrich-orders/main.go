@@ -54,6 +54,7 @@ import (
 
 	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/examples/enrich"
+	"github.com/eddystreams/eddy/examples/exampleapp"
 	"github.com/eddystreams/eddy/examples/wordcount"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -109,7 +110,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	var lines []enrich.Line
-	err = wordcount.ReadInput(*inputFile, func(r io.Reader) (err error) {
+	err = exampleapp.ReadInput(*inputFile, func(r io.Reader) (err error) {
 		if lines, err = enrich.ParseLines(r); err != nil {
 			return fmt.Errorf("%s: %w", *inputFile, err)
 		}
@@ -118,7 +119,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app, cleanup, err := wordcount.NewApp(topo, wordcount.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "enrich-orders-state-")
+	app, cleanup, err := exampleapp.NewApp(topo, exampleapp.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "enrich-orders-state-")
 	if err != nil {
 		return err
 	}

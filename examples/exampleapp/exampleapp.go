@@ -1,4 +1,6 @@
-package wordcount
+// Package exampleapp holds what the example programs share around their
+// topologies: making the App from the common flags, and reading -input.
+package exampleapp
 
 import (
 	"io"
