@@ -3,7 +3,6 @@ package eddy
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -104,11 +103,7 @@ func (w *WindowStoreReader[K, V]) Fetch(ctx context.Context, key K, from, to int
 			k, win.Start, _, err = topology.SplitWindowKey(e.k)
 			win.End = win.Start + w.size
 			if err == nil {
-				if len(vb) < 8 {
-					err = fmt.Errorf("window value of %d bytes", len(vb))
-				} else {
-					ts, vb = int64(binary.BigEndian.Uint64(vb)), vb[8:]
-				}
+				ts, vb, err = topology.SplitTimestamped(vb)
 			}
 		}
 		if err != nil {

@@ -221,7 +221,7 @@ func (p *suppressor[K, V]) process(r Record[K, Change[V]]) error {
 }
 
 func (p *suppressor[K, V]) decode(v []byte) (int64, Change[V], error) {
-	ts, cb, err := splitTimestamped(v)
+	ts, cb, err := SplitTimestamped(v)
 	if err != nil {
 		return 0, Change[V]{}, fmt.Errorf("store %s: %w", p.store.Name(), err)
 	}

@@ -229,7 +229,7 @@ func (a *windowAgg[K, V, A]) get(sk []byte) (ts int64, agg A, found bool, err er
 	if err != nil || b == nil {
 		return 0, agg, false, err
 	}
-	ts, vb, err := splitTimestamped(b)
+	ts, vb, err := SplitTimestamped(b)
 	if err != nil {
 		return 0, agg, false, fmt.Errorf("store %s: %w", a.store.Name(), err)
 	}
@@ -418,7 +418,10 @@ func timestamped(ts int64, v []byte) []byte {
 	return b
 }
 
-func splitTimestamped(b []byte) (int64, []byte, error) {
+// SplitTimestamped takes apart a value laid out by a timestamped store (a
+// window store's values): its timestamp and the value's own bytes, which
+// alias b.
+func SplitTimestamped(b []byte) (int64, []byte, error) {
 	if len(b) < 8 {
 		return 0, nil, fmt.Errorf("timestamped value of %d bytes", len(b))
 	}

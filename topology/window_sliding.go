@@ -44,7 +44,7 @@ func (a *windowAgg[K, V, A]) fetchWindows(kb []byte, from, to int64) ([]slideWin
 		if !bytes.Equal(k, kb) || start < from || start > to {
 			continue // a longer key sharing kb's bytes
 		}
-		ts, vb, err := splitTimestamped(it.Value())
+		ts, vb, err := SplitTimestamped(it.Value())
 		if err != nil {
 			return nil, errors.Join(err, it.Close())
 		}
