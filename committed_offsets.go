@@ -2,7 +2,9 @@ package eddy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/eddystreams/eddy/state"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -44,30 +46,50 @@ func (a *App) fetchCommitted(ctx context.Context, tps []state.TopicPartition) (m
 	if len(tps) == 0 {
 		return out, nil
 	}
+	var unstableSince, reported time.Time
 	err := retriable(ctx, func() error {
-		resp, err := req.RequestWith(ctx, a.adminCl)
-		if err != nil {
+		err := a.fetchCommittedOnce(ctx, req, out)
+		if !errors.Is(err, kerr.UnstableOffsetCommit) {
 			return err
 		}
-		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
-			return err
+		// A pending commit clears when its transaction ends, at the latest
+		// at the transaction timeout. Say which one holds it when it lasts.
+		now := time.Now()
+		if unstableSince.IsZero() {
+			unstableSince = now
 		}
-		for _, t := range resp.Topics {
-			for _, p := range t.Partitions {
-				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
-					return fmt.Errorf("%s-%d: %w", t.Topic, p.Partition, err)
-				}
-				md := ""
-				if p.Metadata != nil {
-					md = *p.Metadata
-				}
-				out[state.TopicPartition{Topic: t.Topic, Partition: p.Partition}] = committedOffset{at: p.Offset, metadata: md}
-			}
+		if now.Sub(unstableSince) > a.cfg.txnTimeout/2 && now.Sub(reported) > a.cfg.txnTimeout/2 {
+			reported = now
+			a.log.Warn("committed offsets stay pending", "for", now.Sub(unstableSince).Round(time.Second),
+				"error", err, "transactions", a.describePendingOffsets(ctx))
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+func (a *App) fetchCommittedOnce(ctx context.Context, req *kmsg.OffsetFetchRequest, out map[state.TopicPartition]committedOffset) error {
+	resp, err := req.RequestWith(ctx, a.adminCl)
+	if err != nil {
+		return err
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return err
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("%s-%d: %w", t.Topic, p.Partition, err)
+			}
+			md := ""
+			if p.Metadata != nil {
+				md = *p.Metadata
+			}
+			out[state.TopicPartition{Topic: t.Topic, Partition: p.Partition}] = committedOffset{at: p.Offset, metadata: md}
+		}
+	}
+	return nil
 }

@@ -114,10 +114,13 @@ func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartiti
 func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, offsets map[state.TopicPartition]int64, metadata string) error {
 	add := kmsg.NewPtrAddOffsetsToTxnRequest()
 	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = p.txnID, id, epoch, p.group
-	addResp, err := add.RequestWith(ctx, p.cl)
-	if err == nil {
-		err = kerr.ErrorForCode(addResp.ErrorCode)
-	}
+	err := retryTxnRequest(ctx, func() error {
+		addResp, err := add.RequestWith(ctx, p.cl)
+		if err == nil {
+			err = kerr.ErrorForCode(addResp.ErrorCode)
+		}
+		return err
+	})
 	if err != nil {
 		return classifyTxnErr("add offsets to transaction", err)
 	}
@@ -141,28 +144,55 @@ func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, off
 		}
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, pp)
 	}
-	resp, err := req.RequestWith(ctx, p.cl)
-	if err != nil {
-		return classifyTxnErr("commit offsets in transaction", err)
-	}
-	for _, t := range resp.Topics {
-		for _, pr := range t.Partitions {
-			if err := kerr.ErrorForCode(pr.ErrorCode); err != nil {
-				return classifyTxnErr(fmt.Sprintf("commit offset of %s-%d in transaction", t.Topic, pr.Partition), err)
+	err = retryTxnRequest(ctx, func() error {
+		resp, err := req.RequestWith(ctx, p.cl)
+		if err != nil {
+			return err
+		}
+		for _, t := range resp.Topics {
+			for _, pr := range t.Partitions {
+				if err := kerr.ErrorForCode(pr.ErrorCode); err != nil {
+					return fmt.Errorf("%s-%d: %w", t.Topic, pr.Partition, err)
+				}
 			}
 		}
-	}
-	return nil
+		return nil
+	})
+	return classifyTxnErr("commit offsets in transaction", err)
 }
 
 func (p *TxnProducer) endTxn(ctx context.Context, id int64, epoch int16, commit bool) error {
 	req := kmsg.NewPtrEndTxnRequest()
 	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = p.txnID, id, epoch, commit
-	resp, err := req.RequestWith(ctx, p.cl)
-	if err == nil {
-		err = kerr.ErrorForCode(resp.ErrorCode)
+	return retryTxnRequest(ctx, func() error {
+		resp, err := req.RequestWith(ctx, p.cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		return err
+	})
+}
+
+// retryTxnRequest sends a transaction request again while the broker answers
+// that it cannot take it yet, as the Java producer does: the coordinator is
+// loading or moved (retriable errors), or it is still writing the markers of
+// the previous transaction (CONCURRENT_TRANSACTIONS, which Kafka does not
+// flag retriable but means "later"). It gives up when ctx ends.
+func retryTxnRequest(ctx context.Context, fn func() error) error {
+	backoff := 10 * time.Millisecond
+	for {
+		err := fn()
+		var ke *kerr.Error
+		if err == nil || !errors.As(err, &ke) || !(ke.Retriable || ke == kerr.ConcurrentTransactions) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
 	}
-	return err
 }
 
 // Abort drops the open transaction: unsent records are discarded and the
