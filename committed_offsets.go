@@ -26,7 +26,14 @@ type committedOffset struct {
 // which the broker ends only at the transaction timeout — must not hold up
 // a task that is already fenced. (A fetch of the whole group waits for every
 // pending commit in it.)
-func (a *App) fetchCommitted(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]committedOffset, error) {
+//
+// A task about to start passes abortPending: called when the offsets stay
+// unstable for a few seconds after the task fenced its predecessors, it ends
+// the commits they left pending. Nothing else can: the coordinator ends a
+// pending commit when its producer ends a transaction with the group in it,
+// and a commit that reached the broker after its transaction had ended (seen
+// after broker restarts) is known to no coordinator.
+func (a *App) fetchCommitted(ctx context.Context, tps []state.TopicPartition, abortPending func(context.Context) error) (map[state.TopicPartition]committedOffset, error) {
 	req := kmsg.NewPtrOffsetFetchRequest()
 	req.Group = a.cfg.appID
 	req.RequireStable = true
@@ -46,20 +53,28 @@ func (a *App) fetchCommitted(ctx context.Context, tps []state.TopicPartition) (m
 	if len(tps) == 0 {
 		return out, nil
 	}
-	var unstableSince, reported time.Time
+	var unstableSince, acted time.Time
 	err := retriable(ctx, func() error {
 		err := a.fetchCommittedOnce(ctx, req, out)
 		if !errors.Is(err, kerr.UnstableOffsetCommit) {
 			return err
 		}
-		// A pending commit clears when its transaction ends, at the latest
-		// at the transaction timeout. Say which one holds it when it lasts.
 		now := time.Now()
 		if unstableSince.IsZero() {
-			unstableSince = now
+			unstableSince, acted = now, now
 		}
-		if now.Sub(unstableSince) > a.cfg.txnTimeout/2 && now.Sub(reported) > a.cfg.txnTimeout/2 {
-			reported = now
+		switch {
+		case abortPending != nil && now.Sub(acted) > pendingOffsetsGrace:
+			acted = now
+			a.log.Warn("committed offsets of a task stay pending after it fenced its predecessors; aborting their commits",
+				"for", now.Sub(unstableSince).Round(time.Millisecond), "error", err, "transactions", a.describePendingOffsets(ctx))
+			if aerr := abortPending(ctx); aerr != nil {
+				return errors.Join(err, aerr)
+			}
+		case abortPending == nil && now.Sub(acted) > a.cfg.txnTimeout/2:
+			// A running task's commit ends by itself, at the latest at the
+			// transaction timeout; say which one holds it when it lasts.
+			acted = now
 			a.log.Warn("committed offsets stay pending", "for", now.Sub(unstableSince).Round(time.Second),
 				"error", err, "transactions", a.describePendingOffsets(ctx))
 		}
@@ -70,6 +85,12 @@ func (a *App) fetchCommitted(ctx context.Context, tps []state.TopicPartition) (m
 	}
 	return out, nil
 }
+
+// pendingOffsetsGrace is how long a starting task waits for unstable
+// committed offsets to clear by themselves (the markers of the transaction
+// its fencing aborted being applied) before it aborts its predecessors'
+// pending commits.
+const pendingOffsetsGrace = 3 * time.Second
 
 func (a *App) fetchCommittedOnce(ctx context.Context, req *kmsg.OffsetFetchRequest, out map[state.TopicPartition]committedOffset) error {
 	resp, err := req.RequestWith(ctx, a.adminCl)

@@ -110,7 +110,7 @@ func TestCommittedWaitsOnlyForItsOwnPartitions(t *testing.T) {
 	app.adminCl = cl // what Start would set up; the App is not started
 
 	quick, cancelQuick := context.WithTimeout(ctx, 10*time.Second)
-	offs, point, err := app.committed(quick, []state.TopicPartition{p0})
+	offs, point, err := app.committed(quick, []state.TopicPartition{p0}, nil)
 	cancelQuick()
 	if err != nil {
 		t.Fatalf("committed offsets of partition 0, with a commit to partition 1 pending: %v", err)
@@ -120,7 +120,7 @@ func TestCommittedWaitsOnlyForItsOwnPartitions(t *testing.T) {
 	}
 
 	short, cancelShort := context.WithTimeout(ctx, time.Second)
-	_, _, err = app.committed(short, []state.TopicPartition{p1})
+	_, _, err = app.committed(short, []state.TopicPartition{p1}, nil)
 	cancelShort()
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("the commit to partition 1 is pending: reading it must wait, got %v", err)
@@ -131,7 +131,7 @@ func TestCommittedWaitsOnlyForItsOwnPartitions(t *testing.T) {
 	if resp, err := end.RequestWith(ctx, txn); err != nil || resp.ErrorCode != 0 {
 		t.Fatalf("end transaction: %v %v", err, kerr.ErrorForCode(resp.ErrorCode))
 	}
-	offs, point, err = app.committed(ctx, []state.TopicPartition{p0, p1})
+	offs, point, err = app.committed(ctx, []state.TopicPartition{p0, p1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

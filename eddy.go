@@ -267,10 +267,10 @@ func (a *App) CommitOffsets(ctx context.Context, offsets map[state.TopicPartitio
 	})
 }
 
-func (a *App) committed(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]int64, partition.CommitPoint, error) {
+func (a *App) committed(ctx context.Context, tps []state.TopicPartition, abortPending func(context.Context) error) (map[state.TopicPartition]int64, partition.CommitPoint, error) {
 	out := map[state.TopicPartition]int64{}
 	cp := partition.CommitPoint{StreamTime: state.UnknownStreamTime}
-	resp, err := a.fetchCommitted(ctx, tps) // committed_offsets.go
+	resp, err := a.fetchCommitted(ctx, tps, abortPending) // committed_offsets.go
 	if errors.Is(err, kerr.GroupIDNotFound) {
 		return out, cp, nil // nothing committed yet
 	}

@@ -54,7 +54,7 @@ func (a *App) waitCommitted(ctx context.Context, tps []state.TopicPartition) err
 		if err := a.node.CommitAll(ctx); err != nil {
 			return err
 		}
-		committed, _, err := a.committed(ctx, tps)
+		committed, _, err := a.committed(ctx, tps, nil)
 		if err != nil {
 			return err
 		}

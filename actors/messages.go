@@ -41,5 +41,10 @@ type initRequest struct{ commit partition.CommitPoint }
 // the committed offsets are read; the reply is an error.
 type fenceRequest struct{}
 
+// abortPendingRequest asks a fenced task actor to end offset commits its
+// predecessors left pending (partition.Task.AbortPendingOffsets); the reply
+// is an error.
+type abortPendingRequest struct{}
+
 // reply wraps the answer of a request.
 type reply struct{ err error }

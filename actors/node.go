@@ -33,8 +33,10 @@ type NodeConfig struct {
 	Committer partition.OffsetCommitter
 	// Committed returns what was committed for input partitions: the next
 	// offsets to read (absent partitions start at the earliest offset) and
-	// the task's commit point.
-	Committed func(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]int64, partition.CommitPoint, error)
+	// the task's commit point. While the offsets stay unstable (a
+	// transactional commit pending), it may call abortPending, which ends
+	// commits the task's fenced predecessors left pending.
+	Committed func(ctx context.Context, tps []state.TopicPartition, abortPending func(context.Context) error) (map[state.TopicPartition]int64, partition.CommitPoint, error)
 	// CommitInterval is how often tasks commit.
 	CommitInterval time.Duration
 	// CommitTimeout bounds one commit (flush + offset commit).
@@ -207,7 +209,8 @@ func (n *Node) startTask(ctx context.Context, id topology.TaskID) error {
 		n.closeActor(rt, false)
 		return &partition.RecoverableError{Err: err}
 	}
-	starts, cp, err := n.cfg.Committed(ctx, task.Inputs())
+	abortPending := func(ctx context.Context) error { return n.request(ctx, rt.pid, &abortPendingRequest{}) }
+	starts, cp, err := n.cfg.Committed(ctx, task.Inputs(), abortPending)
 	if err != nil {
 		n.closeActor(rt, false)
 		return &partition.RecoverableError{Err: fmt.Errorf("task %s: committed offsets: %w", id, err)}

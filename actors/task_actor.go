@@ -38,6 +38,10 @@ func (a *taskActor) Receive(c actor.Context) {
 		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 		defer cancel()
 		c.Respond(reply{err: a.task.Fence(ctx)})
+	case *abortPendingRequest:
+		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+		defer cancel()
+		c.Respond(reply{err: a.task.AbortPendingOffsets(ctx)})
 	case *initRequest:
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()

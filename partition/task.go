@@ -185,6 +185,21 @@ func (t *Task) Fence(ctx context.Context) error {
 	return nil
 }
 
+// AbortPendingOffsets ends, under exactly-once, offset commits that fenced
+// owners of the task left pending in the application's group (see
+// TxnProducer.AbortPendingOffsets). Call it after Fence when the committed
+// offsets of the task's inputs stay unstable. Under at-least-once it does
+// nothing.
+func (t *Task) AbortPendingOffsets(ctx context.Context) error {
+	if !t.cfg.ExactlyOnce || !t.fenced {
+		return nil
+	}
+	if err := t.cfg.Txn.AbortPendingOffsets(ctx); err != nil {
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+	}
+	return nil
+}
+
 // CommitPoint is what the application last committed for a task's inputs.
 type CommitPoint struct {
 	// Committed is set when any input offset of the task was committed.

@@ -112,17 +112,8 @@ func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartiti
 }
 
 func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, offsets map[state.TopicPartition]int64, metadata string) error {
-	add := kmsg.NewPtrAddOffsetsToTxnRequest()
-	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = p.txnID, id, epoch, p.group
-	err := retryTxnRequest(ctx, func() error {
-		addResp, err := add.RequestWith(ctx, p.cl)
-		if err == nil {
-			err = kerr.ErrorForCode(addResp.ErrorCode)
-		}
+	if err := p.addGroup(ctx, id, epoch); err != nil {
 		return err
-	})
-	if err != nil {
-		return classifyTxnErr("add offsets to transaction", err)
 	}
 	req := kmsg.NewPtrTxnOffsetCommitRequest()
 	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = p.txnID, p.group, id, epoch
@@ -144,7 +135,7 @@ func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, off
 		}
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, pp)
 	}
-	err = retryTxnRequest(ctx, func() error {
+	err := retryTxnRequest(ctx, func() error {
 		resp, err := req.RequestWith(ctx, p.cl)
 		if err != nil {
 			return err
@@ -193,6 +184,44 @@ func retryTxnRequest(ctx context.Context, fn func() error) error {
 		}
 		backoff = min(2*backoff, 500*time.Millisecond)
 	}
+}
+
+// AbortPendingOffsets clears offsets that earlier producers with this
+// transactional id left pending in the group: it runs an empty transaction
+// holding the group's offsets and aborts it. The abort marker it puts into
+// the group's __consumer_offsets partition ends every pending transactional
+// offset commit of this producer id, whatever its epoch. Init does not do
+// that for a commit that reached the broker after the transaction it belonged
+// to had ended (the coordinator no longer knows of it): such a commit would
+// keep the group's committed offsets unstable, and the task unable to start,
+// until this producer ends a transaction that includes the group. Call it
+// only after Init, with no transaction open.
+func (p *TxnProducer) AbortPendingOffsets(ctx context.Context) error {
+	if p.inTxn {
+		return fmt.Errorf("abort pending offsets of %s: a transaction is open", p.txnID)
+	}
+	id, epoch, err := p.cl.ProducerID(ctx)
+	if err != nil {
+		return classifyTxnErr("producer id", err)
+	}
+	if err := p.addGroup(ctx, id, epoch); err != nil {
+		return err
+	}
+	return classifyTxnErr("abort transaction", p.endTxn(ctx, id, epoch, false))
+}
+
+// addGroup adds the group's offsets to the open transaction (AddOffsetsToTxn).
+func (p *TxnProducer) addGroup(ctx context.Context, id int64, epoch int16) error {
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = p.txnID, id, epoch, p.group
+	err := retryTxnRequest(ctx, func() error {
+		resp, err := add.RequestWith(ctx, p.cl)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		return err
+	})
+	return classifyTxnErr("add offsets to transaction", err)
 }
 
 // Abort drops the open transaction: unsent records are discarded and the
