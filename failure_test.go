@@ -1,18 +1,15 @@
 package eddy_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -132,8 +129,11 @@ func buildWordCount(t *testing.T) string {
 }
 
 // crashLoop runs the word count binary over input already in Kafka, kills it
-// with SIGKILL at random moments at least kills times (wiping its state
-// directory before some restarts when freshSome), then runs it to the end.
+// with SIGKILL kills times (wiping its state directory before some restarts
+// when freshSome), then runs it to the end. Each run is killed at a random
+// moment shortly after it committed some progress, so that kills land in the
+// middle of the input however fast the machine is: between commits, during
+// one, or while a transaction is open.
 func crashLoop(t *testing.T, guarantee string, freshSome bool) (wcEnv, string) {
 	brokers := kafkatest.RealBrokers(t)
 	bin := buildWordCount(t)
@@ -143,41 +143,19 @@ func crashLoop(t *testing.T, guarantee string, freshSome bool) (wcEnv, string) {
 	stateDir := t.TempDir()
 	args := []string{"-brokers", strings.Join(brokers, ","), "-app-id", e.appID, "-state-dir", stateDir,
 		"-input-topic", e.input, "-output-topic", e.output, "-guarantee", guarantee}
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	adm := kadm.NewClient(newClient(t, brokers))
-	midway := 0
-	const kills = 10
-	for i := 0; i < kills; i++ {
-		if freshSome && i%3 == 2 {
-			if err := os.RemoveAll(stateDir); err != nil {
-				t.Fatal(err)
+	loop := kafkatest.CrashLoop{Bin: bin, Args: args, Kills: 10,
+		Progress: func(t *testing.T) (int64, int64) { return kafkatest.GroupProgress(t, adm, e.appID, e.input) }}
+	if freshSome {
+		loop.BeforeRun = func(i int) {
+			if i%3 == 2 {
+				if err := os.RemoveAll(stateDir); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
-		cmd := exec.Command(bin, args...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		wait := time.Duration(300+rng.Intn(900)) * time.Millisecond
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			t.Fatalf("word count exited before it was killed: %v\n%s", err, stderr.String())
-		case <-time.After(wait):
-		}
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		<-done
-		if lag := groupLag(t, adm, e.appID, e.input); lag > 0 {
-			midway++
-		}
 	}
-	if midway < 3 {
-		t.Fatalf("only %d of %d kills came while input was left to process; the loop proves little", midway, kills)
-	}
+	midway := loop.Run(t)
 	out, err := exec.Command(bin, append(args, "-print")...).Output()
 	if err != nil {
 		var ee *exec.ExitError
@@ -186,7 +164,7 @@ func crashLoop(t *testing.T, guarantee string, freshSome bool) (wcEnv, string) {
 		}
 		t.Fatal(err)
 	}
-	t.Logf("%d kills, %d of them with input left", kills, midway)
+	t.Logf("%d kills, %d of them with input left", loop.Kills, midway)
 	return e, text + "\x00" + string(out)
 }
 

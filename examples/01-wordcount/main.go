@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/examples/exampleapp"
 	"github.com/eddystreams/eddy/examples/wordcount"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -32,29 +31,21 @@ func main() {
 
 func run() error {
 	var (
-		brokers    = flag.String("brokers", "", "Kafka bootstrap servers, comma-separated (empty: start an embedded broker in-process)")
-		brokerData = flag.String("broker-data", "", "embedded broker's persistent log directory (empty: memory only)")
-		stateDir   = flag.String("state-dir", "", "state directory (default: a temporary directory)")
-		appID      = flag.String("app-id", "wordcount", "application id")
 		partitions = flag.Int("partitions", 4, "partitions of the input and output topics when they are created")
 		inputTopic = flag.String("input-topic", "text-lines", "input topic")
 		outTopic   = flag.String("output-topic", "word-counts", "output topic")
 		inputFile  = flag.String("input", "", "produce each line of this file (- for stdin) to the input topic first")
 		printAll   = flag.Bool("print", false, "once all input is processed and committed, print the final counts and exit")
-		guarantee  = flag.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once")
 	)
+	common := exampleapp.RegisterFlags(flag.CommandLine, "wordcount")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
 
-	g, err := eddy.ParseGuarantee(*guarantee)
-	if err != nil {
-		return err
-	}
 	topo, err := wordcount.Topology(*inputTopic, *outTopic)
 	if err != nil {
 		return err
 	}
-	app, cleanup, err := exampleapp.NewApp(topo, exampleapp.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "wordcount-state-")
+	app, cleanup, err := common.NewApp(topo, "wordcount-state-")
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/examples/exampleapp"
 	"github.com/eddystreams/eddy/examples/regioncount"
 	"github.com/eddystreams/eddy/examples/wordcount"
@@ -46,17 +45,13 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("table-aggregate", flag.ContinueOnError)
 	var (
-		brokers    = fs.String("brokers", "", "Kafka bootstrap servers, comma-separated (empty: start an embedded broker in-process)")
-		brokerData = fs.String("broker-data", "", "embedded broker's persistent log directory (empty: memory only)")
-		stateDir   = fs.String("state-dir", "", "state directory (default: a temporary directory)")
-		appID      = fs.String("app-id", "table-aggregate", "application id")
 		partitions = fs.Int("partitions", 4, "partitions of the input and output topics when they are created")
 		inputTopic = fs.String("input-topic", "user-regions", "input topic (a table: key user, value region)")
 		outTopic   = fs.String("output-topic", "region-counts", "output topic (key region, value the user count)")
 		inputFile  = fs.String("input", "", `produce each line of this file (- for stdin) to the input topic first: "user region", or "user" to remove`)
 		printAll   = fs.Bool("print", false, `once all input is processed and committed, print "region count" for every region, sorted, and exit`)
-		guarantee  = fs.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once")
 	)
+	common := exampleapp.RegisterFlags(fs, "table-aggregate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,15 +61,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *partitions < 1 {
 		return fmt.Errorf("-partitions %d: need at least 1", *partitions)
 	}
-	g, err := eddy.ParseGuarantee(*guarantee)
-	if err != nil {
-		return err
-	}
 	topo, err := regioncount.Topology(*inputTopic, *outTopic)
 	if err != nil {
 		return err
 	}
-	app, cleanup, err := exampleapp.NewApp(topo, exampleapp.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "table-aggregate-state-")
+	app, cleanup, err := common.NewApp(topo, "table-aggregate-state-")
 	if err != nil {
 		return err
 	}

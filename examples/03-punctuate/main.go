@@ -27,7 +27,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/examples/exampleapp"
 	"github.com/eddystreams/eddy/examples/punctuate"
 	"github.com/eddystreams/eddy/examples/wordcount"
@@ -54,27 +53,19 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("punctuate", flag.ContinueOnError)
 	var (
-		brokers    = fs.String("brokers", "", "Kafka bootstrap servers, comma-separated (empty: start an embedded broker in-process)")
-		brokerData = fs.String("broker-data", "", "embedded broker's persistent log directory (empty: memory only)")
-		stateDir   = fs.String("state-dir", "", "state directory (default: a temporary directory)")
-		appID      = fs.String("app-id", "punctuate", "application id")
 		partitions = fs.Int("partitions", 4, "partitions of the input and output topics when they are created")
 		inputTopic = fs.String("input-topic", "events", "input topic")
 		outTopic   = fs.String("output-topic", "sums", "output topic")
 		inputFile  = fs.String("input", "", `produce the events of this file (- for stdin) to the input topic first: lines "key timestampMillis value"`)
 		interval   = fs.Duration("interval", 10*time.Second, "emit the changed sums every interval of event time")
 		printAll   = fs.Bool("print", false, `once all input is processed and committed, print the last sum emitted per key ("key sum", sorted by key) and exit`)
-		guarantee  = fs.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once")
 	)
+	common := exampleapp.RegisterFlags(fs, "punctuate")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	g, err := eddy.ParseGuarantee(*guarantee)
-	if err != nil {
-		return err
 	}
 	topo, err := punctuate.Topology(*inputTopic, *outTopic, *interval)
 	if err != nil {
@@ -90,7 +81,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app, cleanup, err := exampleapp.NewApp(topo, exampleapp.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "punctuate-state-")
+	app, cleanup, err := common.NewApp(topo, "punctuate-state-")
 	if err != nil {
 		return err
 	}

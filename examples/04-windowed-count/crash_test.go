@@ -7,13 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -173,33 +171,8 @@ func buildProgram(t *testing.T) string {
 	return bin
 }
 
-// groupLag is how many input records the application has not committed.
-func (e crashEnv) groupLag(t *testing.T) int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	adm := kadm.NewClient(e.client(t))
-	ends, err := adm.ListEndOffsets(ctx, e.input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	committed, err := adm.FetchOffsets(ctx, e.appID)
-	if err != nil && !strings.Contains(err.Error(), "GROUP_ID_NOT_FOUND") {
-		t.Fatal(err)
-	}
-	var lag int64
-	ends.Each(func(o kadm.ListedOffset) {
-		c := int64(0)
-		if r, ok := committed.Lookup(e.input, o.Partition); ok && r.At > 0 {
-			c = r.At
-		}
-		lag += o.Offset - c
-	})
-	return lag
-}
-
 // crashLoop runs the program over events already in Kafka, kills it with
-// SIGKILL at random moments (wiping its state directory before some
+// SIGKILL at random moments after it made progress (wiping its state directory before some
 // restarts when freshSome), then runs it to the end with -print and returns
 // what it printed.
 func crashLoop(t *testing.T, e crashEnv, guarantee string, freshSome bool, extra ...string) string {
@@ -207,39 +180,19 @@ func crashLoop(t *testing.T, e crashEnv, guarantee string, freshSome bool, extra
 	bin := buildProgram(t)
 	stateDir := t.TempDir()
 	args := append(e.args(stateDir, guarantee), extra...)
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	const kills = 10
-	midway := 0
-	for i := 0; i < kills; i++ {
-		if freshSome && i%3 == 2 {
-			if err := os.RemoveAll(stateDir); err != nil {
-				t.Fatal(err)
+	adm := kadm.NewClient(e.client(t))
+	loop := kafkatest.CrashLoop{Bin: bin, Args: args, Kills: 10,
+		Progress: func(t *testing.T) (int64, int64) { return kafkatest.GroupProgress(t, adm, e.appID, e.input) }}
+	if freshSome {
+		loop.BeforeRun = func(i int) {
+			if i%3 == 2 {
+				if err := os.RemoveAll(stateDir); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
-		cmd := exec.Command(bin, args...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			t.Fatalf("the program exited before it was killed: %v\n%s", err, stderr.String())
-		case <-time.After(time.Duration(300+rng.Intn(1200)) * time.Millisecond):
-		}
-		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-			t.Fatal(err)
-		}
-		<-done
-		if e.groupLag(t) > 0 {
-			midway++
-		}
 	}
-	if midway < 3 {
-		t.Fatalf("only %d of %d kills came while input was left to process; the loop proves little", midway, kills)
-	}
+	midway := loop.Run(t)
 	out, err := exec.Command(bin, append(args, "-print")...).Output()
 	if err != nil {
 		var ee *exec.ExitError
@@ -248,7 +201,7 @@ func crashLoop(t *testing.T, e crashEnv, guarantee string, freshSome bool, extra
 		}
 		t.Fatal(err)
 	}
-	t.Logf("%d kills, %d with input left to process", kills, midway)
+	t.Logf("%d kills, %d with input left to process", loop.Kills, midway)
 	return string(out)
 }
 
@@ -324,12 +277,13 @@ func TestCrashLoopExactlyOnceFinal(t *testing.T) {
 
 // TestCrashLoopAtLeastOnce: updates may be sent again, but none is lost,
 // and the final counts are exact (a restart rolls the state back to the
-// last commit).
+// last commit). Commits come every 100 ms, so that kills land between
+// commits while most of the input is left.
 func TestCrashLoopAtLeastOnce(t *testing.T) {
 	e := newCrashEnv(t)
 	events := randomEvents(time.Now().UnixNano(), recentBase(), crashEvents)
 	e.produce(t, events)
-	printed := crashLoop(t, e, "at_least_once", false)
+	printed := crashLoop(t, e, "at_least_once", false, "-commit-interval", "100ms")
 	want, _ := expected(events, crashPartitions, crashSize, crashGrace)
 	if printed != want {
 		t.Fatalf("final counts differ from an uninterrupted run's\n%s", diff(printed, want))

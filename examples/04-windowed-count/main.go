@@ -78,7 +78,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/examples/exampleapp"
 	"github.com/eddystreams/eddy/examples/windowcount"
 	"github.com/eddystreams/eddy/examples/wordcount"
@@ -105,10 +104,6 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("windowed-count", flag.ContinueOnError)
 	var (
-		brokers    = fs.String("brokers", "", "Kafka bootstrap servers, comma-separated (empty: start an embedded broker in-process)")
-		brokerData = fs.String("broker-data", "", "embedded broker's persistent log directory (empty: memory only)")
-		stateDir   = fs.String("state-dir", "", "state directory (default: a temporary directory)")
-		appID      = fs.String("app-id", "windowed-count", "application id")
 		partitions = fs.Int("partitions", 4, "partitions of the input and output topics when they are created")
 		inputTopic = fs.String("input-topic", "events", "input topic")
 		outTopic   = fs.String("output-topic", "window-counts", "output topic")
@@ -116,9 +111,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		window     = fs.Duration("window", 10*time.Second, "size of the tumbling windows (whole milliseconds)")
 		grace      = fs.Duration("grace", 0, "how long after its end a window still accepts records, in stream time (whole milliseconds)")
 		printAll   = fs.Bool("print", false, `once all input is processed and committed, print the last count of every window ("key windowStartMillis windowEndMillis count", sorted) and exit`)
-		guarantee  = fs.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once")
 		final      = fs.Bool("final", false, "send each window's count once, when the window closes, instead of every update (windows still open when the input ends are not sent)")
 	)
+	common := exampleapp.RegisterFlags(fs, "windowed-count")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -134,10 +129,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *grace < 0 || *grace%time.Millisecond != 0 {
 		return fmt.Errorf("-grace %v: want a whole number of milliseconds, at least 0", *grace)
 	}
-	g, err := eddy.ParseGuarantee(*guarantee)
-	if err != nil {
-		return err
-	}
 	topo, err := windowcount.TopologyFinal(*inputTopic, *outTopic, *window, *grace, *final)
 	if err != nil {
 		return err
@@ -152,7 +143,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app, cleanup, err := exampleapp.NewApp(topo, exampleapp.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "windowed-count-state-")
+	app, cleanup, err := common.NewApp(topo, "windowed-count-state-")
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/examples/enrich"
 	"github.com/eddystreams/eddy/examples/exampleapp"
 	"github.com/eddystreams/eddy/examples/wordcount"
@@ -79,10 +78,6 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("enrich-orders", flag.ContinueOnError)
 	var (
-		brokers        = fs.String("brokers", "", "Kafka bootstrap servers, comma-separated (empty: start an embedded broker in-process)")
-		brokerData     = fs.String("broker-data", "", "embedded broker's persistent log directory (empty: memory only)")
-		stateDir       = fs.String("state-dir", "", "state directory (default: a temporary directory)")
-		appID          = fs.String("app-id", "enrich-orders", "application id")
 		partitions     = fs.Int("partitions", 4, "partitions of the input and output topics when they are created")
 		customersTopic = fs.String("customers-topic", "customers", "customers topic (a table: key customer id, value name)")
 		ordersTopic    = fs.String("orders-topic", "orders", `orders topic (a stream: key customer id, value "orderId amount")`)
@@ -90,8 +85,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		inputFile      = fs.String("input", "", `produce the lines of this file (- for stdin) to the input topics first: "C customerId name" or "O customerId orderId amount"`)
 		left           = fs.Bool("left", false, `left join: an order of an unknown customer comes out with the name "null" (default: it is dropped)`)
 		printAll       = fs.Bool("print", false, "once all input is processed and committed, print the output values, one per order id, sorted by order id, and exit")
-		guarantee      = fs.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once")
 	)
+	common := exampleapp.RegisterFlags(fs, "enrich-orders")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -100,10 +95,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *partitions < 1 {
 		return fmt.Errorf("-partitions %d: need at least 1", *partitions)
-	}
-	g, err := eddy.ParseGuarantee(*guarantee)
-	if err != nil {
-		return err
 	}
 	topo, err := enrich.Topology(*customersTopic, *ordersTopic, *outTopic, *left)
 	if err != nil {
@@ -119,7 +110,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	app, cleanup, err := exampleapp.NewApp(topo, exampleapp.AppFlags{Brokers: *brokers, BrokerData: *brokerData, StateDir: *stateDir, AppID: *appID, Guarantee: g}, "enrich-orders-state-")
+	app, cleanup, err := common.NewApp(topo, "enrich-orders-state-")
 	if err != nil {
 		return err
 	}

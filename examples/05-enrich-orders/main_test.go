@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -272,36 +271,13 @@ func TestCrashRestartGivesTheSameJoin(t *testing.T) {
 			input := randomShop(seed, 400000)
 			e.produce(t, input)
 			stateDir := t.TempDir()
-			args := e.args(stateDir, tc.guarantee, tc.left)
-			rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+			// Commits every 100 ms under both guarantees, so that kills
+			// come between commits while most of the input is left.
+			args := append(e.args(stateDir, tc.guarantee, tc.left), "-commit-interval", "100ms")
 			adm := kadm.NewClient(e.client(t))
-			const kills = 6
-			midway := 0
-			for i := 0; i < kills; i++ {
-				cmd := exec.Command(bin, args...)
-				var stderr bytes.Buffer
-				cmd.Stderr = &stderr
-				if err := cmd.Start(); err != nil {
-					t.Fatal(err)
-				}
-				done := make(chan error, 1)
-				go func() { done <- cmd.Wait() }()
-				select {
-				case err := <-done:
-					t.Fatalf("exited before it was killed: %v\n%s", err, stderr.String())
-				case <-time.After(time.Duration(400+rng.Intn(1200)) * time.Millisecond):
-				}
-				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-					t.Fatal(err)
-				}
-				<-done
-				if lag(t, adm, e.appID, e.orders) > 0 {
-					midway++
-				}
-			}
-			if midway < 2 {
-				t.Fatalf("only %d of %d kills came while orders were left to process; the test proves little", midway, kills)
-			}
+			loop := kafkatest.CrashLoop{Bin: bin, Args: args, Kills: 6,
+				Progress: func(t *testing.T) (int64, int64) { return kafkatest.GroupProgress(t, adm, e.appID, e.orders) }}
+			midway := loop.Run(t)
 			out, err := exec.Command(bin, append(args, "-print")...).Output()
 			if err != nil {
 				var ee *exec.ExitError
@@ -310,32 +286,8 @@ func TestCrashRestartGivesTheSameJoin(t *testing.T) {
 				}
 				t.Fatal(err)
 			}
-			t.Logf("%d kills, %d with orders left", kills, midway)
+			t.Logf("%d kills, %d with orders left", loop.Kills, midway)
 			checkOutput(t, input, string(out), tc.left)
 		})
 	}
-}
-
-// lag is how many records of topic the application has not committed.
-func lag(t *testing.T, adm *kadm.Client, group, topic string) int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	committed, err := adm.FetchOffsets(ctx, group)
-	if err != nil && !strings.Contains(err.Error(), "GROUP_ID_NOT_FOUND") {
-		t.Fatal(err)
-	}
-	var n int64
-	ends.Each(func(o kadm.ListedOffset) {
-		c := int64(0)
-		if r, ok := committed.Lookup(topic, o.Partition); ok && r.At > 0 {
-			c = r.At
-		}
-		n += o.Offset - c
-	})
-	return n
 }

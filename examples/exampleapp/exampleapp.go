@@ -1,8 +1,11 @@
 // Package exampleapp holds what the example programs share around their
-// topologies: making the App from the common flags, and reading -input.
+// topologies: the common flags and making the App from them, and reading
+// -input.
 package exampleapp
 
 import (
+	"flag"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -12,21 +15,39 @@ import (
 	"github.com/eddystreams/eddy/topology"
 )
 
-// AppFlags are the flags every example shares to make its App.
-type AppFlags struct {
-	Brokers    string // comma-separated; empty: an embedded broker
-	BrokerData string // the embedded broker's log directory
-	StateDir   string // empty: a temporary directory
-	AppID      string
-	Guarantee  eddy.Guarantee
+// Flags are the flags every example has: where Kafka is, where the state
+// goes, the application id, the processing guarantee and the commit interval.
+type Flags struct {
+	brokers, brokerData, stateDir, appID, guarantee *string
+	commitInterval                                  *time.Duration
 }
 
-// NewApp makes the App of an example: its state in f.StateDir (a new
-// temporary directory named after tempPrefix when empty), at-least-once
-// commits every second, on f.Brokers or an embedded broker. cleanup closes
-// the App and removes a temporary state directory.
-func NewApp(topo *topology.Topology, f AppFlags, tempPrefix string) (app *eddy.App, cleanup func(), err error) {
-	stateDir, removeDir := f.StateDir, func() {}
+// RegisterFlags declares the shared flags on fs; appID is the default
+// application id.
+func RegisterFlags(fs *flag.FlagSet, appID string) *Flags {
+	return &Flags{
+		brokers:        fs.String("brokers", "", "Kafka bootstrap servers, comma-separated (empty: start an embedded broker in-process)"),
+		brokerData:     fs.String("broker-data", "", "embedded broker's persistent log directory (empty: memory only)"),
+		stateDir:       fs.String("state-dir", "", "state directory (default: a temporary directory)"),
+		appID:          fs.String("app-id", appID, "application id"),
+		guarantee:      fs.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once"),
+		commitInterval: fs.Duration("commit-interval", 0, "how often tasks commit (0: every second under at_least_once, 100ms under exactly_once)"),
+	}
+}
+
+// NewApp makes the App of an example from the flags: its state in -state-dir
+// (a new temporary directory named after tempPrefix when empty), on -brokers
+// or an embedded broker. cleanup closes the App and removes a temporary
+// state directory.
+func (f *Flags) NewApp(topo *topology.Topology, tempPrefix string) (app *eddy.App, cleanup func(), err error) {
+	g, err := eddy.ParseGuarantee(*f.guarantee)
+	if err != nil {
+		return nil, nil, err
+	}
+	if *f.commitInterval < 0 {
+		return nil, nil, fmt.Errorf("-commit-interval %v: must not be negative", *f.commitInterval)
+	}
+	stateDir, removeDir := *f.stateDir, func() {}
 	if stateDir == "" {
 		d, err := os.MkdirTemp("", tempPrefix)
 		if err != nil {
@@ -34,14 +55,17 @@ func NewApp(topo *topology.Topology, f AppFlags, tempPrefix string) (app *eddy.A
 		}
 		stateDir, removeDir = d, func() { os.RemoveAll(d) }
 	}
-	opts := []eddy.Option{eddy.WithApplicationID(f.AppID), eddy.WithStateDir(stateDir), eddy.WithProcessingGuarantee(f.Guarantee)}
-	if f.Guarantee == eddy.AtLeastOnce {
+	opts := []eddy.Option{eddy.WithApplicationID(*f.appID), eddy.WithStateDir(stateDir), eddy.WithProcessingGuarantee(g)}
+	switch {
+	case *f.commitInterval > 0:
+		opts = append(opts, eddy.WithCommitInterval(*f.commitInterval))
+	case g == eddy.AtLeastOnce:
 		opts = append(opts, eddy.WithCommitInterval(time.Second))
 	}
-	if f.Brokers == "" {
-		opts = append(opts, eddy.WithEmbeddedBroker(f.BrokerData))
+	if *f.brokers == "" {
+		opts = append(opts, eddy.WithEmbeddedBroker(*f.brokerData))
 	} else {
-		opts = append(opts, eddy.WithBrokers(strings.Split(f.Brokers, ",")...))
+		opts = append(opts, eddy.WithBrokers(strings.Split(*f.brokers, ",")...))
 	}
 	app, err = eddy.New(topo, opts...)
 	if err != nil {

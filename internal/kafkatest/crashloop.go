@@ -1,0 +1,133 @@
+package kafkatest
+
+import (
+	"bytes"
+	"context"
+	"math/rand"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// CrashLoop runs a program again and again, killing each run with SIGKILL,
+// for crash tests against real Kafka. A run is killed at a random moment
+// shortly after it committed some progress, so the kills land in the middle
+// of the input however fast the machine is: between commits, during one, or
+// while a transaction is open.
+type CrashLoop struct {
+	Bin   string   // the program
+	Args  []string // its arguments
+	Kills int      // runs to kill
+	// Progress is how many records the program has committed so far and
+	// how many are left (GroupProgress measures it for a consumer group).
+	Progress func(t *testing.T) (committed, left int64)
+	// BeforeRun, when set, is called before run i starts (to wipe the
+	// state directory, say).
+	BeforeRun func(i int)
+}
+
+// Run runs the loop. It fails the test when a run exits by itself, a run
+// commits nothing for two minutes, or fewer than seven kills in ten came
+// while records were left (the loop would prove little). It returns how many
+// kills came while records were left.
+func (c CrashLoop) Run(t *testing.T) int {
+	t.Helper()
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	// Each run waits for a quarter of its share of the input to be
+	// committed before it is killed: a tenth of the input at most goes by
+	// in the whole loop that way, plus what runs do after that point.
+	_, left := c.Progress(t)
+	step := max(left/int64(4*c.Kills), 1)
+	midway := 0
+	for i := 0; i < c.Kills; i++ {
+		if c.BeforeRun != nil {
+			c.BeforeRun(i)
+		}
+		before, _ := c.Progress(t)
+		cmd := exec.Command(c.Bin, c.Args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		exited := func(err error) {
+			t.Helper()
+			t.Fatalf("run %d exited before it was killed: %v\n%s", i, err, stderr.String())
+		}
+		deadline := time.After(2 * time.Minute)
+		tick := time.NewTicker(20 * time.Millisecond)
+		for committed, left := before, int64(1); left > 0 && committed < before+step; committed, left = c.Progress(t) {
+			select {
+			case err := <-done:
+				exited(err)
+			case <-deadline:
+				t.Fatalf("run %d committed too little in 2 minutes (%d records committed, %d left)\n%s", i, committed, left, stderr.String())
+			case <-tick.C:
+			}
+		}
+		tick.Stop()
+		select {
+		case err := <-done:
+			exited(err)
+		case <-time.After(time.Duration(rng.Intn(150)) * time.Millisecond):
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		if _, left := c.Progress(t); left > 0 {
+			midway++
+		}
+	}
+	if midway < c.Kills*7/10 {
+		t.Fatalf("only %d of %d kills came while input was left to process; the loop proves little", midway, c.Kills)
+	}
+	return midway
+}
+
+// GroupProgress is how many records consumer group has committed, summed
+// over the given topics and every other topic it committed offsets of (its
+// repartition topics), and how many records of them it has not committed.
+func GroupProgress(t *testing.T, adm *kadm.Client, group string, topics ...string) (committed, left int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	offs, err := adm.FetchOffsets(ctx, group)
+	if err != nil && !strings.Contains(err.Error(), "GROUP_ID_NOT_FOUND") {
+		t.Fatal(err)
+	}
+	all := map[string]bool{}
+	var names []string
+	add := func(topic string) {
+		if !all[topic] {
+			all[topic] = true
+			names = append(names, topic)
+		}
+	}
+	for _, tp := range topics {
+		add(tp)
+	}
+	offs.Each(func(o kadm.OffsetResponse) { add(o.Topic) })
+	ends, err := adm.ListEndOffsets(ctx, names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ends.Error(); err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		c := int64(0)
+		if r, ok := offs.Lookup(o.Topic, o.Partition); ok && r.At > 0 {
+			c = r.At
+		}
+		committed += c
+		left += o.Offset - c
+	})
+	return committed, left
+}
