@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy"
-	"github.com/eddystreams/eddy/examples/wordcount"
 	"github.com/eddystreams/eddy/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -41,16 +40,7 @@ func TestBrokerRestartExactlyOnce(t *testing.T) {
 	e := newWCEnv(t, brokers)
 	text := randomText(11, 60000)
 	e.produce(t, text)
-	topo, err := wordcount.Topology(e.input, e.output)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := eddy.New(topo, eddy.WithBrokers(brokers...), eddy.WithApplicationID(e.appID), eddy.WithStateDir(t.TempDir()),
-		eddy.WithProcessingGuarantee(eddy.ExactlyOnce))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
+	app := e.newApp(t, t.TempDir(), eddy.WithProcessingGuarantee(eddy.ExactlyOnce))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	if err := app.Start(ctx); err != nil {

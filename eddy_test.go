@@ -100,9 +100,9 @@ func (e wcEnv) produce(t *testing.T, text string) {
 	}
 }
 
-// run processes everything in the input topic with a fresh App on stateDir,
-// closes it, and returns the last count per word read from the output topic.
-func (e wcEnv) run(t *testing.T, stateDir string, opts ...eddy.Option) map[string]int64 {
+// newApp makes a word count App of the environment on stateDir, closed when
+// the test ends.
+func (e wcEnv) newApp(t *testing.T, stateDir string, opts ...eddy.Option) *eddy.App {
 	t.Helper()
 	topo, err := wordcount.Topology(e.input, e.output)
 	if err != nil {
@@ -113,7 +113,15 @@ func (e wcEnv) run(t *testing.T, stateDir string, opts ...eddy.Option) map[strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer app.Close()
+	t.Cleanup(func() { app.Close() })
+	return app
+}
+
+// run processes everything in the input topic with a fresh App on stateDir,
+// closes it, and returns the last count per word read from the output topic.
+func (e wcEnv) run(t *testing.T, stateDir string, opts ...eddy.Option) map[string]int64 {
+	t.Helper()
+	app := e.newApp(t, stateDir, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := app.Start(ctx); err != nil {

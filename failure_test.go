@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy"
-	"github.com/eddystreams/eddy/examples/wordcount"
 	"github.com/eddystreams/eddy/internal/kafkatest"
 	"github.com/eddystreams/eddy/partition"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -143,29 +141,15 @@ func crashLoop(t *testing.T, guarantee string, freshSome bool) (wcEnv, string) {
 	stateDir := t.TempDir()
 	args := []string{"-brokers", strings.Join(brokers, ","), "-app-id", e.appID, "-state-dir", stateDir,
 		"-input-topic", e.input, "-output-topic", e.output, "-guarantee", guarantee}
-	adm := kadm.NewClient(newClient(t, brokers))
 	loop := kafkatest.CrashLoop{Bin: bin, Args: args, Kills: 10,
-		Progress: func(t *testing.T) (int64, int64) { return kafkatest.GroupProgress(t, adm, e.appID, e.input) }}
+		Admin: kadm.NewClient(newClient(t, brokers)), Group: e.appID, Inputs: []string{e.input}}
 	if freshSome {
-		loop.BeforeRun = func(i int) {
-			if i%3 == 2 {
-				if err := os.RemoveAll(stateDir); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		loop.WipeStateDir = stateDir
 	}
 	midway := loop.Run(t)
-	out, err := exec.Command(bin, append(args, "-print")...).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("final run: %v\n%s", err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
+	out := loop.Finish(t, "-print")
 	t.Logf("%d kills, %d of them with input left", loop.Kills, midway)
-	return e, text + "\x00" + string(out)
+	return e, text + "\x00" + out
 }
 
 // groupLag is how many input records the application has not committed yet.
@@ -231,20 +215,10 @@ func TestZombieIsFenced(t *testing.T) {
 	e := newWCEnv(t, brokers)
 	text := randomText(7, 5000)
 	e.produce(t, text)
-	topo, err := wordcount.Topology(e.input, e.output)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	newApp := func() *eddy.App {
-		app, err := eddy.New(topo, eddy.WithBrokers(brokers...), eddy.WithApplicationID(e.appID), eddy.WithStateDir(t.TempDir()),
-			eddy.WithProcessingGuarantee(eddy.ExactlyOnce), eddy.WithCommitInterval(time.Hour))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { app.Close() })
-		return app
+		return e.newApp(t, t.TempDir(), eddy.WithProcessingGuarantee(eddy.ExactlyOnce), eddy.WithCommitInterval(time.Hour))
 	}
 	// The zombie processes with an open transaction and never commits on
 	// its own (commit interval of an hour).
@@ -261,7 +235,7 @@ func TestZombieIsFenced(t *testing.T) {
 	if err := owner.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	err = zombie.WaitIdle(ctx)
+	err := zombie.WaitIdle(ctx)
 	if !errors.Is(err, partition.ErrFenced) {
 		t.Fatalf("the zombie's commit must fail as fenced, got %v", err)
 	}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy"
-	"github.com/eddystreams/eddy/examples/wordcount"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -82,25 +81,7 @@ func TestStalePendingOffsetsAreAborted(t *testing.T) {
 		t.Fatalf("after fencing, the committed offset of partition 0 reads %v, want UNSTABLE_OFFSET_COMMIT; the test proves nothing", err)
 	}
 
-	topo, err := wordcount.Topology(e.input, e.output)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := eddy.New(topo, eddy.WithBrokers(brokers...), eddy.WithApplicationID(e.appID), eddy.WithStateDir(t.TempDir()),
-		eddy.WithProcessingGuarantee(eddy.ExactlyOnce))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
-	if err := app.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := app.WaitIdle(ctx); err != nil {
-		t.Fatalf("with a stale commit pending: %v", err)
-	}
-	if err := app.Close(); err != nil {
-		t.Fatal(err)
-	}
+	e.run(t, t.TempDir(), eddy.WithProcessingGuarantee(eddy.ExactlyOnce))
 	// Counted from offset 0 of every partition: nothing skipped up to 7.
 	checkExactSequences(t, countSequences(t, brokers, e.output), independentCount(text))
 }

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -180,29 +178,15 @@ func crashLoop(t *testing.T, e crashEnv, guarantee string, freshSome bool, extra
 	bin := buildProgram(t)
 	stateDir := t.TempDir()
 	args := append(e.args(stateDir, guarantee), extra...)
-	adm := kadm.NewClient(e.client(t))
 	loop := kafkatest.CrashLoop{Bin: bin, Args: args, Kills: 10,
-		Progress: func(t *testing.T) (int64, int64) { return kafkatest.GroupProgress(t, adm, e.appID, e.input) }}
+		Admin: kadm.NewClient(e.client(t)), Group: e.appID, Inputs: []string{e.input}}
 	if freshSome {
-		loop.BeforeRun = func(i int) {
-			if i%3 == 2 {
-				if err := os.RemoveAll(stateDir); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+		loop.WipeStateDir = stateDir
 	}
 	midway := loop.Run(t)
-	out, err := exec.Command(bin, append(args, "-print")...).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			t.Fatalf("final run: %v\n%s", err, ee.Stderr)
-		}
-		t.Fatal(err)
-	}
+	out := loop.Finish(t, "-print")
 	t.Logf("%d kills, %d with input left to process", loop.Kills, midway)
-	return string(out)
+	return out
 }
 
 // TestCrashLoopExactlyOnce kills the windowed count again and again, keeping

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand"
 	"os"
@@ -274,20 +273,12 @@ func TestCrashRestartGivesTheSameJoin(t *testing.T) {
 			// Commits every 100 ms under both guarantees, so that kills
 			// come between commits while most of the input is left.
 			args := append(e.args(stateDir, tc.guarantee, tc.left), "-commit-interval", "100ms")
-			adm := kadm.NewClient(e.client(t))
 			loop := kafkatest.CrashLoop{Bin: bin, Args: args, Kills: 6,
-				Progress: func(t *testing.T) (int64, int64) { return kafkatest.GroupProgress(t, adm, e.appID, e.orders) }}
+				Admin: kadm.NewClient(e.client(t)), Group: e.appID, Inputs: []string{e.orders}}
 			midway := loop.Run(t)
-			out, err := exec.Command(bin, append(args, "-print")...).Output()
-			if err != nil {
-				var ee *exec.ExitError
-				if errors.As(err, &ee) {
-					t.Fatalf("final run: %v\n%s", err, ee.Stderr)
-				}
-				t.Fatal(err)
-			}
+			out := loop.Finish(t, "-print")
 			t.Logf("%d kills, %d with orders left", loop.Kills, midway)
-			checkOutput(t, input, string(out), tc.left)
+			checkOutput(t, input, out, tc.left)
 		})
 	}
 }

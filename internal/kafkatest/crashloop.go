@@ -3,7 +3,9 @@ package kafkatest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -22,12 +24,32 @@ type CrashLoop struct {
 	Bin   string   // the program
 	Args  []string // its arguments
 	Kills int      // runs to kill
-	// Progress is how many records the program has committed so far and
-	// how many are left (GroupProgress measures it for a consumer group).
-	Progress func(t *testing.T) (committed, left int64)
-	// BeforeRun, when set, is called before run i starts (to wipe the
-	// state directory, say).
-	BeforeRun func(i int)
+	// Progress is measured with GroupProgress for Group over Inputs.
+	Admin  *kadm.Client
+	Group  string
+	Inputs []string
+	// WipeStateDir, when set, is removed before every third run, so that
+	// those runs restore their state from the changelogs.
+	WipeStateDir string
+}
+
+func (c CrashLoop) progress(t *testing.T) (committed, left int64) {
+	return GroupProgress(t, c.Admin, c.Group, c.Inputs...)
+}
+
+// Finish runs the program once more, with extra arguments, to its end and
+// returns what it printed; it fails the test when the program fails.
+func (c CrashLoop) Finish(t *testing.T, extra ...string) string {
+	t.Helper()
+	out, err := exec.Command(c.Bin, append(append([]string(nil), c.Args...), extra...)...).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("final run: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	return string(out)
 }
 
 // Run runs the loop. It fails the test when a run exits by itself, a run
@@ -40,14 +62,16 @@ func (c CrashLoop) Run(t *testing.T) int {
 	// Each run waits for a quarter of its share of the input to be
 	// committed before it is killed: a tenth of the input at most goes by
 	// in the whole loop that way, plus what runs do after that point.
-	_, left := c.Progress(t)
+	_, left := c.progress(t)
 	step := max(left/int64(4*c.Kills), 1)
 	midway := 0
 	for i := 0; i < c.Kills; i++ {
-		if c.BeforeRun != nil {
-			c.BeforeRun(i)
+		if c.WipeStateDir != "" && i%3 == 2 {
+			if err := os.RemoveAll(c.WipeStateDir); err != nil {
+				t.Fatal(err)
+			}
 		}
-		before, _ := c.Progress(t)
+		before, _ := c.progress(t)
 		cmd := exec.Command(c.Bin, c.Args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -62,7 +86,7 @@ func (c CrashLoop) Run(t *testing.T) int {
 		}
 		deadline := time.After(2 * time.Minute)
 		tick := time.NewTicker(20 * time.Millisecond)
-		for committed, left := before, int64(1); left > 0 && committed < before+step; committed, left = c.Progress(t) {
+		for committed, left := before, int64(1); left > 0 && committed < before+step; committed, left = c.progress(t) {
 			select {
 			case err := <-done:
 				exited(err)
@@ -81,7 +105,7 @@ func (c CrashLoop) Run(t *testing.T) int {
 			t.Fatal(err)
 		}
 		<-done
-		if _, left := c.Progress(t); left > 0 {
+		if _, left := c.progress(t); left > 0 {
 			midway++
 		}
 	}
