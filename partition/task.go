@@ -551,6 +551,9 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 	if err := t.flushCaches(); err != nil {
 		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
+	if err := t.collector.Flush(ctx); err != nil {
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+	}
 	var offs map[state.TopicPartition]int64
 	if t.dirty {
 		offs = make(map[state.TopicPartition]int64, len(t.consumed))
@@ -562,14 +565,11 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 		// The stream time rides along as offset metadata; changelog
 		// positions are not needed (restores go to the committed end).
 		meta := EncodeCommitMetadata(CommitMetadata{StreamTime: t.streamTime})
-		if err := t.cfg.Txn.Commit(ctx, offs, meta, t.collector.Flush); err != nil {
+		if err := t.cfg.Txn.Commit(ctx, offs, meta); err != nil {
 			return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 		}
 		t.dirty = false
 		return nil
-	}
-	if err := t.collector.Flush(ctx); err != nil {
-		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
 	if len(offs) > 0 {
 		tracked := t.collector.Tracked()

@@ -73,16 +73,12 @@ func (p *TxnProducer) Produce(ctx context.Context, r *kgo.Record, promise func(*
 }
 
 // Commit commits the open transaction together with the input offsets, with
-// metadata stored beside each offset (see EncodeCommitMetadata). flush waits
-// until every record of the transaction is acknowledged; the offsets go into
-// the transaction meanwhile (AddOffsetsToTxn, TxnOffsetCommit), as the Java
-// producer's sendOffsetsToTransaction does, so a commit costs the slower of
-// the two and one EndTxn rather than their sum. Should flush fail, the
-// caller aborts: the offsets go with the transaction. With nothing produced
-// and no offsets it only flushes.
-func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartition]int64, metadata string, flush func(context.Context) error) error {
+// metadata stored beside each offset (see EncodeCommitMetadata). The caller
+// has flushed every record of the transaction. With nothing produced and no
+// offsets it does nothing.
+func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartition]int64, metadata string) error {
 	if len(offsets) == 0 && !p.produced {
-		return flush(ctx)
+		return nil
 	}
 	if !p.inTxn {
 		if err := p.cl.BeginTransaction(); err != nil {
@@ -94,18 +90,10 @@ func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartiti
 	if err != nil {
 		return classifyTxnErr("producer id", err)
 	}
-	added := make(chan error, 1)
 	if len(offsets) > 0 {
-		go func() { added <- p.addOffsets(ctx, id, epoch, offsets, metadata) }()
-	} else {
-		added <- nil
-	}
-	ferr := flush(ctx)
-	if err := errors.Join(ferr, <-added); err != nil {
-		if ferr != nil {
-			return ferr // the collector's error, classified already
+		if err := p.addOffsets(ctx, id, epoch, offsets, metadata); err != nil {
+			return err
 		}
-		return err
 	}
 	if p.produced {
 		err = p.cl.EndTransaction(ctx, kgo.TryCommit)
