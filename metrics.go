@@ -1,6 +1,8 @@
 package eddy
 
 import (
+	"time"
+
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/topology"
 )
@@ -38,6 +40,12 @@ type Metrics struct {
 	// Dropped counts records dropped on purpose, by reason
 	// (topology.DropLate, ...).
 	Dropped map[string]int64
+	// Commits counts task commits that made progress durable; CommitTime
+	// is the time they took together, summed over tasks (a task processes
+	// nothing while it commits), and CommitTimeMax the longest one.
+	Commits       int64
+	CommitTime    time.Duration
+	CommitTimeMax time.Duration
 }
 
 // Metrics returns the App's record counters; zero before Start. Safe for
@@ -53,7 +61,8 @@ func (a *App) Metrics() Metrics {
 	if m.Dropped == nil {
 		m.Dropped = map[string]int64{}
 	}
-	return Metrics{Processed: m.Processed, Skipped: m.Skipped, Dropped: m.Dropped}
+	return Metrics{Processed: m.Processed, Skipped: m.Skipped, Dropped: m.Dropped,
+		Commits: m.Commits, CommitTime: m.CommitTime, CommitTimeMax: m.CommitTimeMax}
 }
 
 // droppedHandler adapts the option's handler to the task's.

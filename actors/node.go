@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -176,6 +177,15 @@ func (n *Node) Apply(ctx context.Context, a Assignment) error {
 		}
 		return ids[i].Partition < ids[j].Partition
 	})
+	// Tasks start (fence, read commits, restore) a few at a time: a start
+	// mostly waits on Kafka round trips and fetches, so one after the
+	// other would leave the cores idle.
+	var (
+		mu        sync.Mutex
+		wg        sync.WaitGroup
+		started   = make(chan struct{}, parallelStarts())
+		startErrs []error
+	)
 	for _, id := range ids {
 		n.mu.RLock()
 		_, have := n.tasks[id]
@@ -183,12 +193,30 @@ func (n *Node) Apply(ctx context.Context, a Assignment) error {
 		if have {
 			continue
 		}
-		if err := n.startTask(ctx, id); err != nil {
-			return errors.Join(append(errs, err)...)
+		started <- struct{}{}
+		mu.Lock()
+		failed := len(startErrs) > 0
+		mu.Unlock()
+		if failed {
+			<-started
+			break
 		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-started; wg.Done() }()
+			if err := n.startTask(ctx, id); err != nil {
+				mu.Lock()
+				startErrs = append(startErrs, err)
+				mu.Unlock()
+			}
+		}()
 	}
-	return errors.Join(errs...)
+	wg.Wait()
+	return errors.Join(append(errs, startErrs...)...)
 }
+
+// parallelStarts is how many tasks a node starts at once.
+func parallelStarts() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
 func (n *Node) startTask(ctx context.Context, id topology.TaskID) error {
 	task, err := n.cfg.NewTask(id)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/eddystreams/eddy/topology"
 )
@@ -27,17 +28,26 @@ type DroppedRecord struct {
 	Headers   []topology.Header
 }
 
-// TaskMetrics are a task's record counters.
+// TaskMetrics are a task's record counters and commit timings.
 type TaskMetrics struct {
 	Processed int64            // records run through the processors
 	Skipped   int64            // records an error handler skipped or dead-lettered
 	Dropped   map[string]int64 // records dropped on purpose, by reason
+	// Commits counts commits that had progress to make durable, and
+	// CommitTime is the time they took (the task processes nothing
+	// meanwhile); CommitTimeMax is the longest.
+	Commits       int64
+	CommitTime    time.Duration
+	CommitTimeMax time.Duration
 }
 
 // Add adds o's counts to m.
 func (m *TaskMetrics) Add(o TaskMetrics) {
 	m.Processed += o.Processed
 	m.Skipped += o.Skipped
+	m.Commits += o.Commits
+	m.CommitTime += o.CommitTime
+	m.CommitTimeMax = max(m.CommitTimeMax, o.CommitTimeMax)
 	for r, n := range o.Dropped {
 		if m.Dropped == nil {
 			m.Dropped = map[string]int64{}
@@ -94,5 +104,15 @@ func (t *Task) RecordDropped(reason string) {
 
 // Metrics returns the task's counters. Safe from any goroutine.
 func (t *Task) Metrics() TaskMetrics {
-	return TaskMetrics{Processed: t.processed.Load(), Skipped: t.skipped.Load(), Dropped: t.dropped.snapshot()}
+	return TaskMetrics{Processed: t.processed.Load(), Skipped: t.skipped.Load(), Dropped: t.dropped.snapshot(),
+		Commits: t.commits.Load(), CommitTime: time.Duration(t.commitNanos.Load()), CommitTimeMax: time.Duration(t.commitMaxNanos.Load())}
+}
+
+// timeCommit records one commit that took d.
+func (t *Task) timeCommit(d time.Duration) {
+	t.commits.Add(1)
+	t.commitNanos.Add(int64(d))
+	if int64(d) > t.commitMaxNanos.Load() {
+		t.commitMaxNanos.Store(int64(d)) // only the task's goroutine writes it
+	}
 }

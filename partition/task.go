@@ -112,12 +112,14 @@ type Task struct {
 	cleanStop   bool // a checkpoint file was found at start
 	processed   atomic.Int64
 	skipped     atomic.Int64
-	log         *slog.Logger
-	punct       punctuations        // punctuation.go
-	curRaw      *topology.RawRecord // the input record being processed, for drops
-	dropped     dropCounters        // dropped.go
-	idling      atomic.Bool         // idle.go: waiting for an empty input
-	idleST      idleStreamTime      // stream_time.go
+	// commit timings (see TaskMetrics)
+	commits, commitNanos, commitMaxNanos atomic.Int64
+	log                                  *slog.Logger
+	punct                                punctuations        // punctuation.go
+	curRaw                               *topology.RawRecord // the input record being processed, for drops
+	dropped                              dropCounters        // dropped.go
+	idling                               atomic.Bool         // idle.go: waiting for an empty input
+	idleST                               idleStreamTime      // stream_time.go
 }
 
 // NewTask makes a task; Initialize opens and restores its stores.
@@ -546,6 +548,9 @@ type OffsetCommitter interface {
 // committed in the task's transaction. The checkpoint file is written on a
 // clean close only.
 func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
+	if t.dirty {
+		defer func(start time.Time) { t.timeCommit(time.Since(start)) }(time.Now())
+	}
 	// Record caches first: what they flush goes downstream and to the
 	// changelogs, and must be in this commit.
 	if err := t.flushCaches(); err != nil {

@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy/bench/workload"
+	"github.com/eddystreams/eddy/partition"
+	"github.com/eddystreams/eddy/state"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -176,7 +179,7 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 		args = append(args, "-table", wl.table)
 	}
 	if wl.kind == restoreKind {
-		if err := r.loadChangelog(s, appID); err != nil {
+		if err := r.loadChangelog(s, appID, input); err != nil {
 			return m, "", err
 		}
 	}
@@ -311,7 +314,14 @@ func (r *runner) restore(p *proc) (measurement, string, error) {
 
 // loadChangelog writes the count store's changelog the system will restore:
 // "<app>-counts-changelog" (Eddy, Kafka Streams) or "<group>-table" (goka).
-func (r *runner) loadChangelog(s *system, appID string) error {
+//
+// For Eddy it also commits the application's input offsets as Eddy would
+// have after writing that changelog: with the changelog positions reached as
+// commit metadata. Without them Eddy, under at-least-once, takes every
+// changelog record as written by processing that was never committed and
+// rolls it back instead of restoring it (docs/decisions/0002); Kafka Streams
+// and goka restore to the changelog's end in any case.
+func (r *runner) loadChangelog(s *system, appID, input string) error {
 	topic := appID + "-" + workload.CountStore + "-changelog"
 	if s.name == sysGoka {
 		topic = appID + "-table"
@@ -330,6 +340,39 @@ func (r *runner) loadChangelog(s *system, appID string) error {
 		return err
 	}
 	logf("loaded %d changelog records into %s in %s", r.c.restoreN, topic, time.Since(t0).Round(time.Millisecond))
+	if s.name == sysEddy {
+		return commitChangelogPositions(r.ctx, l.cl, appID, input, topic)
+	}
+	return nil
+}
+
+// commitChangelogPositions commits offset 0 of every partition of input for
+// group, with Eddy's commit metadata saying that the task of that partition
+// had written changelog up to its current end.
+func commitChangelogPositions(ctx context.Context, cl *kgo.Client, group, input, changelog string) error {
+	adm := kadm.NewClient(cl)
+	ends, err := adm.ListEndOffsets(ctx, changelog)
+	if err == nil {
+		err = ends.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("end offsets of %s: %w", changelog, err)
+	}
+	offs := kadm.Offsets{}
+	ends.Each(func(o kadm.ListedOffset) {
+		md := partition.EncodeCommitMetadata(partition.CommitMetadata{
+			Positions:  map[state.TopicPartition]int64{{Topic: changelog, Partition: o.Partition}: o.Offset},
+			StreamTime: state.UnknownStreamTime,
+		})
+		offs.Add(kadm.Offset{Topic: input, Partition: o.Partition, At: 0, LeaderEpoch: -1, Metadata: md})
+	})
+	resp, err := adm.CommitOffsets(ctx, group, offs)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("commit the changelog positions of %s: %w", group, err)
+	}
 	return nil
 }
 

@@ -183,6 +183,7 @@ func run() error {
 	rep.Line("restore_ms %d", time.Since(t0).Milliseconds())
 	rep.Line("ready")
 	rep.Start()
+	t1, m1 := time.Now(), app.Metrics()
 	var runErr error
 	select {
 	case <-ctx.Done():
@@ -190,7 +191,22 @@ func run() error {
 		runErr = app.Err()
 	}
 	rep.Close()
+	logCommits(time.Since(t1), m1, app.Metrics())
 	return joinErr(runErr, app.Close())
+}
+
+// logCommits says, on standard error (the driver's log of the run), how
+// much of the run the tasks spent committing: a task processes nothing while
+// it commits, so this is the time commits take from processing.
+func logCommits(wall time.Duration, before, after eddy.Metrics) {
+	n := after.Commits - before.Commits
+	if n == 0 || wall <= 0 {
+		return
+	}
+	spent := after.CommitTime - before.CommitTime
+	fmt.Fprintf(os.Stderr, "commits %d in %.1fs: %.1f ms each on average, longest %.1f ms; %.1f task-seconds committing\n",
+		n, wall.Seconds(), float64(spent.Microseconds())/1000/float64(n),
+		float64(after.CommitTimeMax.Microseconds())/1000, spent.Seconds())
 }
 
 // waitErr is closed when the app stops processing on its own (a failure).
