@@ -43,13 +43,19 @@ type RecordCollector struct {
 	err      error
 	tracked  map[state.TopicPartition]int64 // next offset after the last acked record
 	countBuf map[string]int32
+
+	// The promises of sends, made once rather than per record.
+	doneTracked, doneUntracked func(*kgo.Record, error)
 }
 
 // NewRecordCollector makes a collector sending through p. ctx bounds every
 // send (cancel it when the task closes).
 func NewRecordCollector(ctx context.Context, p Producer, partitions PartitionCounter) *RecordCollector {
-	return &RecordCollector{ctx: ctx, producer: p, partitions: partitions,
+	c := &RecordCollector{ctx: ctx, producer: p, partitions: partitions,
 		tracked: map[state.TopicPartition]int64{}, countBuf: map[string]int32{}}
+	c.doneTracked = func(r *kgo.Record, err error) { c.done(r, err, true) }
+	c.doneUntracked = func(r *kgo.Record, err error) { c.done(r, err, false) }
+	return c
 }
 
 func (c *RecordCollector) partitionCount(topic string) (int32, error) {
@@ -102,7 +108,11 @@ func (c *RecordCollector) SendTo(topic string, partition int32, key, value []byt
 			r.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
 		}
 	}
-	c.producer.Produce(c.ctx, r, func(r *kgo.Record, err error) { c.done(r, err, track) })
+	promise := c.doneUntracked
+	if track {
+		promise = c.doneTracked
+	}
+	c.producer.Produce(c.ctx, r, promise)
 	return nil
 }
 
