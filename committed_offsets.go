@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eddystreams/eddy/internal/kretry"
 	"github.com/eddystreams/eddy/state"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -54,7 +55,7 @@ func (a *App) fetchCommitted(ctx context.Context, tps []state.TopicPartition, ab
 		return out, nil
 	}
 	var unstableSince, acted time.Time
-	err := retriable(ctx, func() error {
+	err := kretry.Do(ctx, func() error {
 		err := a.fetchCommittedOnce(ctx, req, out)
 		if !errors.Is(err, kerr.UnstableOffsetCommit) {
 			return err

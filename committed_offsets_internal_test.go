@@ -8,6 +8,7 @@ import (
 
 	"github.com/eddystreams/eddy/examples/wordcount"
 	"github.com/eddystreams/eddy/internal/kafkatest"
+	"github.com/eddystreams/eddy/internal/kretry"
 	"github.com/eddystreams/eddy/state"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -43,7 +44,7 @@ func TestCommittedWaitsOnlyForItsOwnPartitions(t *testing.T) {
 	var first kadm.Offsets
 	first.Add(kadm.Offset{Topic: topic, Partition: 0, At: 3, LeaderEpoch: -1})
 	first.Add(kadm.Offset{Topic: topic, Partition: 1, At: 1, LeaderEpoch: -1})
-	err = retriable(ctx, func() error {
+	err = kretry.Do(ctx, func() error {
 		resp, err := kadm.NewClient(cl).CommitOffsets(ctx, name, first)
 		if err == nil {
 			err = resp.Error()
@@ -81,7 +82,7 @@ func TestCommittedWaitsOnlyForItsOwnPartitions(t *testing.T) {
 	commit.Topics = append(commit.Topics, ct)
 	// The group coordinator may not know the new topic yet: retry while
 	// it says so.
-	err = retriable(ctx, func() error {
+	err = kretry.Do(ctx, func() error {
 		resp, err := commit.RequestWith(ctx, txn)
 		if err != nil {
 			return err

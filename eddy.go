@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy/actors"
+	"github.com/eddystreams/eddy/internal/kretry"
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
@@ -258,7 +259,7 @@ func (a *App) CommitOffsets(ctx context.Context, offsets map[state.TopicPartitio
 	for tp, o := range offsets {
 		os.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: o, LeaderEpoch: -1, Metadata: metadata})
 	}
-	return retriable(ctx, func() error {
+	return kretry.Do(ctx, func() error {
 		resp, err := a.admin.CommitOffsets(ctx, a.cfg.appID, os)
 		if err != nil {
 			return err
@@ -329,7 +330,7 @@ func (a *App) inputOffsets(ctx context.Context, tps []state.TopicPartition) (map
 		}
 	}
 	var starts, ends kadm.ListedOffsets
-	err := retriable(ctx, func() (err error) {
+	err := kretry.Do(ctx, func() (err error) {
 		if starts, err = a.admin.ListStartOffsets(ctx, topics...); err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eddystreams/eddy/internal/kretry"
 	"github.com/eddystreams/eddy/state"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -135,7 +136,7 @@ func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, off
 		}
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, pp)
 	}
-	err := retryTxnRequest(ctx, func() error {
+	err := kretry.Do(ctx, func() error {
 		resp, err := req.RequestWith(ctx, p.cl)
 		if err != nil {
 			return err
@@ -148,42 +149,20 @@ func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, off
 			}
 		}
 		return nil
-	})
+	}, kerr.ConcurrentTransactions)
 	return classifyTxnErr("commit offsets in transaction", err)
 }
 
 func (p *TxnProducer) endTxn(ctx context.Context, id int64, epoch int16, commit bool) error {
 	req := kmsg.NewPtrEndTxnRequest()
 	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = p.txnID, id, epoch, commit
-	return retryTxnRequest(ctx, func() error {
+	return kretry.Do(ctx, func() error {
 		resp, err := req.RequestWith(ctx, p.cl)
 		if err == nil {
 			err = kerr.ErrorForCode(resp.ErrorCode)
 		}
 		return err
-	})
-}
-
-// retryTxnRequest sends a transaction request again while the broker answers
-// that it cannot take it yet, as the Java producer does: the coordinator is
-// loading or moved (retriable errors), or it is still writing the markers of
-// the previous transaction (CONCURRENT_TRANSACTIONS, which Kafka does not
-// flag retriable but means "later"). It gives up when ctx ends.
-func retryTxnRequest(ctx context.Context, fn func() error) error {
-	backoff := 10 * time.Millisecond
-	for {
-		err := fn()
-		var ke *kerr.Error
-		if err == nil || !errors.As(err, &ke) || !(ke.Retriable || ke == kerr.ConcurrentTransactions) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 500*time.Millisecond)
-	}
+	}, kerr.ConcurrentTransactions)
 }
 
 // AbortPendingOffsets clears offsets that earlier producers with this
@@ -214,13 +193,13 @@ func (p *TxnProducer) AbortPendingOffsets(ctx context.Context) error {
 func (p *TxnProducer) addGroup(ctx context.Context, id int64, epoch int16) error {
 	add := kmsg.NewPtrAddOffsetsToTxnRequest()
 	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = p.txnID, id, epoch, p.group
-	err := retryTxnRequest(ctx, func() error {
+	err := kretry.Do(ctx, func() error {
 		resp, err := add.RequestWith(ctx, p.cl)
 		if err == nil {
 			err = kerr.ErrorForCode(resp.ErrorCode)
 		}
 		return err
-	})
+	}, kerr.ConcurrentTransactions)
 	return classifyTxnErr("add offsets to transaction", err)
 }
 
