@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -13,23 +14,10 @@ import (
 // offsets: Kafka's abs(String.hashCode(group)) mod the partition count.
 func offsetsPartition(group string, partitions int) int32 {
 	var h int32
-	for _, c := range utf16Units(group) {
+	for _, c := range utf16.Encode([]rune(group)) { // Java hashes UTF-16 code units
 		h = 31*h + int32(c)
 	}
 	return int32(int(h&0x7fffffff) % partitions)
-}
-
-func utf16Units(s string) []uint16 {
-	var out []uint16
-	for _, r := range s {
-		if r >= 0x10000 {
-			r -= 0x10000
-			out = append(out, uint16(0xd800+(r>>10)), uint16(0xdc00+(r&0x3ff)))
-			continue
-		}
-		out = append(out, uint16(r))
-	}
-	return out
 }
 
 // describePendingOffsets says which transactions hold offsets of the
