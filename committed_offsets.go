@@ -70,7 +70,9 @@ func (a *App) fetchCommitted(ctx context.Context, tps []state.TopicPartition, ab
 			a.log.Warn("committed offsets of a task stay pending after it fenced its predecessors; aborting their commits",
 				"for", now.Sub(unstableSince).Round(time.Millisecond), "error", err, "transactions", a.describePendingOffsets(ctx))
 			if aerr := abortPending(ctx); aerr != nil {
-				return errors.Join(err, aerr)
+				// Not joined with err: that is retriable and would hide
+				// a failure that is not (a fenced producer).
+				return fmt.Errorf("abort pending offset commits: %w", aerr)
 			}
 		case abortPending == nil && now.Sub(acted) > a.cfg.txnTimeout/2:
 			// A running task's commit ends by itself, at the latest at the
