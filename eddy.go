@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"path/filepath"
 	"sync"
 	"time"
@@ -43,6 +44,8 @@ type App struct {
 	closed  bool
 	failed  chan struct{}
 	failErr error
+	owner   int64         // this run, in commit metadata (partition.CommitPoint.PredecessorGrace)
+	lock    *stateDirLock // held from Start to Close
 }
 
 // New checks the options and prepares an App for topo. With
@@ -65,6 +68,9 @@ func New(topo *topology.Topology, opts ...Option) (*App, error) {
 		c.commitInterval = 100 * time.Millisecond
 	}
 	a := &App{cfg: c, topo: topo, log: c.logger.With("app", c.appID), failed: make(chan struct{})}
+	for a.owner == 0 {
+		a.owner = rand.Int64()
+	}
 	if c.embedded {
 		fopts := []kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation()}
 		if c.embeddedDataDir != "" {
@@ -104,6 +110,9 @@ func (a *App) Start(ctx context.Context) error {
 	a.started = true
 	a.mu.Unlock()
 	var err error
+	if a.lock, err = lockStateDir(filepath.Join(a.cfg.stateDir, a.cfg.appID)); err != nil {
+		return fmt.Errorf("eddy: %w", err)
+	}
 	if a.adminCl, err = kgo.NewClient(a.clientOpts()...); err != nil {
 		return fmt.Errorf("eddy: admin client: %w", err)
 	}
@@ -133,15 +142,19 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	node := actors.NewNode(actors.NodeConfig{
-		NewTask:        a.newTask,
-		Consumer:       a.consumer,
-		Committer:      a,
-		Committed:      a.committed,
-		InputOffsets:   a.inputOffsets,
-		ReadCommitted:  a.cfg.guarantee == ExactlyOnce,
-		CommitInterval: a.cfg.commitInterval,
-		MaxBuffered:    a.cfg.maxBuffered,
-		Logger:         a.log,
+		NewTask:   a.newTask,
+		Consumer:  a.consumer,
+		Committed: a.committed,
+		Owner:     a.owner,
+		// Under exactly-once a fenced owner's writes are aborted; under
+		// at-least-once they are not, so a start waits until it stopped.
+		WaitForPredecessors: a.cfg.guarantee != ExactlyOnce,
+		PredecessorMargin:   predecessorMargin,
+		InputOffsets:        a.inputOffsets,
+		ReadCommitted:       a.cfg.guarantee == ExactlyOnce,
+		CommitInterval:      a.cfg.commitInterval,
+		MaxBuffered:         a.cfg.maxBuffered,
+		Logger:              a.log,
 	})
 	a.mu.Lock()
 	a.node = node // read by Metrics
@@ -208,23 +221,36 @@ func (a *App) Close() error {
 		}
 	}
 	a.closeMemory() // after the tasks and global stores closed
+	if a.lock != nil {
+		errs = append(errs, a.lock.release())
+	}
 	if a.fake != nil {
 		a.fake.Close()
 	}
 	return errors.Join(errs...)
 }
 
+// predecessorMargin is what a new owner of a task under at-least-once waits,
+// beyond its predecessor's commit interval, for it to stop writing; an owner
+// stops processing that long past its last accepted commit unless it commits
+// again (its ownership lease). It covers a commit's flush.
+const predecessorMargin = time.Second
+
 func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 	st := a.topo.Subtopologies[id.Subtopology]
+	// Every task has a transactional id, under both guarantees: under
+	// exactly-once all its writes go through it; under at-least-once its
+	// offset commits do, so that the broker refuses them from an owner that
+	// a newer one fenced (docs/decisions/0015).
+	txn, err := partition.NewTxnProducer(a.clientOpts(), a.cfg.appID, a.cfg.appID+"-"+id.String(), a.cfg.txnTimeout)
+	if err != nil {
+		return nil, err
+	}
 	var producer partition.Producer = a.producer
-	var txn *partition.TxnProducer
+	lease := a.cfg.commitInterval + predecessorMargin
 	if a.cfg.guarantee == ExactlyOnce {
-		var err error
-		txn, err = partition.NewTxnProducer(a.clientOpts(), a.cfg.appID, a.cfg.appID+"-"+id.String(), a.cfg.txnTimeout)
-		if err != nil {
-			return nil, err
-		}
 		producer = txn
+		lease = 0 // a fenced owner's writes are aborted: no lease needed
 	}
 	return partition.NewTask(partition.Config{
 		ExactlyOnce:            a.cfg.guarantee == ExactlyOnce,
@@ -249,22 +275,9 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		MaxTaskIdle:            max(a.cfg.maxTaskIdle, 0),
 		IdleStreamTimeAdvance:  a.cfg.idleAdvance,
 		OnDroppedRecord:        a.cfg.droppedHandler(),
-	})
-}
-
-// CommitOffsets implements actors.Committer: a commit of the application's
-// consumer group without membership (no process ever joins the group).
-func (a *App) CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64, metadata string) error {
-	os := kadm.Offsets{}
-	for tp, o := range offsets {
-		os.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: o, LeaderEpoch: -1, Metadata: metadata})
-	}
-	return kretry.Do(ctx, func() error {
-		resp, err := a.admin.CommitOffsets(ctx, a.cfg.appID, os)
-		if err != nil {
-			return err
-		}
-		return resp.Error()
+		Owner:                  a.owner,
+		CommitInterval:         a.cfg.commitInterval,
+		OwnershipLease:         lease,
 	})
 }
 
@@ -295,6 +308,9 @@ func (a *App) committed(ctx context.Context, tps []state.TopicPartition, abortPe
 			cp.Positions = md.Positions
 		}
 		cp.StreamTime = max(cp.StreamTime, md.StreamTime)
+		if md.CommittedAt >= cp.CommittedAt {
+			cp.Owner, cp.CommittedAt, cp.Interval, cp.Released = md.Owner, md.CommittedAt, md.Interval, md.Released
+		}
 	}
 	cp.Offsets = out
 	return out, cp, nil

@@ -46,6 +46,13 @@ type Metrics struct {
 	Commits       int64
 	CommitTime    time.Duration
 	CommitTimeMax time.Duration
+	// Running is the number of tasks running now. TasksLost counts tasks
+	// given up because another instance with the same application id
+	// fenced them (it owns them now); TaskRestarts counts restarts after
+	// recoverable errors.
+	Running      int
+	TasksLost    int64
+	TaskRestarts int64
 }
 
 // Metrics returns the App's record counters; zero before Start. Safe for
@@ -62,7 +69,8 @@ func (a *App) Metrics() Metrics {
 		m.Dropped = map[string]int64{}
 	}
 	return Metrics{Processed: m.Processed, Skipped: m.Skipped, Dropped: m.Dropped,
-		Commits: m.Commits, CommitTime: m.CommitTime, CommitTimeMax: m.CommitTimeMax}
+		Commits: m.Commits, CommitTime: m.CommitTime, CommitTimeMax: m.CommitTimeMax,
+		Running: len(node.RunningTasks()), TasksLost: node.Lost(), TaskRestarts: node.Restarts()}
 }
 
 // droppedHandler adapts the option's handler to the task's.

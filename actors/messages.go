@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"context"
+
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -29,13 +31,20 @@ type processMore struct{}
 // when fine).
 type commitRequest struct{}
 
-// closeRequest asks a task actor to commit (when clean) and close its task;
-// the reply is an error.
-type closeRequest struct{ clean bool }
+// closeRequest asks a task actor to make its last commit (when clean) and
+// close its task; the error goes to done.
+type closeRequest struct {
+	clean bool
+	done  chan<- error
+}
 
-// initRequest asks a task actor to open and restore its task; the reply is an
-// error.
-type initRequest struct{ commit partition.CommitPoint }
+// initRequest asks a task actor to open and restore its task, for as long as
+// ctx lasts; the error goes to done.
+type initRequest struct {
+	ctx    context.Context
+	commit partition.CommitPoint
+	done   chan<- error
+}
 
 // fenceRequest asks a task actor to fence other owners of its task before
 // the committed offsets are read; the reply is an error.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"runtime"
 	"sort"
 	"sync"
@@ -57,7 +58,17 @@ type NodeConfig struct {
 	// ReadCommitted says the consumer reads read_committed: a partition's
 	// end is then its last stable offset.
 	ReadCommitted bool
-	Logger        *slog.Logger
+	// Owner identifies this run of the process in commit metadata (see
+	// partition.CommitPoint.PredecessorGrace); the node makes one up when
+	// it is 0. Tasks must be made with the same value.
+	Owner int64
+	// WaitForPredecessors makes a starting task wait, after it fenced, for
+	// a previous owner that did not release it to find out (at-least-once:
+	// such an owner may write until its next, refused, commit). The wait is
+	// CommitPoint.PredecessorGrace with PredecessorMargin (default 1s).
+	WaitForPredecessors bool
+	PredecessorMargin   time.Duration
+	Logger              *slog.Logger
 }
 
 type runningTask struct {
@@ -65,6 +76,9 @@ type runningTask struct {
 	pid  *actor.PID
 	task *partition.Task
 	flow *flowControl
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Node runs the task actors of one process.
@@ -85,6 +99,10 @@ type Node struct {
 	restarts int64
 	closing  map[*runningTask]bool // stopped, not yet closed
 	retired  partition.TaskMetrics // counters of closed tasks
+	assigned map[topology.TaskID]bool
+	starting map[topology.TaskID]bool // a start (or restart) is under way
+	lost     int64                    // tasks given up because another instance fenced them
+	slots    chan struct{}            // bounds concurrent task starts
 }
 
 // NewNode makes a node; Start begins fetching and committing.
@@ -101,20 +119,29 @@ func NewNode(cfg NodeConfig) *Node {
 	if cfg.RestartBackoff <= 0 {
 		cfg.RestartBackoff = 100 * time.Millisecond
 	}
+	if cfg.PredecessorMargin <= 0 {
+		cfg.PredecessorMargin = time.Second
+	}
+	for cfg.Owner == 0 {
+		cfg.Owner = rand.Int64()
+	}
 	logger := cfg.Logger
 	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
 		return logger.With("component", "actor")
 	}))
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		cfg:     cfg,
-		system:  system,
-		log:     logger,
-		tasks:   map[topology.TaskID]*runningTask{},
-		closing: map[*runningTask]bool{},
-		errCh:   make(chan error, 1),
-		ctx:     ctx,
-		cancel:  cancel,
+		cfg:      cfg,
+		system:   system,
+		log:      logger,
+		tasks:    map[topology.TaskID]*runningTask{},
+		closing:  map[*runningTask]bool{},
+		assigned: map[topology.TaskID]bool{},
+		starting: map[topology.TaskID]bool{},
+		slots:    make(chan struct{}, parallelStarts()),
+		errCh:    make(chan error, 1),
+		ctx:      ctx,
+		cancel:   cancel,
 	}
 	n.fetch = newFetcher(cfg.Consumer, system, logger, cfg.ReadCommitted)
 	return n
@@ -148,6 +175,10 @@ func (n *Node) Start() {
 
 // Apply makes the node run exactly the tasks of a: new tasks are created,
 // restored and started, and tasks no longer assigned are committed and closed.
+// Tasks start concurrently, a few at a time doing work (parallelStarts); a
+// start takes as long as its restore needs and ends early only when ctx is
+// done or the node closes. A task another instance fenced while it started
+// is given up (Lost), not an error.
 func (n *Node) Apply(ctx context.Context, a Assignment) error {
 	n.mu.Lock()
 	if a.Epoch < n.epoch {
@@ -159,6 +190,7 @@ func (n *Node) Apply(ctx context.Context, a Assignment) error {
 	for _, id := range a.Active {
 		want[id] = true
 	}
+	n.assigned = want
 	var gone []*runningTask
 	for id, rt := range n.tasks {
 		if !want[id] {
@@ -177,34 +209,25 @@ func (n *Node) Apply(ctx context.Context, a Assignment) error {
 		}
 		return ids[i].Partition < ids[j].Partition
 	})
-	// Tasks start (fence, read commits, restore) a few at a time: a start
-	// mostly waits on Kafka round trips and fetches, so one after the
-	// other would leave the cores idle.
 	var (
 		mu        sync.Mutex
 		wg        sync.WaitGroup
-		started   = make(chan struct{}, parallelStarts())
 		startErrs []error
 	)
 	for _, id := range ids {
-		n.mu.RLock()
-		_, have := n.tasks[id]
-		n.mu.RUnlock()
-		if have {
-			continue
-		}
-		started <- struct{}{}
-		mu.Lock()
-		failed := len(startErrs) > 0
-		mu.Unlock()
-		if failed {
-			<-started
-			break
+		if !n.claimStart(id) {
+			continue // running, or a restart of it is under way
 		}
 		wg.Add(1)
 		go func() {
-			defer func() { <-started; wg.Done() }()
-			if err := n.startTask(ctx, id); err != nil {
+			defer wg.Done()
+			defer n.endStart(id)
+			err := n.startTask(ctx, id)
+			if errors.Is(err, partition.ErrFenced) {
+				n.taskLost(id, err)
+				err = nil
+			}
+			if err != nil {
 				mu.Lock()
 				startErrs = append(startErrs, err)
 				mu.Unlock()
@@ -215,10 +238,68 @@ func (n *Node) Apply(ctx context.Context, a Assignment) error {
 	return errors.Join(append(errs, startErrs...)...)
 }
 
+// claimStart marks a start of id as under way unless the task runs or is
+// being started already.
+func (n *Node) claimStart(id topology.TaskID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, running := n.tasks[id]; running || n.starting[id] {
+		return false
+	}
+	n.starting[id] = true
+	return true
+}
+
+func (n *Node) endStart(id topology.TaskID) {
+	n.mu.Lock()
+	delete(n.starting, id)
+	n.mu.Unlock()
+}
+
+// isAssigned says whether the latest assignment gives id to this node.
+func (n *Node) isAssigned(id topology.TaskID) bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.assigned[id] && !n.closed
+}
+
+// taskLost records that another instance owns task id now: this node gives
+// it up until an assignment names it again (Kafka Streams' TaskMigrated).
+func (n *Node) taskLost(id topology.TaskID, err error) {
+	n.mu.Lock()
+	delete(n.assigned, id)
+	n.lost++
+	n.mu.Unlock()
+	n.log.Warn("task lost: another instance owns it now; closed without commit", "task", id.String(), "error", err)
+}
+
+// Lost counts tasks this node gave up because another instance fenced them.
+func (n *Node) Lost() int64 {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.lost
+}
+
 // parallelStarts is how many tasks a node starts at once.
 func parallelStarts() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
-func (n *Node) startTask(ctx context.Context, id topology.TaskID) error {
+// startTask creates, fences, restores and registers task id. It holds one
+// of the node's start slots while it works, not while it waits for a
+// predecessor. Whatever fails, an actor it spawned is closed (stores and
+// clients released) before it returns.
+func (n *Node) startTask(ctx context.Context, id topology.TaskID) (err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(n.ctx, cancel)() // Close cancels starts
+	if err := n.acquireSlot(ctx); err != nil {
+		return fmt.Errorf("start task %s: %w", id, err)
+	}
+	held := true
+	defer func() {
+		if held {
+			<-n.slots
+		}
+	}()
 	task, err := n.cfg.NewTask(id)
 	if err != nil {
 		return fmt.Errorf("create task %s: %w", id, err)
@@ -231,34 +312,71 @@ func (n *Node) startTask(ctx context.Context, id topology.TaskID) error {
 	ta := &taskActor{task: task, flow: rt.flow, committer: n.cfg.Committer, timeout: n.cfg.CommitTimeout, chunk: 500,
 		failed: func(err error) { n.taskFailed(rt, err) }}
 	rt.pid = n.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return ta }))
+	defer func() {
+		if err != nil {
+			_ = n.closeActor(rt, false)
+		}
+	}()
 	// Fence first: the committed offsets and changelogs read next must not
 	// change under a predecessor's transaction.
 	if err := n.request(ctx, rt.pid, &fenceRequest{}); err != nil {
-		n.closeActor(rt, false)
+		if errors.Is(err, partition.ErrFenced) {
+			return err
+		}
 		return &partition.RecoverableError{Err: err}
 	}
+	fencedAt := time.Now()
 	abortPending := func(ctx context.Context) error { return n.request(ctx, rt.pid, &abortPendingRequest{}) }
 	starts, cp, err := n.cfg.Committed(ctx, task.Inputs(), abortPending)
 	if err != nil {
-		n.closeActor(rt, false)
 		return &partition.RecoverableError{Err: fmt.Errorf("task %s: committed offsets: %w", id, err)}
 	}
-	if err := n.request(ctx, rt.pid, &initRequest{commit: cp}); err != nil {
-		n.closeActor(rt, false)
-		return err
+	if n.cfg.WaitForPredecessors {
+		if g := cp.PredecessorGrace(n.cfg.Owner, task.FirstOwner(), n.cfg.CommitInterval, n.cfg.PredecessorMargin); g > 0 {
+			if wait := time.Until(fencedAt.Add(g)); wait > 0 {
+				n.log.Info("waiting for the task's previous owner to find it was fenced", "task", id.String(), "for", wait.Round(time.Millisecond))
+				<-n.slots
+				held = false
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return fmt.Errorf("start task %s: %w", id, ctx.Err())
+				case <-t.C:
+				}
+				if err := n.acquireSlot(ctx); err != nil {
+					return fmt.Errorf("start task %s: %w", id, err)
+				}
+				held = true
+			}
+		}
+	}
+	// No deadline: a restore takes as long as it takes; ctx (the caller's,
+	// or Close) ends it.
+	done := make(chan error, 1)
+	n.system.Root.Send(rt.pid, &initRequest{ctx: ctx, commit: cp, done: done})
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil {
+		return fmt.Errorf("start task %s: %w", id, err)
 	}
 	var ends map[state.TopicPartition]InputOffsets
 	if task.NeedsFetchedLags() {
 		if n.cfg.InputOffsets == nil {
-			n.closeActor(rt, false)
 			return fmt.Errorf("task %s waits for empty inputs, but the node cannot list input offsets", id)
 		}
 		if ends, err = n.cfg.InputOffsets(ctx, task.Inputs()); err != nil {
-			n.closeActor(rt, false)
 			return &partition.RecoverableError{Err: fmt.Errorf("task %s: input offsets: %w", id, err)}
 		}
 	}
 	n.mu.Lock()
+	if n.closed || !n.assigned[id] {
+		n.mu.Unlock()
+		return fmt.Errorf("start task %s: %w", id, errNoLongerAssigned)
+	}
 	n.tasks[id] = rt
 	n.mu.Unlock()
 	n.fetch.add(rt, starts, ends)
@@ -266,12 +384,28 @@ func (n *Node) startTask(ctx context.Context, id topology.TaskID) error {
 	return nil
 }
 
+// errNoLongerAssigned ends a start whose task an assignment took away (or
+// the node closed) meanwhile.
+var errNoLongerAssigned = errors.New("no longer assigned to this node")
+
+func (n *Node) acquireSlot(ctx context.Context) error {
+	select {
+	case n.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // taskFailed is called (once per task incarnation) when a task fails. A
+// task fenced by another instance is closed without commit and given up; a
 // recoverable failure closes the task dirty and starts it again from its last
-// commit; anything else stops the application.
+// commit, as long as it is still assigned here; anything else stops the
+// application.
 func (n *Node) taskFailed(rt *runningTask, err error) {
+	fenced := errors.Is(err, partition.ErrFenced)
 	var rec *partition.RecoverableError
-	if !errors.As(err, &rec) {
+	if !fenced && !errors.As(err, &rec) {
 		n.reportErr(err)
 		return
 	}
@@ -280,12 +414,24 @@ func (n *Node) taskFailed(rt *runningTask, err error) {
 		n.mu.Unlock()
 		return
 	}
-	n.restarts++
+	if !fenced {
+		n.restarts++
+		n.starting[rt.id] = true // Apply must not start it meanwhile
+	}
 	n.wg.Add(1)
 	n.mu.Unlock()
+	if fenced {
+		go func() {
+			defer n.wg.Done()
+			_ = n.stopTask(rt, false)
+			n.taskLost(rt.id, err)
+		}()
+		return
+	}
 	n.log.Warn("task failed; restarting it from its last commit", "task", rt.id.String(), "error", err)
 	go func() {
 		defer n.wg.Done()
+		defer n.endStart(rt.id)
 		_ = n.stopTask(rt, false)
 		backoff := n.cfg.RestartBackoff
 		for {
@@ -294,11 +440,18 @@ func (n *Node) taskFailed(rt *runningTask, err error) {
 				return
 			case <-time.After(backoff):
 			}
-			err := n.startTask(n.ctx, rt.id)
-			if err == nil {
+			if !n.isAssigned(rt.id) {
+				n.log.Info("task no longer assigned here; not restarting it", "task", rt.id.String())
 				return
 			}
-			if !errors.As(err, &rec) && n.ctx.Err() == nil {
+			err := n.startTask(n.ctx, rt.id)
+			switch {
+			case err == nil || errors.Is(err, errNoLongerAssigned) || n.ctx.Err() != nil:
+				return
+			case errors.Is(err, partition.ErrFenced):
+				n.taskLost(rt.id, err)
+				return
+			case !errors.As(err, &rec):
 				n.reportErr(err)
 				return
 			}
@@ -343,12 +496,28 @@ func (n *Node) Metrics() partition.TaskMetrics {
 	return m
 }
 
+// closeActor has the task actor commit (when clean) and close its task,
+// then stops the actor. The close always runs, once: it is a message the
+// actor answers after whatever it is doing (a start in progress was
+// cancelled first, so that ends soon), and an actor stopped any other way
+// closes its task on the way out (taskActor's Stopped case).
 func (n *Node) closeActor(rt *runningTask, clean bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.CommitTimeout)
-	defer cancel()
-	err := n.request(ctx, rt.pid, &closeRequest{clean: clean})
-	n.system.Root.Stop(rt.pid)
-	return err
+	rt.closeOnce.Do(func() {
+		done := make(chan error, 1)
+		n.system.Root.Send(rt.pid, &closeRequest{clean: clean, done: done})
+		warn := time.NewTicker(n.cfg.CommitTimeout)
+		defer warn.Stop()
+		for waiting := true; waiting; {
+			select {
+			case rt.closeErr = <-done:
+				waiting = false
+			case <-warn.C:
+				n.log.Warn("task still closing", "task", rt.id.String())
+			}
+		}
+		_ = n.system.Root.StopFuture(rt.pid).Wait()
+	})
+	return rt.closeErr
 }
 
 func (n *Node) request(ctx context.Context, pid *actor.PID, msg any) error {

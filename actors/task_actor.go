@@ -27,9 +27,17 @@ type taskActor struct {
 func (a *taskActor) Receive(c actor.Context) {
 	defer func() {
 		if p := recover(); p != nil {
-			a.fail(fmt.Errorf("task %s: panic: %v\n%s", a.task.ID(), p, debug.Stack()))
-			if c.Sender() != nil {
-				c.Respond(reply{err: fmt.Errorf("task %s failed", a.task.ID())})
+			err := fmt.Errorf("task %s: panic: %v\n%s", a.task.ID(), p, debug.Stack())
+			a.fail(err)
+			switch m := c.Message().(type) {
+			case *initRequest:
+				m.done <- err
+			case *closeRequest:
+				m.done <- err
+			default:
+				if c.Sender() != nil {
+					c.Respond(reply{err: fmt.Errorf("task %s failed", a.task.ID())})
+				}
 			}
 		}
 	}()
@@ -43,13 +51,13 @@ func (a *taskActor) Receive(c actor.Context) {
 		defer cancel()
 		c.Respond(reply{err: a.task.AbortPendingOffsets(ctx)})
 	case *initRequest:
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		err := a.task.Initialize(ctx, m.commit)
+		// The node closes the task when this fails; the actor only stops
+		// taking records.
+		err := a.task.Initialize(m.ctx, m.commit)
 		if err != nil {
-			a.fail(err)
+			a.dead = true
 		}
-		c.Respond(reply{err: err})
+		m.done <- err
 	case *recordBatch:
 		if a.dead {
 			return
@@ -76,6 +84,17 @@ func (a *taskActor) Receive(c actor.Context) {
 		}
 		n, err := a.task.Process(a.chunk)
 		a.flow.taken(n)
+		if errors.Is(err, partition.ErrLeaseExpired) {
+			// Paused past the lease (a stopped process, a long GC, a slow
+			// commit): ask the broker whether the task is still ours
+			// before writing more.
+			if err = a.confirmOwnership(); err != nil {
+				a.fail(err)
+				return
+			}
+			a.schedule(c)
+			return
+		}
 		if err != nil {
 			a.fail(err)
 			return
@@ -106,14 +125,22 @@ func (a *taskActor) Receive(c actor.Context) {
 		c.Respond(reply{err: a.commit()})
 	case *closeRequest:
 		var err error
-		if m.clean && !a.dead {
-			err = a.commit()
+		clean := m.clean && !a.dead && a.task.State() == partition.StateRunning
+		if clean {
+			err = a.release()
 		}
-		if cerr := a.task.Close(m.clean && err == nil && !a.dead); err == nil {
+		if cerr := a.task.Close(clean && err == nil); err == nil {
 			err = cerr
 		}
 		a.dead = true
-		c.Respond(reply{err: err})
+		m.done <- err
+	case *actor.Stopped:
+		// Stopped without a closeRequest (or before it was reached):
+		// the task's stores and clients are released all the same.
+		if a.task.State() != partition.StateClosed {
+			a.dead = true
+			_ = a.task.Close(false)
+		}
 	}
 }
 
@@ -130,6 +157,22 @@ func (a *taskActor) fail(err error) {
 	}
 	a.dead = true
 	a.failed(err)
+}
+
+// release makes the last commit before a clean close
+// (partition.Task.Release).
+func (a *taskActor) release() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	return a.task.Release(ctx, a.committer)
+}
+
+// confirmOwnership commits to renew the task's ownership lease
+// (partition.Task.ConfirmOwnership); fencing comes back as ErrFenced.
+func (a *taskActor) confirmOwnership() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	return a.task.ConfirmOwnership(ctx, a.committer)
 }
 
 // commit makes the task's progress durable (see partition.Task.Commit).

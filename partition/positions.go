@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/eddystreams/eddy/state"
 )
@@ -20,12 +21,33 @@ const positionsPrefix = "eddy/1;"
 // ignore it.
 const streamTimeEntry = "~streamtime"
 
+// Entries about the committing owner, in the same "<name> <a> <b>" form:
+// "~owner 0 <id>", "~lease <interval ms> <commit time ms>", "~released 0 1".
+const (
+	ownerEntry    = "~owner"
+	leaseEntry    = "~lease"
+	releasedEntry = "~released"
+)
+
 // CommitMetadata is what a task stores beside its committed input offsets.
 type CommitMetadata struct {
 	// Positions are the changelog positions reached (at-least-once).
 	Positions map[state.TopicPartition]int64
 	// StreamTime is the task's stream time, or state.UnknownStreamTime.
 	StreamTime int64
+	// Owner identifies the process run that committed (0: unknown), so
+	// that the next owner of the task can tell whether its predecessor may
+	// still be writing (see Lease).
+	Owner int64
+	// CommittedAt is the wall-clock time of the commit (Unix ms, 0:
+	// unknown) and Interval the committer's commit interval: an owner that
+	// is alive commits again, or finds it was fenced, within about one
+	// interval.
+	CommittedAt int64
+	Interval    time.Duration
+	// Released is set by the last commit of an owner that closed the task
+	// cleanly: it writes nothing more.
+	Released bool
 }
 
 // EncodeCommitMetadata writes m as offset commit metadata:
@@ -38,6 +60,15 @@ func EncodeCommitMetadata(m CommitMetadata) string {
 	}
 	if m.StreamTime >= 0 {
 		parts = append(parts, fmt.Sprintf("%s 0 %d", streamTimeEntry, m.StreamTime))
+	}
+	if m.Owner != 0 {
+		parts = append(parts, fmt.Sprintf("%s 0 %d", ownerEntry, m.Owner))
+	}
+	if m.CommittedAt != 0 {
+		parts = append(parts, fmt.Sprintf("%s %d %d", leaseEntry, m.Interval.Milliseconds(), m.CommittedAt))
+	}
+	if m.Released {
+		parts = append(parts, releasedEntry+" 0 1")
 	}
 	if len(parts) == 0 {
 		return ""
@@ -65,8 +96,18 @@ func DecodeCommitMetadata(meta string) (CommitMetadata, error) {
 		if err1 != nil || err2 != nil {
 			return m, fmt.Errorf("commit metadata %q: bad entry %q", meta, part)
 		}
-		if f[0] == streamTimeEntry {
+		switch f[0] {
+		case streamTimeEntry:
 			m.StreamTime = o
+			continue
+		case ownerEntry:
+			m.Owner = o
+			continue
+		case leaseEntry:
+			m.Interval, m.CommittedAt = time.Duration(p)*time.Millisecond, o
+			continue
+		case releasedEntry:
+			m.Released = o == 1
 			continue
 		}
 		if m.Positions == nil {

@@ -66,8 +66,25 @@ type Config struct {
 	// ExactlyOnce selects exactly-once processing: Txn is then the task's
 	// producer, and the checkpoint is only written on a clean close.
 	ExactlyOnce bool
-	Txn         *TxnProducer
-	Logger      *slog.Logger
+	// Txn is the task's transactional producer. Under exactly-once every
+	// record and the offsets go through it; under at-least-once, when set,
+	// only the offset commits do (TxnProducer.CommitOffsetsOnly), so that
+	// the broker refuses commits from an owner a newer one fenced. Nil under
+	// at-least-once: offsets go to the OffsetCommitter given to Commit.
+	Txn *TxnProducer
+	// Owner identifies this run of the process in commit metadata, and
+	// CommitInterval is how often it commits (see CommitMetadata.Owner).
+	Owner          int64
+	CommitInterval time.Duration
+	// OwnershipLease, when above 0, is how long after the broker last
+	// accepted this owner (a fence or a commit; see ErrLeaseExpired) the
+	// task may go on processing: past it, Process stops and the task must
+	// commit (ConfirmOwnership) before it goes on. Under at-least-once with
+	// Txn this bounds how long an owner fenced by a newer one keeps
+	// writing, also after a pause (a stopped process, a long GC), to what
+	// the new owner waits for (CommitPoint.PredecessorGrace).
+	OwnershipLease time.Duration
+	Logger         *slog.Logger
 	// Clock is the wall clock of wall-clock punctuation (see
 	// PunctuateWallClock), of task idling and of the idle advance of stream
 	// time. Default: time.Now.
@@ -106,6 +123,9 @@ type Task struct {
 	cur         topology.RecordMeta
 	consumed    map[state.TopicPartition]int64 // next offset to commit
 	dirty       bool                           // processed since the last commit
+	releasing   bool                           // the commit in progress is the owner's last (Release)
+	forceCommit bool                           // commit the offsets even without progress (ConfirmOwnership)
+	confirmedAt int64                          // wall ms when the broker's last accepted fence or commit began
 	checkpoint  map[state.TopicPartition]int64 // as read at start
 	commitPoint CommitPoint
 	fenced      bool
@@ -175,25 +195,33 @@ func (t *Task) checkpointPath() string { return filepath.Join(t.cfg.Dir, ".check
 // exactly-once (InitProducerID): a zombie owner is fenced and its open
 // transaction aborted, or a commit it had begun is completed. Call it before
 // reading the committed offsets and the changelogs, so that both are final.
-// Under at-least-once it does nothing. It may be called more than once.
+// Under at-least-once it does the same when the task commits through a
+// transactional id (Config.Txn): the fenced owner's next commit is refused.
+// Without Txn it does nothing. It may be called more than once.
 func (t *Task) Fence(ctx context.Context) error {
-	if !t.cfg.ExactlyOnce || t.fenced {
+	if t.cfg.Txn == nil || t.fenced {
 		return nil
 	}
+	began := t.WallClockTime()
 	if err := t.cfg.Txn.Init(ctx); err != nil {
 		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
 	t.fenced = true
+	t.confirmedAt = began
 	return nil
 }
+
+// FirstOwner says whether the fence found the task's transactional id
+// unused before (see TxnProducer.First). False without a transactional id.
+func (t *Task) FirstOwner() bool { return t.fenced && t.cfg.Txn.First() }
 
 // AbortPendingOffsets ends, under exactly-once, offset commits that fenced
 // owners of the task left pending in the application's group (see
 // TxnProducer.AbortPendingOffsets). Call it after Fence when the committed
-// offsets of the task's inputs stay unstable. Under at-least-once it does
-// nothing.
+// offsets of the task's inputs stay unstable. Without a transactional id it
+// does nothing.
 func (t *Task) AbortPendingOffsets(ctx context.Context) error {
-	if !t.cfg.ExactlyOnce || !t.fenced {
+	if t.cfg.Txn == nil || !t.fenced {
 		return nil
 	}
 	if err := t.cfg.Txn.AbortPendingOffsets(ctx); err != nil {
@@ -216,6 +244,37 @@ type CommitPoint struct {
 	// StreamTime is the task's stream time stored with the commit
 	// (state.UnknownStreamTime when none), so that it survives a crash.
 	StreamTime int64
+	// Owner, CommittedAt, Interval and Released describe the owner that
+	// made the latest commit (see CommitMetadata).
+	Owner       int64
+	CommittedAt int64
+	Interval    time.Duration
+	Released    bool
+}
+
+// PredecessorGrace is how long, from the moment it fenced, a new owner of a
+// task under at-least-once waits before it reads the changelog tail and
+// processes, given the commit point it read: an earlier owner that did not
+// release the task may still be processing and writing changelog and output
+// records (at-least-once writes are not transactional) until its next commit
+// attempt, which the broker refuses since the fence. That attempt comes
+// within one commit interval of the fence, plus the time the commit's flush
+// takes (margin). No wait is needed for a task nobody owned before, when the
+// last owner released the task, or when it was this process run (owner),
+// which closes a task before starting it again.
+//
+// first says the task's transactional id was new when it fenced: nobody
+// owned the task before. Without it, an owner that never committed may
+// still be at work, so the wait applies with this node's own interval.
+func (cp CommitPoint) PredecessorGrace(owner int64, first bool, ownInterval, margin time.Duration) time.Duration {
+	if first || cp.Released || (cp.Owner != 0 && cp.Owner == owner) {
+		return 0
+	}
+	interval := cp.Interval
+	if interval <= 0 {
+		interval = ownInterval // a commit made before owners were recorded
+	}
+	return interval + margin
 }
 
 // Initialize opens the task's stores and restores them, then instantiates
@@ -464,6 +523,9 @@ func (t *Task) Process(max int) (int, error) {
 	n, waiting := 0, false
 	defer func() { t.idling.Store(waiting) }()
 	for n < max {
+		if t.leaseExpired(t.WallClockTime()) {
+			return n, ErrLeaseExpired
+		}
 		if !t.queues.ready(now) {
 			waiting = t.queues.buffered > 0
 			break
@@ -560,7 +622,7 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
 	var offs map[state.TopicPartition]int64
-	if t.dirty {
+	if t.dirty || t.releasing || t.forceCommit {
 		offs = make(map[state.TopicPartition]int64, len(t.consumed))
 		for tp, o := range t.consumed {
 			offs[tp] = o
@@ -569,7 +631,7 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 	if t.cfg.ExactlyOnce {
 		// The stream time rides along as offset metadata; changelog
 		// positions are not needed (restores go to the committed end).
-		meta := EncodeCommitMetadata(CommitMetadata{StreamTime: t.streamTime})
+		meta := EncodeCommitMetadata(t.commitMetadata(nil))
 		if err := t.cfg.Txn.Commit(ctx, offs, meta); err != nil {
 			return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 		}
@@ -582,13 +644,66 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 		for _, tp := range t.changelog {
 			pos[tp] = tracked[tp]
 		}
-		meta := EncodeCommitMetadata(CommitMetadata{Positions: pos, StreamTime: t.streamTime})
-		if err := oc.CommitOffsets(ctx, offs, meta); err != nil {
+		meta := EncodeCommitMetadata(t.commitMetadata(pos))
+		if t.cfg.Txn != nil {
+			began := t.WallClockTime()
+			if err := t.cfg.Txn.CommitOffsetsOnly(ctx, offs, meta); err != nil {
+				return fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err)
+			}
+			t.confirmedAt = began
+		} else if err := oc.CommitOffsets(ctx, offs, meta); err != nil {
 			return &RecoverableError{Err: fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err), CommitOnly: true}
 		}
 	}
 	t.dirty = false
 	return nil
+}
+
+// commitMetadata is what goes beside the committed offsets.
+func (t *Task) commitMetadata(pos map[state.TopicPartition]int64) CommitMetadata {
+	return CommitMetadata{
+		Positions:   pos,
+		StreamTime:  t.streamTime,
+		Owner:       t.cfg.Owner,
+		CommittedAt: t.WallClockTime(),
+		Interval:    t.cfg.CommitInterval,
+		Released:    t.releasing,
+	}
+}
+
+// ErrLeaseExpired stops Process when the task's ownership lease ran out
+// (Config.OwnershipLease): it must ConfirmOwnership before it goes on.
+var ErrLeaseExpired = errors.New("ownership lease expired: commit before processing more")
+
+// leaseExpired says whether the ownership lease ran out at wall time now.
+func (t *Task) leaseExpired(now int64) bool {
+	return t.cfg.OwnershipLease > 0 && now-t.confirmedAt > t.cfg.OwnershipLease.Milliseconds()
+}
+
+// ConfirmOwnership commits, even without progress, so that the broker
+// either accepts this owner again (renewing the lease) or refuses it as
+// fenced (ErrFenced).
+func (t *Task) ConfirmOwnership(ctx context.Context, oc OffsetCommitter) error {
+	t.forceCommit = len(t.consumed) > 0
+	defer func() { t.forceCommit = false }()
+	if !t.forceCommit && !t.dirty {
+		// Nothing consumed yet: nothing to commit; the broker is asked
+		// at the next fence or commit. The lease starts over so that
+		// processing can begin.
+		t.confirmedAt = t.WallClockTime()
+		return nil
+	}
+	return t.Commit(ctx, oc)
+}
+
+// Release makes the last commit of this owner before a clean close: it
+// commits even without new progress, marked released, so that the next
+// owner need not wait for this one to stop writing (see
+// CommitPoint.PredecessorGrace). Call Close(true) after it.
+func (t *Task) Release(ctx context.Context, oc OffsetCommitter) error {
+	t.releasing = len(t.consumed) > 0
+	defer func() { t.releasing = false }()
+	return t.Commit(ctx, oc)
 }
 
 func (t *Task) writeCheckpoint() error {

@@ -26,11 +26,12 @@ import (
 // bump the producer epoch, so an EndTxn sent here for an offsets-only
 // transaction leaves franz-go's view of the epoch valid.
 type TxnProducer struct {
-	cl       *kgo.Client
-	group    string
-	txnID    string
-	inTxn    bool
-	produced bool // a record went into the open transaction
+	cl        *kgo.Client
+	group     string
+	txnID     string
+	inTxn     bool
+	produced  bool // a record went into the open transaction
+	initEpoch int16
 }
 
 // NewTxnProducer makes the producer of one task; opts carry the connection.
@@ -54,11 +55,18 @@ func NewTxnProducer(opts []kgo.Opt, group, transactionalID string, timeout time.
 // and aborts its open transaction, so restoration afterwards reads a stable
 // changelog.
 func (p *TxnProducer) Init(ctx context.Context) error {
-	if _, _, err := p.cl.ProducerID(ctx); err != nil {
+	_, epoch, err := p.cl.ProducerID(ctx)
+	if err != nil {
 		return classifyTxnErr("init producer id", err)
 	}
+	p.initEpoch = epoch
 	return nil
 }
+
+// First says whether Init found the transactional id new: epoch 0, so no
+// producer used it before (or not for transactional.id.expiration.ms,
+// 7 days by default).
+func (p *TxnProducer) First() bool { return p.initEpoch == 0 }
 
 // Produce implements Producer; it opens a transaction when none is open.
 func (p *TxnProducer) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
@@ -110,6 +118,70 @@ func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartiti
 		return classifyTxnErr("commit transaction", err)
 	}
 	return nil
+}
+
+// CommitOffsetsOnly commits input offsets, with metadata, in a transaction
+// of their own: the at-least-once commit. Records go out through another
+// producer; the transactional id is used only so that the broker refuses a
+// commit from an owner of the task that a newer one has fenced (Kafka answers
+// its AddOffsetsToTxn or TxnOffsetCommit with PRODUCER_FENCED), which a
+// commit of the group without membership would accept from anyone. A failure
+// other than fencing aborts the transaction when it can, so the next commit
+// starts clean; it returns a RecoverableError that is CommitOnly when the
+// abort worked.
+func (p *TxnProducer) CommitOffsetsOnly(ctx context.Context, offsets map[state.TopicPartition]int64, metadata string) error {
+	if len(offsets) == 0 {
+		return nil
+	}
+	if p.produced {
+		return fmt.Errorf("commit offsets of %s: records were produced in the transaction", p.txnID)
+	}
+	if !p.inTxn {
+		if err := p.cl.BeginTransaction(); err != nil {
+			return classifyTxnErr("begin transaction", err)
+		}
+		p.inTxn = true
+	}
+	id, epoch, err := p.cl.ProducerID(ctx)
+	if err != nil {
+		return p.abortOffsetsOnly(ctx, id, epoch, classifyTxnErr("producer id", err))
+	}
+	if err := p.addOffsets(ctx, id, epoch, offsets, metadata); err != nil {
+		return p.abortOffsetsOnly(ctx, id, epoch, err)
+	}
+	// franz-go ends no transaction in which it produced nothing: this only
+	// resets its state; the EndTxn after it ends the one on the broker.
+	err = p.cl.EndTransaction(ctx, kgo.TryCommit)
+	p.inTxn = false
+	if err == nil {
+		err = p.endTxn(ctx, id, epoch, true)
+	}
+	return classifyTxnErr("commit offsets transaction", err)
+}
+
+// abortOffsetsOnly ends a failed offsets-only transaction with an abort.
+// Fencing stays fencing; otherwise the commit is worth retrying later if
+// the abort went through (CommitOnly), and the task must start over if not.
+func (p *TxnProducer) abortOffsetsOnly(ctx context.Context, id int64, epoch int16, cause error) error {
+	_ = p.cl.EndTransaction(ctx, kgo.TryAbort) // resets franz-go's state; nothing was produced
+	p.inTxn = false
+	if errors.Is(cause, ErrFenced) {
+		return cause
+	}
+	var aerr error
+	if id >= 0 && epoch >= 0 {
+		aerr = p.endTxn(ctx, id, epoch, false)
+		if errors.Is(aerr, kerr.InvalidTxnState) {
+			aerr = nil // the transaction never reached the coordinator
+		}
+	}
+	if aerr != nil {
+		if isFenced(aerr) {
+			return fmt.Errorf("abort offsets transaction: %w: %w", ErrFenced, aerr)
+		}
+		return &RecoverableError{Err: fmt.Errorf("%w; abort: %w", cause, aerr)}
+	}
+	return &RecoverableError{Err: cause, CommitOnly: true}
 }
 
 func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, offsets map[state.TopicPartition]int64, metadata string) error {
