@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -177,6 +178,24 @@ func (a *App) watch() {
 	a.fail(err)
 }
 
+// Tasks lists the tasks running on this App now, in order.
+func (a *App) Tasks() []topology.TaskID {
+	a.mu.Lock()
+	node := a.node
+	a.mu.Unlock()
+	if node == nil {
+		return nil
+	}
+	ids := node.RunningTasks()
+	slices.SortFunc(ids, func(x, y topology.TaskID) int {
+		if x.Subtopology != y.Subtopology {
+			return x.Subtopology - y.Subtopology
+		}
+		return int(x.Partition - y.Partition)
+	})
+	return ids
+}
+
 // Err returns the error that stopped processing, if any.
 func (a *App) Err() error {
 	a.mu.Lock()
@@ -293,24 +312,27 @@ func (a *App) committed(ctx context.Context, tps []state.TopicPartition, abortPe
 	}
 	for _, tp := range tps {
 		o, ok := resp[tp]
-		if !ok || o.at < 0 {
+		if !ok {
 			continue
 		}
-		out[tp] = o.at
-		cp.Committed = true
 		md, err := partition.DecodeCommitMetadata(o.metadata)
 		if err != nil {
 			return nil, cp, err
 		}
+		if md.CommittedAt >= cp.CommittedAt {
+			cp.Owner, cp.CommittedAt, cp.Interval, cp.Released = md.Owner, md.CommittedAt, md.Interval, md.Released
+		}
+		if o.at < 0 {
+			continue // a release of a task that never consumed (partition.Task.Release)
+		}
+		out[tp] = o.at
+		cp.Committed = true
 		// Every commit of a task writes the same metadata to all its
 		// consumed partitions; any of them holds the latest.
 		if cp.Positions == nil {
 			cp.Positions = md.Positions
 		}
 		cp.StreamTime = max(cp.StreamTime, md.StreamTime)
-		if md.CommittedAt >= cp.CommittedAt {
-			cp.Owner, cp.CommittedAt, cp.Interval, cp.Released = md.Owner, md.CommittedAt, md.Interval, md.Released
-		}
 	}
 	cp.Offsets = out
 	return out, cp, nil

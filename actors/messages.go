@@ -2,6 +2,7 @@ package actors
 
 import (
 	"context"
+	"sync/atomic"
 
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
@@ -26,6 +27,10 @@ type fetchedLags struct {
 // processMore asks a task actor to go on with its buffered records; the
 // actor sends it to itself so that other messages (commits) interleave.
 type processMore struct{}
+
+// commitTick asks a task actor to commit at the commit interval; failures
+// are logged by the actor. The node keeps at most one queued per task.
+type commitTick struct{ queued *atomic.Bool }
 
 // commitRequest asks a task actor to commit now; the reply is an error (nil
 // when fine).

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -77,8 +78,9 @@ type runningTask struct {
 	task *partition.Task
 	flow *flowControl
 
-	closeOnce sync.Once
-	closeErr  error
+	closeOnce    sync.Once
+	closeErr     error
+	commitQueued atomic.Bool // a commitTick is in the actor's mailbox
 }
 
 // Node runs the task actors of one process.
@@ -309,7 +311,7 @@ func (n *Node) startTask(ctx context.Context, id topology.TaskID) (err error) {
 		tps[tp.Topic] = append(tps[tp.Topic], tp.Partition)
 	}
 	rt := &runningTask{id: id, task: task, flow: newFlowControl(int64(n.cfg.MaxBuffered), n.cfg.Consumer, tps)}
-	ta := &taskActor{task: task, flow: rt.flow, committer: n.cfg.Committer, timeout: n.cfg.CommitTimeout, chunk: 500,
+	ta := &taskActor{task: task, flow: rt.flow, committer: n.cfg.Committer, timeout: n.cfg.CommitTimeout, chunk: 500, log: n.log,
 		failed: func(err error) { n.taskFailed(rt, err) }}
 	rt.pid = n.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return ta }))
 	defer func() {
@@ -549,9 +551,20 @@ func (n *Node) commitLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := n.CommitAll(ctx); err != nil {
-				n.log.Warn("commit failed", "error", err)
-			}
+			n.commitTick()
+		}
+	}
+}
+
+// commitTick asks every task that has no commit queued to commit. It does
+// not wait: a task that is slow (a long commit, a processor that blocks)
+// must not hold up the others' commits, which renew their ownership leases.
+func (n *Node) commitTick() {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	for _, rt := range n.tasks {
+		if rt.commitQueued.CompareAndSwap(false, true) {
+			n.system.Root.Send(rt.pid, commitTick{queued: &rt.commitQueued})
 		}
 	}
 }

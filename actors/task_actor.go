@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"time"
 
@@ -20,6 +21,7 @@ type taskActor struct {
 	timeout   time.Duration // bounds flushes and commits
 	chunk     int           // records processed per processMore
 	failed    func(error)   // tells the node the task failed
+	log       *slog.Logger
 	scheduled bool
 	dead      bool
 }
@@ -123,6 +125,11 @@ func (a *taskActor) Receive(c actor.Context) {
 		c.Respond(queryReply{v: v, err: err})
 	case *commitRequest:
 		c.Respond(reply{err: a.commit()})
+	case commitTick:
+		m.queued.Store(false)
+		if err := a.commit(); err != nil && !errors.Is(err, partition.ErrFenced) {
+			a.log.Warn("commit failed", "task", a.task.ID().String(), "error", err)
+		}
 	case *closeRequest:
 		var err error
 		clean := m.clean && !a.dead && a.task.State() == partition.StateRunning

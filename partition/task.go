@@ -627,6 +627,15 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 		for tp, o := range t.consumed {
 			offs[tp] = o
 		}
+		if (t.releasing || t.forceCommit) && len(offs) == 0 {
+			// Nothing consumed, nothing committed: the release or the
+			// ownership check goes to the broker all the same, as
+			// offset -1 (none; readers start from the beginning) with
+			// the metadata beside it.
+			for _, tp := range t.cfg.Inputs {
+				offs[tp] = -1
+			}
+		}
 	}
 	if t.cfg.ExactlyOnce {
 		// The stream time rides along as offset metadata; changelog
@@ -652,7 +661,11 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 			}
 			t.confirmedAt = began
 		} else if err := oc.CommitOffsets(ctx, offs, meta); err != nil {
-			return &RecoverableError{Err: fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err), CommitOnly: true}
+			err = fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err)
+			if errors.Is(err, ErrFenced) {
+				return err // another instance owns the task: no retry
+			}
+			return &RecoverableError{Err: err, CommitOnly: true}
 		}
 	}
 	t.dirty = false
@@ -684,15 +697,14 @@ func (t *Task) leaseExpired(now int64) bool {
 // either accepts this owner again (renewing the lease) or refuses it as
 // fenced (ErrFenced).
 func (t *Task) ConfirmOwnership(ctx context.Context, oc OffsetCommitter) error {
-	t.forceCommit = len(t.consumed) > 0
-	defer func() { t.forceCommit = false }()
-	if !t.forceCommit && !t.dirty {
-		// Nothing consumed yet: nothing to commit; the broker is asked
-		// at the next fence or commit. The lease starts over so that
-		// processing can begin.
+	if t.cfg.Txn == nil {
+		// Nothing to ask the broker with: only a fence and a commit
+		// through a transactional id say who owns the task.
 		t.confirmedAt = t.WallClockTime()
 		return nil
 	}
+	t.forceCommit = true
+	defer func() { t.forceCommit = false }()
 	return t.Commit(ctx, oc)
 }
 
@@ -701,7 +713,7 @@ func (t *Task) ConfirmOwnership(ctx context.Context, oc OffsetCommitter) error {
 // owner need not wait for this one to stop writing (see
 // CommitPoint.PredecessorGrace). Call Close(true) after it.
 func (t *Task) Release(ctx context.Context, oc OffsetCommitter) error {
-	t.releasing = len(t.consumed) > 0
+	t.releasing = true
 	defer func() { t.releasing = false }()
 	return t.Commit(ctx, oc)
 }
