@@ -58,6 +58,9 @@ func New(topo *topology.Topology, opts ...Option) (*App, error) {
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("eddy.New: %w", err)
 	}
+	if err := topo.ValidateTopicNames(c.appID); err != nil {
+		return nil, fmt.Errorf("eddy.New: %w", err)
+	}
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}

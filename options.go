@@ -94,6 +94,8 @@ func (c *cfg) validate() error {
 	var errs []error
 	if c.appID == "" {
 		errs = append(errs, errors.New("application id is required (WithApplicationID)"))
+	} else if err := topology.ValidateApplicationID(c.appID); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.brokers) == 0 && !c.embedded {
 		errs = append(errs, errors.New("no brokers: use WithBrokers or WithEmbeddedBroker"))

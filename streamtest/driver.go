@@ -67,6 +67,9 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("streamtest.New: %w", err)
 	}
+	if err := topo.ValidateTopicNames(c.appID); err != nil {
+		return nil, fmt.Errorf("streamtest.New: %w", err)
+	}
 	l, err := newLayout(topo, &c)
 	if err != nil {
 		return nil, fmt.Errorf("streamtest.New: %w", err)
