@@ -211,7 +211,9 @@ func WithProcessingErrorHandler(h partition.ErrorHandler) Option {
 // retried, not handled). Default: FailOnError. Dead letters are the refused
 // record with the error in headers. Under exactly-once only records the client
 // refuses before they join the transaction (too large) can be skipped; any
-// other refusal fails the task.
+// other refusal fails the task. A store's changelog record is never skipped:
+// its refusal fails the task whatever the handler, since the store already
+// holds the write its changelog would lack.
 func WithProductionErrorHandler(h partition.ErrorHandler) Option {
 	return optFunc(func(c *cfg) { c.onProduction = h })
 }
