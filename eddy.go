@@ -257,10 +257,10 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 
 // CommitOffsets implements actors.Committer: a commit of the application's
 // consumer group without membership (no process ever joins the group).
-func (a *App) CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64, metadata string) error {
+func (a *App) CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64, metadata map[state.TopicPartition]string) error {
 	os := kadm.Offsets{}
 	for tp, o := range offsets {
-		os.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: o, LeaderEpoch: -1, Metadata: metadata})
+		os.Add(kadm.Offset{Topic: tp.Topic, Partition: tp.Partition, At: o, LeaderEpoch: -1, Metadata: metadata[tp]})
 	}
 	return kretry.Do(ctx, func() error {
 		resp, err := a.admin.CommitOffsets(ctx, a.cfg.appID, os)
@@ -281,25 +281,19 @@ func (a *App) committed(ctx context.Context, tps []state.TopicPartition, abortPe
 	if err != nil {
 		return nil, cp, err
 	}
+	// Every commit of a task writes to all its consumed partitions, whole
+	// or split across them: they are read together.
+	committed := map[state.TopicPartition]partition.CommittedOffset{}
 	for _, tp := range tps {
-		o, ok := resp[tp]
-		if !ok || o.at < 0 {
-			continue
+		if o, ok := resp[tp]; ok && o.at >= 0 {
+			out[tp] = o.at
+			committed[tp] = partition.CommittedOffset{Offset: o.at, Metadata: o.metadata}
 		}
-		out[tp] = o.at
-		cp.Committed = true
-		md, err := partition.DecodeCommitMetadata(o.metadata)
-		if err != nil {
-			return nil, cp, err
-		}
-		// Every commit of a task writes the same metadata to all its
-		// consumed partitions; any of them holds the latest.
-		if cp.Positions == nil {
-			cp.Positions = md.Positions
-		}
-		cp.StreamTime = max(cp.StreamTime, md.StreamTime)
 	}
-	cp.Offsets = out
+	cp, err = partition.NewCommitPoint(committed)
+	if err != nil {
+		return nil, cp, err
+	}
 	return out, cp, nil
 }
 

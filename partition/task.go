@@ -1,12 +1,14 @@
 package partition
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -97,6 +99,7 @@ type Task struct {
 	engines   map[string]topology.KeyValueStore // unlogged engines, for restore
 	caches    []*state.CachingStore             // record caches, in store order (cache.go)
 	changelog map[string]state.TopicPartition   // store -> its changelog partition
+	logIdx    map[int]state.TopicPartition      // store index in the sub-topology -> its changelog partition
 	sources   map[state.TopicPartition]int64    // source tables' partitions -> restored up to
 	queues    *partitionGroup
 	collector *RecordCollector
@@ -110,8 +113,11 @@ type Task struct {
 	commitPoint CommitPoint
 	fenced      bool
 	cleanStop   bool // a checkpoint file was found at start
-	processed   atomic.Int64
-	skipped     atomic.Int64
+	// warnedMetadata is set once the task warned that its changelog
+	// positions do not fit its commit metadata (commit_point.go).
+	warnedMetadata bool
+	processed      atomic.Int64
+	skipped        atomic.Int64
 	// commit timings (see TaskMetrics)
 	commits, commitNanos, commitMaxNanos atomic.Int64
 	log                                  *slog.Logger
@@ -138,6 +144,7 @@ func NewTask(cfg Config) (*Task, error) {
 		stores:     map[string]topology.StateStore{},
 		engines:    map[string]topology.KeyValueStore{},
 		changelog:  map[string]state.TopicPartition{},
+		logIdx:     changelogsByIndex(cfg.ApplicationID, cfg.Subtopology, cfg.ID.Partition),
 		queues:     newPartitionGroup(cfg.Inputs, extractors(cfg)),
 		consumed:   map[state.TopicPartition]int64{},
 		cancel:     cancel,
@@ -209,6 +216,11 @@ type CommitPoint struct {
 	// Positions are the changelog positions stored with the commit
 	// (at-least-once; see Task.Commit). Nil when there were none.
 	Positions map[state.TopicPartition]int64
+	// StorePositions are positions by the store's index in the
+	// sub-topology, valid if Fingerprint is that of the task's changelogs
+	// (see CommitMetadata); Initialize adds them to Positions.
+	StorePositions map[int]int64
+	Fingerprint    uint32
 	// Offsets are the committed input offsets (the next to read) of the
 	// task's inputs that have one. A source table restores its store from
 	// its input partition up to this offset.
@@ -253,6 +265,7 @@ func (t *Task) Initialize(ctx context.Context, cp CommitPoint) error {
 	if err := os.Remove(t.checkpointPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("task %s: remove checkpoint: %w", t.cfg.ID, err)
 	}
+	t.resolvePositions(&cp)
 	t.commitPoint = cp
 	t.checkpoint = ckp.Offsets
 	// Stream time never goes back: the checkpoint has it after a clean
@@ -537,8 +550,9 @@ func (t *Task) Skipped() int64   { return t.skipped.Load() }
 // OffsetCommitter commits input offsets for the application's consumer
 // group (at-least-once).
 type OffsetCommitter interface {
-	// CommitOffsets commits offsets with metadata stored beside each.
-	CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64, metadata string) error
+	// CommitOffsets commits offsets, each with the metadata of its
+	// partition stored beside it (at most MaxCommitMetadataBytes).
+	CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64, metadata map[state.TopicPartition]string) error
 }
 
 // Commit makes the task's progress durable. At-least-once: wait until every
@@ -577,13 +591,14 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 		return nil
 	}
 	if len(offs) > 0 {
-		tracked := t.collector.Tracked()
-		pos := make(map[state.TopicPartition]int64, len(t.changelog))
-		for _, tp := range t.changelog {
-			pos[tp] = tracked[tp]
+		inputs := make([]state.TopicPartition, 0, len(offs))
+		for tp := range offs {
+			inputs = append(inputs, tp)
 		}
-		meta := EncodeCommitMetadata(CommitMetadata{Positions: pos, StreamTime: t.streamTime})
-		if err := oc.CommitOffsets(ctx, offs, meta); err != nil {
+		slices.SortFunc(inputs, func(a, b state.TopicPartition) int {
+			return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+		})
+		if err := oc.CommitOffsets(ctx, offs, t.commitMetadata(inputs)); err != nil {
 			return &RecoverableError{Err: fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err), CommitOnly: true}
 		}
 	}

@@ -58,7 +58,7 @@ type lcCommitter struct {
 	commits []map[state.TopicPartition]int64
 }
 
-func (c *lcCommitter) CommitOffsets(_ context.Context, offs map[state.TopicPartition]int64, _ string) error {
+func (c *lcCommitter) CommitOffsets(_ context.Context, offs map[state.TopicPartition]int64, _ map[state.TopicPartition]string) error {
 	c.commits = append(c.commits, offs)
 	return nil
 }
