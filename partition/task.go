@@ -113,11 +113,8 @@ type Task struct {
 	commitPoint CommitPoint
 	fenced      bool
 	cleanStop   bool // a checkpoint file was found at start
-	// warnedMetadata is set once the task warned that its changelog
-	// positions do not fit its commit metadata (commit_point.go).
-	warnedMetadata bool
-	processed      atomic.Int64
-	skipped        atomic.Int64
+	processed   atomic.Int64
+	skipped     atomic.Int64
 	// commit timings (see TaskMetrics)
 	commits, commitNanos, commitMaxNanos atomic.Int64
 	log                                  *slog.Logger
@@ -126,6 +123,10 @@ type Task struct {
 	dropped                              dropCounters        // dropped.go
 	idling                               atomic.Bool         // idle.go: waiting for an empty input
 	idleST                               idleStreamTime      // stream_time.go
+
+	// warnedMetadata is set once the task warned that its changelog
+	// positions do not fit its commit metadata (commit_point.go).
+	warnedMetadata bool
 }
 
 // NewTask makes a task; Initialize opens and restores its stores.
