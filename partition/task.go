@@ -311,39 +311,17 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 	}
 	from, haveCkp := t.checkpoint[tp]
 	haveCkp = haveCkp && t.cleanStop
-	var kv topology.KeyValueStore
-	switch engine {
-	case topology.EngineMemory:
-		kv = state.NewMemoryStore(spec.Name)
-		from = 0 // memory starts empty whatever the checkpoint says
-	default:
-		dir := filepath.Join(t.cfg.Dir, "rocksdb", spec.Name)
-		// Without a checkpoint a logged store's local files may hold
-		// anything (an unclean stop): start over from the changelog. An
-		// unlogged store keeps its files, except after an unclean stop
-		// under exactly-once, where they may hold uncommitted writes.
-		if restorable && !haveCkp || !restorable && t.cfg.ExactlyOnce && !t.cleanStop {
-			if err := state.WipeDir(dir); err != nil {
-				return err
-			}
-			from = 0
-		}
-		db, err := state.OpenRocksDB(dir, spec.Name, t.cfg.RocksDB)
-		if err != nil {
-			return err
-		}
-		kv = db
+	// Without a checkpoint a logged store's local files may hold anything
+	// (an unclean stop): start over from the changelog. An unlogged store
+	// keeps its files, except after an unclean stop under exactly-once,
+	// where they may hold uncommitted writes.
+	wipe := restorable && !haveCkp || !restorable && t.cfg.ExactlyOnce && !t.cleanStop
+	kv, err := t.openEngine(spec, engine, wipe)
+	if err != nil {
+		return err
 	}
-	if spec.Kind != topology.KindKeyValue {
-		// Time-keyed: segments under the changelog layer, so that the
-		// changelog and restoration carry logical keys (Kafka Streams'
-		// changelog format) and restored expired keys are dropped.
-		seg, err := segmented(kv, spec)
-		if err != nil {
-			kv.Close()
-			return err
-		}
-		kv = seg
+	if engine == topology.EngineMemory || wipe {
+		from = 0 // memory starts empty whatever the checkpoint says
 	}
 	t.engines[spec.Name] = kv
 	if spec.SourceTopic != "" {
@@ -354,8 +332,6 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 		t.stores[spec.Name] = t.withCache(spec, kv)
 		return nil
 	}
-	t.changelog[spec.Name] = tp
-	t.stores[spec.Name] = t.withCache(spec, state.NewLoggedStore(kv, changeLogger{t: t, tp: tp}))
 	until := int64(-1) // the end
 	if !haveCkp && !t.cfg.ExactlyOnce {
 		switch pos, ok := t.commitPoint.Positions[tp]; {
@@ -365,6 +341,76 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 			until = 0 // nothing was committed: any changelog record is ahead
 		}
 	}
+	next, err := t.restoreStore(ctx, kv, tp, from, until)
+	var behind *ChangelogBehindError
+	if errors.As(err, &behind) {
+		// The checkpoint is past the changelog's end: the topic was
+		// deleted and made again, or truncated. The local state matches a
+		// changelog that is gone; only the one there now counts.
+		t.log.Warn("checkpoint beyond the changelog's end: the local store no longer matches its changelog; wiping it and restoring from scratch",
+			"store", spec.Name, "changelog", tp.String(), "checkpoint", behind.From, "changelog_end", behind.End)
+		if cerr := kv.Close(); cerr != nil {
+			return cerr
+		}
+		if kv, err = t.openEngine(spec, engine, true); err != nil {
+			return err
+		}
+		t.engines[spec.Name] = kv
+		from = 0
+		next, err = t.restoreStore(ctx, kv, tp, from, until)
+	}
+	t.changelog[spec.Name] = tp
+	t.stores[spec.Name] = t.withCache(spec, state.NewLoggedStore(kv, changeLogger{t: t, tp: tp}))
+	if err != nil {
+		return &RecoverableError{Err: fmt.Errorf("restore from %s-%d: %w", tp.Topic, tp.Partition, err)}
+	}
+	if next > from {
+		t.log.Debug("restored", "store", spec.Name, "from", from, "to", next)
+	}
+	t.collector.Track(tp, next)
+	if until >= 0 {
+		return t.rollBack(ctx, kv, tp, until)
+	}
+	return nil
+}
+
+// openEngine opens a store's engine, wiped first when wipe is set, with a
+// SegmentedStore over it for time-keyed stores.
+func (t *Task) openEngine(spec topology.StoreSpec, engine topology.Engine, wipe bool) (topology.KeyValueStore, error) {
+	var kv topology.KeyValueStore
+	switch engine {
+	case topology.EngineMemory:
+		kv = state.NewMemoryStore(spec.Name)
+	default:
+		dir := filepath.Join(t.cfg.Dir, "rocksdb", spec.Name)
+		if wipe {
+			if err := state.WipeDir(dir); err != nil {
+				return nil, err
+			}
+		}
+		db, err := state.OpenRocksDB(dir, spec.Name, t.cfg.RocksDB)
+		if err != nil {
+			return nil, err
+		}
+		kv = db
+	}
+	if spec.Kind != topology.KindKeyValue {
+		// Time-keyed: segments under the changelog layer, so that the
+		// changelog and restoration carry logical keys (Kafka Streams'
+		// changelog format) and restored expired keys are dropped.
+		seg, err := segmented(kv, spec)
+		if err != nil {
+			kv.Close()
+			return nil, err
+		}
+		kv = seg
+	}
+	return kv, nil
+}
+
+// restoreStore restores a logged store's engine from its changelog, from
+// offset from up to until (-1: the end).
+func (t *Task) restoreStore(ctx context.Context, kv topology.KeyValueStore, tp state.TopicPartition, from, until int64) (int64, error) {
 	if seg, ok := kv.(*state.SegmentedStore); ok && until >= 0 && t.streamTime >= 0 {
 		// Changelog records before the commit position may come from
 		// processing rolled back after an earlier crash; their times must
@@ -377,17 +423,7 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 	if ferr := rs.finish(); err == nil {
 		err = ferr
 	}
-	if err != nil {
-		return &RecoverableError{Err: fmt.Errorf("restore from %s-%d: %w", tp.Topic, tp.Partition, err)}
-	}
-	if next > from {
-		t.log.Debug("restored", "store", spec.Name, "from", from, "to", next)
-	}
-	t.collector.Track(tp, next)
-	if until >= 0 {
-		return t.rollBack(ctx, kv, tp, until)
-	}
-	return nil
+	return next, err
 }
 
 // segmented puts a SegmentedStore over the engine of a time-keyed store,
@@ -419,6 +455,15 @@ func (t *Task) rollBack(ctx context.Context, kv topology.KeyValueStore, tp state
 		}
 		return nil
 	})
+	var behind *ChangelogBehindError
+	if errors.As(err, &behind) {
+		// The commit's position is past the changelog's end: the topic
+		// was made again since, and holds nothing to roll back.
+		t.log.Warn("commit position beyond the changelog's end (was it deleted and made again?); nothing to roll back",
+			"changelog", tp.String(), "position", until, "changelog_end", behind.End)
+		t.collector.Track(tp, behind.End)
+		return nil
+	}
 	if err != nil {
 		return &RecoverableError{Err: fmt.Errorf("read uncommitted tail of %s-%d: %w", tp.Topic, tp.Partition, err)}
 	}
