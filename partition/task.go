@@ -263,8 +263,8 @@ func (t *Task) Initialize(ctx context.Context, cp CommitPoint) error {
 	}
 	// While the task runs its local stores are ahead of the last commit.
 	// Without a checkpoint, a crash makes the next start restore.
-	if err := os.Remove(t.checkpointPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("task %s: remove checkpoint: %w", t.cfg.ID, err)
+	if err := state.RemoveCheckpoint(t.checkpointPath()); err != nil {
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
 	t.resolvePositions(&cp)
 	t.commitPoint = cp
