@@ -62,6 +62,9 @@ func New(topo *topology.Topology, opts ...Option) (*App, error) {
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("eddy.New: %w", err)
 	}
+	if err := topo.ValidateTopicNames(c.appID); err != nil {
+		return nil, fmt.Errorf("eddy.New: %w", err)
+	}
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
@@ -310,31 +313,25 @@ func (a *App) committed(ctx context.Context, tps []state.TopicPartition, abortPe
 	if err != nil {
 		return nil, cp, err
 	}
+	// Every commit of a task writes to all its consumed partitions, whole
+	// or split across them: they are read together.
+	committed := map[state.TopicPartition]partition.CommittedOffset{}
 	for _, tp := range tps {
 		o, ok := resp[tp]
 		if !ok {
 			continue
 		}
-		md, err := partition.DecodeCommitMetadata(o.metadata)
-		if err != nil {
-			return nil, cp, err
+		if o.at >= 0 {
+			out[tp] = o.at
 		}
-		if md.CommittedAt >= cp.CommittedAt {
-			cp.Owner, cp.CommittedAt, cp.Interval, cp.Released = md.Owner, md.CommittedAt, md.Interval, md.Released
-		}
-		if o.at < 0 {
-			continue // a release of a task that never consumed (partition.Task.Release)
-		}
-		out[tp] = o.at
-		cp.Committed = true
-		// Every commit of a task writes the same metadata to all its
-		// consumed partitions; any of them holds the latest.
-		if cp.Positions == nil {
-			cp.Positions = md.Positions
-		}
-		cp.StreamTime = max(cp.StreamTime, md.StreamTime)
+		// An offset of -1 carries the release of a task that never
+		// consumed (partition.Task.Release): its metadata is read too.
+		committed[tp] = partition.CommittedOffset{Offset: o.at, Metadata: o.metadata}
 	}
-	cp.Offsets = out
+	cp, err = partition.NewCommitPoint(committed)
+	if err != nil {
+		return nil, cp, err
+	}
 	return out, cp, nil
 }
 

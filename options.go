@@ -94,6 +94,8 @@ func (c *cfg) validate() error {
 	var errs []error
 	if c.appID == "" {
 		errs = append(errs, errors.New("application id is required (WithApplicationID)"))
+	} else if err := topology.ValidateApplicationID(c.appID); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.brokers) == 0 && !c.embedded {
 		errs = append(errs, errors.New("no brokers: use WithBrokers or WithEmbeddedBroker"))
@@ -209,7 +211,9 @@ func WithProcessingErrorHandler(h partition.ErrorHandler) Option {
 // retried, not handled). Default: FailOnError. Dead letters are the refused
 // record with the error in headers. Under exactly-once only records the client
 // refuses before they join the transaction (too large) can be skipped; any
-// other refusal fails the task.
+// other refusal fails the task. A store's changelog record is never skipped:
+// its refusal fails the task whatever the handler, since the store already
+// holds the write its changelog would lack.
 func WithProductionErrorHandler(h partition.ErrorHandler) Option {
 	return optFunc(func(c *cfg) { c.onProduction = h })
 }

@@ -76,7 +76,7 @@ type committer struct {
 	commits int
 }
 
-func (c *committer) CommitOffsets(context.Context, map[state.TopicPartition]int64, string) error {
+func (c *committer) CommitOffsets(context.Context, map[state.TopicPartition]int64, map[state.TopicPartition]string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.commits++

@@ -34,7 +34,9 @@ type RecordCollector struct {
 
 	// onFailure decides on a record Kafka refused: nil drops it (the
 	// production error handler chose to go on), else the sticky error.
-	onFailure func(*kgo.Record, error) error
+	// changelog is set for tracked sends (a store's changelog records),
+	// which must never be dropped.
+	onFailure func(r *kgo.Record, err error, changelog bool) error
 
 	mu       sync.Mutex
 	dlq      []*kgo.Record // dead letters queued by onFailure, sent by Flush
@@ -123,7 +125,7 @@ func (c *RecordCollector) done(r *kgo.Record, err error, track bool) {
 		err = classifyProduceErr(fmt.Errorf("produce to %s-%d: %w", r.Topic, r.Partition, err))
 		if c.onFailure != nil {
 			c.mu.Unlock()
-			err = c.onFailure(r, err)
+			err = c.onFailure(r, err, track)
 			c.mu.Lock()
 		}
 		if err != nil && c.err == nil {

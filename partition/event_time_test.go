@@ -352,17 +352,21 @@ func TestTaskStreamTimeFromCommitPoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	var meta string
-	oc := committerFunc(func(_ map[state.TopicPartition]int64, m string) { meta = m })
+	oc := committerFunc(func(_ map[state.TopicPartition]int64, m map[state.TopicPartition]string) { meta = m[in] })
 	if err := task.Commit(ctx, oc); err != nil {
 		t.Fatal(err)
 	}
 	task.Close(false) // a crash: no checkpoint
 	md, err := partition.DecodeCommitMetadata(meta)
-	if err != nil || md.StreamTime != 77 || md.Positions[state.TopicPartition{Topic: "app-counts-changelog"}] != 1 {
+	if err != nil || md.StreamTime != 77 || md.StorePositions[0] != 1 {
 		t.Fatalf("metadata %q decodes to %+v, %v", meta, md, err)
 	}
+	cp, err := partition.NewCommitPoint(map[state.TopicPartition]partition.CommittedOffset{in: {Offset: 1, Metadata: meta}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	again := lcTask(t, countTopology(t), br, t.TempDir(), topology.EngineMemory)
-	if err := again.Initialize(ctx, partition.CommitPoint{Committed: true, Positions: md.Positions, StreamTime: md.StreamTime, Offsets: map[state.TopicPartition]int64{in: 1}}); err != nil {
+	if err := again.Initialize(ctx, cp); err != nil {
 		t.Fatal(err)
 	}
 	defer again.Close(false)
@@ -371,9 +375,9 @@ func TestTaskStreamTimeFromCommitPoint(t *testing.T) {
 	}
 }
 
-type committerFunc func(map[state.TopicPartition]int64, string)
+type committerFunc func(map[state.TopicPartition]int64, map[state.TopicPartition]string)
 
-func (f committerFunc) CommitOffsets(_ context.Context, o map[state.TopicPartition]int64, m string) error {
+func (f committerFunc) CommitOffsets(_ context.Context, o map[state.TopicPartition]int64, m map[state.TopicPartition]string) error {
 	f(o, m)
 	return nil
 }

@@ -95,10 +95,17 @@ func (e *ProductionError) Unwrap() error { return e.Err }
 // for the dead-letter topic. Under exactly-once only records refused by the
 // client before they joined the transaction (too large) can be skipped;
 // anything else fails the transaction.
-func (t *Task) productionFailed(r *kgo.Record, err error) error {
+//
+// A changelog record is never skipped, whatever the handler says: the store
+// already holds the write, so dropping its record would leave the changelog
+// without it, and the next restore would bring back a different store.
+func (t *Task) productionFailed(r *kgo.Record, err error, changelog bool) error {
 	var rec *RecoverableError
 	if errors.As(err, &rec) || errors.Is(err, ErrFenced) {
 		return err
+	}
+	if changelog {
+		return &ProductionError{Err: fmt.Errorf("changelog write refused, task %s fails: %w (a store's changelog records are never skipped, whatever the production error handler: the store and its changelog would diverge; the handler applies to output records only)", t.cfg.ID, err)}
 	}
 	h := t.cfg.OnProductionError
 	if h.Action == ActionFail || t.cfg.ExactlyOnce && !errors.Is(err, kerr.MessageTooLarge) {

@@ -19,8 +19,21 @@ type ChangelogReader interface {
 	// Restore calls apply with batches of records of tp from offset from
 	// up to offset until (exclusive; negative: the end as of the call), and
 	// returns the offset after the last record or marker read. Control
-	// records are not passed to apply.
+	// records are not passed to apply. From past the end is a
+	// *ChangelogBehindError.
 	Restore(ctx context.Context, tp state.TopicPartition, from, until int64, apply func([]*kgo.Record) error) (int64, error)
+}
+
+// ChangelogBehindError is returned by a ChangelogReader asked to read from
+// an offset past the partition's end: the partition lost records a reader
+// had seen (the topic was deleted and made again, or truncated).
+type ChangelogBehindError struct {
+	TP        state.TopicPartition
+	From, End int64
+}
+
+func (e *ChangelogBehindError) Error() string {
+	return fmt.Sprintf("changelog %s ends at offset %d, before the offset %d to read from (was it deleted and made again?)", e.TP, e.End, e.From)
 }
 
 // KafkaChangelogReader restores from Kafka with a short-lived consumer per
@@ -67,6 +80,9 @@ func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartit
 	starts, err := k.Admin.ListStartOffsets(ctx, tp.Topic)
 	if err != nil {
 		return 0, fmt.Errorf("list start offsets of %s: %w", tp.Topic, err)
+	}
+	if from > end.Offset {
+		return from, &ChangelogBehindError{TP: tp, From: from, End: end.Offset}
 	}
 	if s, ok := starts.Lookup(tp.Topic, tp.Partition); ok && s.Err == nil && s.Offset > from {
 		from = s.Offset

@@ -1,12 +1,14 @@
 package partition
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -114,6 +116,7 @@ type Task struct {
 	engines   map[string]topology.KeyValueStore // unlogged engines, for restore
 	caches    []*state.CachingStore             // record caches, in store order (cache.go)
 	changelog map[string]state.TopicPartition   // store -> its changelog partition
+	logIdx    map[int]state.TopicPartition      // store index in the sub-topology -> its changelog partition
 	sources   map[state.TopicPartition]int64    // source tables' partitions -> restored up to
 	queues    *partitionGroup
 	collector *RecordCollector
@@ -140,6 +143,10 @@ type Task struct {
 	dropped                              dropCounters        // dropped.go
 	idling                               atomic.Bool         // idle.go: waiting for an empty input
 	idleST                               idleStreamTime      // stream_time.go
+
+	// warnedMetadata is set once the task warned that its changelog
+	// positions do not fit its commit metadata (commit_point.go).
+	warnedMetadata bool
 }
 
 // NewTask makes a task; Initialize opens and restores its stores.
@@ -158,6 +165,7 @@ func NewTask(cfg Config) (*Task, error) {
 		stores:     map[string]topology.StateStore{},
 		engines:    map[string]topology.KeyValueStore{},
 		changelog:  map[string]state.TopicPartition{},
+		logIdx:     changelogsByIndex(cfg.ApplicationID, cfg.Subtopology, cfg.ID.Partition),
 		queues:     newPartitionGroup(cfg.Inputs, extractors(cfg)),
 		consumed:   map[state.TopicPartition]int64{},
 		cancel:     cancel,
@@ -237,6 +245,11 @@ type CommitPoint struct {
 	// Positions are the changelog positions stored with the commit
 	// (at-least-once; see Task.Commit). Nil when there were none.
 	Positions map[state.TopicPartition]int64
+	// StorePositions are positions by the store's index in the
+	// sub-topology, valid if Fingerprint is that of the task's changelogs
+	// (see CommitMetadata); Initialize adds them to Positions.
+	StorePositions map[int]int64
+	Fingerprint    uint32
 	// Offsets are the committed input offsets (the next to read) of the
 	// task's inputs that have one. A source table restores its store from
 	// its input partition up to this offset.
@@ -309,9 +322,10 @@ func (t *Task) Initialize(ctx context.Context, cp CommitPoint) error {
 	}
 	// While the task runs its local stores are ahead of the last commit.
 	// Without a checkpoint, a crash makes the next start restore.
-	if err := os.Remove(t.checkpointPath()); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("task %s: remove checkpoint: %w", t.cfg.ID, err)
+	if err := state.RemoveCheckpoint(t.checkpointPath()); err != nil {
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
+	t.resolvePositions(&cp)
 	t.commitPoint = cp
 	t.checkpoint = ckp.Offsets
 	// Stream time never goes back: the checkpoint has it after a clean
@@ -356,39 +370,17 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 	}
 	from, haveCkp := t.checkpoint[tp]
 	haveCkp = haveCkp && t.cleanStop
-	var kv topology.KeyValueStore
-	switch engine {
-	case topology.EngineMemory:
-		kv = state.NewMemoryStore(spec.Name)
-		from = 0 // memory starts empty whatever the checkpoint says
-	default:
-		dir := filepath.Join(t.cfg.Dir, "rocksdb", spec.Name)
-		// Without a checkpoint a logged store's local files may hold
-		// anything (an unclean stop): start over from the changelog. An
-		// unlogged store keeps its files, except after an unclean stop
-		// under exactly-once, where they may hold uncommitted writes.
-		if restorable && !haveCkp || !restorable && t.cfg.ExactlyOnce && !t.cleanStop {
-			if err := state.WipeDir(dir); err != nil {
-				return err
-			}
-			from = 0
-		}
-		db, err := state.OpenRocksDB(dir, spec.Name, t.cfg.RocksDB)
-		if err != nil {
-			return err
-		}
-		kv = db
+	// Without a checkpoint a logged store's local files may hold anything
+	// (an unclean stop): start over from the changelog. An unlogged store
+	// keeps its files, except after an unclean stop under exactly-once,
+	// where they may hold uncommitted writes.
+	wipe := restorable && !haveCkp || !restorable && t.cfg.ExactlyOnce && !t.cleanStop
+	kv, err := t.openEngine(spec, engine, wipe)
+	if err != nil {
+		return err
 	}
-	if spec.Kind != topology.KindKeyValue {
-		// Time-keyed: segments under the changelog layer, so that the
-		// changelog and restoration carry logical keys (Kafka Streams'
-		// changelog format) and restored expired keys are dropped.
-		seg, err := segmented(kv, spec)
-		if err != nil {
-			kv.Close()
-			return err
-		}
-		kv = seg
+	if engine == topology.EngineMemory || wipe {
+		from = 0 // memory starts empty whatever the checkpoint says
 	}
 	t.engines[spec.Name] = kv
 	if spec.SourceTopic != "" {
@@ -399,8 +391,6 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 		t.stores[spec.Name] = t.withCache(spec, kv)
 		return nil
 	}
-	t.changelog[spec.Name] = tp
-	t.stores[spec.Name] = t.withCache(spec, state.NewLoggedStore(kv, changeLogger{t: t, tp: tp}))
 	until := int64(-1) // the end
 	if !haveCkp && !t.cfg.ExactlyOnce {
 		switch pos, ok := t.commitPoint.Positions[tp]; {
@@ -410,6 +400,76 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 			until = 0 // nothing was committed: any changelog record is ahead
 		}
 	}
+	next, err := t.restoreStore(ctx, kv, tp, from, until)
+	var behind *ChangelogBehindError
+	if errors.As(err, &behind) {
+		// The checkpoint is past the changelog's end: the topic was
+		// deleted and made again, or truncated. The local state matches a
+		// changelog that is gone; only the one there now counts.
+		t.log.Warn("checkpoint beyond the changelog's end: the local store no longer matches its changelog; wiping it and restoring from scratch",
+			"store", spec.Name, "changelog", tp.String(), "checkpoint", behind.From, "changelog_end", behind.End)
+		if cerr := kv.Close(); cerr != nil {
+			return cerr
+		}
+		if kv, err = t.openEngine(spec, engine, true); err != nil {
+			return err
+		}
+		t.engines[spec.Name] = kv
+		from = 0
+		next, err = t.restoreStore(ctx, kv, tp, from, until)
+	}
+	t.changelog[spec.Name] = tp
+	t.stores[spec.Name] = t.withCache(spec, state.NewLoggedStore(kv, changeLogger{t: t, tp: tp}))
+	if err != nil {
+		return &RecoverableError{Err: fmt.Errorf("restore from %s-%d: %w", tp.Topic, tp.Partition, err)}
+	}
+	if next > from {
+		t.log.Debug("restored", "store", spec.Name, "from", from, "to", next)
+	}
+	t.collector.Track(tp, next)
+	if until >= 0 {
+		return t.rollBack(ctx, kv, tp, until)
+	}
+	return nil
+}
+
+// openEngine opens a store's engine, wiped first when wipe is set, with a
+// SegmentedStore over it for time-keyed stores.
+func (t *Task) openEngine(spec topology.StoreSpec, engine topology.Engine, wipe bool) (topology.KeyValueStore, error) {
+	var kv topology.KeyValueStore
+	switch engine {
+	case topology.EngineMemory:
+		kv = state.NewMemoryStore(spec.Name)
+	default:
+		dir := filepath.Join(t.cfg.Dir, "rocksdb", spec.Name)
+		if wipe {
+			if err := state.WipeDir(dir); err != nil {
+				return nil, err
+			}
+		}
+		db, err := state.OpenRocksDB(dir, spec.Name, t.cfg.RocksDB)
+		if err != nil {
+			return nil, err
+		}
+		kv = db
+	}
+	if spec.Kind != topology.KindKeyValue {
+		// Time-keyed: segments under the changelog layer, so that the
+		// changelog and restoration carry logical keys (Kafka Streams'
+		// changelog format) and restored expired keys are dropped.
+		seg, err := segmented(kv, spec)
+		if err != nil {
+			kv.Close()
+			return nil, err
+		}
+		kv = seg
+	}
+	return kv, nil
+}
+
+// restoreStore restores a logged store's engine from its changelog, from
+// offset from up to until (-1: the end).
+func (t *Task) restoreStore(ctx context.Context, kv topology.KeyValueStore, tp state.TopicPartition, from, until int64) (int64, error) {
 	if seg, ok := kv.(*state.SegmentedStore); ok && until >= 0 && t.streamTime >= 0 {
 		// Changelog records before the commit position may come from
 		// processing rolled back after an earlier crash; their times must
@@ -422,17 +482,7 @@ func (t *Task) openStore(ctx context.Context, spec topology.StoreSpec) error {
 	if ferr := rs.finish(); err == nil {
 		err = ferr
 	}
-	if err != nil {
-		return &RecoverableError{Err: fmt.Errorf("restore from %s-%d: %w", tp.Topic, tp.Partition, err)}
-	}
-	if next > from {
-		t.log.Debug("restored", "store", spec.Name, "from", from, "to", next)
-	}
-	t.collector.Track(tp, next)
-	if until >= 0 {
-		return t.rollBack(ctx, kv, tp, until)
-	}
-	return nil
+	return next, err
 }
 
 // segmented puts a SegmentedStore over the engine of a time-keyed store,
@@ -464,6 +514,15 @@ func (t *Task) rollBack(ctx context.Context, kv topology.KeyValueStore, tp state
 		}
 		return nil
 	})
+	var behind *ChangelogBehindError
+	if errors.As(err, &behind) {
+		// The commit's position is past the changelog's end: the topic
+		// was made again since, and holds nothing to roll back.
+		t.log.Warn("commit position beyond the changelog's end (was it deleted and made again?); nothing to roll back",
+			"changelog", tp.String(), "position", until, "changelog_end", behind.End)
+		t.collector.Track(tp, behind.End)
+		return nil
+	}
 	if err != nil {
 		return &RecoverableError{Err: fmt.Errorf("read uncommitted tail of %s-%d: %w", tp.Topic, tp.Partition, err)}
 	}
@@ -599,8 +658,9 @@ func (t *Task) Skipped() int64   { return t.skipped.Load() }
 // OffsetCommitter commits input offsets for the application's consumer
 // group (at-least-once).
 type OffsetCommitter interface {
-	// CommitOffsets commits offsets with metadata stored beside each.
-	CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64, metadata string) error
+	// CommitOffsets commits offsets, each with the metadata of its
+	// partition stored beside it (at most MaxCommitMetadataBytes).
+	CommitOffsets(ctx context.Context, offsets map[state.TopicPartition]int64, metadata map[state.TopicPartition]string) error
 }
 
 // Commit makes the task's progress durable. At-least-once: wait until every
@@ -640,7 +700,7 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 	if t.cfg.ExactlyOnce {
 		// The stream time rides along as offset metadata; changelog
 		// positions are not needed (restores go to the committed end).
-		meta := EncodeCommitMetadata(t.commitMetadata(nil))
+		meta := EncodeCommitMetadata(t.withOwner(CommitMetadata{StreamTime: t.streamTime}))
 		if err := t.cfg.Txn.Commit(ctx, offs, meta); err != nil {
 			return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 		}
@@ -648,19 +708,21 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 		return nil
 	}
 	if len(offs) > 0 {
-		tracked := t.collector.Tracked()
-		pos := make(map[state.TopicPartition]int64, len(t.changelog))
-		for _, tp := range t.changelog {
-			pos[tp] = tracked[tp]
+		inputs := make([]state.TopicPartition, 0, len(offs))
+		for tp := range offs {
+			inputs = append(inputs, tp)
 		}
-		meta := EncodeCommitMetadata(t.commitMetadata(pos))
+		slices.SortFunc(inputs, func(a, b state.TopicPartition) int {
+			return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+		})
+		metas := t.commitMetadata(inputs)
 		if t.cfg.Txn != nil {
 			began := t.WallClockTime()
-			if err := t.cfg.Txn.CommitOffsetsOnly(ctx, offs, meta); err != nil {
+			if err := t.cfg.Txn.CommitOffsetsOnly(ctx, offs, metas); err != nil {
 				return fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err)
 			}
 			t.confirmedAt = began
-		} else if err := oc.CommitOffsets(ctx, offs, meta); err != nil {
+		} else if err := oc.CommitOffsets(ctx, offs, metas); err != nil {
 			err = fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err)
 			if errors.Is(err, ErrFenced) {
 				return err // another instance owns the task: no retry
@@ -672,16 +734,14 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 	return nil
 }
 
-// commitMetadata is what goes beside the committed offsets.
-func (t *Task) commitMetadata(pos map[state.TopicPartition]int64) CommitMetadata {
-	return CommitMetadata{
-		Positions:   pos,
-		StreamTime:  t.streamTime,
-		Owner:       t.cfg.Owner,
-		CommittedAt: t.WallClockTime(),
-		Interval:    t.cfg.CommitInterval,
-		Released:    t.releasing,
-	}
+// withOwner adds who commits, when and how often to commit metadata
+// (CommitMetadata.Owner).
+func (t *Task) withOwner(md CommitMetadata) CommitMetadata {
+	md.Owner = t.cfg.Owner
+	md.CommittedAt = t.WallClockTime()
+	md.Interval = t.cfg.CommitInterval
+	md.Released = t.releasing
+	return md
 }
 
 // ErrLeaseExpired stops Process when the task's ownership lease ran out

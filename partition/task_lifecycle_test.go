@@ -41,6 +41,9 @@ func (b *lcBroker) Produce(_ context.Context, r *kgo.Record, promise func(*kgo.R
 func (b *lcBroker) Restore(_ context.Context, tp state.TopicPartition, from, until int64, apply func([]*kgo.Record) error) (int64, error) {
 	b.restores = append(b.restores, tp.String()+" from "+strconv.FormatInt(from, 10))
 	log := b.logs[tp]
+	if from > int64(len(log)) { // as KafkaChangelogReader does
+		return from, &partition.ChangelogBehindError{TP: tp, From: from, End: int64(len(log))}
+	}
 	if until >= 0 && until < int64(len(log)) {
 		log = log[:until]
 	}
@@ -58,7 +61,7 @@ type lcCommitter struct {
 	commits []map[state.TopicPartition]int64
 }
 
-func (c *lcCommitter) CommitOffsets(_ context.Context, offs map[state.TopicPartition]int64, _ string) error {
+func (c *lcCommitter) CommitOffsets(_ context.Context, offs map[state.TopicPartition]int64, _ map[state.TopicPartition]string) error {
 	c.commits = append(c.commits, offs)
 	return nil
 }

@@ -100,7 +100,7 @@ func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartiti
 		return classifyTxnErr("producer id", err)
 	}
 	if len(offsets) > 0 {
-		if err := p.addOffsets(ctx, id, epoch, offsets, metadata); err != nil {
+		if err := p.addOffsets(ctx, id, epoch, offsets, func(state.TopicPartition) string { return metadata }); err != nil {
 			return err
 		}
 	}
@@ -129,7 +129,7 @@ func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartiti
 // other than fencing aborts the transaction when it can, so the next commit
 // starts clean; it returns a RecoverableError that is CommitOnly when the
 // abort worked.
-func (p *TxnProducer) CommitOffsetsOnly(ctx context.Context, offsets map[state.TopicPartition]int64, metadata string) error {
+func (p *TxnProducer) CommitOffsetsOnly(ctx context.Context, offsets map[state.TopicPartition]int64, metadata map[state.TopicPartition]string) error {
 	if len(offsets) == 0 {
 		return nil
 	}
@@ -146,7 +146,7 @@ func (p *TxnProducer) CommitOffsetsOnly(ctx context.Context, offsets map[state.T
 	if err != nil {
 		return p.abortOffsetsOnly(ctx, id, epoch, classifyTxnErr("producer id", err))
 	}
-	if err := p.addOffsets(ctx, id, epoch, offsets, metadata); err != nil {
+	if err := p.addOffsets(ctx, id, epoch, offsets, func(tp state.TopicPartition) string { return metadata[tp] }); err != nil {
 		return p.abortOffsetsOnly(ctx, id, epoch, err)
 	}
 	// franz-go ends no transaction in which it produced nothing: this only
@@ -184,7 +184,7 @@ func (p *TxnProducer) abortOffsetsOnly(ctx context.Context, id int64, epoch int1
 	return &RecoverableError{Err: cause, CommitOnly: true}
 }
 
-func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, offsets map[state.TopicPartition]int64, metadata string) error {
+func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, offsets map[state.TopicPartition]int64, metadata func(state.TopicPartition) string) error {
 	if err := p.addGroup(ctx, id, epoch); err != nil {
 		return err
 	}
@@ -203,8 +203,8 @@ func (p *TxnProducer) addOffsets(ctx context.Context, id int64, epoch int16, off
 		}
 		pp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
 		pp.Partition, pp.Offset, pp.LeaderEpoch = tp.Partition, off, -1
-		if metadata != "" {
-			pp.Metadata = &metadata
+		if md := metadata(tp); md != "" {
+			pp.Metadata = &md
 		}
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, pp)
 	}

@@ -179,6 +179,23 @@ func (c *Checkpoint) Write(path string) error {
 	return nil
 }
 
+// RemoveCheckpoint deletes the checkpoint file at path, if there is one,
+// and syncs its directory so that the removal survives a crash of the
+// machine: a checkpoint that came back would let the next start trust local
+// stores that were written past it.
+func RemoveCheckpoint(path string) error {
+	if err := os.Remove(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("remove checkpoint %s: %w", path, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("remove checkpoint %s: sync directory: %w", path, err)
+	}
+	return nil
+}
+
 func writeFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")

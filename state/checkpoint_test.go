@@ -118,3 +118,23 @@ func TestCheckpointWriteRefusesBadInput(t *testing.T) {
 		t.Fatalf("files left behind: %v", entries)
 	}
 }
+
+func TestRemoveCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ".checkpoint")
+	if err := WriteCheckpoint(path, map[TopicPartition]int64{{Topic: "c", Partition: 0}: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveCheckpoint(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("checkpoint still there: %v", err)
+	}
+	if err := RemoveCheckpoint(path); err != nil {
+		t.Fatalf("removing a missing checkpoint: %v", err)
+	}
+	if err := RemoveCheckpoint(filepath.Join(dir, "no-such-dir", ".checkpoint")); err != nil {
+		t.Fatalf("missing directory: %v", err)
+	}
+}

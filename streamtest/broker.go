@@ -112,6 +112,9 @@ func (b *broker) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.R
 // Restore implements partition.ChangelogReader: it applies the records of tp
 // from offset from to until (negative: the current end).
 func (b *broker) Restore(ctx context.Context, tp state.TopicPartition, from, until int64, apply func([]*kgo.Record) error) (int64, error) {
+	if end := b.end(tp); from > end {
+		return from, &partition.ChangelogBehindError{TP: tp, From: from, End: end}
+	}
 	recs := b.fetch(tp, from)
 	if until >= 0 {
 		for i, r := range recs {
@@ -134,6 +137,16 @@ func (b *broker) Restore(ctx context.Context, tp state.TopicPartition, from, unt
 		recs = recs[n:]
 	}
 	return next, nil
+}
+
+// end is the offset after the last record of tp.
+func (b *broker) end(tp state.TopicPartition) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t, ok := b.topics[tp.Topic]; ok && tp.Partition >= 0 && int(tp.Partition) < len(t.parts) {
+		return int64(len(t.parts[tp.Partition]))
+	}
+	return 0
 }
 
 // fetch returns the records of tp from offset from on. They are shared:

@@ -67,6 +67,9 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("streamtest.New: %w", err)
 	}
+	if err := topo.ValidateTopicNames(c.appID); err != nil {
+		return nil, fmt.Errorf("streamtest.New: %w", err)
+	}
 	l, err := newLayout(topo, &c)
 	if err != nil {
 		return nil, fmt.Errorf("streamtest.New: %w", err)
@@ -310,34 +313,28 @@ func (d *Driver) commit() error {
 // records them (there is no consumer group). Tasks call it with d.mu held.
 type offsetBook struct{ d *Driver }
 
-func (b offsetBook) CommitOffsets(_ context.Context, offsets map[state.TopicPartition]int64, metadata string) error {
+func (b offsetBook) CommitOffsets(_ context.Context, offsets map[state.TopicPartition]int64, metadata map[state.TopicPartition]string) error {
+	for tp := range offsets {
+		if m := metadata[tp]; len(m) > partition.MaxCommitMetadataBytes {
+			return fmt.Errorf("commit %s: metadata of %d bytes, Kafka takes at most %d by default", tp, len(m), partition.MaxCommitMetadataBytes)
+		}
+	}
 	for tp, o := range offsets {
 		b.d.committed[tp] = o
-		b.d.metadata[tp] = metadata
+		b.d.metadata[tp] = metadata[tp]
 	}
 	return nil
 }
 
 // commitPoint is what a restarting task learns of its last commit.
 func (d *Driver) commitPoint(inputs []state.TopicPartition) (partition.CommitPoint, error) {
-	cp := partition.CommitPoint{Offsets: map[state.TopicPartition]int64{}, StreamTime: state.UnknownStreamTime}
+	committed := map[state.TopicPartition]partition.CommittedOffset{}
 	for _, tp := range inputs {
-		o, ok := d.committed[tp]
-		if !ok {
-			continue
+		if o, ok := d.committed[tp]; ok {
+			committed[tp] = partition.CommittedOffset{Offset: o, Metadata: d.metadata[tp]}
 		}
-		cp.Offsets[tp] = o
-		cp.Committed = true
-		md, err := partition.DecodeCommitMetadata(d.metadata[tp])
-		if err != nil {
-			return cp, err
-		}
-		if cp.Positions == nil {
-			cp.Positions = md.Positions
-		}
-		cp.StreamTime = max(cp.StreamTime, md.StreamTime)
 	}
-	return cp, nil
+	return partition.NewCommitPoint(committed)
 }
 
 // Committed returns the committed offset (the next offset to read) of an

@@ -56,6 +56,19 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	if _, err := streamtest.New(nil); err == nil {
 		t.Error("New(nil) accepted")
 	}
+	// The application id names topics and the state directory.
+	for id, want := range map[string]string{
+		"a/b": `application id "a/b" has '/'`,
+		"..":  `application id ".." is not allowed`,
+	} {
+		d, err := streamtest.New(topo, streamtest.WithApplicationID(id))
+		if err == nil {
+			d.Close()
+			t.Errorf("New accepted application id %q", id)
+		} else if !strings.Contains(err.Error(), want) {
+			t.Errorf("application id %q: %v, want %q in it", id, err, want)
+		}
+	}
 }
 
 func TestPipeToUnknownTopic(t *testing.T) {

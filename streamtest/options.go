@@ -44,8 +44,8 @@ func defaultCfg() cfg {
 
 func (c *cfg) validate() error {
 	var errs []error
-	if c.appID == "" {
-		errs = append(errs, errors.New("application id is empty"))
+	if err := topology.ValidateApplicationID(c.appID); err != nil {
+		errs = append(errs, err)
 	}
 	if c.partitions < 1 {
 		errs = append(errs, fmt.Errorf("partition count %d: need at least 1", c.partitions))

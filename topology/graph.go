@@ -243,6 +243,9 @@ func (b *Builder) Build() (*Topology, error) {
 	if len(b.sources) == 0 {
 		return nil, errors.New("topology has no source: call Stream first")
 	}
+	if err := b.validateNames(); err != nil {
+		return nil, err
+	}
 	for _, n := range b.nodes {
 		for _, s := range n.stores {
 			if _, ok := b.stores[s]; !ok {

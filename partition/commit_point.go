@@ -1,0 +1,126 @@
+package partition
+
+import (
+	"fmt"
+
+	"github.com/eddystreams/eddy/state"
+	"github.com/eddystreams/eddy/topology"
+)
+
+// CommittedOffset is an input partition's committed offset (the next to
+// read) and the metadata stored beside it.
+type CommittedOffset struct {
+	Offset   int64
+	Metadata string
+}
+
+// NewCommitPoint makes a task's CommitPoint from the committed offsets of
+// its input partitions (those without one left out; an offset of -1 counts
+// as none, but its metadata says who released the task). The metadata of all of
+// them is read together: a large commit is split across them (see
+// SplitCommitMetadata).
+func NewCommitPoint(committed map[state.TopicPartition]CommittedOffset) (CommitPoint, error) {
+	cp := CommitPoint{Offsets: map[state.TopicPartition]int64{}, StreamTime: state.UnknownStreamTime}
+	metas := make([]string, 0, len(committed))
+	var released []string // the metadata of offsets -1 (Task.Release of a task that never consumed)
+	for tp, o := range committed {
+		if o.Offset < 0 {
+			released = append(released, o.Metadata)
+			continue
+		}
+		cp.Committed = true
+		cp.Offsets[tp] = o.Offset
+		metas = append(metas, o.Metadata)
+	}
+	if !cp.Committed {
+		metas = released
+	}
+	md, err := DecodeCommitMetadata(metas...)
+	if err != nil {
+		return cp, err
+	}
+	cp.Owner, cp.CommittedAt, cp.Interval, cp.Released = md.Owner, md.CommittedAt, md.Interval, md.Released
+	if !cp.Committed {
+		return cp, nil
+	}
+	cp.Positions = md.Positions
+	cp.StorePositions, cp.Fingerprint = md.StorePositions, md.Fingerprint
+	cp.StreamTime = md.StreamTime
+	return cp, nil
+}
+
+// changelogsByIndex maps the index in the sub-topology's Stores of each
+// store with a changelog of its own to its changelog partition.
+func changelogsByIndex(appID string, st *topology.Subtopology, partition int32) map[int]state.TopicPartition {
+	m := map[int]state.TopicPartition{}
+	for i, spec := range st.Stores {
+		if spec.Logging && spec.SourceTopic == "" {
+			m[i] = state.TopicPartition{Topic: topology.ChangelogTopicName(appID, spec.Name), Partition: partition}
+		}
+	}
+	return m
+}
+
+func fingerprintOf(byIndex map[int]state.TopicPartition) uint32 {
+	names := make(map[int]string, len(byIndex))
+	for i, tp := range byIndex {
+		names[i] = fmt.Sprintf("%s-%d", tp.Topic, tp.Partition)
+	}
+	return ChangelogFingerprint(names)
+}
+
+// resolvePositions turns the commit point's positions by store index into
+// positions by changelog partition, if they were written for this task's
+// changelogs. Positions written for other stores (the topology changed) are
+// dropped: restoration then goes to the changelogs' ends.
+func (t *Task) resolvePositions(cp *CommitPoint) {
+	if cp.StorePositions == nil {
+		return
+	}
+	if cp.Fingerprint != fingerprintOf(t.logIdx) {
+		t.log.Warn("commit metadata was written for other stores (the topology changed?); restoring to the changelogs' ends", "fingerprint", cp.Fingerprint)
+		return
+	}
+	pos := make(map[state.TopicPartition]int64, len(cp.StorePositions))
+	for i, o := range cp.StorePositions {
+		if tp, ok := t.logIdx[i]; ok {
+			pos[tp] = o
+		}
+	}
+	for tp, o := range cp.Positions {
+		pos[tp] = o
+	}
+	cp.Positions = pos
+}
+
+// commitMetadata encodes the positions of the task's changelogs and its
+// stream time for the input partitions committed, split across them when
+// it does not fit one (MaxCommitMetadataBytes each).
+func (t *Task) commitMetadata(inputs []state.TopicPartition) map[state.TopicPartition]string {
+	tracked := t.collector.Tracked()
+	md := t.withOwner(CommitMetadata{StorePositions: make(map[int]int64, len(t.logIdx)), Fingerprint: fingerprintOf(t.logIdx), StreamTime: t.streamTime})
+	for i, tp := range t.logIdx {
+		md.StorePositions[i] = tracked[tp]
+	}
+	parts, ok := SplitCommitMetadata(EncodeCommitMetadata(md), len(inputs))
+	if !ok {
+		if !t.warnedMetadata {
+			t.warnedMetadata = true
+			t.log.Warn("the changelog positions of the task's stores do not fit its input partitions' commit metadata; a restart after a crash restores to the changelogs' ends",
+				"stores", len(t.logIdx), "inputs", len(inputs), "max_bytes_per_partition", MaxCommitMetadataBytes)
+		}
+		md.StorePositions, md.PositionsOmitted = nil, true
+		parts = []string{EncodeCommitMetadata(md)}
+	}
+	out := make(map[state.TopicPartition]string, len(inputs))
+	for i, tp := range inputs {
+		if len(parts) == 1 {
+			out[tp] = parts[0]
+		} else if i < len(parts) {
+			out[tp] = parts[i]
+		} else {
+			out[tp] = "" // the parts fill the first partitions
+		}
+	}
+	return out
+}
