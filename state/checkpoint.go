@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/eddystreams/eddy/topology"
 )
 
 // A checkpoint file records, per task, the changelog offsets up to which
@@ -32,13 +34,9 @@ const UnknownStreamTime int64 = -1
 // task's stores and restore them from the start of their changelogs.
 var ErrCorruptCheckpoint = errors.New("corrupt checkpoint file")
 
-// TopicPartition names one partition of a topic.
-type TopicPartition struct {
-	Topic     string
-	Partition int32
-}
-
-func (tp TopicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic, tp.Partition) }
+// TopicPartition names one partition of a topic (topology.TopicPartition:
+// the layout speaks of the same partitions).
+type TopicPartition = topology.TopicPartition
 
 // Checkpoint is the content of a checkpoint file.
 type Checkpoint struct {
