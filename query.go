@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"iter"
 
 	"github.com/eddystreams/eddy/actors"
 	"github.com/eddystreams/eddy/partition"
@@ -81,12 +81,21 @@ func (r *StoreReader[K, V]) topic() string {
 	return topology.ChangelogTopicName(r.app.cfg.appID, r.spec.Name)
 }
 
-func (r *StoreReader[K, V]) kvStore(t *partition.Task) (topology.KeyValueStore, error) {
-	kv, ok := t.Store(r.spec.Name).(topology.KeyValueStore)
-	if !ok {
-		return nil, fmt.Errorf("eddy: store %q is not a key-value store", r.spec.Name)
+func (r *StoreReader[K, V]) taskOf(kb []byte) topology.TaskID {
+	return topology.TaskID{Subtopology: r.st.ID, Partition: partition.KeyPartition(kb, r.app.layout.tasks[r.st.ID])}
+}
+
+// query runs q on task id of this node.
+func (r *StoreReader[K, V]) query(ctx context.Context, id topology.TaskID, q actors.StoreQuery) (actors.StoreResult, error) {
+	q.Store = r.spec.Name
+	res, err := r.app.node.QueryStore(ctx, id, q)
+	if errors.Is(err, actors.ErrTaskNotHere) {
+		return res, fmt.Errorf("%w: store %q, task %s: %w", ErrNotLocal, r.spec.Name, id, err)
 	}
-	return kv, nil
+	if err != nil {
+		return res, fmt.Errorf("eddy: store %q, task %s: %w", r.spec.Name, id, err)
+	}
+	return res, nil
 }
 
 // Get returns the value of key and whether it is present. A key whose task
@@ -100,21 +109,11 @@ func (r *StoreReader[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 	if err != nil {
 		return zero, false, fmt.Errorf("eddy: store %q: serialize key: %w", r.spec.Name, err)
 	}
-	id := topology.TaskID{Subtopology: r.st.ID, Partition: partition.KeyPartition(kb, r.app.layout.tasks[r.st.ID])}
-	res, err := r.app.node.Query(ctx, id, func(t *partition.Task) (any, error) {
-		kv, err := r.kvStore(t)
-		if err != nil {
-			return nil, err
-		}
-		return kv.Get(kb)
-	})
-	if errors.Is(err, actors.ErrTaskNotHere) {
-		return zero, false, fmt.Errorf("%w: store %q, key in task %s: %w", ErrNotLocal, r.spec.Name, id, err)
-	}
-	if err != nil || res.([]byte) == nil {
+	res, err := r.query(ctx, r.taskOf(kb), actors.StoreQuery{Get: true, Key: kb})
+	if err != nil || !res.Found {
 		return zero, false, err
 	}
-	v, err := r.vs.Deserialize(r.topic(), res.([]byte))
+	v, err := r.vs.Deserialize(r.topic(), res.Value)
 	if err != nil {
 		return zero, false, fmt.Errorf("eddy: store %q: deserialize value: %w", r.spec.Name, err)
 	}
@@ -122,79 +121,139 @@ func (r *StoreReader[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
 }
 
 // Range returns the entries with keys from..to, both included, ordered by
-// serialized key (bytewise), from every task of the store on this node.
+// serialized key (bytewise), from every task of the store on this node. It
+// holds the whole answer in memory; RangeSeq does not.
 func (r *StoreReader[K, V]) Range(ctx context.Context, from, to K) ([]topology.Pair[K, V], error) {
+	return collect(r.RangeSeq(ctx, from, to))
+}
+
+// RangeSeq is Range as an iterator: the store is read a page at a time from
+// each task and merged by key, so memory holds one page per task.
+func (r *StoreReader[K, V]) RangeSeq(ctx context.Context, from, to K) iter.Seq2[topology.Pair[K, V], error] {
 	fb, err := r.ks.Serialize(r.topic(), from)
 	if err != nil {
-		return nil, fmt.Errorf("eddy: store %q: serialize key: %w", r.spec.Name, err)
+		return failed[K, V](fmt.Errorf("eddy: store %q: serialize key: %w", r.spec.Name, err))
 	}
 	tb, err := r.ks.Serialize(r.topic(), to)
 	if err != nil {
-		return nil, fmt.Errorf("eddy: store %q: serialize key: %w", r.spec.Name, err)
+		return failed[K, V](fmt.Errorf("eddy: store %q: serialize key: %w", r.spec.Name, err))
 	}
-	end := append(append([]byte(nil), tb...), 0) // the first key after to
-	return r.scan(ctx, func(kv topology.KeyValueStore) (topology.KeyValueIterator, error) { return kv.Range(fb, end) })
+	return r.scan(ctx, fb, append(append([]byte(nil), tb...), 0)) // to included: up to the first key after it
 }
 
 // PrefixScan returns the entries whose serialized key starts with prefix,
 // ordered by serialized key, from every task of the store on this node.
 func (r *StoreReader[K, V]) PrefixScan(ctx context.Context, prefix []byte) ([]topology.Pair[K, V], error) {
-	return r.scan(ctx, func(kv topology.KeyValueStore) (topology.KeyValueIterator, error) { return kv.PrefixScan(prefix) })
+	return collect(r.scan(ctx, prefix, prefixEnd(prefix)))
 }
 
 // All returns every entry of the store on this node, ordered by serialized
-// key.
+// key. It holds the whole store in memory; AllSeq does not.
 func (r *StoreReader[K, V]) All(ctx context.Context) ([]topology.Pair[K, V], error) {
-	return r.scan(ctx, func(kv topology.KeyValueStore) (topology.KeyValueIterator, error) { return kv.Range(nil, nil) })
+	return collect(r.AllSeq(ctx))
 }
 
-// scan runs open on every local task of the store and merges the results.
-// A task of the store that does not run here makes the answer incomplete,
-// which is an error (ErrNotLocal) rather than a silent partial result.
-func (r *StoreReader[K, V]) scan(ctx context.Context, open func(topology.KeyValueStore) (topology.KeyValueIterator, error)) ([]topology.Pair[K, V], error) {
-	if err := r.ready(); err != nil {
-		return nil, err
-	}
-	type raw struct{ k, v []byte }
-	var all []raw
-	for p := int32(0); p < r.app.layout.tasks[r.st.ID]; p++ {
-		id := topology.TaskID{Subtopology: r.st.ID, Partition: p}
-		res, err := r.app.node.Query(ctx, id, func(t *partition.Task) (any, error) {
-			kv, err := r.kvStore(t)
-			if err != nil {
-				return nil, err
-			}
-			it, err := open(kv)
-			if err != nil {
-				return nil, err
-			}
-			defer it.Close()
-			var out []raw
-			for it.Next() {
-				out = append(out, raw{it.Key(), it.Value()})
-			}
-			return out, it.Err()
-		})
-		if errors.Is(err, actors.ErrTaskNotHere) {
-			return nil, fmt.Errorf("%w: store %q, task %s: %w", ErrNotLocal, r.spec.Name, id, err)
+// AllSeq is All as an iterator, a page per task at a time (see RangeSeq).
+func (r *StoreReader[K, V]) AllSeq(ctx context.Context) iter.Seq2[topology.Pair[K, V], error] {
+	return r.scan(ctx, nil, nil)
+}
+
+// prefixEnd is the first key after every key starting with prefix (nil:
+// none, the prefix is all 0xff).
+func prefixEnd(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
 		}
+	}
+	return nil
+}
+
+func collect[K, V any](seq iter.Seq2[topology.Pair[K, V], error]) ([]topology.Pair[K, V], error) {
+	var out []topology.Pair[K, V]
+	for p, err := range seq {
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, res.([]raw)...)
-	}
-	sort.Slice(all, func(i, j int) bool { return bytes.Compare(all[i].k, all[j].k) < 0 })
-	out := make([]topology.Pair[K, V], 0, len(all))
-	for _, e := range all {
-		k, err := r.ks.Deserialize(r.topic(), e.k)
-		if err != nil {
-			return nil, fmt.Errorf("eddy: store %q: deserialize key: %w", r.spec.Name, err)
-		}
-		v, err := r.vs.Deserialize(r.topic(), e.v)
-		if err != nil {
-			return nil, fmt.Errorf("eddy: store %q: deserialize value: %w", r.spec.Name, err)
-		}
-		out = append(out, topology.KV(k, v))
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+func failed[K, V any](err error) iter.Seq2[topology.Pair[K, V], error] {
+	return func(yield func(topology.Pair[K, V], error) bool) { yield(topology.Pair[K, V]{}, err) }
+}
+
+// pager reads one task's part of a range a page at a time.
+type pager struct {
+	id   topology.TaskID
+	q    actors.StoreQuery
+	page []actors.KV
+	done bool // no page after this one
+}
+
+// scan reads keys in [from, to) from every task of the store and merges
+// them by key: a page per task in memory at a time, each page read on its
+// task between two records. A task of the store that does not run here
+// makes the answer incomplete, which is an error (ErrNotLocal) rather than a
+// silent partial result.
+func (r *StoreReader[K, V]) scan(ctx context.Context, from, to []byte) iter.Seq2[topology.Pair[K, V], error] {
+	return func(yield func(topology.Pair[K, V], error) bool) {
+		if err := r.ready(); err != nil {
+			yield(topology.Pair[K, V]{}, err)
+			return
+		}
+		var pagers []*pager
+		fill := func(p *pager) error {
+			for len(p.page) == 0 && !p.done {
+				res, err := r.query(ctx, p.id, p.q)
+				if err != nil {
+					return err
+				}
+				p.page, p.done = res.Entries, !res.More
+				p.q.From = res.Next
+			}
+			return nil
+		}
+		for part := int32(0); part < r.app.layout.tasks[r.st.ID]; part++ {
+			p := &pager{id: topology.TaskID{Subtopology: r.st.ID, Partition: part}, q: actors.StoreQuery{From: from, To: to}}
+			if err := fill(p); err != nil {
+				yield(topology.Pair[K, V]{}, err)
+				return
+			}
+			pagers = append(pagers, p)
+		}
+		for {
+			var next *pager
+			for _, p := range pagers {
+				if len(p.page) > 0 && (next == nil || bytes.Compare(p.page[0].Key, next.page[0].Key) < 0) {
+					next = p
+				}
+			}
+			if next == nil {
+				return
+			}
+			e := next.page[0]
+			next.page = next.page[1:]
+			k, err := r.ks.Deserialize(r.topic(), e.Key)
+			if err != nil {
+				yield(topology.Pair[K, V]{}, fmt.Errorf("eddy: store %q: deserialize key: %w", r.spec.Name, err))
+				return
+			}
+			v, err := r.vs.Deserialize(r.topic(), e.Value)
+			if err != nil {
+				yield(topology.Pair[K, V]{}, fmt.Errorf("eddy: store %q: deserialize value: %w", r.spec.Name, err))
+				return
+			}
+			if !yield(topology.KV(k, v), nil) {
+				return
+			}
+			if err := fill(next); err != nil {
+				yield(topology.Pair[K, V]{}, err)
+				return
+			}
+		}
+	}
 }

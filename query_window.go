@@ -3,12 +3,10 @@ package eddy
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 
 	"github.com/eddystreams/eddy/actors"
-	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/topology"
 )
 
@@ -64,43 +62,35 @@ func (w *WindowStoreReader[K, V]) Fetch(ctx context.Context, key K, from, to int
 	if session {
 		lo, hi = topology.SessionKey(kb, 0, max(0, from)), topology.SessionKey(kb, math.MaxInt64, math.MaxInt64)
 	}
-	id := topology.TaskID{Subtopology: r.st.ID, Partition: partition.KeyPartition(kb, r.app.layout.tasks[r.st.ID])}
-	type raw struct{ k, v []byte }
-	res, err := r.app.node.Query(ctx, id, func(t *partition.Task) (any, error) {
-		kv, err := r.kvStore(t)
+	// One key's windows: few, read page by page on the key's task.
+	id := r.taskOf(kb)
+	var entries []actors.KV
+	q := actors.StoreQuery{From: lo, To: append(hi, 0)}
+	for {
+		res, err := r.query(ctx, id, q)
 		if err != nil {
 			return nil, err
 		}
-		it, err := kv.Range(lo, append(hi, 0))
-		if err != nil {
-			return nil, err
+		entries = append(entries, res.Entries...)
+		if !res.More {
+			break
 		}
-		var out []raw
-		for it.Next() {
-			out = append(out, raw{it.Key(), it.Value()})
-		}
-		return out, errors.Join(it.Err(), it.Close())
-	})
-	if errors.Is(err, actors.ErrTaskNotHere) {
-		return nil, fmt.Errorf("%w: store %q, key in task %s: %w", ErrNotLocal, r.spec.Name, id, err)
-	}
-	if err != nil {
-		return nil, err
+		q.From = res.Next
 	}
 	var out []WindowedValue[K, V]
-	for _, e := range res.([]raw) {
+	for _, e := range entries {
 		var k []byte
 		var win topology.Window
 		var ts int64
-		vb := e.v
+		vb := e.Value
 		if session {
-			k, win.Start, win.End, err = topology.SplitSessionKey(e.k)
+			k, win.Start, win.End, err = topology.SplitSessionKey(e.Key)
 			if err == nil && win.Start > to {
 				continue
 			}
 			ts = win.End
 		} else {
-			k, win.Start, _, err = topology.SplitWindowKey(e.k)
+			k, win.Start, _, err = topology.SplitWindowKey(e.Key)
 			win.End = win.Start + w.size
 			if err == nil {
 				ts, vb, err = topology.SplitTimestamped(vb)

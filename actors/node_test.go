@@ -382,3 +382,49 @@ func TestRevokedTaskIsNotRestarted(t *testing.T) {
 		t.Fatal("a revoked task was started again")
 	}
 }
+
+// TestQueryStoreInPages reads a task's store with queries as data: a get,
+// and a range served a page at a time, each page resuming from the last.
+func TestQueryStoreInPages(t *testing.T) {
+	n := newTestNode(t, NodeConfig{})
+	ctx := context.Background()
+	if err := n.Apply(ctx, Assignment{Epoch: 1, Active: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	n.produce(t, 0, 21) // keys k0..k6, 3 records each
+	waitUntil(t, 10*time.Second, "the input to be counted", func() bool { return n.task(task0).Processed() == 21 })
+	res, err := n.QueryStore(ctx, task0, StoreQuery{Store: "counts", Get: true, Key: []byte("k3")})
+	if err != nil || !res.Found || len(res.Value) == 0 {
+		t.Fatalf("get k3: %+v, %v", res, err)
+	}
+	var keys []string
+	pages := 0
+	q := StoreQuery{Store: "counts", Limit: 3}
+	for {
+		res, err := n.QueryStore(ctx, task0, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(res.Entries) > 3 {
+			t.Fatalf("page of %d entries, limit 3", len(res.Entries))
+		}
+		for _, e := range res.Entries {
+			keys = append(keys, string(e.Key))
+		}
+		if !res.More {
+			break
+		}
+		q.From = res.Next
+	}
+	want := []string{"k0", "k1", "k2", "k3", "k4", "k5", "k6"}
+	if fmt.Sprint(keys) != fmt.Sprint(want) || pages != 3 {
+		t.Fatalf("%d pages with keys %v, want 3 pages with %v", pages, keys, want)
+	}
+	if _, err := n.QueryStore(ctx, task1, StoreQuery{Store: "counts", Get: true, Key: []byte("k3")}); !errors.Is(err, ErrTaskNotHere) {
+		t.Fatalf("query of a task not here: %v", err)
+	}
+	if _, err := n.QueryStore(ctx, task0, StoreQuery{Store: "nope", Get: true, Key: []byte("k3")}); err == nil {
+		t.Fatal("query of an unknown store must fail")
+	}
+}

@@ -36,6 +36,8 @@ func (a *taskActor) Receive(c actor.Context) {
 				m.done <- err
 			case *closeRequest:
 				m.done <- err
+			case *queryRequest:
+				m.done <- queryReply{err: err}
 			default:
 				if c.Sender() != nil {
 					c.Respond(reply{err: fmt.Errorf("task %s failed", a.task.ID())})
@@ -118,11 +120,11 @@ func (a *taskActor) Receive(c actor.Context) {
 		}
 	case *queryRequest:
 		if a.dead || a.task.State() != partition.StateRunning {
-			c.Respond(queryReply{err: fmt.Errorf("task %s is %s: %w", a.task.ID(), a.task.State(), ErrTaskNotHere)})
+			m.done <- queryReply{err: fmt.Errorf("task %s is %s: %w", a.task.ID(), a.task.State(), ErrTaskNotHere)}
 			return
 		}
-		v, err := m.fn(a.task)
-		c.Respond(queryReply{v: v, err: err})
+		res, err := serve(a.task, m.q)
+		m.done <- queryReply{res: res, err: err}
 	case *commitRequest:
 		c.Respond(reply{err: a.commit()})
 	case commitTick:
