@@ -12,9 +12,9 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), ".checkpoint")
 	want := &Checkpoint{
 		Offsets: map[TopicPartition]int64{
-			{"app-counts-changelog", 3}:  42,
-			{"app-counts-changelog", 10}: 0,
-			{"app-avg-changelog", 3}:     1 << 40,
+			{Topic: "app-counts-changelog", Partition: 3}:  42,
+			{Topic: "app-counts-changelog", Partition: 10}: 0,
+			{Topic: "app-avg-changelog", Partition: 3}:     1 << 40,
 		},
 		StreamTime: 1_700_000_000_000,
 	}
@@ -38,7 +38,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	}
 
 	// The simple API: no stream time line, and overwriting replaces.
-	offsets := map[TopicPartition]int64{{"t", 0}: 7}
+	offsets := map[TopicPartition]int64{{Topic: "t", Partition: 0}: 7}
 	if err := WriteCheckpoint(path, offsets); err != nil {
 		t.Fatal(err)
 	}
@@ -102,10 +102,10 @@ func TestCheckpointWriteRefusesBadInput(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, ".checkpoint")
 	for name, offsets := range map[string]map[TopicPartition]int64{
-		"empty topic":        {{"", 0}: 1},
-		"space in topic":     {{"a b", 0}: 1},
-		"negative partition": {{"t", -1}: 1},
-		"negative offset":    {{"t", 0}: -1},
+		"empty topic":        {{Topic: "", Partition: 0}: 1},
+		"space in topic":     {{Topic: "a b", Partition: 0}: 1},
+		"negative partition": {{Topic: "t", Partition: -1}: 1},
+		"negative offset":    {{Topic: "t", Partition: 0}: -1},
 	} {
 		if err := WriteCheckpoint(path, offsets); err == nil {
 			t.Errorf("%s: WriteCheckpoint succeeded", name)
