@@ -166,7 +166,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.node.Start()
 	go a.watch()
 	// A single node runs every task; the cluster will hand out assignments.
-	if err := a.node.Apply(ctx, actors.Assignment{Epoch: 1, Active: a.layout.allTasks()}); err != nil {
+	if err := a.node.Apply(ctx, actors.Assign{Epoch: 1, Active: a.layout.allTasks()}); err != nil {
 		return fmt.Errorf("eddy: start tasks: %w", err)
 	}
 	a.log.Info("started", "tasks", len(a.layout.allTasks()))

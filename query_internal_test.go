@@ -50,7 +50,7 @@ func TestQueryForATaskOnAnotherNode(t *testing.T) {
 	}
 	// Keep only the counting task of partition 0.
 	keep := topology.TaskID{Subtopology: 1, Partition: 0}
-	if err := app.node.Apply(ctx, actors.Assignment{Epoch: 2, Active: []topology.TaskID{keep}}); err != nil {
+	if err := app.node.Apply(ctx, actors.Assign{Epoch: 2, Active: []topology.TaskID{keep}}); err != nil {
 		t.Fatal(err)
 	}
 	counts, err := Store[string, int64](app, wordcount.StoreName)

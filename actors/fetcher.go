@@ -31,6 +31,10 @@ type fetcher struct {
 	readCommitted bool
 	byTP          map[state.TopicPartition]*runningTask // owned by the loop
 	pos           map[state.TopicPartition]*fetchPos    // owned by the loop
+	seen          map[state.TopicPartition]*fetchPos    // every partition, for inputLag; owned by the loop
+
+	lagMu sync.Mutex
+	lags  map[state.TopicPartition]int64 // last lag of every partition, -1 unknown
 
 	mu      sync.Mutex
 	ops     []func()
@@ -40,7 +44,8 @@ type fetcher struct {
 
 func newFetcher(cl *kgo.Client, system *actor.ActorSystem, log *slog.Logger, readCommitted bool) *fetcher {
 	return &fetcher{cl: cl, system: system, log: log, readCommitted: readCommitted,
-		byTP: map[state.TopicPartition]*runningTask{}, pos: map[state.TopicPartition]*fetchPos{}}
+		byTP: map[state.TopicPartition]*runningTask{}, pos: map[state.TopicPartition]*fetchPos{},
+		seen: map[state.TopicPartition]*fetchPos{}, lags: map[state.TopicPartition]int64{}}
 }
 
 // fetchPos is what the fetcher knows of a partition whose task wants lags.
@@ -80,6 +85,22 @@ type InputOffsets struct {
 	Start, End int64
 }
 
+// inputLag is the records on the broker past those fetched, summed over
+// tps; -1 while any of them is unknown (nothing fetched yet).
+func (f *fetcher) inputLag(tps []state.TopicPartition) int64 {
+	f.lagMu.Lock()
+	defer f.lagMu.Unlock()
+	var sum int64
+	for _, tp := range tps {
+		l, ok := f.lags[tp]
+		if !ok || l < 0 {
+			return -1
+		}
+		sum += l
+	}
+	return sum
+}
+
 // do runs op on the fetch loop between polls and waits for it; before the loop
 // runs or after it ended, op runs at once.
 func (f *fetcher) do(op func()) {
@@ -106,6 +127,11 @@ func (f *fetcher) add(rt *runningTask, starts map[state.TopicPartition]int64, en
 		var lags map[state.TopicPartition]int64
 		for _, tp := range rt.task.Inputs() {
 			f.byTP[tp] = rt
+			seen := &fetchPos{next: -1, end: -1}
+			if off, ok := starts[tp]; ok {
+				seen.next = off
+			}
+			f.seen[tp] = seen
 			if ends != nil {
 				p := &fetchPos{next: -1, end: -1}
 				if e, ok := ends[tp]; ok {
@@ -144,6 +170,10 @@ func (f *fetcher) remove(rt *runningTask) {
 			if f.byTP[tp] == rt {
 				delete(f.byTP, tp)
 				delete(f.pos, tp)
+				delete(f.seen, tp)
+				f.lagMu.Lock()
+				delete(f.lags, tp)
+				f.lagMu.Unlock()
 				rm[tp.Topic] = append(rm[tp.Topic], tp.Partition)
 			}
 		}
@@ -205,6 +235,12 @@ func (f *fetcher) deliver(p kgo.FetchTopicPartition) {
 	rt, ok := f.byTP[tp]
 	if !ok {
 		return // removed; its next owner fetches from the last commit
+	}
+	if seen := f.seen[tp]; seen != nil {
+		seen.observe(&p.FetchPartition, f.readCommitted)
+		f.lagMu.Lock()
+		f.lags[tp] = seen.lag()
+		f.lagMu.Unlock()
 	}
 	pos := f.pos[tp]
 	lag := int64(-1)

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,13 +17,6 @@ import (
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// Assignment is the set of tasks a node runs, numbered by epoch. A single
-// node assigns itself everything; the cluster will send assignments later.
-type Assignment struct {
-	Epoch  int64
-	Active []topology.TaskID
-}
 
 // NodeConfig is what a node needs to run tasks.
 type NodeConfig struct {
@@ -105,6 +97,8 @@ type Node struct {
 	starting map[topology.TaskID]bool // a start (or restart) is under way
 	lost     int64                    // tasks given up because another instance fenced them
 	slots    chan struct{}            // bounds concurrent task starts
+	entries  map[topology.TaskID]*taskEntry
+	pid      *actor.PID // the node actor (assign.go)
 }
 
 // NewNode makes a node; Start begins fetching and committing.
@@ -140,12 +134,14 @@ func NewNode(cfg NodeConfig) *Node {
 		closing:  map[*runningTask]bool{},
 		assigned: map[topology.TaskID]bool{},
 		starting: map[topology.TaskID]bool{},
+		entries:  map[topology.TaskID]*taskEntry{},
 		slots:    make(chan struct{}, parallelStarts()),
 		errCh:    make(chan error, 1),
 		ctx:      ctx,
 		cancel:   cancel,
 	}
 	n.fetch = newFetcher(cfg.Consumer, system, logger, cfg.ReadCommitted)
+	n.pid = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &nodeActor{n: n} }))
 	return n
 }
 
@@ -175,83 +171,6 @@ func (n *Node) Start() {
 	go func() { defer n.wg.Done(); n.wallClockLoop(n.ctx) }()
 }
 
-// Apply makes the node run exactly the tasks of a: new tasks are created,
-// restored and started, and tasks no longer assigned are committed and closed.
-// Tasks start concurrently, a few at a time doing work (parallelStarts); a
-// start takes as long as its restore needs and ends early only when ctx is
-// done or the node closes. A task another instance fenced while it started
-// is given up (Lost), not an error.
-func (n *Node) Apply(ctx context.Context, a Assignment) error {
-	n.mu.Lock()
-	if a.Epoch < n.epoch {
-		n.mu.Unlock()
-		return fmt.Errorf("assignment epoch %d is older than %d", a.Epoch, n.epoch)
-	}
-	n.epoch = a.Epoch
-	want := map[topology.TaskID]bool{}
-	for _, id := range a.Active {
-		want[id] = true
-	}
-	n.assigned = want
-	var gone []*runningTask
-	for id, rt := range n.tasks {
-		if !want[id] {
-			gone = append(gone, rt)
-		}
-	}
-	n.mu.Unlock()
-	var errs []error
-	for _, rt := range gone {
-		errs = append(errs, n.stopTask(rt, true))
-	}
-	ids := append([]topology.TaskID(nil), a.Active...)
-	sort.Slice(ids, func(i, j int) bool {
-		if ids[i].Subtopology != ids[j].Subtopology {
-			return ids[i].Subtopology < ids[j].Subtopology
-		}
-		return ids[i].Partition < ids[j].Partition
-	})
-	var (
-		mu        sync.Mutex
-		wg        sync.WaitGroup
-		startErrs []error
-	)
-	for _, id := range ids {
-		if !n.claimStart(id) {
-			continue // running, or a restart of it is under way
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer n.endStart(id)
-			err := n.startTask(ctx, id)
-			if errors.Is(err, partition.ErrFenced) {
-				n.taskLost(id, err)
-				err = nil
-			}
-			if err != nil {
-				mu.Lock()
-				startErrs = append(startErrs, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(append(errs, startErrs...)...)
-}
-
-// claimStart marks a start of id as under way unless the task runs or is
-// being started already.
-func (n *Node) claimStart(id topology.TaskID) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if _, running := n.tasks[id]; running || n.starting[id] {
-		return false
-	}
-	n.starting[id] = true
-	return true
-}
-
 func (n *Node) endStart(id topology.TaskID) {
 	n.mu.Lock()
 	delete(n.starting, id)
@@ -271,6 +190,9 @@ func (n *Node) taskLost(id topology.TaskID, err error) {
 	n.mu.Lock()
 	delete(n.assigned, id)
 	n.lost++
+	if e := n.entries[id]; e != nil {
+		e.state, e.err = TaskLost, err
+	}
 	n.mu.Unlock()
 	n.log.Warn("task lost: another instance owns it now; closed without commit", "task", id.String(), "error", err)
 }
@@ -434,6 +356,7 @@ func (n *Node) taskFailed(rt *runningTask, err error) {
 	go func() {
 		defer n.wg.Done()
 		defer n.endStart(rt.id)
+		n.setState(rt.id, TaskStarting, err)
 		_ = n.stopTask(rt, false)
 		backoff := n.cfg.RestartBackoff
 		for {
@@ -448,12 +371,16 @@ func (n *Node) taskFailed(rt *runningTask, err error) {
 			}
 			err := n.startTask(n.ctx, rt.id)
 			switch {
-			case err == nil || errors.Is(err, errNoLongerAssigned) || n.ctx.Err() != nil:
+			case err == nil:
+				n.started(rt.id, nil)
+				return
+			case errors.Is(err, errNoLongerAssigned) || n.ctx.Err() != nil:
 				return
 			case errors.Is(err, partition.ErrFenced):
 				n.taskLost(rt.id, err)
 				return
 			case !errors.As(err, &rec):
+				n.setState(rt.id, TaskFailed, err)
 				n.reportErr(err)
 				return
 			}

@@ -202,7 +202,7 @@ var (
 func TestAssignAndRevoke(t *testing.T) {
 	n := newTestNode(t, NodeConfig{})
 	ctx := context.Background()
-	if err := n.Apply(ctx, Assignment{Epoch: 1, Active: []topology.TaskID{task0, task1}}); err != nil {
+	if err := n.Apply(ctx, Assign{Epoch: 1, Active: []topology.TaskID{task0, task1}}); err != nil {
 		t.Fatal(err)
 	}
 	if r := running(n.Node); !r[task0] || !r[task1] || len(r) != 2 {
@@ -211,7 +211,7 @@ func TestAssignAndRevoke(t *testing.T) {
 	n.produce(t, 0, 20)
 	waitUntil(t, 10*time.Second, "task 0_0 to process its input", func() bool { return n.task(task0).Processed() == 20 })
 	first := n.task(task0)
-	if err := n.Apply(ctx, Assignment{Epoch: 2, Active: []topology.TaskID{task1}}); err != nil {
+	if err := n.Apply(ctx, Assign{Epoch: 2, Active: []topology.TaskID{task1}}); err != nil {
 		t.Fatal(err)
 	}
 	if r := running(n.Node); r[task0] || !r[task1] {
@@ -220,11 +220,11 @@ func TestAssignAndRevoke(t *testing.T) {
 	if first.State() != partition.StateClosed {
 		t.Fatalf("revoked task is %s, want closed", first.State())
 	}
-	if err := n.Apply(ctx, Assignment{Epoch: 1, Active: []topology.TaskID{task0}}); err == nil {
+	if err := n.Apply(ctx, Assign{Epoch: 1, Active: []topology.TaskID{task0}}); err == nil {
 		t.Fatal("an assignment older than the applied one must be refused")
 	}
 	// Assigned again, it starts from its checkpoint (a clean close).
-	if err := n.Apply(ctx, Assignment{Epoch: 3, Active: []topology.TaskID{task0, task1}}); err != nil {
+	if err := n.Apply(ctx, Assign{Epoch: 3, Active: []topology.TaskID{task0, task1}}); err != nil {
 		t.Fatal(err)
 	}
 	if second := n.task(task0); second == first || second.State() != partition.StateRunning {
@@ -239,7 +239,7 @@ func TestStartHasNoDeadline(t *testing.T) {
 	n.log.hold = make(chan struct{})
 	time.AfterFunc(time.Second, func() { close(n.log.hold) }) // a restore of 10 commit timeouts
 	begun := time.Now()
-	if err := n.Apply(context.Background(), Assignment{Epoch: 1, Active: []topology.TaskID{task0}}); err != nil {
+	if err := n.Apply(context.Background(), Assign{Epoch: 1, Active: []topology.TaskID{task0}}); err != nil {
 		t.Fatalf("a long restore must not fail the start: %v", err)
 	}
 	if took := time.Since(begun); took < time.Second {
@@ -258,7 +258,7 @@ func TestCancelledStartClosesTask(t *testing.T) {
 	n.log.hold = make(chan struct{}) // never closed: only the cancel ends it
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- n.Apply(ctx, Assignment{Epoch: 1, Active: []topology.TaskID{task0}}) }()
+	go func() { done <- n.Apply(ctx, Assign{Epoch: 1, Active: []topology.TaskID{task0}}) }()
 	waitUntil(t, 10*time.Second, "the restore to begin", func() bool { return n.log.restores.Load() > 0 })
 	cancel()
 	select {
@@ -288,7 +288,7 @@ func TestCloseCancelsStart(t *testing.T) {
 	n := newTestNode(t, NodeConfig{})
 	n.log.hold = make(chan struct{})
 	done := make(chan error, 1)
-	go func() { done <- n.Apply(context.Background(), Assignment{Epoch: 1, Active: []topology.TaskID{task0}}) }()
+	go func() { done <- n.Apply(context.Background(), Assign{Epoch: 1, Active: []topology.TaskID{task0}}) }()
 	waitUntil(t, 10*time.Second, "the restore to begin", func() bool { return n.log.restores.Load() > 0 })
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
@@ -306,7 +306,7 @@ func TestCloseCancelsStart(t *testing.T) {
 // stop.
 func TestFencedTaskIsLost(t *testing.T) {
 	n := newTestNode(t, NodeConfig{})
-	if err := n.Apply(context.Background(), Assignment{Epoch: 1, Active: []topology.TaskID{task0, task1}}); err != nil {
+	if err := n.Apply(context.Background(), Assign{Epoch: 1, Active: []topology.TaskID{task0, task1}}); err != nil {
 		t.Fatal(err)
 	}
 	n.committer.setErr(fmt.Errorf("commit refused: %w", partition.ErrFenced))
@@ -337,7 +337,7 @@ func TestFencedTaskIsLost(t *testing.T) {
 // was revoked meanwhile is not started again.
 func TestRecoverableFailureRestarts(t *testing.T) {
 	n := newTestNode(t, NodeConfig{RestartBackoff: 10 * time.Millisecond})
-	if err := n.Apply(context.Background(), Assignment{Epoch: 1, Active: []topology.TaskID{task0, task1}}); err != nil {
+	if err := n.Apply(context.Background(), Assign{Epoch: 1, Active: []topology.TaskID{task0, task1}}); err != nil {
 		t.Fatal(err)
 	}
 	first := n.task(task0)
@@ -362,7 +362,7 @@ func TestRecoverableFailureRestarts(t *testing.T) {
 
 func TestRevokedTaskIsNotRestarted(t *testing.T) {
 	n := newTestNode(t, NodeConfig{RestartBackoff: 200 * time.Millisecond})
-	if err := n.Apply(context.Background(), Assignment{Epoch: 1, Active: []topology.TaskID{task0, task1}}); err != nil {
+	if err := n.Apply(context.Background(), Assign{Epoch: 1, Active: []topology.TaskID{task0, task1}}); err != nil {
 		t.Fatal(err)
 	}
 	first := n.task(task0)
@@ -370,7 +370,7 @@ func TestRevokedTaskIsNotRestarted(t *testing.T) {
 	n.produce(t, 0, 3)
 	waitUntil(t, 10*time.Second, "0_0 to fail", func() bool { return n.Restarts() == 1 })
 	// Revoked while its restart waits out the backoff.
-	if err := n.Apply(context.Background(), Assignment{Epoch: 2, Active: []topology.TaskID{task1}}); err != nil {
+	if err := n.Apply(context.Background(), Assign{Epoch: 2, Active: []topology.TaskID{task1}}); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, 10*time.Second, "the restart to give up", func() bool {
@@ -388,7 +388,7 @@ func TestRevokedTaskIsNotRestarted(t *testing.T) {
 func TestQueryStoreInPages(t *testing.T) {
 	n := newTestNode(t, NodeConfig{})
 	ctx := context.Background()
-	if err := n.Apply(ctx, Assignment{Epoch: 1, Active: []topology.TaskID{task0}}); err != nil {
+	if err := n.Apply(ctx, Assign{Epoch: 1, Active: []topology.TaskID{task0}}); err != nil {
 		t.Fatal(err)
 	}
 	n.produce(t, 0, 21) // keys k0..k6, 3 records each
@@ -426,5 +426,60 @@ func TestQueryStoreInPages(t *testing.T) {
 	}
 	if _, err := n.QueryStore(ctx, task0, StoreQuery{Store: "nope", Get: true, Key: []byte("k3")}); err == nil {
 		t.Fatal("query of an unknown store must fail")
+	}
+}
+
+// TestStatusAndRevoke drives a node with its messages: Assign with a
+// standby it does not run yet, Status, and Revoke of one task while the
+// other keeps running; an older epoch is refused.
+func TestStatusAndRevoke(t *testing.T) {
+	n := newTestNode(t, NodeConfig{})
+	ctx := context.Background()
+	standby := topology.TaskID{Subtopology: 0, Partition: 5}
+	if err := n.Apply(ctx, Assign{Epoch: 1, Active: []topology.TaskID{task0, task1}, Standby: []topology.TaskID{standby}}); err != nil {
+		t.Fatal(err)
+	}
+	n.produce(t, 1, 4)
+	waitUntil(t, 10*time.Second, "task 0_1 to process", func() bool { return n.task(task1).Processed() == 4 })
+	st, err := n.Tell(ctx, &StatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[topology.TaskID]TaskStatus{}
+	for _, ts := range st.Tasks {
+		byID[ts.ID] = ts
+	}
+	if st.Epoch != 1 || len(st.Tasks) != 3 {
+		t.Fatalf("status %+v", st)
+	}
+	if s := byID[task1]; s.State != TaskRunning || s.Role != RoleActive || s.Processed != 4 {
+		t.Fatalf("task 0_1: %+v", s)
+	}
+	if s := byID[standby]; s.State != TaskNotRun || s.Role != RoleStandby {
+		t.Fatalf("standby: %+v", s)
+	}
+	if _, err := n.Tell(ctx, &Revoke{Epoch: 2, Tasks: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "0_0 to be closed", func() bool {
+		st, err := n.Tell(ctx, &StatusRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ts := range st.Tasks {
+			if ts.ID == task0 {
+				return false
+			}
+		}
+		return st.Epoch == 2
+	})
+	if r := running(n.Node); r[task0] || !r[task1] {
+		t.Fatalf("running %v after revoking 0_0", r)
+	}
+	if _, err := n.Tell(ctx, &Revoke{Epoch: 1, Tasks: []topology.TaskID{task1}}); err == nil {
+		t.Fatal("a revoke of an older epoch must be refused")
+	}
+	if !running(n.Node)[task1] {
+		t.Fatal("a refused revoke stopped a task")
 	}
 }

@@ -1,0 +1,434 @@
+package actors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/eddystreams/eddy/partition"
+	"github.com/eddystreams/eddy/topology"
+)
+
+// Assign tells a node which tasks it runs from epoch Epoch on: Active ones
+// process; Standby and Warmup ones are to keep a copy of the tasks' state
+// from their changelogs (a standby for failover, a warm-up before an active
+// moves here). Tasks the node runs that are not in Active are committed and
+// closed. Epochs must not go back: an older one is refused.
+//
+// Standby and warm-up replicas are not run yet: the node reports them with
+// state TaskNotRun.
+type Assign struct {
+	Epoch                   int64
+	Active, Standby, Warmup []topology.TaskID
+}
+
+// Revoke takes tasks away from a node at epoch Epoch (not older than the
+// last Assign): each is committed and closed; the rest keep running.
+type Revoke struct {
+	Epoch int64
+	Tasks []topology.TaskID
+}
+
+// StatusRequest asks a node for its NodeStatus.
+type StatusRequest struct{}
+
+// Role is what a node does with a task.
+type Role int
+
+const (
+	RoleActive Role = iota
+	RoleStandby
+	RoleWarmup
+)
+
+func (r Role) String() string {
+	return [...]string{"active", "standby", "warmup"}[r]
+}
+
+// TaskState is where a task assigned to a node stands.
+type TaskState int
+
+const (
+	// TaskStarting: fencing, reading commits, or waiting for its previous
+	// owner to stop (at-least-once).
+	TaskStarting TaskState = iota
+	// TaskRestoring: restoring its stores from the changelogs.
+	TaskRestoring
+	// TaskRunning: processing.
+	TaskRunning
+	// TaskClosing: committing and closing (revoked).
+	TaskClosing
+	// TaskLost: another instance fenced it; it is given up.
+	TaskLost
+	// TaskFailed: its start failed (Err says why); a recoverable failure
+	// is retried.
+	TaskFailed
+	// TaskNotRun: assigned in a role the node does not run (standby,
+	// warm-up).
+	TaskNotRun
+)
+
+func (s TaskState) String() string {
+	return [...]string{"starting", "restoring", "running", "closing", "lost", "failed", "not-run"}[s]
+}
+
+// TaskStatus is one task of a node's status. InputLag is the records on
+// the broker past those fetched for it (-1: unknown); Buffered the records
+// fetched and not processed yet.
+type TaskStatus struct {
+	ID        topology.TaskID
+	Role      Role
+	State     TaskState
+	InputLag  int64
+	Buffered  int
+	Processed int64
+	Err       string
+}
+
+// NodeStatus answers Assign, Revoke and StatusRequest: the applied epoch and
+// every task the node has been given, by id.
+type NodeStatus struct {
+	Epoch int64
+	Tasks []TaskStatus
+	// Err is set when the message was refused (an older epoch).
+	Err string
+}
+
+// nodeActor takes a node's assignment messages, one at a time, and applies
+// each task's change in the background, so that a long restore of one task
+// holds up neither the others nor the next message.
+type nodeActor struct{ n *Node }
+
+func (a *nodeActor) Receive(c actor.Context) {
+	switch m := c.Message().(type) {
+	case *Assign:
+		c.Respond(a.n.assign(m))
+	case *Revoke:
+		c.Respond(a.n.revoke(m))
+	case *StatusRequest:
+		c.Respond(a.n.Status())
+	}
+}
+
+// taskEntry is what the node knows of a task it was given.
+type taskEntry struct {
+	role  Role
+	state TaskState
+	err   error
+	// started is closed when the start begun by the Assign that made this
+	// entry ends (running, lost or failed); startErr is its outcome.
+	started  chan struct{}
+	startErr error
+	cancel   context.CancelFunc // ends the start under way
+	// closed is closed when a revoked task has been committed and closed.
+	closed chan struct{}
+}
+
+func (n *Node) assign(m *Assign) NodeStatus {
+	n.mu.Lock()
+	if m.Epoch < n.epoch {
+		n.mu.Unlock()
+		st := n.Status()
+		st.Err = fmt.Sprintf("assignment epoch %d is older than %d", m.Epoch, n.epoch)
+		return st
+	}
+	n.epoch = m.Epoch
+	want := map[topology.TaskID]bool{}
+	for _, id := range m.Active {
+		want[id] = true
+	}
+	n.assigned = want
+	var gone []*runningTask
+	for id, rt := range n.tasks {
+		if !want[id] {
+			gone = append(gone, rt)
+		}
+	}
+	for id, e := range n.entries {
+		if !want[id] && e.role == RoleActive && e.state != TaskRunning {
+			delete(n.entries, id) // not started (failed, lost): forgotten
+		}
+	}
+	for _, r := range []struct {
+		role Role
+		ids  []topology.TaskID
+	}{{RoleStandby, m.Standby}, {RoleWarmup, m.Warmup}} {
+		for _, id := range r.ids {
+			if !want[id] {
+				n.entries[id] = &taskEntry{role: r.role, state: TaskNotRun}
+			}
+		}
+	}
+	for id, e := range n.entries {
+		if !want[id] && e.cancel != nil && n.starting[id] {
+			e.cancel() // a start under way for a task taken away
+		}
+	}
+	ids := append([]topology.TaskID(nil), m.Active...)
+	sort.Slice(ids, func(i, j int) bool {
+		if ids[i].Subtopology != ids[j].Subtopology {
+			return ids[i].Subtopology < ids[j].Subtopology
+		}
+		return ids[i].Partition < ids[j].Partition
+	})
+	type start struct {
+		id     topology.TaskID
+		ctx    context.Context
+		cancel context.CancelFunc
+	}
+	var starts []start
+	for _, id := range ids {
+		if _, running := n.tasks[id]; running || n.starting[id] {
+			continue
+		}
+		n.starting[id] = true
+		ctx, cancel := context.WithCancel(n.ctx)
+		n.entries[id] = &taskEntry{role: RoleActive, state: TaskStarting, started: make(chan struct{}), cancel: cancel}
+		starts = append(starts, start{id, ctx, cancel})
+	}
+	closing := make([]chan struct{}, len(gone))
+	for i, rt := range gone {
+		closing[i] = make(chan struct{})
+		e := n.entries[rt.id]
+		if e == nil {
+			e = &taskEntry{role: RoleActive}
+			n.entries[rt.id] = e
+		}
+		e.state, e.closed = TaskClosing, closing[i]
+	}
+	n.wg.Add(len(gone) + len(starts))
+	n.mu.Unlock()
+	for i, rt := range gone {
+		go func() {
+			defer n.wg.Done()
+			defer close(closing[i])
+			if err := n.stopTask(rt, true); err != nil {
+				n.log.Warn("closing a revoked task", "task", rt.id.String(), "error", err)
+			}
+			n.forget(rt.id)
+		}()
+	}
+	for _, s := range starts {
+		go func() {
+			defer n.wg.Done()
+			defer s.cancel()
+			err := n.startTask(s.ctx, s.id)
+			n.endStart(s.id)
+			n.started(s.id, err)
+		}()
+	}
+	return n.Status()
+}
+
+func (n *Node) revoke(m *Revoke) NodeStatus {
+	n.mu.RLock()
+	tasks := append([]topology.TaskID(nil), n.RunningTasksLocked()...)
+	n.mu.RUnlock()
+	drop := map[topology.TaskID]bool{}
+	for _, id := range m.Tasks {
+		drop[id] = true
+	}
+	var keep []topology.TaskID
+	for _, id := range tasks {
+		if !drop[id] {
+			keep = append(keep, id)
+		}
+	}
+	n.mu.RLock()
+	for id := range n.starting {
+		if !drop[id] {
+			keep = append(keep, id)
+		}
+	}
+	n.mu.RUnlock()
+	return n.assign(&Assign{Epoch: m.Epoch, Active: keep})
+}
+
+// started records the outcome of a start begun by assign.
+func (n *Node) started(id topology.TaskID, err error) {
+	state := TaskRunning
+	switch {
+	case errors.Is(err, partition.ErrFenced):
+		n.taskLost(id, err)
+		state, err = TaskLost, nil
+	case errors.Is(err, errNoLongerAssigned):
+		state, err = TaskClosing, nil
+	case err != nil:
+		state = TaskFailed
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e := n.entries[id]
+	if e == nil {
+		return
+	}
+	e.state, e.err = state, err
+	if e.started == nil {
+		return
+	}
+	select {
+	case <-e.started:
+	default:
+		e.startErr = err
+		close(e.started)
+	}
+}
+
+// setState moves task id's entry to state.
+func (n *Node) setState(id topology.TaskID, s TaskState, err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if e := n.entries[id]; e != nil {
+		e.state, e.err = s, err
+	}
+}
+
+// forget drops a closed task's entry unless it was assigned again.
+func (n *Node) forget(id topology.TaskID) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.assigned[id] {
+		if e := n.entries[id]; e != nil && e.role == RoleActive {
+			delete(n.entries, id)
+		}
+	}
+}
+
+// RunningTasksLocked is RunningTasks for callers holding n.mu.
+func (n *Node) RunningTasksLocked() []topology.TaskID {
+	ids := make([]topology.TaskID, 0, len(n.tasks))
+	for id := range n.tasks {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// cancelStarts cancels the starts under way of ids and waits for them to end.
+func (n *Node) cancelStarts(ids []topology.TaskID) {
+	var waits []chan struct{}
+	n.mu.RLock()
+	for _, id := range ids {
+		if e := n.entries[id]; e != nil && e.cancel != nil && e.started != nil {
+			e.cancel()
+			waits = append(waits, e.started)
+		}
+	}
+	n.mu.RUnlock()
+	for _, w := range waits {
+		<-w
+	}
+}
+
+// Status reports the node's epoch and its tasks.
+func (n *Node) Status() NodeStatus {
+	n.mu.RLock()
+	st := NodeStatus{Epoch: n.epoch}
+	type item struct {
+		id topology.TaskID
+		e  taskEntry
+		rt *runningTask
+	}
+	items := make([]item, 0, len(n.entries))
+	for id, e := range n.entries {
+		items = append(items, item{id: id, e: *e, rt: n.tasks[id]})
+	}
+	n.mu.RUnlock()
+	for _, it := range items {
+		ts := TaskStatus{ID: it.id, Role: it.e.role, State: it.e.state, InputLag: -1}
+		if it.e.err != nil {
+			ts.Err = it.e.err.Error()
+		}
+		if it.rt != nil {
+			ts.State = TaskRunning
+			ts.Processed = it.rt.task.Processed()
+			ts.Buffered = int(it.rt.flow.buffered.Load())
+			ts.InputLag = n.fetch.inputLag(it.rt.task.Inputs())
+		}
+		st.Tasks = append(st.Tasks, ts)
+	}
+	sort.Slice(st.Tasks, func(i, j int) bool {
+		a, b := st.Tasks[i].ID, st.Tasks[j].ID
+		if a.Subtopology != b.Subtopology {
+			return a.Subtopology < b.Subtopology
+		}
+		return a.Partition < b.Partition
+	})
+	return st
+}
+
+// Tell sends msg (Assign, Revoke, StatusRequest) to the node actor and
+// returns its NodeStatus answer.
+func (n *Node) Tell(ctx context.Context, msg any) (NodeStatus, error) {
+	timeout := n.cfg.CommitTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(dl), time.Millisecond)
+	}
+	res, err := n.system.Root.RequestFuture(n.pid, msg, timeout).Result()
+	if err != nil {
+		return NodeStatus{}, err
+	}
+	st, ok := res.(NodeStatus)
+	if !ok {
+		return NodeStatus{}, fmt.Errorf("node answered %T", res)
+	}
+	if st.Err != "" {
+		return st, errors.New(st.Err)
+	}
+	return st, nil
+}
+
+// Apply sends Assign a to the node and waits until the tasks it takes away
+// are closed and each of its active tasks that was not running has started
+// (or was lost, or failed to start). It returns the errors of failed starts;
+// a start ends early only when ctx is done or the node closes.
+func (n *Node) Apply(ctx context.Context, a Assign) error {
+	if _, err := n.Tell(ctx, &a); err != nil {
+		return err
+	}
+	want := map[topology.TaskID]bool{}
+	for _, id := range a.Active {
+		want[id] = true
+	}
+	var closing []chan struct{}
+	n.mu.RLock()
+	for id, e := range n.entries {
+		if !want[id] && e.closed != nil {
+			closing = append(closing, e.closed)
+		}
+	}
+	n.mu.RUnlock()
+	for _, c := range closing {
+		select {
+		case <-c:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	var errs []error
+	for _, id := range a.Active {
+		n.mu.RLock()
+		e := n.entries[id]
+		n.mu.RUnlock()
+		if e == nil || e.started == nil {
+			continue
+		}
+		select {
+		case <-e.started:
+			n.mu.RLock()
+			err := e.startErr
+			n.mu.RUnlock()
+			if err != nil {
+				errs = append(errs, err)
+			}
+		case <-ctx.Done():
+			// The caller gives up: its starts are cancelled, and each
+			// closes what it opened before Apply returns.
+			n.cancelStarts(a.Active)
+			return fmt.Errorf("task %s: %w", id, ctx.Err())
+		}
+	}
+	return errors.Join(errs...)
+}
