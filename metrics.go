@@ -8,25 +8,9 @@ import (
 )
 
 // DroppedRecord is an input record a processor dropped on purpose, as given
-// to the handler of WithDroppedRecordHandler. Key, Value and Headers are
-// copies the handler may keep.
-type DroppedRecord struct {
-	// Reason is why: topology.DropLate, topology.DropExpired,
-	// topology.DropNullKey.
-	Reason string
-	// Task is the task that dropped it.
-	Task topology.TaskID
-	// The record. Timestamp is the one its source's timestamp extractor
-	// gave. A record dropped during a punctuation has no input: Topic is
-	// empty, Partition and Offset are -1, Timestamp is the punctuation time.
-	Topic     string
-	Partition int32
-	Offset    int64
-	Timestamp int64
-	Key       []byte
-	Value     []byte
-	Headers   []topology.Header
-}
+// to the WithDroppedRecordHandler callback (streamtest's handler gets the
+// same type).
+type DroppedRecord = topology.DroppedRecord
 
 // Metrics are record counters summed over the tasks this App has run since
 // it started. A task restarted after a failure counts again the records it
@@ -73,16 +57,5 @@ func (a *App) Metrics() Metrics {
 		Running: len(node.RunningTasks()), TasksLost: node.Lost(), TaskRestarts: node.Restarts()}
 }
 
-// droppedHandler adapts the option's handler to the task's.
-func (c *cfg) droppedHandler() func(partition.DroppedRecord) {
-	fn := c.onDropped
-	if fn == nil {
-		return nil
-	}
-	return func(d partition.DroppedRecord) {
-		fn(DroppedRecord{
-			Reason: d.Reason, Task: d.Task, Topic: d.Topic, Partition: d.Partition, Offset: d.Offset,
-			Timestamp: d.Timestamp, Key: d.Key, Value: d.Value, Headers: d.Headers,
-		})
-	}
-}
+// droppedHandler is the option's handler, for the tasks.
+func (c *cfg) droppedHandler() func(partition.DroppedRecord) { return c.onDropped }

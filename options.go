@@ -178,6 +178,10 @@ func WithDefaultStoreEngine(e topology.Engine) Option {
 	return optFunc(func(c *cfg) { c.engine = e })
 }
 
+// ErrorHandler is the choice for records Eddy cannot handle: fail, log and
+// continue, or a dead-letter topic (streamtest takes the same).
+type ErrorHandler = topology.ErrorHandler
+
 // Handler choices for records Eddy cannot handle.
 var (
 	// FailOnError stops processing with the error (default).
@@ -189,20 +193,20 @@ var (
 // DeadLetter sends failed records unchanged to topic, with the error and the
 // record's origin in headers (eddy.error, eddy.topic, eddy.partition,
 // eddy.offset, eddy.task), and skips them.
-func DeadLetter(topic string) partition.ErrorHandler {
+func DeadLetter(topic string) ErrorHandler {
 	return partition.ErrorHandler{Action: partition.ActionDeadLetter, DeadLetterTopic: topic}
 }
 
 // WithDeserializationErrorHandler chooses what happens to input records whose
 // key or value cannot be deserialized. Default: FailOnError.
-func WithDeserializationErrorHandler(h partition.ErrorHandler) Option {
+func WithDeserializationErrorHandler(h ErrorHandler) Option {
 	return optFunc(func(c *cfg) { c.onDeserialize = h })
 }
 
 // WithProcessingErrorHandler chooses what happens to an input record whose
 // processing returns an error or panics (user functions, stores). Default:
 // FailOnError. Dead letters are the input record, unchanged.
-func WithProcessingErrorHandler(h partition.ErrorHandler) Option {
+func WithProcessingErrorHandler(h ErrorHandler) Option {
 	return optFunc(func(c *cfg) { c.onProcessing = h })
 }
 
@@ -214,7 +218,7 @@ func WithProcessingErrorHandler(h partition.ErrorHandler) Option {
 // other refusal fails the task. A store's changelog record is never skipped:
 // its refusal fails the task whatever the handler, since the store already
 // holds the write its changelog would lack.
-func WithProductionErrorHandler(h partition.ErrorHandler) Option {
+func WithProductionErrorHandler(h ErrorHandler) Option {
 	return optFunc(func(c *cfg) { c.onProduction = h })
 }
 

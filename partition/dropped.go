@@ -9,24 +9,9 @@ import (
 	"github.com/eddystreams/eddy/topology"
 )
 
-// DroppedRecord is an input record that a processor dropped on purpose
-// (topology.RecordDropped): too late for its window, older than a store's
-// retention, without the key a join or aggregation needs. Key, Value and
-// Headers are copies the receiver may keep.
-type DroppedRecord struct {
-	Task   topology.TaskID
-	Reason string // topology.DropLate, DropExpired, DropNullKey, ...
-	// The input record being processed when it was dropped. Timestamp is
-	// its extracted timestamp. During a punctuation there is none: Topic is
-	// empty, Partition and Offset are -1, Timestamp is the punctuation time.
-	Topic     string
-	Partition int32
-	Offset    int64
-	Timestamp int64
-	Key       []byte
-	Value     []byte
-	Headers   []topology.Header
-}
+// DroppedRecord is a record a processor dropped on purpose
+// (topology.DroppedRecord).
+type DroppedRecord = topology.DroppedRecord
 
 // TaskMetrics are a task's record counters and commit timings.
 type TaskMetrics struct {

@@ -27,3 +27,22 @@ func RecordDropped(ctx TaskContext, reason string) {
 		d.RecordDropped(reason)
 	}
 }
+
+// DroppedRecord is an input record that a processor dropped on purpose
+// (topology.RecordDropped): too late for its window, older than a store's
+// retention, without the key a join or aggregation needs. Key, Value and
+// Headers are copies the receiver may keep.
+type DroppedRecord struct {
+	Task   TaskID
+	Reason string // DropLate, DropExpired, DropNullKey, ...
+	// The input record being processed when it was dropped. Timestamp is
+	// its extracted timestamp. During a punctuation there is none: Topic is
+	// empty, Partition and Offset are -1, Timestamp is the punctuation time.
+	Topic     string
+	Partition int32
+	Offset    int64
+	Timestamp int64
+	Key       []byte
+	Value     []byte
+	Headers   []Header
+}
