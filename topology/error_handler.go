@@ -42,4 +42,3 @@ func (h ErrorHandler) Validate() error {
 	}
 	return nil
 }
-
