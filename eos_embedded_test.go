@@ -87,7 +87,8 @@ func eosCrashChild(spec string) {
 // process that is killed (SIGKILL) at a random moment after it made some
 // progress, again and again, while the broker fails about one transaction
 // commit in five (EndTxn answered with an error: the task stops unclean,
-// its transaction is aborted, and it starts again in the same process).
+// its transaction is aborted, and it starts again in the same process) and
+// one offset commit outside a transaction in three (there must be none).
 // A last App in the test process finishes the input. Then, read
 // read_committed:
 //
@@ -144,6 +145,32 @@ func TestExactlyOnceEmbeddedCrashLoop(t *testing.T) {
 		resp := r.ResponseKind().(*kmsg.EndTxnResponse)
 		resp.SetVersion(r.GetVersion())
 		resp.ErrorCode = kerr.UnknownServerError.Code // the outcome unknown to the client: it aborts
+		return resp, nil, true
+	})
+	// Exactly-once never commits offsets outside a transaction; should it,
+	// about one such commit in three fails, after the outputs they go with
+	// were committed.
+	cluster.ControlKey(int16(kmsg.OffsetCommit), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		cluster.KeepControl()
+		r := req.(*kmsg.OffsetCommitRequest)
+		rngMu.Lock()
+		fail := rng.Intn(3) == 0
+		rngMu.Unlock()
+		if r.Group != e.appID || !inject.Load() || !fail {
+			return nil, nil, false
+		}
+		resp := r.ResponseKind().(*kmsg.OffsetCommitResponse)
+		resp.SetVersion(r.GetVersion())
+		for _, rt := range r.Topics {
+			st := kmsg.NewOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewOffsetCommitResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.UnknownServerError.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
 		return resp, nil, true
 	})
 
