@@ -16,13 +16,15 @@ import (
 
 // ownBroker starts a real Kafka broker of the test's own (scripts/kafka.sh on
 // another port), so the test can stop and start it without disturbing other
-// tests, and returns a function to run the script on it.
-func ownBroker(t *testing.T, port int) (brokers []string, script func(args ...string)) {
+// tests, and returns a function to run the script on it. serverProps are
+// extra server.properties lines (key=value) for the broker.
+func ownBroker(t *testing.T, port int, serverProps ...string) (brokers []string, script func(args ...string)) {
 	kafkatest.RealBrokers(t) // only where real Kafka is set up
 	script = func(args ...string) {
 		t.Helper()
 		cmd := exec.Command("scripts/kafka.sh", args...)
-		cmd.Env = append(os.Environ(), fmt.Sprintf("EDDY_KAFKA_PORT=%d", port), fmt.Sprintf("EDDY_KAFKA_CONTROLLER_PORT=%d", port+1))
+		cmd.Env = append(os.Environ(), fmt.Sprintf("EDDY_KAFKA_PORT=%d", port), fmt.Sprintf("EDDY_KAFKA_CONTROLLER_PORT=%d", port+1),
+			"EDDY_KAFKA_SERVER_PROPS="+strings.Join(serverProps, "\n"))
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("kafka.sh %v: %v\n%s", args, err, out)
 		}

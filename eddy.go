@@ -13,6 +13,7 @@ import (
 
 	"github.com/eddystreams/eddy/actors"
 	"github.com/eddystreams/eddy/internal/kretry"
+	"github.com/eddystreams/eddy/internal/topics"
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
@@ -39,6 +40,7 @@ type App struct {
 	node     *actors.Node
 	layout   *layout
 	global   *globalConsumer // nil without global tables
+	purger   *topics.Purger  // nil without repartition topics or with the purge off
 
 	mu      sync.Mutex
 	started bool
@@ -122,6 +124,9 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.admin = kadm.NewClient(a.adminCl)
 	if a.layout, err = a.prepareTopics(ctx); err != nil {
+		return err
+	}
+	if err := a.startPurger(); err != nil { // topics.go
 		return err
 	}
 	if a.producer, err = kgo.NewClient(a.clientOpts(
@@ -231,6 +236,9 @@ func (a *App) Close() error {
 	a.closed = true
 	a.mu.Unlock()
 	var errs []error
+	if a.purger != nil {
+		a.purger.Close()
+	}
 	if a.node != nil {
 		errs = append(errs, a.node.Close())
 	}

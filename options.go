@@ -44,6 +44,8 @@ type cfg struct {
 	maxTaskIdle      time.Duration       // < 0: NoTaskIdle
 	idleAdvance      time.Duration       // 0: off
 	onDropped        func(DroppedRecord) // metrics.go
+	purgeInterval    time.Duration       // 0: no purge
+	internalConfig   map[string]string   // configs of every internal topic
 }
 
 // Guarantee is the processing guarantee.
@@ -87,6 +89,7 @@ func defaultCfg() cfg {
 		memoryBudget:   defaultMemoryBudget,
 		cacheMaxBytes:  defaultCacheMaxBytes,
 		txnTimeout:     60 * time.Second,
+		purgeInterval:  30 * time.Second,
 	}
 }
 
@@ -120,6 +123,9 @@ func (c *cfg) validate() error {
 	}
 	if c.idleAdvance < 0 || c.idleAdvance > 0 && c.idleAdvance < time.Millisecond {
 		errs = append(errs, fmt.Errorf("idle stream time advance %v: want 0 (off) or at least 1ms", c.idleAdvance))
+	}
+	if c.purgeInterval < 0 {
+		errs = append(errs, fmt.Errorf("repartition purge interval %v is negative (0 turns the purge off)", c.purgeInterval))
 	}
 	if err := c.onDeserialize.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("deserialization error handler: %w", err))
@@ -296,4 +302,35 @@ func WithIdleStreamTimeAdvance(d time.Duration) Option {
 // App.Metrics whether or not a handler is set. Default: none.
 func WithDroppedRecordHandler(fn func(DroppedRecord)) Option {
 	return optFunc(func(c *cfg) { c.onDropped = fn })
+}
+
+// WithRepartitionPurgeInterval sets how often the records of repartition
+// topics that the application has committed are deleted from the broker
+// (DeleteRecords up to the committed offsets): Kafka Streams'
+// repartition.purge.interval.ms. Repartition topics are created with
+// retention.ms=-1, so that records are never deleted before they are
+// processed, however old their timestamps; the purge is what bounds their
+// size. Default: 30s, as in Kafka Streams. 0 turns the purge off (the
+// topics then grow without bound).
+func WithRepartitionPurgeInterval(d time.Duration) Option {
+	return optFunc(func(c *cfg) { c.purgeInterval = d })
+}
+
+// WithInternalTopicConfig adds topic configs (e.g. "segment.bytes",
+// "min.insync.replicas") to every internal topic Eddy creates, repartition
+// topics and changelogs: Kafka Streams' "topic."-prefixed settings. They
+// apply at creation only. A store's own changelog configs
+// (topology.Materialized) win over them, and repartition topics keep
+// retention.ms=-1 and cleanup.policy=delete whatever is given here, as
+// changelogs keep cleanup.policy=compact. Default: none (the broker's
+// defaults, besides Eddy's own settings).
+func WithInternalTopicConfig(configs map[string]string) Option {
+	return optFunc(func(c *cfg) {
+		if c.internalConfig == nil {
+			c.internalConfig = map[string]string{}
+		}
+		for k, v := range configs {
+			c.internalConfig[k] = v
+		}
+	})
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
+	"github.com/eddystreams/eddy/internal/topics"
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
@@ -19,6 +21,9 @@ type layout struct {
 	topo   *topology.Topology
 	counts map[string]int32 // full topic name -> partitions
 	tasks  []int32          // per sub-topology
+	// repartition are the internal topics tasks write for other tasks to
+	// read (repartition and subscription topics), purged once committed.
+	repartition []string
 }
 
 func (l *layout) allTasks() []topology.TaskID {
@@ -108,7 +113,9 @@ func (a *App) prepareTopics(ctx context.Context) (*layout, error) {
 	for _, st := range a.topo.Subtopologies {
 		for _, s := range st.Sinks {
 			if s.Internal {
-				wants = append(wants, want{name: s.FullName(appID), partitions: l.counts[s.FullName(appID)], configs: map[string]*string{}})
+				name := s.FullName(appID)
+				wants = append(wants, want{name: name, partitions: l.counts[name], configs: topics.RepartitionConfig(a.cfg.internalConfig)})
+				l.repartition = append(l.repartition, name)
 			}
 		}
 		for _, spec := range st.Stores {
@@ -116,6 +123,11 @@ func (a *App) prepareTopics(ctx context.Context) (*layout, error) {
 				continue
 			}
 			c := map[string]*string{"cleanup.policy": &compact}
+			for k, v := range a.cfg.internalConfig {
+				if k != "cleanup.policy" { // a changelog is compacted, whatever else
+					c[k] = &v
+				}
+			}
 			for k, v := range spec.ChangelogConfig {
 				c[k] = &v
 			}
@@ -125,10 +137,14 @@ func (a *App) prepareTopics(ctx context.Context) (*layout, error) {
 		}
 	}
 	var errs []error
+	var existingRepartition []string
 	for _, w := range wants {
 		if d, ok := existing[w.name]; ok && d.Err == nil {
 			if got := int32(len(d.Partitions)); got != w.partitions {
 				errs = append(errs, fmt.Errorf("internal topic %s has %d partitions, but the topology needs %d (delete it, or use another application id)", w.name, got, w.partitions))
+			}
+			if slices.Contains(l.repartition, w.name) {
+				existingRepartition = append(existingRepartition, w.name)
 			}
 			continue
 		}
@@ -142,7 +158,41 @@ func (a *App) prepareTopics(ctx context.Context) (*layout, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("eddy: %w", err)
 	}
+	// Repartition topics made before Eddy set their retention (or by hand)
+	// keep it: say what to fix rather than change a topic's configuration
+	// behind its owner's back.
+	problems, err := topics.CheckRepartitionRetention(ctx, a.admin, existingRepartition)
+	if err != nil {
+		return nil, fmt.Errorf("eddy: %w", err)
+	}
+	for _, p := range problems {
+		a.log.Warn("repartition topic may lose records: " + p)
+	}
 	return l, nil
+}
+
+// startPurger starts the purge of the repartition topics' committed records
+// (WithRepartitionPurgeInterval), unless it is off or there are none.
+func (a *App) startPurger() error {
+	if a.cfg.purgeInterval == 0 || len(a.layout.repartition) == 0 {
+		return nil
+	}
+	parts := map[string][]int32{}
+	for _, name := range a.layout.repartition {
+		if _, ok := parts[name]; ok {
+			continue
+		}
+		for p := int32(0); p < a.layout.counts[name]; p++ {
+			parts[name] = append(parts[name], p)
+		}
+	}
+	p, err := topics.NewPurger(topics.PurgerConfig{Client: a.adminCl, Group: a.cfg.appID, Partitions: parts, Interval: a.cfg.purgeInterval, Logger: a.log})
+	if err != nil {
+		return fmt.Errorf("eddy: %w", err)
+	}
+	a.purger = p
+	p.Start()
+	return nil
 }
 
 func dedupe(s []string) []string {
