@@ -8,6 +8,7 @@
 
 #include <rocksdb/cache.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 
 extern "C" {
@@ -16,6 +17,9 @@ struct rocksdb_options_t {
 };
 struct rocksdb_cache_t {
   std::shared_ptr<rocksdb::Cache> rep;
+};
+struct rocksdb_block_based_table_options_t {
+  rocksdb::BlockBasedTableOptions rep;
 };
 struct eddy_wbm_t {
   std::shared_ptr<rocksdb::WriteBufferManager> rep;
@@ -38,6 +42,23 @@ int eddy_wbm_attach(void* options, size_t expect_write_buffer_size, eddy_wbm_t* 
     return -1;
   }
   o->rep.write_buffer_manager = wbm->rep;
+  return 0;
+}
+
+int eddy_charge_table_memory(void* table_options, uint64_t expect_metadata_block_size) {
+  auto* t = static_cast<rocksdb_block_based_table_options_t*>(table_options);
+  if (t == nullptr || t->rep.metadata_block_size != expect_metadata_block_size) {
+    return -1;
+  }
+  // Table readers (properties and bookkeeping of each open SST file), file
+  // metadata and filter construction are charged to the block cache, so
+  // a node with hundreds of stores and thousands of files stays within the
+  // budget: the cache evicts blocks to make room for them.
+  rocksdb::CacheEntryRoleOptions on{rocksdb::CacheEntryRoleOptions::Decision::kEnabled};
+  auto& o = t->rep.cache_usage_options.options_overrides;
+  o[rocksdb::CacheEntryRole::kBlockBasedTableReader] = on;
+  o[rocksdb::CacheEntryRole::kFileMetadata] = on;
+  o[rocksdb::CacheEntryRole::kFilterConstruction] = on;
   return 0;
 }
 

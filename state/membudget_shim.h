@@ -4,6 +4,7 @@
 #define EDDY_MEMBUDGET_SHIM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -23,6 +24,14 @@ eddy_wbm_t* eddy_wbm_create(void* cache, size_t expect_capacity, size_t buffer_s
 // caller set on those options, checked like expect_capacity. Returns 0 on
 // success, -1 when the check fails.
 int eddy_wbm_attach(void* options, size_t expect_write_buffer_size, eddy_wbm_t* wbm);
+
+// eddy_charge_table_memory makes table readers, file metadata and filter
+// construction of tables built with table_options (a
+// rocksdb_block_based_table_options_t*) charged to their block cache. It
+// must be called before the options are set on a DB's options.
+// expect_metadata_block_size is checked like expect_capacity. Returns 0 on
+// success, -1 when the check fails.
+int eddy_charge_table_memory(void* table_options, uint64_t expect_metadata_block_size);
 
 // eddy_wbm_set_buffer_size changes the bound; eddy_wbm_buffer_size reads it.
 void eddy_wbm_set_buffer_size(eddy_wbm_t* wbm, size_t buffer_size);

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/linxGnu/grocksdb"
 
@@ -100,6 +101,8 @@ type RocksDBStore struct {
 
 	itersMu sync.Mutex
 	iters   map[*rocksIterator]struct{}
+
+	reclaiming atomic.Bool // the budget is flushing the memtable (MemoryBudget.reclaim)
 }
 
 var (
@@ -132,7 +135,11 @@ func OpenRocksDB(dir, name string, cfg RocksDBConfig) (*RocksDBStore, error) {
 	// pinned, and all of them are evicted last.
 	s.bbto.SetCacheIndexAndFilterBlocks(true)
 	s.bbto.SetCacheIndexAndFilterBlocksWithHighPriority(true)
-	s.bbto.SetPinL0FilterAndIndexBlocksInCache(true)
+	// Under a node-wide budget L0's blocks are not pinned: pinned blocks
+	// stay in the cache past its capacity, and hundreds of stores with
+	// dozens of L0 files each (a bulk load allows 64) would pin more than
+	// the whole budget.
+	s.bbto.SetPinL0FilterAndIndexBlocksInCache(cfg.Budget == nil)
 	s.bbto.SetIndexType(grocksdb.KTwoLevelIndexSearchIndexType)
 	s.bbto.SetPartitionFilters(true)
 	s.bbto.SetMetadataBlockSize(metadataBlockSize)
@@ -150,6 +157,12 @@ func OpenRocksDB(dir, name string, cfg RocksDBConfig) (*RocksDBStore, error) {
 	s.opts.SetMaxOpenFiles(maxOpenFiles)
 	if cfg.DBWriteBufferSize > 0 && cfg.Budget == nil {
 		s.opts.SetDbWriteBufferSize(cfg.DBWriteBufferSize)
+	}
+	if cfg.Budget != nil {
+		if err := chargeTableMemory(s.bbto); err != nil {
+			s.freeOptions()
+			return nil, fmt.Errorf("open rocksdb store %s: %w", name, err)
+		}
 	}
 	s.opts.SetBlockBasedTableFactory(s.bbto)
 
@@ -284,15 +297,32 @@ func (s *RocksDBStore) writeBatch(kvs []topology.KeyValue) error {
 // Flush writes the memtables to SST files and waits for it, so everything
 // written so far survives a crash even with the WAL off.
 func (s *RocksDBStore) Flush() error {
+	return s.flushWith(s.fo)
+}
+
+// flushWith flushes the memtables with options fo.
+func (s *RocksDBStore) flushWith(fo *grocksdb.FlushOptions) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return s.errorf("flush", ErrClosed)
 	}
-	if err := s.db.Flush(s.fo); err != nil {
+	if err := s.db.Flush(fo); err != nil {
 		return s.errorf("flush", err)
 	}
 	return nil
+}
+
+// activeMemtableSize is the memory of the store's mutable memtable, 0 once
+// closed.
+func (s *RocksDBStore) activeMemtableSize() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0
+	}
+	n, _ := strconv.ParseUint(s.db.GetProperty("rocksdb.cur-size-active-mem-table"), 10, 64)
+	return n
 }
 
 // ApproximateNumEntries returns RocksDB's estimate of the number of keys
