@@ -118,7 +118,8 @@ func (a *App) Start(ctx context.Context) error {
 	)...); err != nil {
 		return fmt.Errorf("eddy: producer: %w", err)
 	}
-	consumerOpts := []kgo.Opt{kgo.KeepControlRecords(), kgo.FetchMaxWait(100 * time.Millisecond)}
+	consumerOpts := []kgo.Opt{kgo.KeepControlRecords(), kgo.FetchMaxWait(100 * time.Millisecond),
+		kgo.FetchMaxBytes(int32(min(a.cfg.maxBufferedBytes, 50<<20)))} // one fetch within the input byte bound
 	if a.cfg.guarantee == ExactlyOnce {
 		consumerOpts = append(consumerOpts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
@@ -133,15 +134,16 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	node := actors.NewNode(actors.NodeConfig{
-		NewTask:        a.newTask,
-		Consumer:       a.consumer,
-		Committer:      a,
-		Committed:      a.committed,
-		InputOffsets:   a.inputOffsets,
-		ReadCommitted:  a.cfg.guarantee == ExactlyOnce,
-		CommitInterval: a.cfg.commitInterval,
-		MaxBuffered:    a.cfg.maxBuffered,
-		Logger:         a.log,
+		NewTask:          a.newTask,
+		Consumer:         a.consumer,
+		Committer:        a,
+		Committed:        a.committed,
+		InputOffsets:     a.inputOffsets,
+		ReadCommitted:    a.cfg.guarantee == ExactlyOnce,
+		CommitInterval:   a.cfg.commitInterval,
+		MaxBuffered:      a.cfg.maxBuffered,
+		MaxBufferedBytes: a.cfg.maxBufferedBytes,
+		Logger:           a.log,
 	})
 	a.mu.Lock()
 	a.node = node // read by Metrics

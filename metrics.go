@@ -46,6 +46,12 @@ type Metrics struct {
 	Commits       int64
 	CommitTime    time.Duration
 	CommitTimeMax time.Duration
+	// BufferedBytes is the size of the records fetched and not yet
+	// processed, summed over tasks (see WithMaxBufferedBytes), and
+	// BufferedBytesPeak the most it has been. InputPaused says fetching is
+	// paused because BufferedBytes passed the bound.
+	BufferedBytes, BufferedBytesPeak int64
+	InputPaused                      bool
 }
 
 // Metrics returns the App's record counters; zero before Start. Safe for
@@ -61,8 +67,10 @@ func (a *App) Metrics() Metrics {
 	if m.Dropped == nil {
 		m.Dropped = map[string]int64{}
 	}
+	buffered, peak, paused := node.BufferedBytes()
 	return Metrics{Processed: m.Processed, Skipped: m.Skipped, Dropped: m.Dropped,
-		Commits: m.Commits, CommitTime: m.CommitTime, CommitTimeMax: m.CommitTimeMax}
+		Commits: m.Commits, CommitTime: m.CommitTime, CommitTimeMax: m.CommitTimeMax,
+		BufferedBytes: buffered, BufferedBytesPeak: peak, InputPaused: paused}
 }
 
 // droppedHandler adapts the option's handler to the task's.

@@ -74,8 +74,9 @@ func (a *taskActor) Receive(c actor.Context) {
 		if a.dead {
 			return
 		}
+		before := a.task.BufferedBytes()
 		n, err := a.task.Process(a.chunk)
-		a.flow.taken(n)
+		a.flow.taken(n, before-a.task.BufferedBytes())
 		if err != nil {
 			a.fail(err)
 			return
