@@ -34,7 +34,8 @@ const (
 
 // MemoryBudget bounds the memory RocksDB uses on a node, whatever the number
 // of tasks and stores: one block cache of Total bytes holds data, index and
-// filter blocks, table readers and file metadata, and a write buffer manager
+// filter blocks and table readers (one table factory for every store), and
+// a write buffer manager
 // charges every store's memtables to that cache, makes a store flush once
 // the memtables of all stores together pass 7/8 of WriteBuffers bytes, and
 // stalls writers while they are at WriteBuffers, until flushes free memory.
@@ -85,10 +86,17 @@ func NewMemoryBudget(total, writeBuffers uint64) (*MemoryBudget, error) {
 	}
 	b := &MemoryBudget{total: total, writeBuffers: writeBuffers, stores: map[*RocksDBStore]struct{}{}}
 	b.cache = grocksdb.NewLRUCache(total)
-	b.wbm = C.eddy_wbm_create(nativeCache(b.cache), C.size_t(total), C.size_t(writeBuffers))
+	// Under a budget L0's index and filter blocks are not pinned: pinned
+	// blocks stay in the cache past its capacity, and hundreds of stores
+	// with dozens of L0 files each (a bulk load allows 64) would pin more
+	// than the whole budget.
+	tables := tableOptions(b.cache, false)
+	b.wbm = C.eddy_wbm_create(nativeCache(b.cache), C.size_t(total), C.size_t(writeBuffers),
+		nativeTableOptions(tables), C.uint64_t(metadataBlockSize))
+	tables.Destroy()
 	if b.wbm == nil {
 		b.cache.Destroy()
-		return nil, errors.New("memory budget: the RocksDB shim does not match this grocksdb/RocksDB (block cache check failed)")
+		return nil, errors.New("memory budget: the RocksDB shim does not match this grocksdb/RocksDB (block cache or table options check failed)")
 	}
 	b.share = b.shareFor(1)
 	b.flushNoWait = grocksdb.NewDefaultFlushOptions()
@@ -105,8 +113,8 @@ func (b *MemoryBudget) WriteBuffers() uint64 { return b.writeBuffers }
 // Cache is the block cache every store of the budget shares.
 func (b *MemoryBudget) Cache() *grocksdb.Cache { return b.cache }
 
-// CacheUsage is the memory charged to the block cache: blocks and, through
-// the write buffer manager, memtables.
+// CacheUsage is the memory charged to the block cache: blocks, table
+// readers and, through the write buffer manager, memtables.
 func (b *MemoryBudget) CacheUsage() uint64 { return b.cache.GetUsage() }
 
 // MemtableUsage is the memory of every store's memtables, mutable and being
@@ -311,14 +319,4 @@ func nativeOptions(o *grocksdb.Options) unsafe.Pointer { return *(*unsafe.Pointe
 func nativeCache(c *grocksdb.Cache) unsafe.Pointer     { return *(*unsafe.Pointer)(unsafe.Pointer(c)) }
 func nativeTableOptions(o *grocksdb.BlockBasedTableOptions) unsafe.Pointer {
 	return *(*unsafe.Pointer)(unsafe.Pointer(o))
-}
-
-// chargeTableMemory charges table readers, file metadata and filter
-// construction of tables built with o to its block cache. Call it before
-// setting o on a DB's options.
-func chargeTableMemory(o *grocksdb.BlockBasedTableOptions) error {
-	if C.eddy_charge_table_memory(nativeTableOptions(o), C.uint64_t(metadataBlockSize)) != 0 {
-		return errors.New("memory budget: the RocksDB shim does not match this grocksdb/RocksDB (table options check failed)")
-	}
-	return nil
 }

@@ -23,17 +23,35 @@ struct rocksdb_block_based_table_options_t {
 };
 struct eddy_wbm_t {
   std::shared_ptr<rocksdb::WriteBufferManager> rep;
+  std::shared_ptr<rocksdb::TableFactory> tables;
 };
 
-eddy_wbm_t* eddy_wbm_create(void* cache, size_t expect_capacity, size_t buffer_size) {
+eddy_wbm_t* eddy_wbm_create(void* cache, size_t expect_capacity, size_t buffer_size, void* table_options,
+                            uint64_t expect_metadata_block_size) {
   auto* c = static_cast<rocksdb_cache_t*>(cache);
   if (c == nullptr || !c->rep || c->rep->GetCapacity() != expect_capacity) {
     return nullptr;
   }
+  auto* t = static_cast<rocksdb_block_based_table_options_t*>(table_options);
+  if (t == nullptr || t->rep.metadata_block_size != expect_metadata_block_size || t->rep.block_cache != c->rep) {
+    return nullptr;
+  }
+  // Table readers (properties and bookkeeping of each open SST file) and
+  // filter construction are charged to the block cache, which evicts blocks
+  // to make room for them. A charge is reserved in 256 KiB dummy entries
+  // per table factory, so every DB shares this one factory: one per DB
+  // would reserve up to 256 KiB more per DB than it uses. File metadata is
+  // not charged: RocksDB reserves it per column family, the same rounding
+  // with no way to share, for a few hundred bytes per file.
+  rocksdb::BlockBasedTableOptions opts = t->rep;
+  rocksdb::CacheEntryRoleOptions on{rocksdb::CacheEntryRoleOptions::Decision::kEnabled};
+  opts.cache_usage_options.options_overrides[rocksdb::CacheEntryRole::kBlockBasedTableReader] = on;
+  opts.cache_usage_options.options_overrides[rocksdb::CacheEntryRole::kFilterConstruction] = on;
+  std::shared_ptr<rocksdb::TableFactory> tables(rocksdb::NewBlockBasedTableFactory(opts));
   // allow_stall: writers wait while the memtables of all DBs are at the
-  // limit, until flushes free memory. membudget.go keeps idle DBs' memtables
-  // under half the limit, so a stalled writer always has a flush to wait for.
-  return new eddy_wbm_t{std::make_shared<rocksdb::WriteBufferManager>(buffer_size, c->rep, true)};
+  // limit, until flushes free memory; membudget.go flushes idle DBs' memtables
+  // so that a stalled writer always has a flush to wait for.
+  return new eddy_wbm_t{std::make_shared<rocksdb::WriteBufferManager>(buffer_size, c->rep, true), tables};
 }
 
 int eddy_wbm_attach(void* options, size_t expect_write_buffer_size, eddy_wbm_t* wbm) {
@@ -42,23 +60,7 @@ int eddy_wbm_attach(void* options, size_t expect_write_buffer_size, eddy_wbm_t* 
     return -1;
   }
   o->rep.write_buffer_manager = wbm->rep;
-  return 0;
-}
-
-int eddy_charge_table_memory(void* table_options, uint64_t expect_metadata_block_size) {
-  auto* t = static_cast<rocksdb_block_based_table_options_t*>(table_options);
-  if (t == nullptr || t->rep.metadata_block_size != expect_metadata_block_size) {
-    return -1;
-  }
-  // Table readers (properties and bookkeeping of each open SST file), file
-  // metadata and filter construction are charged to the block cache, so
-  // a node with hundreds of stores and thousands of files stays within the
-  // budget: the cache evicts blocks to make room for them.
-  rocksdb::CacheEntryRoleOptions on{rocksdb::CacheEntryRoleOptions::Decision::kEnabled};
-  auto& o = t->rep.cache_usage_options.options_overrides;
-  o[rocksdb::CacheEntryRole::kBlockBasedTableReader] = on;
-  o[rocksdb::CacheEntryRole::kFileMetadata] = on;
-  o[rocksdb::CacheEntryRole::kFilterConstruction] = on;
+  o->rep.table_factory = wbm->tables;
   return 0;
 }
 

@@ -191,6 +191,27 @@ func TestMemoryBudgetFlushesIdleMemtables(t *testing.T) {
 	}
 }
 
+// TestMemoryBudgetSharesTableReaderCharge opens 64 stores under a budget
+// and flushes a small file in each. Table readers are charged to the cache
+// in 256 KiB dummy entries per table factory: with a factory per store the
+// 64 tiny files would take 16 MiB of the cache, with the budget's shared
+// factory a few hundred KiB.
+func TestMemoryBudgetSharesTableReaderCharge(t *testing.T) {
+	b := newBudget(t, 64<<20, 32<<20)
+	stores := openStores(t, b, 64)
+	w := newBatchWriter(10)
+	for _, s := range stores {
+		w.write(t, s)
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("cache usage %.2f MiB, memtables %.2f MiB", mib(b.CacheUsage()), mib(b.MemtableUsage()))
+	if b.CacheUsage() > 4<<20 {
+		t.Fatalf("64 small files take %.1f MiB of the cache", mib(b.CacheUsage()))
+	}
+}
+
 func openStores(t *testing.T, b *MemoryBudget, n int) []*RocksDBStore {
 	t.Helper()
 	var stores []*RocksDBStore

@@ -127,23 +127,9 @@ func OpenRocksDB(dir, name string, cfg RocksDBConfig) (*RocksDBStore, error) {
 		s.privateCache = grocksdb.NewLRUCache(privateBlockCacheSize)
 		cache = s.privateCache
 	}
-	s.bbto = grocksdb.NewDefaultBlockBasedTableOptions()
-	s.bbto.SetBlockCache(cache)
-	s.bbto.SetFilterPolicy(grocksdb.NewBloomFilterFull(bloomBitsPerKey))
-	// Bounded memory: index and filter blocks are cached (and charged to
-	// the cache), in small partitions; the top level of each and L0's are
-	// pinned, and all of them are evicted last.
-	s.bbto.SetCacheIndexAndFilterBlocks(true)
-	s.bbto.SetCacheIndexAndFilterBlocksWithHighPriority(true)
-	// Under a node-wide budget L0's blocks are not pinned: pinned blocks
-	// stay in the cache past its capacity, and hundreds of stores with
-	// dozens of L0 files each (a bulk load allows 64) would pin more than
-	// the whole budget.
-	s.bbto.SetPinL0FilterAndIndexBlocksInCache(cfg.Budget == nil)
-	s.bbto.SetIndexType(grocksdb.KTwoLevelIndexSearchIndexType)
-	s.bbto.SetPartitionFilters(true)
-	s.bbto.SetMetadataBlockSize(metadataBlockSize)
-	s.bbto.SetPinTopLevelIndexAndFilter(true)
+	// Under a budget the budget's shared table factory replaces this one
+	// (MemoryBudget.prepare).
+	s.bbto = tableOptions(cache, true)
 
 	wbs := cfg.WriteBufferSize
 	if wbs == 0 {
@@ -157,12 +143,6 @@ func OpenRocksDB(dir, name string, cfg RocksDBConfig) (*RocksDBStore, error) {
 	s.opts.SetMaxOpenFiles(maxOpenFiles)
 	if cfg.DBWriteBufferSize > 0 && cfg.Budget == nil {
 		s.opts.SetDbWriteBufferSize(cfg.DBWriteBufferSize)
-	}
-	if cfg.Budget != nil {
-		if err := chargeTableMemory(s.bbto); err != nil {
-			s.freeOptions()
-			return nil, fmt.Errorf("open rocksdb store %s: %w", name, err)
-		}
 	}
 	s.opts.SetBlockBasedTableFactory(s.bbto)
 
@@ -192,6 +172,24 @@ func OpenRocksDB(dir, name string, cfg RocksDBConfig) (*RocksDBStore, error) {
 	s.fo = grocksdb.NewDefaultFlushOptions()
 	s.fo.SetWait(true)
 	return s, nil
+}
+
+// tableOptions are the block-based table options of stores using cache.
+// Bounded memory: index and filter blocks are cached (and charged to the
+// cache), in small partitions; the top level of each, and L0's if pinL0, are
+// pinned, and all of them are evicted last.
+func tableOptions(cache *grocksdb.Cache, pinL0 bool) *grocksdb.BlockBasedTableOptions {
+	o := grocksdb.NewDefaultBlockBasedTableOptions()
+	o.SetBlockCache(cache)
+	o.SetFilterPolicy(grocksdb.NewBloomFilterFull(bloomBitsPerKey))
+	o.SetCacheIndexAndFilterBlocks(true)
+	o.SetCacheIndexAndFilterBlocksWithHighPriority(true)
+	o.SetPinL0FilterAndIndexBlocksInCache(pinL0)
+	o.SetIndexType(grocksdb.KTwoLevelIndexSearchIndexType)
+	o.SetPartitionFilters(true)
+	o.SetMetadataBlockSize(metadataBlockSize)
+	o.SetPinTopLevelIndexAndFilter(true)
+	return o
 }
 
 // Name returns the store's name.
