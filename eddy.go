@@ -241,7 +241,7 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		RecordCache:            a.records,
 		Producer:               producer,
 		Partitions:             a.partitionCount,
-		Changelogs:             &partition.KafkaChangelogReader{Opts: a.clientOpts(), Admin: a.admin},
+		Changelogs:             a.changelogReader(),
 		OnDeserializationError: a.cfg.onDeserialize,
 		GlobalStores:           a.globalStores(),
 		OnProcessingError:      a.cfg.onProcessing,

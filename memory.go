@@ -3,6 +3,8 @@ package eddy
 import (
 	"fmt"
 
+	"github.com/eddystreams/eddy/actors"
+	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 )
 
@@ -54,6 +56,13 @@ func (a *App) startMemory() error {
 		a.records = state.NewRecordCache(a.cfg.cacheMaxBytes)
 	}
 	return nil
+}
+
+// changelogReader restores stores from their changelogs, in fetches sized
+// so that parallel restores hold about the input byte bound.
+func (a *App) changelogReader() *partition.KafkaChangelogReader {
+	return &partition.KafkaChangelogReader{Opts: a.clientOpts(), Admin: a.admin,
+		FetchMaxBytes: actors.RestoreFetchBytes(a.cfg.maxBufferedBytes)}
 }
 
 // closeMemory releases the memory budget, once every store is closed.

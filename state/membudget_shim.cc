@@ -4,12 +4,33 @@
 
 #include "membudget_shim.h"
 
+#include <malloc.h>
+#include <stdlib.h>
+
 #include <memory>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
+
+// limit_malloc_arenas caps glibc malloc's arenas at 2 when the program
+// loads, before any thread makes one, unless MALLOC_ARENA_MAX chose a number
+// (glibc reads it itself). glibc gives each thread that finds an arena busy
+// an arena of its own, up to 8 per core, and each keeps the memory freed in
+// it: RocksDB allocates memtable arenas, blocks and table readers from its
+// own threads and from every Go thread making a cgo call, and with 256
+// stores that slack was 60-90 MiB above a 64 MiB budget. See
+// docs/decisions/0017-memory-bounds-with-many-stores.md. Set later (when a
+// budget is made), the cap no longer holds: glibc has fixed its arena limit
+// by then.
+__attribute__((constructor)) static void limit_malloc_arenas() {
+#if defined(__GLIBC__) && defined(M_ARENA_MAX)
+  if (getenv("MALLOC_ARENA_MAX") == nullptr) {
+    mallopt(M_ARENA_MAX, 2);
+  }
+#endif
+}
 
 extern "C" {
 struct rocksdb_options_t {
