@@ -136,7 +136,8 @@ func (a *App) Start(ctx context.Context) error {
 	)...); err != nil {
 		return fmt.Errorf("eddy: producer: %w", err)
 	}
-	consumerOpts := []kgo.Opt{kgo.KeepControlRecords(), kgo.FetchMaxWait(100 * time.Millisecond)}
+	consumerOpts := []kgo.Opt{kgo.KeepControlRecords(), kgo.FetchMaxWait(100 * time.Millisecond),
+		kgo.FetchMaxBytes(int32(min(a.cfg.maxBufferedBytes, 50<<20)))} // one fetch within the input byte bound
 	if a.cfg.guarantee == ExactlyOnce {
 		consumerOpts = append(consumerOpts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	}
@@ -163,6 +164,7 @@ func (a *App) Start(ctx context.Context) error {
 		ReadCommitted:       a.cfg.guarantee == ExactlyOnce,
 		CommitInterval:      a.cfg.commitInterval,
 		MaxBuffered:         a.cfg.maxBuffered,
+		MaxBufferedBytes:    a.cfg.maxBufferedBytes,
 		Logger:              a.log,
 	})
 	a.mu.Lock()
@@ -295,7 +297,7 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		RecordCache:            a.records,
 		Producer:               producer,
 		Partitions:             a.partitionCount,
-		Changelogs:             &partition.KafkaChangelogReader{Opts: a.clientOpts(), Admin: a.admin},
+		Changelogs:             a.changelogReader(),
 		OnDeserializationError: a.cfg.onDeserialize,
 		GlobalStores:           a.globalStores(),
 		OnProcessingError:      a.cfg.onProcessing,

@@ -52,7 +52,7 @@ func (a *App) startGlobal(ctx context.Context) error {
 		DefaultEngine:          a.cfg.engine,
 		RocksDB:                a.rocksDBConfig(),
 		Partitions:             a.partitionCount,
-		Changelogs:             &partition.KafkaChangelogReader{Opts: a.clientOpts(), Admin: a.admin},
+		Changelogs:             a.changelogReader(),
 		OnDeserializationError: a.cfg.onDeserialize,
 		Logger:                 a.log,
 	})

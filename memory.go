@@ -3,6 +3,8 @@ package eddy
 import (
 	"fmt"
 
+	"github.com/eddystreams/eddy/actors"
+	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 )
 
@@ -19,11 +21,13 @@ const (
 // tasks and stores it runs: one block cache of that size, shared by every
 // store, holds data, index and filter blocks, and every store's memtables
 // are charged to it and take at most half of it (writes wait for flushes
-// when they would take more). RocksDB also allocates some memory outside
-// the budget (flush and compaction buffers, the allocator's slack: 30-90
-// MiB measured with 16 stores; see docs/decisions/0007-rocksdb-memory-budget.md).
-// A small budget shared by many stores means small memtables, so more
-// flushes and compaction work: raise it for write-heavy state.
+// when they would take more), however many stores the node opens. RocksDB
+// also allocates some memory outside the budget: about 175 KiB per open
+// store, and flush and compaction buffers and the allocator's slack (about
+// 30 MiB measured with 256 stores and a 64 MiB budget; see
+// docs/benchmarks/memory-budget.md). A small budget shared by many stores
+// means small memtables, so more flushes and compaction work: raise it for
+// write-heavy state.
 //
 // Default: 128 MiB. 0 removes the bound: each store gets a private 8 MiB
 // block cache and up to 3 × 16 MiB of memtables.
@@ -54,6 +58,13 @@ func (a *App) startMemory() error {
 		a.records = state.NewRecordCache(a.cfg.cacheMaxBytes)
 	}
 	return nil
+}
+
+// changelogReader restores stores from their changelogs, in fetches sized
+// so that parallel restores hold about the input byte bound.
+func (a *App) changelogReader() *partition.KafkaChangelogReader {
+	return &partition.KafkaChangelogReader{Opts: a.clientOpts(), Admin: a.admin,
+		FetchMaxBytes: actors.RestoreFetchBytes(a.cfg.maxBufferedBytes)}
 }
 
 // closeMemory releases the memory budget, once every store is closed.

@@ -37,6 +37,12 @@ type Metrics struct {
 	Running      int
 	TasksLost    int64
 	TaskRestarts int64
+	// BufferedBytes is the size of the records fetched and not yet
+	// processed, summed over tasks (see WithMaxBufferedBytes), and
+	// BufferedBytesPeak the most it has been. InputPaused says fetching is
+	// paused because BufferedBytes passed the bound.
+	BufferedBytes, BufferedBytesPeak int64
+	InputPaused                      bool
 }
 
 // Metrics returns the App's record counters; zero before Start. Safe for
@@ -52,9 +58,11 @@ func (a *App) Metrics() Metrics {
 	if m.Dropped == nil {
 		m.Dropped = map[string]int64{}
 	}
+	buffered, peak, paused := node.BufferedBytes()
 	return Metrics{Processed: m.Processed, Skipped: m.Skipped, Dropped: m.Dropped,
 		Commits: m.Commits, CommitTime: m.CommitTime, CommitTimeMax: m.CommitTimeMax,
-		Running: len(node.RunningTasks()), TasksLost: node.Lost(), TaskRestarts: node.Restarts()}
+		Running: len(node.RunningTasks()), TasksLost: node.Lost(), TaskRestarts: node.Restarts(),
+		BufferedBytes: buffered, BufferedBytesPeak: peak, InputPaused: paused}
 }
 
 // droppedHandler is the option's handler, for the tasks.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/eddystreams/eddy/actors"
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,6 +35,7 @@ type cfg struct {
 	logger           *slog.Logger
 	replication      int16
 	maxBuffered      int
+	maxBufferedBytes int64
 	kafkaOpts        []kgo.Opt
 	memoryBudget     uint64 // memory.go
 	cacheMaxBytes    int64  // memory.go
@@ -81,15 +83,16 @@ func ParseGuarantee(s string) (Guarantee, error) {
 
 func defaultCfg() cfg {
 	return cfg{
-		stateDir:       filepath.Join(os.TempDir(), "eddy"),
-		commitInterval: 30 * time.Second,
-		engine:         topology.EngineRocksDB,
-		replication:    -1,
-		maxBuffered:    10000,
-		memoryBudget:   defaultMemoryBudget,
-		cacheMaxBytes:  defaultCacheMaxBytes,
-		txnTimeout:     60 * time.Second,
-		purgeInterval:  30 * time.Second,
+		stateDir:         filepath.Join(os.TempDir(), "eddy"),
+		commitInterval:   30 * time.Second,
+		engine:           topology.EngineRocksDB,
+		replication:      -1,
+		maxBuffered:      10000,
+		maxBufferedBytes: actors.DefaultMaxBufferedBytes,
+		memoryBudget:     defaultMemoryBudget,
+		cacheMaxBytes:    defaultCacheMaxBytes,
+		txnTimeout:       60 * time.Second,
+		purgeInterval:    30 * time.Second,
 	}
 }
 
@@ -114,6 +117,9 @@ func (c *cfg) validate() error {
 	}
 	if c.engine != topology.EngineRocksDB && c.engine != topology.EngineMemory {
 		errs = append(errs, fmt.Errorf("default store engine must be rocksdb or memory, not %s", c.engine))
+	}
+	if c.maxBufferedBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max buffered bytes %d: want more than 0", c.maxBufferedBytes))
 	}
 	if c.cacheMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("record cache size %d is negative", c.cacheMaxBytes))
@@ -238,6 +244,15 @@ func WithReplicationFactor(n int16) Option { return optFunc(func(c *cfg) { c.rep
 // WithMaxBufferedRecords bounds the records fetched for a task and not yet
 // processed; above it the task's partitions are paused. Default: 10000.
 func WithMaxBufferedRecords(n int) Option { return optFunc(func(c *cfg) { c.maxBuffered = n }) }
+
+// WithMaxBufferedBytes bounds the bytes (keys, values, headers) of records
+// fetched for all tasks of this node and not yet processed, as Kafka
+// Streams' input.buffer.max.bytes: above it, tasks handed more records are
+// paused until the node holds less than half. The node may hold up to one
+// fetch more than the bound (a fetch is at most this many bytes too, or
+// 50 MiB, or one record batch larger than that), and a record larger than
+// the bound is still processed. Default: 64 MiB.
+func WithMaxBufferedBytes(n int64) Option { return optFunc(func(c *cfg) { c.maxBufferedBytes = n }) }
 
 // WithKafkaOptions adds franz-go client options (TLS, SASL, ...) to every
 // client Eddy makes.

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -258,6 +259,8 @@ func (f *fetcher) deliver(p kgo.FetchTopicPartition) {
 	if pos != nil {
 		pos.sent = lag
 	}
+	// Counted before the task can take them, so the counts never go
+	// below zero and a pause comes before the task sees the records.
+	rt.flow.added(len(p.Records), partition.RecordsBytes(p.Records))
 	f.system.Root.Send(rt.pid, &recordBatch{tp: tp, recs: p.Records, lag: lag, hasLag: pos != nil})
-	rt.flow.added(len(p.Records))
 }

@@ -56,13 +56,13 @@ func (f *fakePauser) ResumeFetchPartitions(m map[string][]int32) { f.resumed = a
 
 func TestFlowResumesStarvedPartitions(t *testing.T) {
 	p := &fakePauser{}
-	f := newFlowControl(10, p, map[string][]int32{"a": {0}, "b": {0}})
+	f := newFlowControl(10, p, map[string][]int32{"a": {0}, "b": {0}}, newInputBytes(1<<20))
 	b := []state.TopicPartition{{Topic: "b"}}
 	f.resume(b)
 	if len(p.resumed) != 0 {
 		t.Fatal("resumed a partition that was not paused")
 	}
-	f.added(11)
+	f.added(11, 0)
 	if len(p.paused) != 1 {
 		t.Fatal("not paused above the high mark")
 	}
@@ -80,9 +80,9 @@ func TestFlowResumesStarvedPartitions(t *testing.T) {
 // itself, or they stay paused with nothing buffered and the task stalls.
 func TestFlowResumesWhenDrainedDuringPause(t *testing.T) {
 	p := &fakePauser{}
-	f := newFlowControl(10, p, map[string][]int32{"a": {0}})
-	p.onPause = func() { f.taken(11) }
-	f.added(11)
+	f := newFlowControl(10, p, map[string][]int32{"a": {0}}, newInputBytes(1<<20))
+	p.onPause = func() { f.taken(11, 0) }
+	f.added(11, 0)
 	if len(p.paused) != 1 || len(p.resumed) != 1 || f.paused.Load() {
 		t.Fatalf("paused %d times, resumed %d, paused now %v: want the partitions fetched again", len(p.paused), len(p.resumed), f.paused.Load())
 	}

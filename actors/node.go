@@ -39,6 +39,9 @@ type NodeConfig struct {
 	// MaxBuffered is the number of fetched but unprocessed records per task
 	// above which its partitions stop being fetched.
 	MaxBuffered int
+	// MaxBufferedBytes bounds the bytes of fetched but unprocessed records
+	// of all tasks together (see inputBytes). Default: 64 MiB.
+	MaxBufferedBytes int64
 	// RestartBackoff is the first wait before a task that failed with a
 	// recoverable error starts again; it doubles up to 10s.
 	RestartBackoff time.Duration
@@ -81,6 +84,7 @@ type Node struct {
 	system *actor.ActorSystem
 	log    *slog.Logger
 	fetch  *fetcher
+	input  *inputBytes
 
 	mu       sync.RWMutex
 	tasks    map[topology.TaskID]*runningTask
@@ -108,6 +112,9 @@ func NewNode(cfg NodeConfig) *Node {
 	}
 	if cfg.MaxBuffered <= 0 {
 		cfg.MaxBuffered = 10000
+	}
+	if cfg.MaxBufferedBytes <= 0 {
+		cfg.MaxBufferedBytes = DefaultMaxBufferedBytes
 	}
 	if cfg.CommitTimeout <= 0 {
 		cfg.CommitTimeout = time.Minute
@@ -140,6 +147,7 @@ func NewNode(cfg NodeConfig) *Node {
 		ctx:      ctx,
 		cancel:   cancel,
 	}
+	n.input = newInputBytes(cfg.MaxBufferedBytes)
 	n.fetch = newFetcher(cfg.Consumer, system, logger, cfg.ReadCommitted)
 	n.pid = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &nodeActor{n: n} }))
 	return n
@@ -232,7 +240,7 @@ func (n *Node) startTask(ctx context.Context, id topology.TaskID) (err error) {
 	for _, tp := range task.Inputs() {
 		tps[tp.Topic] = append(tps[tp.Topic], tp.Partition)
 	}
-	rt := &runningTask{id: id, task: task, flow: newFlowControl(int64(n.cfg.MaxBuffered), n.cfg.Consumer, tps)}
+	rt := &runningTask{id: id, task: task, flow: newFlowControl(int64(n.cfg.MaxBuffered), n.cfg.Consumer, tps, n.input)}
 	ta := &taskActor{task: task, flow: rt.flow, committer: n.cfg.Committer, timeout: n.cfg.CommitTimeout, chunk: 500, log: n.log,
 		failed: func(err error) { n.taskFailed(rt, err) }}
 	rt.pid = n.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return ta }))
@@ -445,6 +453,7 @@ func (n *Node) closeActor(rt *runningTask, clean bool) error {
 			}
 		}
 		_ = n.system.Root.StopFuture(rt.pid).Wait()
+		rt.flow.release()
 	})
 	return rt.closeErr
 }

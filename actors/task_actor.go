@@ -86,8 +86,9 @@ func (a *taskActor) Receive(c actor.Context) {
 		if a.dead {
 			return
 		}
+		before := a.task.BufferedBytes()
 		n, err := a.task.Process(a.chunk)
-		a.flow.taken(n)
+		a.flow.taken(n, before-a.task.BufferedBytes())
 		if errors.Is(err, partition.ErrLeaseExpired) {
 			// Paused past the lease (a stopped process, a long GC, a slow
 			// commit): ask the broker whether the task is still ours

@@ -11,6 +11,8 @@
 // raw franz-go pipe — the driver (cmd/bench, `make bench`, `make
 // bench-quick`), one program per system (cmd/eddy-bench, cmd/raw-bench,
 // goka/ and kafka-streams/), the definitions they share (workload/), and the
-// chart renderer (chart/). goka/ and chart/ are modules of their own so that
+// chart renderer (chart/); cmd/membudget measures RocksDB memory with many
+// stores under one budget (docs/benchmarks/memory-budget.md). goka/ and
+// chart/ are modules of their own so that
 // their dependencies stay out of Eddy's go.mod.
 package bench

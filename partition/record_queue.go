@@ -124,6 +124,7 @@ type partitionGroup struct {
 	queues   []*recordQueue
 	byTP     map[state.TopicPartition]*recordQueue
 	buffered int
+	bytes    int64      // RecordsBytes of the buffered records
 	idle     idlePolicy // idle.go
 }
 
@@ -150,6 +151,7 @@ func (g *partitionGroup) add(tp state.TopicPartition, rs []*kgo.Record) bool {
 	}
 	q.push(rs)
 	g.buffered += len(rs)
+	g.bytes += RecordsBytes(rs)
 	return true
 }
 
@@ -179,7 +181,30 @@ func (g *partitionGroup) next() (q *recordQueue, r *kgo.Record, ts int64, err er
 	}
 	g.buffered--
 	r, ts, err = best.pop()
+	g.bytes -= recordBytes(r)
 	return best, r, ts, err
+}
+
+// BufferedBytes is the size of the records waiting to be processed, as
+// RecordsBytes counts it.
+func (t *Task) BufferedBytes() int64 { return t.queues.bytes }
+
+// RecordsBytes is the size of fetched records that bounds on buffered
+// input count: keys, values and headers.
+func RecordsBytes(rs []*kgo.Record) int64 {
+	var n int64
+	for _, r := range rs {
+		n += recordBytes(r)
+	}
+	return n
+}
+
+func recordBytes(r *kgo.Record) int64 {
+	n := len(r.Key) + len(r.Value)
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value)
+	}
+	return int64(n)
 }
 
 // extractors gives the timestamp extractor of each input topic of the

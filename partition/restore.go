@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,6 +42,10 @@ func (e *ChangelogBehindError) Error() string {
 type KafkaChangelogReader struct {
 	Opts  []kgo.Opt // connection options (seed brokers, ...)
 	Admin *kadm.Client
+	// FetchMaxBytes bounds one fetch of a restore (the consumer buffers
+	// about two). Tasks restore a few at a time, so a node holds that many
+	// times as much. Default 0: 64 MiB.
+	FetchMaxBytes int32
 }
 
 // endOffset is the last stable offset of tp. A topic created moments ago may
@@ -97,7 +102,7 @@ func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartit
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(from)}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
-		kgo.FetchMaxBytes(64<<20),
+		kgo.FetchMaxBytes(cmp.Or(k.FetchMaxBytes, 64<<20)),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

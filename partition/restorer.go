@@ -16,6 +16,13 @@ import (
 // OPTIONS file twice.
 const bulkLoadAfter = 50_000
 
+// restoreChunkBytes bounds one write batch of a restore. A node's memory
+// budget stalls writers once the memtables of all stores reach its bound,
+// but a write already past that check goes in whole: with several tasks
+// restoring at once, each fetch written as one batch (up to the fetch size)
+// would overshoot the bound by that much per restore.
+const restoreChunkBytes = 1 << 20
+
 // bulkEngine is an engine with a bulk-load mode.
 type bulkEngine interface {
 	state.BulkLoader
@@ -49,7 +56,7 @@ func (r *restorer) apply(recs []*kgo.Record) error {
 	}
 	r.applied += len(recs)
 	if !r.bulk {
-		return applyToStore(r.kv, recs)
+		return applyChunked(r.kv, recs)
 	}
 	// Sorted by key, a batch goes into the memtable's skip list near the
 	// previous insert each time instead of at a random place. Equal keys
@@ -62,7 +69,25 @@ func (r *restorer) apply(recs []*kgo.Record) error {
 		}
 		return cmp.Compare(a.Offset, b.Offset)
 	})
-	return applyToStore(r.kv, sorted)
+	return applyChunked(r.kv, sorted)
+}
+
+// applyChunked writes recs in write batches of about restoreChunkBytes
+// (keys and values). A restore need not be atomic: it is repeated from the
+// checkpoint if it fails.
+func applyChunked(kv topology.KeyValueStore, recs []*kgo.Record) error {
+	for len(recs) > 0 {
+		n, size := 0, 0
+		for n < len(recs) && (n == 0 || size < restoreChunkBytes) {
+			size += len(recs[n].Key) + len(recs[n].Value)
+			n++
+		}
+		if err := applyToStore(kv, recs[:n]); err != nil {
+			return err
+		}
+		recs = recs[n:]
+	}
+	return nil
 }
 
 // finish ends the bulk load, if one began.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/eddystreams/eddy/state"
+	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -63,5 +64,51 @@ func TestRestorerBulkLoadKeepsLastValues(t *testing.T) {
 		if got[k] != v {
 			t.Fatalf("key %x = %q, want %q", k, got[k], v)
 		}
+	}
+}
+
+// batchSizes is a store that records the size of each write batch.
+type batchSizes struct {
+	*state.MemoryStore
+	sizes []int
+}
+
+func (b *batchSizes) WriteBatch(kvs []topology.KeyValue) error {
+	n := 0
+	for _, kv := range kvs {
+		n += len(kv.Key) + len(kv.Value)
+	}
+	b.sizes = append(b.sizes, n)
+	return b.MemoryStore.WriteBatch(kvs)
+}
+
+// TestRestorerWritesBoundedBatches restores fetches of 8 MB: each must go
+// into the store in write batches of about restoreChunkBytes, so that tasks
+// restoring at once overshoot the memory budget's memtable bound by a chunk
+// each, not by a fetch each.
+func TestRestorerWritesBoundedBatches(t *testing.T) {
+	var recs []*kgo.Record
+	value := make([]byte, 1000)
+	for i := range 16_000 {
+		recs = append(recs, &kgo.Record{Key: binary.BigEndian.AppendUint32(nil, uint32(i)), Value: value, Offset: int64(i)})
+	}
+	s := &batchSizes{MemoryStore: state.NewMemoryStore("s")}
+	rs := newRestorer(s)
+	next, err := (&memChangelog{recs: recs, fetchBatch: 8000}).Restore(context.Background(), state.TopicPartition{}, 0, -1, rs.apply)
+	if err != nil || next != int64(len(recs)) {
+		t.Fatalf("restored to %d: %v", next, err)
+	}
+	total := 0
+	for _, n := range s.sizes {
+		total += n
+		if n > restoreChunkBytes+1004 {
+			t.Fatalf("a write batch of %d bytes, over %d and a record", n, restoreChunkBytes)
+		}
+	}
+	if total != 16_000*1004 || len(s.sizes) < 16 {
+		t.Fatalf("%d bytes in %d batches", total, len(s.sizes))
+	}
+	if n, _ := s.ApproximateNumEntries(); n != 16_000 {
+		t.Fatalf("%d keys restored", n)
 	}
 }

@@ -41,7 +41,7 @@ func TestMemoryBudgetResharesWriteBuffers(t *testing.T) {
 	b := newBudget(t, 64<<20, 32<<20)
 	dir := t.TempDir()
 	var stores []*RocksDBStore
-	want := map[int]uint64{1: 16 << 20, 2: 8 << 20, 3: 4 << 20, 4: 4 << 20, 5: 2 << 20, 8: 2 << 20, 16: 1 << 20, 32: 1 << 20, 40: 1 << 20}
+	want := map[int]uint64{1: 16 << 20, 2: 8 << 20, 3: 4 << 20, 4: 4 << 20, 5: 2 << 20, 8: 2 << 20, 16: 1 << 20, 32: 512 << 10, 40: 256 << 10}
 	for n := 1; n <= 40; n++ {
 		s, err := OpenRocksDB(filepath.Join(dir, strconv.Itoa(n)), "s", RocksDBConfig{Budget: b})
 		if err != nil {
@@ -55,8 +55,9 @@ func TestMemoryBudgetResharesWriteBuffers(t *testing.T) {
 	if b.Stores() != 40 {
 		t.Fatalf("Stores = %d", b.Stores())
 	}
-	if b.MemtableLimit() != 80<<20 {
-		t.Fatalf("40 stores at 1 MiB: memtable limit %d, want 80 MiB", b.MemtableLimit())
+	// The bound does not grow with the stores: 40 stores share 32 MiB.
+	if b.MemtableLimit() != 32<<20 {
+		t.Fatalf("40 stores: memtable limit %d, want 32 MiB", b.MemtableLimit())
 	}
 	for i, s := range stores[:39] {
 		if err := s.Close(); err != nil {
@@ -67,7 +68,7 @@ func TestMemoryBudgetResharesWriteBuffers(t *testing.T) {
 		}
 	}
 	if b.MemtableLimit() != 32<<20 {
-		t.Fatalf("memtable limit %d, want 32 MiB back", b.MemtableLimit())
+		t.Fatalf("memtable limit %d, want 32 MiB", b.MemtableLimit())
 	}
 	// The survivor took the new share: its memtable grows past the old
 	// 1 MiB share without a flush.
@@ -115,6 +116,142 @@ func TestMemoryBudgetBoundsMemtables(t *testing.T) {
 	}
 	if b.CacheUsage() < b.MemtableUsage() {
 		t.Fatalf("memtables (%d) are not charged to the cache (usage %d)", b.MemtableUsage(), b.CacheUsage())
+	}
+}
+
+// TestMemoryBudgetLimitIndependentOfStores checks the configured limits for
+// up to 4096 stores: the memtable bound is the budget's write buffers, and
+// the arena blocks every store allocates when first written (an eighth of
+// its memtable size) take at most 1/16 of it, down to RocksDB's 64 KiB
+// floor.
+func TestMemoryBudgetLimitIndependentOfStores(t *testing.T) {
+	for _, wb := range []uint64{32 << 20, 128 << 20} {
+		b := newBudget(t, 2*wb, wb)
+		for n := 1; n <= 4096; n *= 2 {
+			share := b.shareFor(n)
+			if share < minWriteBufferShare || share > maxWriteBufferShare {
+				t.Fatalf("%d stores: share %d outside [%d, %d]", n, share, minWriteBufferShare, maxWriteBufferShare)
+			}
+			if share > minWriteBufferShare && uint64(n)*share > wb/2 {
+				t.Fatalf("%d stores at %d bytes each: %d, over half the write buffers %d", n, share, uint64(n)*share, wb)
+			}
+		}
+		if b.MemtableLimit() != wb {
+			t.Fatalf("memtable limit %d, want %d", b.MemtableLimit(), wb)
+		}
+	}
+}
+
+// TestMemoryBudgetBoundsManyStores writes 3 times the memtable bound
+// round-robin into 64 stores under a budget whose write buffers (4 MiB) give
+// each the 64 KiB floor. The memtables must stay within 4 MiB; before, the
+// bound grew by 2 MiB per store past 2 stores per MiB, to 128 MiB here.
+func TestMemoryBudgetBoundsManyStores(t *testing.T) {
+	const writeBuffers = 4 << 20
+	b := newBudget(t, 8<<20, writeBuffers)
+	stores := openStores(t, b, 64)
+	if b.WriteBufferShare() != minWriteBufferShare {
+		t.Fatalf("share %d, want %d", b.WriteBufferShare(), minWriteBufferShare)
+	}
+	w := newBatchWriter(50)
+	var peak uint64
+	for round := range 4 * len(stores) {
+		w.write(t, stores[round%len(stores)])
+		peak = max(peak, b.MemtableUsage())
+	}
+	limit := b.MemtableLimit() + 1<<20 // a batch and arena blocks past the stall
+	t.Logf("peak memtables %.1f MiB, limit %.1f MiB, reclaim flushes %d", mib(peak), mib(b.MemtableLimit()), b.ReclaimFlushes())
+	if b.MemtableLimit() != writeBuffers {
+		t.Fatalf("64 stores: memtable limit %d, want %d", b.MemtableLimit(), writeBuffers)
+	}
+	if peak > limit {
+		t.Fatalf("memtables peaked at %.1f MiB, over %.1f MiB", mib(peak), mib(limit))
+	}
+}
+
+// TestMemoryBudgetFlushesIdleMemtables writes 40 KB into each of 100 stores,
+// less than each one's 64 KiB memtable, so no store flushes by itself and
+// the write buffer manager flushes only the store being written: left
+// alone, the idle memtables fill the bound and the next writer stalls for
+// good (without the budget's own flushes this test hangs in a write). The
+// budget must flush the largest of them, down to under 3/4.
+func TestMemoryBudgetFlushesIdleMemtables(t *testing.T) {
+	const writeBuffers = 4 << 20
+	b := newBudget(t, 8<<20, writeBuffers)
+	stores := openStores(t, b, 100)
+	w := newBatchWriter(40)
+	for _, s := range stores {
+		w.write(t, s)
+	}
+	waitFor(t, "idle memtables flushed under 3/4 of the bound", func() bool {
+		return b.MemtableUsage() < writeBuffers/4*3
+	})
+	if b.ReclaimFlushes() == 0 {
+		t.Fatal("no memtable flushed by the budget")
+	}
+}
+
+// TestMemoryBudgetSharesTableReaderCharge opens 64 stores under a budget
+// and flushes a small file in each. Table readers are charged to the cache
+// in 256 KiB dummy entries per table factory: with a factory per store the
+// 64 tiny files would take 16 MiB of the cache, with the budget's shared
+// factory a few hundred KiB.
+func TestMemoryBudgetSharesTableReaderCharge(t *testing.T) {
+	b := newBudget(t, 64<<20, 32<<20)
+	stores := openStores(t, b, 64)
+	w := newBatchWriter(10)
+	for _, s := range stores {
+		w.write(t, s)
+		if err := s.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("cache usage %.2f MiB, memtables %.2f MiB", mib(b.CacheUsage()), mib(b.MemtableUsage()))
+	if b.CacheUsage() > 4<<20 {
+		t.Fatalf("64 small files take %.1f MiB of the cache", mib(b.CacheUsage()))
+	}
+}
+
+func openStores(t *testing.T, b *MemoryBudget, n int) []*RocksDBStore {
+	t.Helper()
+	var stores []*RocksDBStore
+	for i := range n {
+		stores = append(stores, openRocks(t, filepath.Join(t.TempDir(), strconv.Itoa(i)), RocksDBConfig{Budget: b}))
+	}
+	return stores
+}
+
+// batchWriter writes batches of random keys with 1000-byte values.
+type batchWriter struct {
+	r     *rand.Rand
+	value []byte
+	batch []topology.KeyValue
+}
+
+func newBatchWriter(records int) *batchWriter {
+	return &batchWriter{r: rand.New(rand.NewPCG(5, 6)), value: make([]byte, 1000), batch: make([]topology.KeyValue, records)}
+}
+
+func (w *batchWriter) write(t *testing.T, s *RocksDBStore) {
+	t.Helper()
+	for i := range w.batch {
+		w.batch[i] = topology.KeyValue{Key: binary.BigEndian.AppendUint64(nil, w.r.Uint64()), Value: w.value}
+	}
+	if err := s.WriteBatch(w.batch); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		<-tick.C
 	}
 }
 

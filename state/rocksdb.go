@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/linxGnu/grocksdb"
 
@@ -100,6 +101,8 @@ type RocksDBStore struct {
 
 	itersMu sync.Mutex
 	iters   map[*rocksIterator]struct{}
+
+	reclaiming atomic.Bool // the budget is flushing the memtable (MemoryBudget.reclaim)
 }
 
 var (
@@ -124,19 +127,9 @@ func OpenRocksDB(dir, name string, cfg RocksDBConfig) (*RocksDBStore, error) {
 		s.privateCache = grocksdb.NewLRUCache(privateBlockCacheSize)
 		cache = s.privateCache
 	}
-	s.bbto = grocksdb.NewDefaultBlockBasedTableOptions()
-	s.bbto.SetBlockCache(cache)
-	s.bbto.SetFilterPolicy(grocksdb.NewBloomFilterFull(bloomBitsPerKey))
-	// Bounded memory: index and filter blocks are cached (and charged to
-	// the cache), in small partitions; the top level of each and L0's are
-	// pinned, and all of them are evicted last.
-	s.bbto.SetCacheIndexAndFilterBlocks(true)
-	s.bbto.SetCacheIndexAndFilterBlocksWithHighPriority(true)
-	s.bbto.SetPinL0FilterAndIndexBlocksInCache(true)
-	s.bbto.SetIndexType(grocksdb.KTwoLevelIndexSearchIndexType)
-	s.bbto.SetPartitionFilters(true)
-	s.bbto.SetMetadataBlockSize(metadataBlockSize)
-	s.bbto.SetPinTopLevelIndexAndFilter(true)
+	// Under a budget the budget's shared table factory replaces this one
+	// (MemoryBudget.prepare).
+	s.bbto = tableOptions(cache, true)
 
 	wbs := cfg.WriteBufferSize
 	if wbs == 0 {
@@ -179,6 +172,24 @@ func OpenRocksDB(dir, name string, cfg RocksDBConfig) (*RocksDBStore, error) {
 	s.fo = grocksdb.NewDefaultFlushOptions()
 	s.fo.SetWait(true)
 	return s, nil
+}
+
+// tableOptions are the block-based table options of stores using cache.
+// Bounded memory: index and filter blocks are cached (and charged to the
+// cache), in small partitions; the top level of each, and L0's if pinL0, are
+// pinned, and all of them are evicted last.
+func tableOptions(cache *grocksdb.Cache, pinL0 bool) *grocksdb.BlockBasedTableOptions {
+	o := grocksdb.NewDefaultBlockBasedTableOptions()
+	o.SetBlockCache(cache)
+	o.SetFilterPolicy(grocksdb.NewBloomFilterFull(bloomBitsPerKey))
+	o.SetCacheIndexAndFilterBlocks(true)
+	o.SetCacheIndexAndFilterBlocksWithHighPriority(true)
+	o.SetPinL0FilterAndIndexBlocksInCache(pinL0)
+	o.SetIndexType(grocksdb.KTwoLevelIndexSearchIndexType)
+	o.SetPartitionFilters(true)
+	o.SetMetadataBlockSize(metadataBlockSize)
+	o.SetPinTopLevelIndexAndFilter(true)
+	return o
 }
 
 // Name returns the store's name.
@@ -284,15 +295,32 @@ func (s *RocksDBStore) writeBatch(kvs []topology.KeyValue) error {
 // Flush writes the memtables to SST files and waits for it, so everything
 // written so far survives a crash even with the WAL off.
 func (s *RocksDBStore) Flush() error {
+	return s.flushWith(s.fo)
+}
+
+// flushWith flushes the memtables with options fo.
+func (s *RocksDBStore) flushWith(fo *grocksdb.FlushOptions) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return s.errorf("flush", ErrClosed)
 	}
-	if err := s.db.Flush(s.fo); err != nil {
+	if err := s.db.Flush(fo); err != nil {
 		return s.errorf("flush", err)
 	}
 	return nil
+}
+
+// activeMemtableSize is the memory of the store's mutable memtable, 0 once
+// closed.
+func (s *RocksDBStore) activeMemtableSize() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return 0
+	}
+	n, _ := strconv.ParseUint(s.db.GetProperty("rocksdb.cur-size-active-mem-table"), 10, 64)
+	return n
 }
 
 // ApproximateNumEntries returns RocksDB's estimate of the number of keys
