@@ -12,13 +12,12 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy/actors"
-	"github.com/eddystreams/eddy/internal/kretry"
+	"github.com/eddystreams/eddy/internal/offsets"
 	"github.com/eddystreams/eddy/internal/topics"
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -38,7 +37,9 @@ type App struct {
 	budget   *state.MemoryBudget // RocksDB memory of the node (memory.go)
 	records  *state.RecordCache  // record cache budget (memory.go)
 	node     *actors.Node
-	layout   *layout
+	layout   *topology.Layout
+	offsets  *offsets.Reader // committed offsets and input offsets
+	repartition []string     // the repartition topics, for the purge
 	global   *globalConsumer // nil without global tables
 	purger   *topics.Purger  // nil without repartition topics or with the purge off
 
@@ -123,9 +124,10 @@ func (a *App) Start(ctx context.Context) error {
 		return fmt.Errorf("eddy: admin client: %w", err)
 	}
 	a.admin = kadm.NewClient(a.adminCl)
-	if a.layout, err = a.prepareTopics(ctx); err != nil {
+	if err := a.prepareTopics(ctx); err != nil { // topics.go
 		return err
 	}
+	a.offsets = &offsets.Reader{Client: a.adminCl, Group: a.cfg.appID, Log: a.log, TxnTimeout: a.cfg.txnTimeout, ReadCommitted: a.cfg.guarantee == ExactlyOnce}
 	if err := a.startPurger(); err != nil { // topics.go
 		return err
 	}
@@ -154,13 +156,13 @@ func (a *App) Start(ctx context.Context) error {
 	node := actors.NewNode(actors.NodeConfig{
 		NewTask:   a.newTask,
 		Consumer:  a.consumer,
-		Committed: a.committed,
+		Committed: a.offsets.Committed,
 		Owner:     a.owner,
 		// Under exactly-once a fenced owner's writes are aborted; under
 		// at-least-once they are not, so a start waits until it stopped.
 		WaitForPredecessors: a.cfg.guarantee != ExactlyOnce,
 		PredecessorMargin:   predecessorMargin,
-		InputOffsets:        a.inputOffsets,
+		InputOffsets:        a.offsets.InputOffsets,
 		ReadCommitted:       a.cfg.guarantee == ExactlyOnce,
 		CommitInterval:      a.cfg.commitInterval,
 		MaxBuffered:         a.cfg.maxBuffered,
@@ -173,10 +175,10 @@ func (a *App) Start(ctx context.Context) error {
 	a.node.Start()
 	go a.watch()
 	// A single node runs every task; the cluster will hand out assignments.
-	if err := a.node.Apply(ctx, actors.Assign{Epoch: 1, Active: a.layout.allTasks()}); err != nil {
+	if err := a.node.Apply(ctx, actors.Assign{Epoch: 1, Active: a.layout.Tasks()}); err != nil {
 		return fmt.Errorf("eddy: start tasks: %w", err)
 	}
-	a.log.Info("started", "tasks", len(a.layout.allTasks()))
+	a.log.Info("started", "tasks", len(a.layout.Tasks()))
 	return nil
 }
 
@@ -290,7 +292,7 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		ApplicationID:          a.cfg.appID,
 		ID:                     id,
 		Subtopology:            st,
-		Inputs:                 a.layout.inputs(id),
+		Inputs:                 a.layout.Inputs(id),
 		Dir:                    filepath.Join(a.cfg.stateDir, a.cfg.appID, id.String()),
 		DefaultEngine:          a.cfg.engine,
 		RocksDB:                a.rocksDBConfig(),
@@ -313,40 +315,8 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 	})
 }
 
-func (a *App) committed(ctx context.Context, tps []state.TopicPartition, abortPending func(context.Context) error) (map[state.TopicPartition]int64, partition.CommitPoint, error) {
-	out := map[state.TopicPartition]int64{}
-	cp := partition.CommitPoint{StreamTime: state.UnknownStreamTime}
-	resp, err := a.fetchCommitted(ctx, tps, abortPending) // committed_offsets.go
-	if errors.Is(err, kerr.GroupIDNotFound) {
-		return out, cp, nil // nothing committed yet
-	}
-	if err != nil {
-		return nil, cp, err
-	}
-	// Every commit of a task writes to all its consumed partitions, whole
-	// or split across them: they are read together.
-	committed := map[state.TopicPartition]partition.CommittedOffset{}
-	for _, tp := range tps {
-		o, ok := resp[tp]
-		if !ok {
-			continue
-		}
-		if o.at >= 0 {
-			out[tp] = o.at
-		}
-		// An offset of -1 carries the release of a task that never
-		// consumed (partition.Task.Release): its metadata is read too.
-		committed[tp] = partition.CommittedOffset{Offset: o.at, Metadata: o.metadata}
-	}
-	cp, err = partition.NewCommitPoint(committed)
-	if err != nil {
-		return nil, cp, err
-	}
-	return out, cp, nil
-}
-
 func (a *App) partitionCount(topic string) (int32, error) {
-	if n, ok := a.layout.counts[topic]; ok {
+	if n, ok := a.layout.Partitions(topic); ok {
 		return n, nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -362,44 +332,3 @@ func (a *App) partitionCount(topic string) (int32, error) {
 	return int32(len(d.Partitions)), nil
 }
 
-// inputOffsets lists the start and end offsets of input partitions, for
-// tasks that wait for empty inputs (WithMaxTaskIdle). Under exactly-once the
-// end is the last stable offset, as the consumer reads read_committed.
-func (a *App) inputOffsets(ctx context.Context, tps []state.TopicPartition) (map[state.TopicPartition]actors.InputOffsets, error) {
-	var topics []string
-	seen := map[string]bool{}
-	for _, tp := range tps {
-		if !seen[tp.Topic] {
-			seen[tp.Topic] = true
-			topics = append(topics, tp.Topic)
-		}
-	}
-	var starts, ends kadm.ListedOffsets
-	err := kretry.Do(ctx, func() (err error) {
-		if starts, err = a.admin.ListStartOffsets(ctx, topics...); err != nil {
-			return err
-		}
-		if a.cfg.guarantee == ExactlyOnce {
-			ends, err = a.admin.ListCommittedOffsets(ctx, topics...)
-		} else {
-			ends, err = a.admin.ListEndOffsets(ctx, topics...)
-		}
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[state.TopicPartition]actors.InputOffsets, len(tps))
-	for _, tp := range tps {
-		s, ok1 := starts.Lookup(tp.Topic, tp.Partition)
-		e, ok2 := ends.Lookup(tp.Topic, tp.Partition)
-		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("offsets of %s were not listed", tp)
-		}
-		if err := errors.Join(s.Err, e.Err); err != nil {
-			return nil, fmt.Errorf("offsets of %s: %w", tp, err)
-		}
-		out[tp] = actors.InputOffsets{Start: s.Offset, End: e.Offset}
-	}
-	return out, nil
-}

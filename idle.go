@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy/state"
+	"github.com/eddystreams/eddy/topology"
 )
 
 // WaitIdle waits until every record that is in the application's input
@@ -23,8 +24,8 @@ func (a *App) WaitIdle(ctx context.Context) error {
 	// committed, everything it sent downstream is in Kafka.
 	for _, st := range a.topo.Subtopologies {
 		var tps []state.TopicPartition
-		for p := int32(0); p < a.layout.tasks[st.ID]; p++ {
-			tps = append(tps, a.layout.inputs(topologyTask(st.ID, p))...)
+		for p := int32(0); p < a.layout.TaskCount(st.ID); p++ {
+			tps = append(tps, a.layout.Inputs(topology.TaskID{Subtopology: st.ID, Partition: p})...)
 		}
 		if err := a.waitCommitted(ctx, tps); err != nil {
 			return fmt.Errorf("eddy: wait for sub-topology %d: %w", st.ID, err)
@@ -54,7 +55,7 @@ func (a *App) waitCommitted(ctx context.Context, tps []state.TopicPartition) err
 		if err := a.node.CommitAll(ctx); err != nil {
 			return err
 		}
-		committed, _, err := a.committed(ctx, tps, nil)
+		committed, _, err := a.offsets.Committed(ctx, tps, nil)
 		if err != nil {
 			return err
 		}

@@ -82,7 +82,7 @@ func (r *StoreReader[K, V]) topic() string {
 }
 
 func (r *StoreReader[K, V]) taskOf(kb []byte) topology.TaskID {
-	return topology.TaskID{Subtopology: r.st.ID, Partition: partition.KeyPartition(kb, r.app.layout.tasks[r.st.ID])}
+	return topology.TaskID{Subtopology: r.st.ID, Partition: partition.KeyPartition(kb, r.app.layout.TaskCount(r.st.ID))}
 }
 
 // query runs q on task id of this node.
@@ -217,7 +217,7 @@ func (r *StoreReader[K, V]) scan(ctx context.Context, from, to []byte) iter.Seq2
 			}
 			return nil
 		}
-		for part := int32(0); part < r.app.layout.tasks[r.st.ID]; part++ {
+		for part := int32(0); part < r.app.layout.TaskCount(r.st.ID); part++ {
 			p := &pager{id: topology.TaskID{Subtopology: r.st.ID, Partition: part}, q: actors.StoreQuery{From: from, To: to}}
 			if err := fill(p); err != nil {
 				yield(topology.Pair[K, V]{}, err)
