@@ -29,19 +29,19 @@ type App struct {
 	topo *topology.Topology
 	log  *slog.Logger
 
-	fake     *kfake.Cluster
-	admin    *kadm.Client
-	adminCl  *kgo.Client
-	producer *kgo.Client
-	consumer *kgo.Client
-	budget   *state.MemoryBudget // RocksDB memory of the node (memory.go)
-	records  *state.RecordCache  // record cache budget (memory.go)
-	node     *actors.Node
-	layout   *topology.Layout
-	offsets  *offsets.Reader // committed offsets and input offsets
-	repartition []string     // the repartition topics, for the purge
-	global   *globalConsumer // nil without global tables
-	purger   *topics.Purger  // nil without repartition topics or with the purge off
+	fake        *kfake.Cluster
+	admin       *kadm.Client
+	adminCl     *kgo.Client
+	producer    *kgo.Client
+	consumer    *kgo.Client
+	budget      *state.MemoryBudget // RocksDB memory of the node (memory.go)
+	records     *state.RecordCache  // record cache budget (memory.go)
+	node        *actors.Node
+	layout      *topology.Layout
+	offsets     *offsets.Reader // committed offsets and input offsets
+	repartition []string        // the repartition topics, for the purge
+	global      *globalConsumer // nil without global tables
+	purger      *topics.Purger  // nil without repartition topics or with the purge off
 
 	mu      sync.Mutex
 	started bool
@@ -331,4 +331,3 @@ func (a *App) partitionCount(topic string) (int32, error) {
 	}
 	return int32(len(d.Partitions)), nil
 }
-

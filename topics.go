@@ -52,4 +52,3 @@ func (a *App) startPurger() error {
 	p.Start()
 	return nil
 }
-
