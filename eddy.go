@@ -59,22 +59,26 @@ func New(topo *topology.Topology, opts ...Option) (*App, error) {
 		return nil, errors.New("eddy.New: nil topology")
 	}
 	c := defaultCfg()
+	c.App = &c // for the App's own options (optFunc)
 	for _, o := range opts {
-		o.apply(&c)
+		if o != nil {
+			o.Apply(&c.Settings)
+		}
 	}
+	c.App = nil
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("eddy.New: %w", err)
 	}
-	if err := topo.ValidateTopicNames(c.appID); err != nil {
+	if err := topo.ValidateTopicNames(c.AppID); err != nil {
 		return nil, fmt.Errorf("eddy.New: %w", err)
 	}
-	if c.logger == nil {
-		c.logger = slog.Default()
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	if c.guarantee == ExactlyOnce && !c.commitSet {
 		c.commitInterval = 100 * time.Millisecond
 	}
-	a := &App{cfg: c, topo: topo, log: c.logger.With("app", c.appID), failed: make(chan struct{})}
+	a := &App{cfg: c, topo: topo, log: c.Logger.With("app", c.AppID), failed: make(chan struct{})}
 	for a.owner == 0 {
 		a.owner = rand.Int64()
 	}
@@ -117,7 +121,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.started = true
 	a.mu.Unlock()
 	var err error
-	if a.lock, err = lockStateDir(filepath.Join(a.cfg.stateDir, a.cfg.appID)); err != nil {
+	if a.lock, err = lockStateDir(filepath.Join(a.cfg.StateDir, a.cfg.AppID)); err != nil {
 		return fmt.Errorf("eddy: %w", err)
 	}
 	if a.adminCl, err = kgo.NewClient(a.clientOpts()...); err != nil {
@@ -127,7 +131,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.prepareTopics(ctx); err != nil { // topics.go
 		return err
 	}
-	a.offsets = &offsets.Reader{Client: a.adminCl, Group: a.cfg.appID, Log: a.log, TxnTimeout: a.cfg.txnTimeout, ReadCommitted: a.cfg.guarantee == ExactlyOnce}
+	a.offsets = &offsets.Reader{Client: a.adminCl, Group: a.cfg.AppID, Log: a.log, TxnTimeout: a.cfg.txnTimeout, ReadCommitted: a.cfg.guarantee == ExactlyOnce}
 	if err := a.startPurger(); err != nil { // topics.go
 		return err
 	}
@@ -276,7 +280,7 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 	// exactly-once all its writes go through it; under at-least-once its
 	// offset commits do, so that the broker refuses them from an owner that
 	// a newer one fenced (docs/decisions/0015).
-	txn, err := partition.NewTxnProducer(a.clientOpts(), a.cfg.appID, a.cfg.appID+"-"+id.String(), a.cfg.txnTimeout)
+	txn, err := partition.NewTxnProducer(a.clientOpts(), a.cfg.AppID, a.cfg.AppID+"-"+id.String(), a.cfg.txnTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -289,25 +293,25 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 	return partition.NewTask(partition.Config{
 		ExactlyOnce:            a.cfg.guarantee == ExactlyOnce,
 		Txn:                    txn,
-		ApplicationID:          a.cfg.appID,
+		ApplicationID:          a.cfg.AppID,
 		ID:                     id,
 		Subtopology:            st,
 		Inputs:                 a.layout.Inputs(id),
-		Dir:                    filepath.Join(a.cfg.stateDir, a.cfg.appID, id.String()),
-		DefaultEngine:          a.cfg.engine,
+		Dir:                    filepath.Join(a.cfg.StateDir, a.cfg.AppID, id.String()),
+		DefaultEngine:          a.cfg.Engine,
 		RocksDB:                a.rocksDBConfig(),
 		RecordCache:            a.records,
 		Producer:               producer,
 		Partitions:             a.partitionCount,
 		Changelogs:             a.changelogReader(),
-		OnDeserializationError: a.cfg.onDeserialize,
+		OnDeserializationError: a.cfg.OnDeserialize,
 		GlobalStores:           a.globalStores(),
-		OnProcessingError:      a.cfg.onProcessing,
-		OnProductionError:      a.cfg.onProduction,
+		OnProcessingError:      a.cfg.OnProcessing,
+		OnProductionError:      a.cfg.OnProduction,
 		Logger:                 a.log,
 		WaitForInputs:          a.cfg.maxTaskIdle >= 0,
 		MaxTaskIdle:            max(a.cfg.maxTaskIdle, 0),
-		IdleStreamTimeAdvance:  a.cfg.idleAdvance,
+		IdleStreamTimeAdvance:  a.cfg.IdleAdvance,
 		OnDroppedRecord:        a.cfg.droppedHandler(),
 		Owner:                  a.owner,
 		CommitInterval:         a.cfg.commitInterval,

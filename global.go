@@ -46,14 +46,14 @@ func (a *App) startGlobal(ctx context.Context) error {
 		return nil
 	}
 	task, err := partition.NewGlobalTask(partition.GlobalConfig{
-		ApplicationID:          a.cfg.appID,
+		ApplicationID:          a.cfg.AppID,
 		Subtopology:            st,
-		Dir:                    filepath.Join(a.cfg.stateDir, a.cfg.appID, "global"),
-		DefaultEngine:          a.cfg.engine,
+		Dir:                    filepath.Join(a.cfg.StateDir, a.cfg.AppID, "global"),
+		DefaultEngine:          a.cfg.Engine,
 		RocksDB:                a.rocksDBConfig(),
 		Partitions:             a.partitionCount,
 		Changelogs:             a.changelogReader(),
-		OnDeserializationError: a.cfg.onDeserialize,
+		OnDeserializationError: a.cfg.OnDeserialize,
 		Logger:                 a.log,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package eddy
 
 import (
 	"fmt"
+	"github.com/eddystreams/eddy/internal/settings"
 
 	"github.com/eddystreams/eddy/actors"
 	"github.com/eddystreams/eddy/partition"
@@ -42,7 +43,7 @@ func WithMemoryBudget(bytes uint64) Option {
 // its least recently used updates on early. 0 turns record caching off for
 // every store. Default: 10 MiB.
 func WithCacheMaxBytes(bytes int64) Option {
-	return optFunc(func(c *cfg) { c.cacheMaxBytes = bytes })
+	return shared(func(s *settings.Settings) { s.CacheMaxBytes = bytes })
 }
 
 // startMemory makes the node's memory budget and record cache budget.
@@ -54,8 +55,8 @@ func (a *App) startMemory() error {
 		}
 		a.budget = b
 	}
-	if a.cfg.cacheMaxBytes > 0 {
-		a.records = state.NewRecordCache(a.cfg.cacheMaxBytes)
+	if a.cfg.CacheMaxBytes > 0 {
+		a.records = state.NewRecordCache(a.cfg.CacheMaxBytes)
 	}
 	return nil
 }

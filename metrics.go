@@ -66,4 +66,4 @@ func (a *App) Metrics() Metrics {
 }
 
 // droppedHandler is the option's handler, for the tasks.
-func (c *cfg) droppedHandler() func(partition.DroppedRecord) { return c.onDropped }
+func (c *cfg) droppedHandler() func(partition.DroppedRecord) { return c.OnDropped }

@@ -9,45 +9,47 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy/actors"
+	"github.com/eddystreams/eddy/internal/settings"
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Option configures an App.
-type Option interface{ apply(*cfg) }
+// Option configures an App, or a test driver (streamtest.New takes the same
+// options; those that need a broker mean nothing there and are ignored).
+type Option = settings.Option
 
+// optFunc makes an option of the App's own settings: the test driver
+// ignores it.
 type optFunc func(*cfg)
 
-func (f optFunc) apply(c *cfg) { f(c) }
+func (f optFunc) Apply(s *settings.Settings) {
+	if c, ok := s.App.(*cfg); ok {
+		f(c)
+	}
+}
+
+// shared makes an option of a setting the App and the test driver both have.
+func shared(f func(*settings.Settings)) Option { return settings.Func(f) }
 
 type cfg struct {
-	brokers          []string
-	embedded         bool
-	embeddedDataDir  string
-	appID            string
-	stateDir         string
-	commitInterval   time.Duration
-	engine           topology.Engine
-	onDeserialize    partition.ErrorHandler
-	onProcessing     partition.ErrorHandler
-	onProduction     partition.ErrorHandler
-	logger           *slog.Logger
-	replication      int16
-	maxBuffered      int
-	maxBufferedBytes int64
-	kafkaOpts        []kgo.Opt
-	memoryBudget     uint64 // memory.go
-	cacheMaxBytes    int64  // memory.go
-	writeBufferBytes uint64
-	guarantee        Guarantee
-	commitSet        bool
-	txnTimeout       time.Duration
-	maxTaskIdle      time.Duration       // < 0: NoTaskIdle
-	idleAdvance      time.Duration       // 0: off
-	onDropped        func(DroppedRecord) // metrics.go
-	purgeInterval    time.Duration       // 0: no purge
-	internalConfig   map[string]string   // configs of every internal topic
+	settings.Settings // shared with the test driver
+	brokers           []string
+	embedded          bool
+	embeddedDataDir   string
+	commitInterval    time.Duration
+	replication       int16
+	maxBuffered       int
+	maxBufferedBytes  int64
+	kafkaOpts         []kgo.Opt
+	memoryBudget      uint64 // memory.go
+	writeBufferBytes  uint64
+	guarantee         Guarantee
+	commitSet         bool
+	txnTimeout        time.Duration
+	maxTaskIdle       time.Duration     // < 0: NoTaskIdle
+	purgeInterval     time.Duration     // 0: no purge
+	internalConfig    map[string]string // configs of every internal topic
 }
 
 // Guarantee is the processing guarantee.
@@ -83,25 +85,25 @@ func ParseGuarantee(s string) (Guarantee, error) {
 
 func defaultCfg() cfg {
 	return cfg{
-		stateDir:         filepath.Join(os.TempDir(), "eddy"),
+		Settings: settings.Settings{
+			StateDir:      filepath.Join(os.TempDir(), "eddy"),
+			Engine:        topology.EngineRocksDB,
+			CacheMaxBytes: defaultCacheMaxBytes,
+		},
 		commitInterval:   30 * time.Second,
-		engine:           topology.EngineRocksDB,
 		replication:      -1,
 		maxBuffered:      10000,
 		maxBufferedBytes: actors.DefaultMaxBufferedBytes,
 		memoryBudget:     defaultMemoryBudget,
-		cacheMaxBytes:    defaultCacheMaxBytes,
 		txnTimeout:       60 * time.Second,
 		purgeInterval:    30 * time.Second,
 	}
 }
 
 func (c *cfg) validate() error {
-	var errs []error
-	if c.appID == "" {
+	errs := []error{c.Settings.Validate()}
+	if c.AppID == "" {
 		errs = append(errs, errors.New("application id is required (WithApplicationID)"))
-	} else if err := topology.ValidateApplicationID(c.appID); err != nil {
-		errs = append(errs, err)
 	}
 	if len(c.brokers) == 0 && !c.embedded {
 		errs = append(errs, errors.New("no brokers: use WithBrokers or WithEmbeddedBroker"))
@@ -112,35 +114,20 @@ func (c *cfg) validate() error {
 	if c.commitInterval < 0 {
 		errs = append(errs, fmt.Errorf("commit interval %v is negative", c.commitInterval))
 	}
-	if c.stateDir == "" {
+	if c.StateDir == "" {
 		errs = append(errs, errors.New("state dir is empty"))
 	}
-	if c.engine != topology.EngineRocksDB && c.engine != topology.EngineMemory {
-		errs = append(errs, fmt.Errorf("default store engine must be rocksdb or memory, not %s", c.engine))
+	if c.Engine != topology.EngineRocksDB && c.Engine != topology.EngineMemory {
+		errs = append(errs, fmt.Errorf("default store engine must be rocksdb or memory, not %s", c.Engine))
 	}
 	if c.maxBufferedBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max buffered bytes %d: want more than 0", c.maxBufferedBytes))
 	}
-	if c.cacheMaxBytes < 0 {
-		errs = append(errs, fmt.Errorf("record cache size %d is negative", c.cacheMaxBytes))
-	}
 	if c.guarantee != AtLeastOnce && c.guarantee != ExactlyOnce {
 		errs = append(errs, fmt.Errorf("unknown processing guarantee %d", c.guarantee))
 	}
-	if c.idleAdvance < 0 || c.idleAdvance > 0 && c.idleAdvance < time.Millisecond {
-		errs = append(errs, fmt.Errorf("idle stream time advance %v: want 0 (off) or at least 1ms", c.idleAdvance))
-	}
 	if c.purgeInterval < 0 {
 		errs = append(errs, fmt.Errorf("repartition purge interval %v is negative (0 turns the purge off)", c.purgeInterval))
-	}
-	if err := c.onDeserialize.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("deserialization error handler: %w", err))
-	}
-	if err := c.onProcessing.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("processing error handler: %w", err))
-	}
-	if err := c.onProduction.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("production error handler: %w", err))
 	}
 	return errors.Join(errs...)
 }
@@ -159,10 +146,10 @@ func WithEmbeddedBroker(dataDir string) Option {
 
 // WithApplicationID names the application: its consumer group, the prefix of
 // its internal topics and its state directory. Required.
-func WithApplicationID(id string) Option { return optFunc(func(c *cfg) { c.appID = id }) }
+func WithApplicationID(id string) Option { return shared(func(s *settings.Settings) { s.AppID = id }) }
 
 // WithStateDir sets the directory for local state. Default: $TMPDIR/eddy.
-func WithStateDir(dir string) Option { return optFunc(func(c *cfg) { c.stateDir = dir }) }
+func WithStateDir(dir string) Option { return shared(func(s *settings.Settings) { s.StateDir = dir }) }
 
 // WithCommitInterval sets how often tasks commit (flush outputs, commit
 // input offsets). Default: 30s, as Kafka Streams under at-least-once.
@@ -187,7 +174,7 @@ func WithTransactionTimeout(d time.Duration) Option {
 // WithDefaultStoreEngine picks the engine of stores that do not choose one.
 // Default: RocksDB.
 func WithDefaultStoreEngine(e topology.Engine) Option {
-	return optFunc(func(c *cfg) { c.engine = e })
+	return shared(func(s *settings.Settings) { s.Engine = e })
 }
 
 // ErrorHandler is the choice for records Eddy cannot handle: fail, log and
@@ -212,14 +199,14 @@ func DeadLetter(topic string) ErrorHandler {
 // WithDeserializationErrorHandler chooses what happens to input records whose
 // key or value cannot be deserialized. Default: FailOnError.
 func WithDeserializationErrorHandler(h ErrorHandler) Option {
-	return optFunc(func(c *cfg) { c.onDeserialize = h })
+	return shared(func(s *settings.Settings) { s.OnDeserialize = h })
 }
 
 // WithProcessingErrorHandler chooses what happens to an input record whose
 // processing returns an error or panics (user functions, stores). Default:
 // FailOnError. Dead letters are the input record, unchanged.
 func WithProcessingErrorHandler(h ErrorHandler) Option {
-	return optFunc(func(c *cfg) { c.onProcessing = h })
+	return shared(func(s *settings.Settings) { s.OnProcessing = h })
 }
 
 // WithProductionErrorHandler chooses what happens to an output record Kafka
@@ -231,11 +218,11 @@ func WithProcessingErrorHandler(h ErrorHandler) Option {
 // its refusal fails the task whatever the handler, since the store already
 // holds the write its changelog would lack.
 func WithProductionErrorHandler(h ErrorHandler) Option {
-	return optFunc(func(c *cfg) { c.onProduction = h })
+	return shared(func(s *settings.Settings) { s.OnProduction = h })
 }
 
 // WithLogger sets the logger. Default: slog.Default().
-func WithLogger(l *slog.Logger) Option { return optFunc(func(c *cfg) { c.logger = l }) }
+func WithLogger(l *slog.Logger) Option { return shared(func(s *settings.Settings) { s.Logger = l }) }
 
 // WithReplicationFactor sets the replication factor of internal topics.
 // Default: -1, the broker's default.
@@ -306,7 +293,7 @@ func WithMaxTaskIdle(d time.Duration) Option {
 // advance is checked about every 100ms, and never while records are
 // buffered for the task.
 func WithIdleStreamTimeAdvance(d time.Duration) Option {
-	return optFunc(func(c *cfg) { c.idleAdvance = d })
+	return shared(func(s *settings.Settings) { s.IdleAdvance = d })
 }
 
 // WithDroppedRecordHandler calls fn with every input record a processor
@@ -316,7 +303,7 @@ func WithIdleStreamTimeAdvance(d time.Duration) Option {
 // it short and safe for concurrent use. Counts by reason are in
 // App.Metrics whether or not a handler is set. Default: none.
 func WithDroppedRecordHandler(fn func(DroppedRecord)) Option {
-	return optFunc(func(c *cfg) { c.onDropped = fn })
+	return shared(func(s *settings.Settings) { s.OnDropped = fn })
 }
 
 // WithRepartitionPurgeInterval sets how often the records of repartition

@@ -78,7 +78,7 @@ func (r *StoreReader[K, V]) ready() error {
 }
 
 func (r *StoreReader[K, V]) topic() string {
-	return topology.ChangelogTopicName(r.app.cfg.appID, r.spec.Name)
+	return topology.ChangelogTopicName(r.app.cfg.AppID, r.spec.Name)
 }
 
 func (r *StoreReader[K, V]) taskOf(kb []byte) topology.TaskID {

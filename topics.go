@@ -12,13 +12,13 @@ import (
 // (internal/topics.Prepare).
 func (a *App) prepareTopics(ctx context.Context) error {
 	var dlqs []string
-	for _, h := range []ErrorHandler{a.cfg.onDeserialize, a.cfg.onProcessing, a.cfg.onProduction} {
+	for _, h := range []ErrorHandler{a.cfg.OnDeserialize, a.cfg.OnProcessing, a.cfg.OnProduction} {
 		if h.DeadLetterTopic != "" {
 			dlqs = append(dlqs, h.DeadLetterTopic)
 		}
 	}
 	p, err := topics.Prepare(ctx, topics.PrepareConfig{
-		Admin: a.admin, Topology: a.topo, AppID: a.cfg.appID, Replication: a.cfg.replication,
+		Admin: a.admin, Topology: a.topo, AppID: a.cfg.AppID, Replication: a.cfg.replication,
 		InternalConfig: a.cfg.internalConfig, Extra: dlqs, Log: a.log,
 	})
 	if err != nil {
@@ -44,7 +44,7 @@ func (a *App) startPurger() error {
 			parts[name] = append(parts[name], p)
 		}
 	}
-	p, err := topics.NewPurger(topics.PurgerConfig{Client: a.adminCl, Group: a.cfg.appID, Partitions: parts, Interval: a.cfg.purgeInterval, Logger: a.log})
+	p, err := topics.NewPurger(topics.PurgerConfig{Client: a.adminCl, Group: a.cfg.AppID, Partitions: parts, Interval: a.cfg.purgeInterval, Logger: a.log})
 	if err != nil {
 		return fmt.Errorf("eddy: %w", err)
 	}

@@ -2,6 +2,7 @@ package streamtest_test
 
 import (
 	"fmt"
+	"github.com/eddystreams/eddy"
 	"maps"
 	"math/rand/v2"
 	"testing"
@@ -23,7 +24,7 @@ func cachedSums(caching bool) func(b *topology.Builder) {
 }
 
 func TestRecordCacheMergesUpdatesBetweenCommits(t *testing.T) {
-	d := newDriver(t, build(t, cachedSums(true)), streamtest.WithCacheMaxBytes(1<<20))
+	d := newDriver(t, build(t, cachedSums(true)), eddy.WithCacheMaxBytes(1<<20))
 	in := streamtest.CreateInputTopic(d, "in", topology.String(), topology.Int64())
 	out := streamtest.CreateOutputTopic(d, "out", topology.String(), topology.Int64())
 	changelog := streamtest.CreateOutputTopic(d, "streamtest-sums-changelog", topology.String(), topology.Int64())
@@ -52,7 +53,7 @@ func TestRecordCacheMergesUpdatesBetweenCommits(t *testing.T) {
 
 func TestRecordCacheNeedsABudget(t *testing.T) {
 	for name, opts := range map[string][]streamtest.Option{
-		"store without caching": {streamtest.WithCacheMaxBytes(1 << 20)},
+		"store without caching": {eddy.WithCacheMaxBytes(1 << 20)},
 		"no budget":             nil,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -69,7 +70,7 @@ func TestRecordCacheNeedsABudget(t *testing.T) {
 func TestRecordCacheEvictsEarlyWhenFull(t *testing.T) {
 	// Room for a few entries: new keys push the older ones out, downstream,
 	// before any commit.
-	d := newDriver(t, build(t, cachedSums(true)), streamtest.WithCacheMaxBytes(600))
+	d := newDriver(t, build(t, cachedSums(true)), eddy.WithCacheMaxBytes(600))
 	in := streamtest.CreateInputTopic(d, "in", topology.String(), topology.Int64())
 	out := streamtest.CreateOutputTopic(d, "out", topology.String(), topology.Int64())
 	for _, k := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
@@ -106,8 +107,8 @@ func TestRecordCacheMatchesNoCache(t *testing.T) {
 				out *streamtest.TestOutputTopic[string, int64]
 			}
 			mk := func(caching bool) side {
-				d := newDriver(t, build(t, cachedSums(caching)), streamtest.WithPartitions(3), streamtest.WithCacheMaxBytes(budget),
-					streamtest.WithDefaultStoreEngine(engine))
+				d := newDriver(t, build(t, cachedSums(caching)), streamtest.WithPartitions(3), eddy.WithCacheMaxBytes(budget),
+					eddy.WithDefaultStoreEngine(engine))
 				return side{d, streamtest.CreateInputTopic(d, "in", topology.String(), topology.Int64()),
 					streamtest.CreateOutputTopic(d, "out", topology.String(), topology.Int64())}
 			}
@@ -189,7 +190,7 @@ func TestRecordCacheMatchesNoCacheForTables(t *testing.T) {
 				inserted int
 			}
 			mk := func(caching bool) *side {
-				d := newDriver(t, build(t, cachedRegions(caching)), streamtest.WithPartitions(2), streamtest.WithCacheMaxBytes(budget))
+				d := newDriver(t, build(t, cachedRegions(caching)), streamtest.WithPartitions(2), eddy.WithCacheMaxBytes(budget))
 				return &side{d: d, in: streamtest.CreateInputTopic(d, "users", topology.String(), topology.String()),
 					counts: streamtest.CreateOutputTopic(d, "per-region", topology.String(), topology.Int64()),
 					kept:   streamtest.CreateOutputTopic(d, "kept", topology.String(), topology.String())}

@@ -2,6 +2,7 @@ package streamtest_test
 
 import (
 	"fmt"
+	"github.com/eddystreams/eddy"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -35,7 +36,7 @@ func TestCheckpointRemovalAtStartAgainstModel(t *testing.T) {
 				s := topology.Stream(b, "in", topology.String(), topology.String())
 				s.GroupByKey().Count(topology.Named("counts"))
 				s.GroupByKey().Count(topology.Named("local"), topology.WithLogging(false))
-			}), streamtest.WithDefaultStoreEngine(topology.EngineRocksDB))
+			}), eddy.WithDefaultStoreEngine(topology.EngineRocksDB))
 			in := streamtest.CreateInputTopic(d, "in", topology.String(), topology.String())
 			logged, unlogged := map[string]int64{}, map[string]int64{}
 			var uncommitted []string

@@ -61,13 +61,18 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 		return nil, errors.New("streamtest.New: nil topology")
 	}
 	c := defaultCfg()
+	c.Test = &c // for the driver's own options (testOpt)
 	for _, o := range opts {
-		o.apply(&c)
+		if o != nil {
+			o.Apply(&c.Settings)
+		}
 	}
+	c.Test = nil
+	c.cache.max = c.CacheMaxBytes
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("streamtest.New: %w", err)
 	}
-	if err := topo.ValidateTopicNames(c.appID); err != nil {
+	if err := topo.ValidateTopicNames(c.AppID); err != nil {
 		return nil, fmt.Errorf("streamtest.New: %w", err)
 	}
 	l, err := newLayout(topo, &c)
@@ -79,7 +84,7 @@ func New(topo *topology.Topology, opts ...Option) (*Driver, error) {
 		topo:      topo,
 		layout:    l,
 		broker:    newBroker(l.partitions),
-		dir:       c.stateDir,
+		dir:       c.StateDir,
 		byInput:   map[state.TopicPartition]*partition.Task{},
 		committed: map[state.TopicPartition]int64{},
 		metadata:  map[state.TopicPartition]string{},
@@ -112,22 +117,24 @@ func (d *Driver) startTasks() error {
 	}
 	for _, id := range d.layout.taskIDs() {
 		t, err := partition.NewTask(partition.Config{
-			ApplicationID:          d.cfg.appID,
+			ApplicationID:          d.cfg.AppID,
 			ID:                     id,
 			Subtopology:            d.topo.Subtopologies[id.Subtopology],
 			Inputs:                 d.layout.taskInputs(id),
 			Dir:                    filepath.Join(d.appDir(), id.String()),
-			DefaultEngine:          d.cfg.engine,
+			DefaultEngine:          d.cfg.Engine,
 			Producer:               d.broker,
 			Partitions:             func(topic string) (int32, error) { return d.layout.partitions(topic), nil },
 			Changelogs:             d.broker,
-			OnDeserializationError: d.cfg.onDeserialize,
+			OnDeserializationError: d.cfg.OnDeserialize,
+			OnProcessingError:      d.cfg.OnProcessing,
+			OnProductionError:      d.cfg.OnProduction,
 			GlobalStores:           d.globalStores(),
 			RecordCache:            d.cfg.cache.get(), // cache.go
-			Logger:                 d.cfg.logger,
+			Logger:                 d.cfg.Logger,
 			Clock:                  d.clock, // punctuation.go
-			IdleStreamTimeAdvance:  d.cfg.idleAdvance,
-			OnDroppedRecord:        d.cfg.onDropped,
+			IdleStreamTimeAdvance:  d.cfg.IdleAdvance,
+			OnDroppedRecord:        d.cfg.OnDropped,
 		})
 		if err == nil {
 			d.tasks = append(d.tasks, t)
@@ -180,7 +187,7 @@ func (d *Driver) closeTasks(clean bool) error {
 	return errors.Join(errs...)
 }
 
-func (d *Driver) appDir() string { return filepath.Join(d.dir, d.cfg.appID) }
+func (d *Driver) appDir() string { return filepath.Join(d.dir, d.cfg.AppID) }
 
 // usable reports why the driver cannot be used, if it cannot. d.mu must be
 // held.

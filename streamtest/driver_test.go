@@ -2,6 +2,7 @@ package streamtest_test
 
 import (
 	"errors"
+	"github.com/eddystreams/eddy"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -41,12 +42,12 @@ func TestRecordsAreProcessedInWriteOrderAcrossPartitions(t *testing.T) {
 func TestNewRejectsBadOptions(t *testing.T) {
 	topo := build(t, passThrough)
 	for name, opt := range map[string]streamtest.Option{
-		"empty app id":    streamtest.WithApplicationID(""),
+		"empty app id":    eddy.WithApplicationID(""),
 		"zero partitions": streamtest.WithPartitions(0),
 		"topic partition": streamtest.WithTopicPartitions("in", -1),
-		"engine":          streamtest.WithDefaultStoreEngine(topology.Engine(42)),
-		"handler":         streamtest.WithDeserializationErrorHandler(partition.ErrorHandler{Action: 9}),
-		"logger":          streamtest.WithLogger(nil),
+		"engine":          eddy.WithDefaultStoreEngine(topology.Engine(42)),
+		"handler":         eddy.WithDeserializationErrorHandler(partition.ErrorHandler{Action: 9}),
+		"logger":          eddy.WithLogger(nil),
 	} {
 		if d, err := streamtest.New(topo, opt); err == nil {
 			d.Close()
@@ -61,7 +62,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"a/b": `application id "a/b" has '/'`,
 		"..":  `application id ".." is not allowed`,
 	} {
-		d, err := streamtest.New(topo, streamtest.WithApplicationID(id))
+		d, err := streamtest.New(topo, eddy.WithApplicationID(id))
 		if err == nil {
 			d.Close()
 			t.Errorf("New accepted application id %q", id)
@@ -213,7 +214,7 @@ func TestTopicPartitionsAndLayout(t *testing.T) {
 }
 
 func TestApplicationIDNamesInternalTopics(t *testing.T) {
-	d := newDriver(t, build(t, wordCount), streamtest.WithApplicationID("wc"))
+	d := newDriver(t, build(t, wordCount), eddy.WithApplicationID("wc"))
 	must(t, streamtest.CreateInputTopic(d, "lines", topology.String(), topology.String()).Pipe("", "hi"))
 	want := []string{"counts-out", "wc-counts-changelog", "wc-counts-repartition"}
 	if got := d.ProducedTopics(); !reflect.DeepEqual(got, want) {
@@ -343,7 +344,7 @@ func TestClosedDriver(t *testing.T) {
 
 func TestGivenStateDirIsKept(t *testing.T) {
 	dir := t.TempDir()
-	d, err := streamtest.New(build(t, counter), streamtest.WithStateDir(dir), streamtest.WithDefaultStoreEngine(topology.EngineRocksDB))
+	d, err := streamtest.New(build(t, counter), eddy.WithStateDir(dir), eddy.WithDefaultStoreEngine(topology.EngineRocksDB))
 	must(t, err)
 	pipeKeys(t, d, "a")
 	must(t, d.Close())

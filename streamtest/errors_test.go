@@ -2,6 +2,7 @@ package streamtest_test
 
 import (
 	"errors"
+	"github.com/eddystreams/eddy"
 	"strings"
 	"testing"
 
@@ -67,7 +68,7 @@ func TestDeserializationFailureOfKey(t *testing.T) {
 }
 
 func TestDeserializationFailureContinue(t *testing.T) {
-	d := newDriver(t, build(t, longs), streamtest.WithDeserializationErrorHandler(partition.ErrorHandler{Action: partition.ActionContinue}))
+	d := newDriver(t, build(t, longs), eddy.WithDeserializationErrorHandler(partition.ErrorHandler{Action: partition.ActionContinue}))
 	must(t, d.PipeInput("in", []byte("a"), one, 1))
 	must(t, d.PipeInput("in", []byte("bad"), short, 2))
 	must(t, d.PipeInput("in", []byte("b"), two, 3))
@@ -81,7 +82,7 @@ func TestDeserializationFailureContinue(t *testing.T) {
 }
 
 func TestDeserializationFailureDeadLetter(t *testing.T) {
-	d := newDriver(t, build(t, longs), streamtest.WithDeserializationErrorHandler(
+	d := newDriver(t, build(t, longs), eddy.WithDeserializationErrorHandler(
 		partition.ErrorHandler{Action: partition.ActionDeadLetter, DeadLetterTopic: "dlq"}))
 	must(t, d.PipeInput("in", []byte("a"), one, 1))
 	must(t, d.PipeInput("in", []byte("bad"), short, 2, topology.Header{Key: "origin", Value: []byte("test")}))
@@ -121,7 +122,7 @@ func TestDeserializationFailureDeadLetter(t *testing.T) {
 }
 
 func TestDeadLetterNeedsTopic(t *testing.T) {
-	_, err := streamtest.New(build(t, longs), streamtest.WithDeserializationErrorHandler(partition.ErrorHandler{Action: partition.ActionDeadLetter}))
+	_, err := streamtest.New(build(t, longs), eddy.WithDeserializationErrorHandler(partition.ErrorHandler{Action: partition.ActionDeadLetter}))
 	if err == nil || !strings.Contains(err.Error(), "dead-letter") {
 		t.Fatalf("New with a dead-letter handler without topic: %v", err)
 	}

@@ -2,6 +2,7 @@ package streamtest_test
 
 import (
 	"errors"
+	"github.com/eddystreams/eddy"
 	"reflect"
 	"strings"
 	"testing"
@@ -28,7 +29,7 @@ func TestTypedExtractorAndNegativeTimeToDeadLetter(t *testing.T) {
 			topology.WithTimestamps(func(r topology.Record[string, reading], _ int64) (int64, error) { return r.Value.At, nil }),
 		).To("out")
 	})
-	d := newDriver(t, topo, streamtest.WithDeserializationErrorHandler(partition.ErrorHandler{Action: partition.ActionDeadLetter, DeadLetterTopic: "dlq"}))
+	d := newDriver(t, topo, eddy.WithDeserializationErrorHandler(partition.ErrorHandler{Action: partition.ActionDeadLetter, DeadLetterTopic: "dlq"}))
 	in := streamtest.CreateInputTopic(d, "readings", topology.String(), serde)
 	out := streamtest.CreateOutputTopic(d, "out", topology.String(), serde)
 	dlq := streamtest.CreateOutputTopic(d, "dlq", topology.String(), topology.String())
@@ -81,7 +82,7 @@ func windowedCount(t *testing.T) *topology.Topology {
 
 func TestDroppedRecordsCountedAndHandled(t *testing.T) {
 	var handled []partition.DroppedRecord
-	d := newDriver(t, windowedCount(t), streamtest.WithDroppedRecordHandler(func(r partition.DroppedRecord) { handled = append(handled, r) }))
+	d := newDriver(t, windowedCount(t), eddy.WithDroppedRecordHandler(func(r partition.DroppedRecord) { handled = append(handled, r) }))
 	in := streamtest.CreateInputTopic(d, "in", topology.String(), topology.Int64())
 	must(t, in.PipeAt("A", 1, 3))
 	must(t, in.PipeAt("A", 1, 20)) // window [0,10) closes at 15
@@ -106,7 +107,7 @@ func TestIdleStreamTimeAdvanceClosesWindows(t *testing.T) {
 		t.Run(map[bool]string{false: "off", true: "on"}[on], func(t *testing.T) {
 			var opts []streamtest.Option
 			if on {
-				opts = append(opts, streamtest.WithIdleStreamTimeAdvance(time.Second))
+				opts = append(opts, eddy.WithIdleStreamTimeAdvance(time.Second))
 			}
 			d := newDriver(t, windowedCount(t), opts...)
 			in := streamtest.CreateInputTopic(d, "in", topology.String(), topology.Int64())

@@ -20,14 +20,14 @@ func (d *Driver) startGlobal(ctx context.Context) error {
 		return nil
 	}
 	g, err := partition.NewGlobalTask(partition.GlobalConfig{
-		ApplicationID:          d.cfg.appID,
+		ApplicationID:          d.cfg.AppID,
 		Subtopology:            st,
 		Dir:                    filepath.Join(d.appDir(), "global"),
-		DefaultEngine:          d.cfg.engine,
+		DefaultEngine:          d.cfg.Engine,
 		Partitions:             func(topic string) (int32, error) { return d.layout.partitions(topic), nil },
 		Changelogs:             d.broker,
-		OnDeserializationError: d.cfg.onDeserialize,
-		Logger:                 d.cfg.logger,
+		OnDeserializationError: d.cfg.OnDeserialize,
+		Logger:                 d.cfg.Logger,
 	})
 	if err != nil {
 		return fmt.Errorf("global task: %w", err)

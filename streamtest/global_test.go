@@ -1,6 +1,7 @@
 package streamtest_test
 
 import (
+	"github.com/eddystreams/eddy"
 	"strings"
 	"testing"
 
@@ -99,7 +100,7 @@ func TestGlobalTableRestoresBeforeTasksStart(t *testing.T) {
 		{"rocksdb-crash", topology.EngineRocksDB, []streamtest.RestartOption{streamtest.Unclean()}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d := newDriver(t, build(t, enrich(nil)), streamtest.WithTopicPartitions("regions", 2), streamtest.WithDefaultStoreEngine(tc.engine))
+			d := newDriver(t, build(t, enrich(nil)), streamtest.WithTopicPartitions("regions", 2), eddy.WithDefaultStoreEngine(tc.engine))
 			regions := streamtest.CreateInputTopic(d, "regions", topology.String(), topology.String())
 			orders := streamtest.CreateInputTopic(d, "orders", topology.String(), topology.String())
 			out := streamtest.CreateOutputTopic(d, "enriched", topology.String(), topology.String())

@@ -21,7 +21,7 @@ type layout struct {
 
 func newLayout(topo *topology.Topology, c *cfg) (*layout, error) {
 	l := &layout{
-		appID:        c.appID,
+		appID:        c.AppID,
 		topo:         topo,
 		defaultCount: c.partitions,
 		inputs:       map[string]bool{},
@@ -46,7 +46,7 @@ func newLayout(topo *topology.Topology, c *cfg) (*layout, error) {
 			l.inputs[s.Name], l.globals[s.Name] = true, true
 		}
 	}
-	tl, err := topology.NewLayout(topo, c.appID, counts)
+	tl, err := topology.NewLayout(topo, c.AppID, counts)
 	if err != nil {
 		return nil, err
 	}

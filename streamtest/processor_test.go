@@ -3,6 +3,7 @@ package streamtest_test
 import (
 	"errors"
 	"fmt"
+	"github.com/eddystreams/eddy"
 	"reflect"
 	"sort"
 	"strings"
@@ -328,7 +329,7 @@ func TestPunctuatorWritesStoreAndForwards(t *testing.T) {
 			}
 		}, "sums", "dirty").To("out")
 	})
-	d := newDriver(t, topo, streamtest.WithDefaultStoreEngine(topology.EngineRocksDB))
+	d := newDriver(t, topo, eddy.WithDefaultStoreEngine(topology.EngineRocksDB))
 	in := streamtest.CreateInputTopic(d, "in", topology.String(), topology.Int64())
 	out := streamtest.CreateOutputTopic(d, "out", topology.String(), topology.Int64())
 	must(t, in.PipeAt("a", 1, 1000)) // fires at once (first record): emits a=1

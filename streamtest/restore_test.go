@@ -3,6 +3,7 @@ package streamtest_test
 import (
 	"bytes"
 	"errors"
+	"github.com/eddystreams/eddy"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -60,7 +61,7 @@ func TestRestartRestoresMemoryStoreFromChangelog(t *testing.T) {
 
 func TestRestartWithWipedRocksDBStateRestores(t *testing.T) {
 	log, buf := debugLog()
-	d := newDriver(t, build(t, counter), streamtest.WithDefaultStoreEngine(topology.EngineRocksDB), streamtest.WithLogger(log))
+	d := newDriver(t, build(t, counter), eddy.WithDefaultStoreEngine(topology.EngineRocksDB), eddy.WithLogger(log))
 	pipeKeys(t, d, "a", "b", "a")
 	must(t, d.Commit())
 	// The checkpoint file is written on a clean close only: while a task
@@ -89,7 +90,7 @@ func TestRestartWithWipedRocksDBStateRestores(t *testing.T) {
 
 func TestRestartKeepsRocksDBStateAtCheckpoint(t *testing.T) {
 	log, buf := debugLog()
-	d := newDriver(t, build(t, counter), streamtest.WithDefaultStoreEngine(topology.EngineRocksDB), streamtest.WithLogger(log))
+	d := newDriver(t, build(t, counter), eddy.WithDefaultStoreEngine(topology.EngineRocksDB), eddy.WithLogger(log))
 	pipeKeys(t, d, "a", "b", "a")
 
 	buf.Reset()
@@ -134,7 +135,7 @@ func TestUncleanRestartReprocessesUncommittedInput(t *testing.T) {
 
 func TestUncleanRestartOfRocksDBRollsBackToTheCommit(t *testing.T) {
 	log, buf := debugLog()
-	d := newDriver(t, build(t, counter), streamtest.WithDefaultStoreEngine(topology.EngineRocksDB), streamtest.WithLogger(log))
+	d := newDriver(t, build(t, counter), eddy.WithDefaultStoreEngine(topology.EngineRocksDB), eddy.WithLogger(log))
 	pipeKeys(t, d, "a")
 	must(t, d.Commit()) // the commit records changelog position 1
 	pipeKeys(t, d, "a", "a")
@@ -177,7 +178,7 @@ func TestUncleanRestartReprocessesThroughRepartition(t *testing.T) {
 }
 
 func TestRestartCleanAcrossPartitions(t *testing.T) {
-	d := newDriver(t, build(t, wordCount), streamtest.WithPartitions(4), streamtest.WithDefaultStoreEngine(topology.EngineRocksDB))
+	d := newDriver(t, build(t, wordCount), streamtest.WithPartitions(4), eddy.WithDefaultStoreEngine(topology.EngineRocksDB))
 	lines := streamtest.CreateInputTopic(d, "lines", topology.String(), topology.String())
 	must(t, lines.PipeKeyValues(kv("1", "the quick fox"), kv("2", "the lazy dog"), kv("3", "the end")))
 	must(t, d.Restart(streamtest.WipeState()))

@@ -37,7 +37,7 @@ func (s *TestStore[K, V]) serdeTopic() string {
 	if spec, ok := s.d.topo.Store(s.name); ok && spec.SourceTopic != "" {
 		return spec.SourceTopic // a source table's store holds what its topic holds
 	}
-	return topology.ChangelogTopicName(s.d.cfg.appID, s.name)
+	return topology.ChangelogTopicName(s.d.cfg.AppID, s.name)
 }
 
 // Get returns the value of k and whether it is present. It asks the task

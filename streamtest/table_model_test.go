@@ -2,6 +2,7 @@ package streamtest_test
 
 import (
 	"fmt"
+	"github.com/eddystreams/eddy"
 	"math/rand"
 	"reflect"
 	"strings"
@@ -117,7 +118,7 @@ func TestTableAggregateMatchesModel(t *testing.T) {
 				t.Skip("slow: RocksDB stores are opened at every restart")
 			}
 			rng := rand.New(rand.NewSource(tc.seed))
-			d := newDriver(t, build(t, regionTopology), streamtest.WithPartitions(tc.parts), streamtest.WithDefaultStoreEngine(tc.engine))
+			d := newDriver(t, build(t, regionTopology), streamtest.WithPartitions(tc.parts), eddy.WithDefaultStoreEngine(tc.engine))
 			in := streamtest.CreateInputTopic(d, "users", topology.String(), topology.String())
 			countsOut := streamtest.CreateOutputTopic(d, "counts", topology.String(), topology.Int64())
 			scoresOut := streamtest.CreateOutputTopic(d, "scores", topology.String(), topology.Int64())
@@ -165,7 +166,7 @@ func TestTableAggregateMatchesModel(t *testing.T) {
 
 func TestSourceTableRestoresToTheCommittedOffset(t *testing.T) {
 	log, buf := debugLog()
-	d := newDriver(t, build(t, regionTopology), streamtest.WithDefaultStoreEngine(topology.EngineRocksDB), streamtest.WithLogger(log))
+	d := newDriver(t, build(t, regionTopology), eddy.WithDefaultStoreEngine(topology.EngineRocksDB), eddy.WithLogger(log))
 	in := streamtest.CreateInputTopic(d, "users", topology.String(), topology.String())
 	rep := streamtest.CreateOutputTopic(d, "streamtest-counts-repartition", topology.Bytes(), topology.Bytes())
 	must(t, in.PipeKeyValues(kv("u1", "eu:1"), kv("u2", "eu:2"), kv("u3", "us:3")))
@@ -209,7 +210,7 @@ func TestSourceTableRestoresToTheCommittedOffset(t *testing.T) {
 func TestSourceTableRestoreSkipsUndecodableRecords(t *testing.T) {
 	d := newDriver(t, build(t, func(b *topology.Builder) {
 		topology.Table(b, "t", topology.String(), topology.Int64(), topology.Named("t")).ToStream().To("out")
-	}), streamtest.WithDeserializationErrorHandler(partition.ErrorHandler{Action: partition.ActionContinue}))
+	}), eddy.WithDeserializationErrorHandler(partition.ErrorHandler{Action: partition.ActionContinue}))
 	must(t, d.PipeInput("t", []byte("a"), []byte{0, 0, 0, 0, 0, 0, 0, 1}, 0))
 	must(t, d.PipeInput("t", []byte("b"), []byte("bad"), 0)) // skipped by the handler
 	must(t, d.PipeInput("t", nil, []byte{0, 0, 0, 0, 0, 0, 0, 2}, 0))
