@@ -116,8 +116,11 @@ func (c CrashLoop) Run(t *testing.T) int {
 }
 
 // GroupProgress is how many records consumer group has committed, summed
-// over the given topics and every other topic it committed offsets of (its
-// repartition topics), and how many records of them it has not committed.
+// over the given topics, the group's repartition topics
+// ("<group>-...-repartition", committed or not: records a sub-topology sent
+// before its reader's first commit are left to process too) and every other
+// topic it committed offsets of, and how many records of them it has not
+// committed.
 func GroupProgress(t *testing.T, adm *kadm.Client, group string, topics ...string) (committed, left int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -136,6 +139,15 @@ func GroupProgress(t *testing.T, adm *kadm.Client, group string, topics ...strin
 	}
 	for _, tp := range topics {
 		add(tp)
+	}
+	listed, err := adm.ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range listed.Names() {
+		if strings.HasPrefix(name, group+"-") && strings.HasSuffix(name, "-repartition") {
+			add(name)
+		}
 	}
 	offs.Each(func(o kadm.OffsetResponse) { add(o.Topic) })
 	ends, err := adm.ListEndOffsets(ctx, names...)
