@@ -69,45 +69,18 @@ func fingerprintOf(byIndex map[int]state.TopicPartition) uint32 {
 	return ChangelogFingerprint(names)
 }
 
-// resolvePositions turns the commit point's positions by store index into
-// positions by changelog partition, if they were written for this task's
-// changelogs. Positions written for other stores (the topology changed) are
-// dropped: restoration then goes to the changelogs' ends.
-func (t *Task) resolvePositions(cp *CommitPoint) {
-	if cp.StorePositions == nil {
-		return
-	}
-	if cp.Fingerprint != fingerprintOf(t.logIdx) {
-		t.log.Warn("commit metadata was written for other stores (the topology changed?); restoring to the changelogs' ends", "fingerprint", cp.Fingerprint)
-		return
-	}
-	pos := make(map[state.TopicPartition]int64, len(cp.StorePositions))
-	for i, o := range cp.StorePositions {
-		if tp, ok := t.logIdx[i]; ok {
-			pos[tp] = o
-		}
-	}
-	for tp, o := range cp.Positions {
-		pos[tp] = o
-	}
-	cp.Positions = pos
-}
-
 // commitMetadata encodes the positions of the task's changelogs and its
 // stream time for the input partitions committed, split across them when
 // it does not fit one (MaxCommitMetadataBytes each).
 func (t *Task) commitMetadata(inputs []state.TopicPartition) map[state.TopicPartition]string {
-	tracked := t.collector.Tracked()
-	md := t.withOwner(CommitMetadata{StorePositions: make(map[int]int64, len(t.logIdx)), Fingerprint: fingerprintOf(t.logIdx), StreamTime: t.streamTime})
-	for i, tp := range t.logIdx {
-		md.StorePositions[i] = tracked[tp]
-	}
+	pos, fingerprint := t.stateMgr.StorePositions()
+	md := t.withOwner(CommitMetadata{StorePositions: pos, Fingerprint: fingerprint, StreamTime: t.streamTime})
 	parts, ok := SplitCommitMetadata(EncodeCommitMetadata(md), len(inputs))
 	if !ok {
 		if !t.warnedMetadata {
 			t.warnedMetadata = true
 			t.log.Warn("the changelog positions of the task's stores do not fit its input partitions' commit metadata; a restart after a crash restores to the changelogs' ends",
-				"stores", len(t.logIdx), "inputs", len(inputs), "max_bytes_per_partition", MaxCommitMetadataBytes)
+				"stores", len(pos), "inputs", len(inputs), "max_bytes_per_partition", MaxCommitMetadataBytes)
 		}
 		md.StorePositions, md.PositionsOmitted = nil, true
 		parts = []string{EncodeCommitMetadata(md)}
