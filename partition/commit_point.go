@@ -2,10 +2,63 @@ package partition
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
 )
+
+// CommitPoint is what the application last committed for a task's inputs.
+type CommitPoint struct {
+	// Committed is set when any input offset of the task was committed.
+	Committed bool
+	// Positions are the changelog positions stored with the commit
+	// (at-least-once; see Task.Commit). Nil when there were none.
+	Positions map[state.TopicPartition]int64
+	// StorePositions are positions by the store's index in the
+	// sub-topology, valid if Fingerprint is that of the task's changelogs
+	// (see CommitMetadata); Initialize adds them to Positions.
+	StorePositions map[int]int64
+	Fingerprint    uint32
+	// Offsets are the committed input offsets (the next to read) of the
+	// task's inputs that have one. A source table restores its store from
+	// its input partition up to this offset.
+	Offsets map[state.TopicPartition]int64
+	// StreamTime is the task's stream time stored with the commit
+	// (state.UnknownStreamTime when none), so that it survives a crash.
+	StreamTime int64
+	// Owner, CommittedAt, Interval and Released describe the owner that
+	// made the latest commit (see CommitMetadata).
+	Owner       int64
+	CommittedAt int64
+	Interval    time.Duration
+	Released    bool
+}
+
+// PredecessorGrace is how long, from the moment it fenced, a new owner of a
+// task under at-least-once waits before it reads the changelog tail and
+// processes, given the commit point it read: an earlier owner that did not
+// release the task may still be processing and writing changelog and output
+// records (at-least-once writes are not transactional) until its next commit
+// attempt, which the broker refuses since the fence. That attempt comes
+// within one commit interval of the fence, plus the time the commit's flush
+// takes (margin). No wait is needed for a task nobody owned before, when the
+// last owner released the task, or when it was this process run (owner),
+// which closes a task before starting it again.
+//
+// first says the task's transactional id was new when it fenced: nobody
+// owned the task before. Without it, an owner that never committed may
+// still be at work, so the wait applies with this node's own interval.
+func (cp CommitPoint) PredecessorGrace(owner int64, first bool, ownInterval, margin time.Duration) time.Duration {
+	if first || cp.Released || (cp.Owner != 0 && cp.Owner == owner) {
+		return 0
+	}
+	interval := cp.Interval
+	if interval <= 0 {
+		interval = ownInterval // a commit made before owners were recorded
+	}
+	return interval + margin
+}
 
 // CommittedOffset is an input partition's committed offset (the next to
 // read) and the metadata stored beside it.
