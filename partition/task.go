@@ -189,12 +189,6 @@ func NewTask(cfg Config) (*Task, error) {
 	return t, nil
 }
 
-// Context is what the task's processors see of it.
-func (t *Task) Context() *ProcessorContext { return t.pctx }
-
-// StateManager owns the task's stores.
-func (t *Task) StateManager() *StateManager { return t.stateMgr }
-
 // ID is the task's id.
 func (t *Task) ID() topology.TaskID { return t.cfg.ID }
 
