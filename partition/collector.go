@@ -118,6 +118,13 @@ func (c *RecordCollector) SendTo(topic string, partition int32, key, value []byt
 	return nil
 }
 
+// SendChangelog implements ChangelogWriter: a store's change, tracked.
+func (c *RecordCollector) SendChangelog(tp state.TopicPartition, key, value []byte, ts int64) error {
+	return c.SendTo(tp.Topic, tp.Partition, key, value, ts, nil, true)
+}
+
+var _ ChangelogWriter = (*RecordCollector)(nil)
+
 func (c *RecordCollector) done(r *kgo.Record, err error, track bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

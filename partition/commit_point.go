@@ -2,10 +2,63 @@ package partition
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
 )
+
+// CommitPoint is what the application last committed for a task's inputs.
+type CommitPoint struct {
+	// Committed is set when any input offset of the task was committed.
+	Committed bool
+	// Positions are the changelog positions stored with the commit
+	// (at-least-once; see Task.Commit). Nil when there were none.
+	Positions map[state.TopicPartition]int64
+	// StorePositions are positions by the store's index in the
+	// sub-topology, valid if Fingerprint is that of the task's changelogs
+	// (see CommitMetadata); Initialize adds them to Positions.
+	StorePositions map[int]int64
+	Fingerprint    uint32
+	// Offsets are the committed input offsets (the next to read) of the
+	// task's inputs that have one. A source table restores its store from
+	// its input partition up to this offset.
+	Offsets map[state.TopicPartition]int64
+	// StreamTime is the task's stream time stored with the commit
+	// (state.UnknownStreamTime when none), so that it survives a crash.
+	StreamTime int64
+	// Owner, CommittedAt, Interval and Released describe the owner that
+	// made the latest commit (see CommitMetadata).
+	Owner       int64
+	CommittedAt int64
+	Interval    time.Duration
+	Released    bool
+}
+
+// PredecessorGrace is how long, from the moment it fenced, a new owner of a
+// task under at-least-once waits before it reads the changelog tail and
+// processes, given the commit point it read: an earlier owner that did not
+// release the task may still be processing and writing changelog and output
+// records (at-least-once writes are not transactional) until its next commit
+// attempt, which the broker refuses since the fence. That attempt comes
+// within one commit interval of the fence, plus the time the commit's flush
+// takes (margin). No wait is needed for a task nobody owned before, when the
+// last owner released the task, or when it was this process run (owner),
+// which closes a task before starting it again.
+//
+// first says the task's transactional id was new when it fenced: nobody
+// owned the task before. Without it, an owner that never committed may
+// still be at work, so the wait applies with this node's own interval.
+func (cp CommitPoint) PredecessorGrace(owner int64, first bool, ownInterval, margin time.Duration) time.Duration {
+	if first || cp.Released || (cp.Owner != 0 && cp.Owner == owner) {
+		return 0
+	}
+	interval := cp.Interval
+	if interval <= 0 {
+		interval = ownInterval // a commit made before owners were recorded
+	}
+	return interval + margin
+}
 
 // CommittedOffset is an input partition's committed offset (the next to
 // read) and the metadata stored beside it.
@@ -69,45 +122,18 @@ func fingerprintOf(byIndex map[int]state.TopicPartition) uint32 {
 	return ChangelogFingerprint(names)
 }
 
-// resolvePositions turns the commit point's positions by store index into
-// positions by changelog partition, if they were written for this task's
-// changelogs. Positions written for other stores (the topology changed) are
-// dropped: restoration then goes to the changelogs' ends.
-func (t *Task) resolvePositions(cp *CommitPoint) {
-	if cp.StorePositions == nil {
-		return
-	}
-	if cp.Fingerprint != fingerprintOf(t.logIdx) {
-		t.log.Warn("commit metadata was written for other stores (the topology changed?); restoring to the changelogs' ends", "fingerprint", cp.Fingerprint)
-		return
-	}
-	pos := make(map[state.TopicPartition]int64, len(cp.StorePositions))
-	for i, o := range cp.StorePositions {
-		if tp, ok := t.logIdx[i]; ok {
-			pos[tp] = o
-		}
-	}
-	for tp, o := range cp.Positions {
-		pos[tp] = o
-	}
-	cp.Positions = pos
-}
-
 // commitMetadata encodes the positions of the task's changelogs and its
 // stream time for the input partitions committed, split across them when
 // it does not fit one (MaxCommitMetadataBytes each).
 func (t *Task) commitMetadata(inputs []state.TopicPartition) map[state.TopicPartition]string {
-	tracked := t.collector.Tracked()
-	md := t.withOwner(CommitMetadata{StorePositions: make(map[int]int64, len(t.logIdx)), Fingerprint: fingerprintOf(t.logIdx), StreamTime: t.streamTime})
-	for i, tp := range t.logIdx {
-		md.StorePositions[i] = tracked[tp]
-	}
+	pos, fingerprint := t.stateMgr.StorePositions()
+	md := t.withOwner(CommitMetadata{StorePositions: pos, Fingerprint: fingerprint, StreamTime: t.streamTime})
 	parts, ok := SplitCommitMetadata(EncodeCommitMetadata(md), len(inputs))
 	if !ok {
 		if !t.warnedMetadata {
 			t.warnedMetadata = true
 			t.log.Warn("the changelog positions of the task's stores do not fit its input partitions' commit metadata; a restart after a crash restores to the changelogs' ends",
-				"stores", len(t.logIdx), "inputs", len(inputs), "max_bytes_per_partition", MaxCommitMetadataBytes)
+				"stores", len(pos), "inputs", len(inputs), "max_bytes_per_partition", MaxCommitMetadataBytes)
 		}
 		md.StorePositions, md.PositionsOmitted = nil, true
 		parts = []string{EncodeCommitMetadata(md)}

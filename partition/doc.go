@@ -1,9 +1,26 @@
 // Package partition is the task: one sub-topology running on one partition
-// number. It keeps a record queue per input partition and processes the head
-// record with the lowest timestamp next, tracks stream time, owns the task's
-// stores (opening, changelogging, restoring, checkpointing), and collects
-// what the task sends (outputs, repartition and changelog records) through a
-// RecordCollector.
+// number. As Kafka Streams splits StreamTask from ProcessorStateManager and
+// ProcessorContext, a task is three types, each with one concern:
+//
+//   - Task (task.go, commit.go) is the lifecycle, with checked state
+//     transitions, and processing: a record queue per input partition, the
+//     head record with the lowest timestamp next, stream time, punctuation,
+//     and commits with the ownership lease (fencing, ConfirmOwnership,
+//     Release). It sends through a RecordCollector (outputs, repartition and
+//     changelog records) and delegates its stores and its processors' view
+//     of it to the other two.
+//   - StateManager (state_manager.go, state_restore.go, rollback.go,
+//     source_table.go, cache.go) is a task's stores and their durability:
+//     the checkpoint, opening and wiping engines, restoring from changelogs
+//     and source topics, rolling back the uncommitted tail under
+//     at-least-once, record caches, flushing and closing. It knows nothing
+//     of processing and reaches the producer only through ChangelogWriter,
+//     so a GlobalTask uses it for its stores, and a standby task can restore
+//     and checkpoint with it alone.
+//   - ProcessorContext (processor_context.go) is what processors see:
+//     topology.TaskContext (stores, sends, the current record, stream time,
+//     deserialization errors), scheduling punctuators, counting dropped
+//     records. It cannot commit or close the task.
 //
 // A Task is not safe for concurrent use: the task actor (package actors) is
 // its only caller. partition imports topology and state.

@@ -64,32 +64,36 @@ func (c *dropCounters) snapshot() map[string]int64 {
 
 // RecordDropped implements topology.DropRecorder: it counts the drop under
 // reason and calls Config.OnDroppedRecord with the current input record.
-func (t *Task) RecordDropped(reason string) {
-	t.dropped.add(reason)
-	h := t.cfg.OnDroppedRecord
+func (c *ProcessorContext) RecordDropped(reason string) {
+	c.dropped.add(reason)
+	h := c.onDropped
 	if h == nil {
 		return
 	}
 	d := DroppedRecord{
-		Task:      t.cfg.ID,
+		Task:      c.id,
 		Reason:    reason,
-		Topic:     t.cur.Topic,
-		Partition: t.cur.Partition,
-		Offset:    t.cur.Offset,
-		Timestamp: t.cur.Timestamp,
+		Topic:     c.cur.Topic,
+		Partition: c.cur.Partition,
+		Offset:    c.cur.Offset,
+		Timestamp: c.cur.Timestamp,
 	}
-	if t.curRaw != nil {
-		d.Key, d.Value = bytes.Clone(t.curRaw.Key), bytes.Clone(t.curRaw.Value)
+	if c.curRaw != nil {
+		d.Key, d.Value = bytes.Clone(c.curRaw.Key), bytes.Clone(c.curRaw.Value)
 	}
-	for _, hd := range t.cur.Headers {
+	for _, hd := range c.cur.Headers {
 		d.Headers = append(d.Headers, topology.Header{Key: hd.Key, Value: bytes.Clone(hd.Value)})
 	}
 	h(d)
 }
 
+// RecordDropped counts a drop of the current record as the task's
+// processors do (ProcessorContext.RecordDropped).
+func (t *Task) RecordDropped(reason string) { t.pctx.RecordDropped(reason) }
+
 // Metrics returns the task's counters. Safe from any goroutine.
 func (t *Task) Metrics() TaskMetrics {
-	return TaskMetrics{Processed: t.processed.Load(), Skipped: t.skipped.Load(), Dropped: t.dropped.snapshot(),
+	return TaskMetrics{Processed: t.processed.Load(), Skipped: t.skipped.Load(), Dropped: t.pctx.dropped.snapshot(),
 		Commits: t.commits.Load(), CommitTime: time.Duration(t.commitNanos.Load()), CommitTimeMax: time.Duration(t.commitMaxNanos.Load())}
 }
 

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"sort"
 	"sync"
 
 	"github.com/eddystreams/eddy/state"
@@ -39,7 +36,9 @@ type GlobalConfig struct {
 // GlobalTask keeps the stores of the global tables (Kafka Streams'
 // GlobalStateManager and GlobalStateUpdateTask): every partition of their
 // source topics, restored from a checkpoint to the end by Initialize, then
-// kept up to date by Apply with records its owner fetches. Tasks read the
+// kept up to date by Apply with records its owner fetches. Its StateManager
+// opens, restores, flushes and closes the stores and writes the checkpoint;
+// which partitions to restore, and to where, is the global task's. Tasks read the
 // stores through Stores, concurrently with Apply (the engines are safe for
 // concurrent use).
 //
@@ -55,7 +54,7 @@ type GlobalTask struct {
 	mu         sync.Mutex // Initialize, Apply, Checkpoint and Close exclude each other
 	state      TaskState
 	graph      *topology.TaskGraph
-	engines    map[string]topology.KeyValueStore
+	stateMgr   *StateManager // its stores are the engines: global processors write them directly
 	views      map[string]topology.StateStore
 	positions  map[state.TopicPartition]int64 // next offset per source partition
 	cur        topology.RecordMeta
@@ -76,17 +75,25 @@ func NewGlobalTask(cfg GlobalConfig) (*GlobalTask, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	log := cfg.Logger.With("task", "global")
 	return &GlobalTask{
-		cfg:        cfg,
-		log:        cfg.Logger.With("task", "global"),
-		engines:    map[string]topology.KeyValueStore{},
+		cfg: cfg,
+		log: log,
+		stateMgr: NewStateManager(StateConfig{
+			ApplicationID: cfg.ApplicationID,
+			Partition:     -1, // the global stores have no changelogs of their own
+			Stores:        cfg.Subtopology.Stores,
+			Dir:           cfg.Dir,
+			DefaultEngine: cfg.DefaultEngine,
+			RocksDB:       cfg.RocksDB,
+			Changelogs:    cfg.Changelogs,
+			Logger:        log,
+		}),
 		views:      map[string]topology.StateStore{},
 		positions:  map[state.TopicPartition]int64{},
 		streamTime: -1,
 	}, nil
 }
-
-func (g *GlobalTask) checkpointPath() string { return filepath.Join(g.cfg.Dir, ".checkpoint") }
 
 // Initialize opens the global stores and restores each from its source
 // topic, every partition, from the checkpoint to the end (the last stable
@@ -98,10 +105,8 @@ func (g *GlobalTask) Initialize(ctx context.Context) error {
 		return fmt.Errorf("global task: initialize in state %s", g.state)
 	}
 	g.state = StateRestoring
-	if err := os.MkdirAll(g.cfg.Dir, 0o755); err != nil {
-		return fmt.Errorf("global task: state dir: %w", err)
-	}
-	ckp, err := state.ReadCheckpointFile(g.checkpointPath())
+	// The checkpoint file stays: restoring a global store is idempotent.
+	ckp, err := g.stateMgr.ReadCheckpoint()
 	if errors.Is(err, state.ErrCorruptCheckpoint) {
 		g.log.Warn("ignoring corrupt global checkpoint; restoring from the start", "error", err)
 		ckp, err = &state.Checkpoint{Offsets: map[state.TopicPartition]int64{}}, nil
@@ -137,28 +142,15 @@ func (g *GlobalTask) openStore(ctx context.Context, spec topology.StoreSpec, ckp
 			haveCkp = true
 		}
 	}
-	engine := spec.Engine
-	if engine == topology.EngineDefault {
-		engine = g.cfg.DefaultEngine
+	engine := g.stateMgr.engineOf(spec)
+	if engine == topology.EngineMemory {
+		haveCkp = false // memory starts empty whatever the checkpoint says
 	}
-	var kv topology.KeyValueStore
-	switch engine {
-	case topology.EngineMemory:
-		kv, haveCkp = state.NewMemoryStore(spec.Name), false
-	default:
-		dir := filepath.Join(g.cfg.Dir, "rocksdb", spec.Name)
-		if !haveCkp {
-			if err := state.WipeDir(dir); err != nil {
-				return err
-			}
-		}
-		db, err := state.OpenRocksDB(dir, spec.Name, g.cfg.RocksDB)
-		if err != nil {
-			return err
-		}
-		kv = db
+	kv, err := g.stateMgr.openEngine(spec, engine, !haveCkp)
+	if err != nil {
+		return err
 	}
-	g.engines[spec.Name] = kv
+	g.stateMgr.addStore(spec.Name, kv)
 	g.views[spec.Name] = readOnlyStore{kv}
 	for p := int32(0); p < n; p++ {
 		tp := state.TopicPartition{Topic: spec.SourceTopic, Partition: p}
@@ -166,16 +158,7 @@ func (g *GlobalTask) openStore(ctx context.Context, spec topology.StoreSpec, ckp
 		if haveCkp {
 			from = ckp[tp]
 		}
-		skipped := 0
-		rs := newRestorer(kv) // restorer.go: bulk mode for long restores
-		next, err := g.cfg.Changelogs.Restore(ctx, tp, from, -1, func(recs []*kgo.Record) error {
-			keep := filterSourceRecords(spec, recs)
-			skipped += len(recs) - len(keep)
-			return rs.apply(keep)
-		})
-		if ferr := rs.finish(); err == nil {
-			err = ferr
-		}
+		next, skipped, err := g.stateMgr.restoreFromSource(ctx, spec, kv, tp, from, -1)
 		if err != nil {
 			return fmt.Errorf("restore from %s: %w", tp, err)
 		}
@@ -253,21 +236,11 @@ func (g *GlobalTask) checkpoint() error {
 	if g.state != StateRunning {
 		return nil
 	}
-	names := make([]string, 0, len(g.engines))
-	for n := range g.engines {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		if err := g.engines[n].Flush(); err != nil {
-			return fmt.Errorf("global task: flush store %s: %w", n, err)
-		}
-	}
 	offs := make(map[state.TopicPartition]int64, len(g.positions))
 	for tp, o := range g.positions {
 		offs[tp] = o
 	}
-	if err := (&state.Checkpoint{Offsets: offs, StreamTime: g.streamTime}).Write(g.checkpointPath()); err != nil {
+	if err := g.stateMgr.writeCheckpoint(offs, g.streamTime); err != nil {
 		return fmt.Errorf("global task: %w", err)
 	}
 	g.applied = 0
@@ -301,10 +274,8 @@ func (g *GlobalTask) Close(clean bool) error {
 	if g.graph != nil {
 		errs = append(errs, g.graph.Close())
 	}
-	for n, s := range g.engines {
-		if err := s.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close global store %s: %w", n, err))
-		}
+	if err := g.stateMgr.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("global task: %w", err))
 	}
 	g.state = StateClosed
 	return errors.Join(errs...)
@@ -320,12 +291,7 @@ func (g *GlobalTask) ApplicationID() string { return g.cfg.ApplicationID }
 
 // Store implements topology.TaskContext: the global processors write the
 // engines themselves.
-func (g *GlobalTask) Store(name string) topology.StateStore {
-	if s, ok := g.engines[name]; ok {
-		return s
-	}
-	return nil
-}
+func (g *GlobalTask) Store(name string) topology.StateStore { return g.stateMgr.Store(name) }
 
 // Send implements topology.TaskContext; global processors send nothing.
 func (g *GlobalTask) Send(topic string, _, _ []byte, _ int64, _ []topology.Header) error {

@@ -50,9 +50,9 @@ func (t *Task) applyHandler(h ErrorHandler, kind string, rec *topology.RawRecord
 	return &handledError{fmt.Errorf("%s %s: %w (choose another %s error handler to skip such records)", kind, where, cause, kind)}
 }
 
-// DeserializationFailed implements topology.TaskContext: it applies the
-// user's deserialization error handler.
-func (t *Task) DeserializationFailed(rec *topology.RawRecord, cause error) error {
+// deserializationFailed applies the user's deserialization error handler
+// (for ProcessorContext.DeserializationFailed and invalid timestamps).
+func (t *Task) deserializationFailed(rec *topology.RawRecord, cause error) error {
 	return t.applyHandler(t.cfg.OnDeserializationError, "deserialization", rec, cause)
 }
 

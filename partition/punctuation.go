@@ -127,36 +127,32 @@ type punctuations struct {
 
 // Schedule implements topology.Scheduler: it runs fn every interval of
 // stream time or wall-clock time (see the comment at the top of this file).
-func (t *Task) Schedule(interval time.Duration, typ topology.PunctuationType, fn topology.Punctuator) (topology.Cancellable, error) {
-	if t.state == StateClosed {
-		return nil, fmt.Errorf("task %s: schedule a punctuator on a closed task", t.cfg.ID)
+// The punctuators go to the task's queues; the task runs them.
+func (c *ProcessorContext) Schedule(interval time.Duration, typ topology.PunctuationType, fn topology.Punctuator) (topology.Cancellable, error) {
+	if c.task.State() == StateClosed {
+		return nil, fmt.Errorf("task %s: schedule a punctuator on a closed task", c.id)
 	}
 	if interval < topology.MinPunctuationInterval {
-		return nil, fmt.Errorf("task %s: punctuation interval %v is below %v", t.cfg.ID, interval, topology.MinPunctuationInterval)
+		return nil, fmt.Errorf("task %s: punctuation interval %v is below %v", c.id, interval, topology.MinPunctuationInterval)
 	}
 	if fn == nil {
-		return nil, fmt.Errorf("task %s: nil punctuator", t.cfg.ID)
+		return nil, fmt.Errorf("task %s: nil punctuator", c.id)
 	}
 	ms := interval.Milliseconds()
 	switch typ {
 	case topology.StreamTime:
-		return t.punct.stream.add(0, ms, fn), nil
+		return c.punct.stream.add(0, ms, fn), nil
 	case topology.WallClockTime:
-		s := t.punct.wall.add(t.WallClockTime()+ms, ms, fn)
-		t.punct.hasWall.Store(true)
+		s := c.punct.wall.add(c.WallClockTime()+ms, ms, fn)
+		c.punct.hasWall.Store(true)
 		return s, nil
 	}
-	return nil, fmt.Errorf("task %s: unknown punctuation type %d", t.cfg.ID, int(typ))
+	return nil, fmt.Errorf("task %s: unknown punctuation type %d", c.id, int(typ))
 }
 
-// WallClockTime implements topology.Scheduler: Config.Clock (time.Now by
-// default) in milliseconds since the epoch.
-func (t *Task) WallClockTime() int64 {
-	if t.cfg.Clock != nil {
-		return t.cfg.Clock().UnixMilli()
-	}
-	return time.Now().UnixMilli()
-}
+// WallClockTime is the task's clock: Config.Clock (time.Now by default) in
+// milliseconds since the epoch, as its processors see it.
+func (t *Task) WallClockTime() int64 { return wallClockMillis(t.cfg.Clock) }
 
 // HasWallClockPunctuation reports whether a wall-clock punctuator was ever
 // scheduled, so PunctuateWallClock may have work. Safe from any goroutine.
@@ -188,7 +184,7 @@ func (t *Task) punctuateStreamTime() error {
 }
 
 func (t *Task) punctuate(typ topology.PunctuationType, s *punctuationSchedule, ts int64) (err error) {
-	t.cur = topology.RecordMeta{Partition: -1, Offset: -1, Timestamp: ts}
+	t.pctx.SetRecord(topology.RecordMeta{Partition: -1, Offset: -1, Timestamp: ts})
 	t.dirty = true
 	defer func() {
 		if p := recover(); p != nil {

@@ -17,8 +17,8 @@ import (
 // processing had made of the records before that offset; processing then
 // goes on from that offset. Nothing is rolled back and nothing is logged:
 // the store's writes never leave the task.
-func (t *Task) restoreSourceTable(ctx context.Context, spec topology.StoreSpec, kv topology.KeyValueStore, tp state.TopicPartition, from int64) error {
-	until := t.commitPoint.Offsets[tp] // 0 when nothing was committed: processing fills the store
+func (m *StateManager) restoreSourceTable(ctx context.Context, spec topology.StoreSpec, kv topology.KeyValueStore, tp state.TopicPartition, from int64) error {
+	until := m.commit.Offsets[tp] // 0 when nothing was committed: processing fills the store
 	if from > until {
 		// The local store is ahead of the commit (it cannot be after a
 		// clean stop, which commits first): start over.
@@ -27,9 +27,29 @@ func (t *Task) restoreSourceTable(ctx context.Context, spec topology.StoreSpec, 
 		}
 		from = 0
 	}
+	next, skipped, err := m.restoreFromSource(ctx, spec, kv, tp, from, until)
+	if err != nil {
+		return &RecoverableError{Err: fmt.Errorf("restore from source topic %s: %w", tp, err)}
+	}
+	if next > from {
+		m.log.Debug("restored", "store", spec.Name, "from", from, "to", next, "skipped", skipped)
+	}
+	if m.sources == nil {
+		m.sources = map[state.TopicPartition]int64{}
+	}
+	m.sources[tp] = max(next, from)
+	return nil
+}
+
+// restoreFromSource writes the records of a source topic partition from
+// offset from up to until (-1: the end) into a table's store, as
+// processing would have (filterSourceRecords), in bulk for long restores.
+// It returns the offset after the last record read and how many records
+// were skipped. Source tables and global tables restore this way.
+func (m *StateManager) restoreFromSource(ctx context.Context, spec topology.StoreSpec, kv topology.KeyValueStore, tp state.TopicPartition, from, until int64) (int64, int, error) {
 	skipped := 0
 	rs := newRestorer(kv) // restorer.go: bulk mode for long restores
-	next, err := t.cfg.Changelogs.Restore(ctx, tp, from, until, func(recs []*kgo.Record) error {
+	next, err := m.cfg.Changelogs.Restore(ctx, tp, from, until, func(recs []*kgo.Record) error {
 		keep := filterSourceRecords(spec, recs)
 		skipped += len(recs) - len(keep)
 		return rs.apply(keep)
@@ -37,17 +57,7 @@ func (t *Task) restoreSourceTable(ctx context.Context, spec topology.StoreSpec, 
 	if ferr := rs.finish(); err == nil {
 		err = ferr
 	}
-	if err != nil {
-		return &RecoverableError{Err: fmt.Errorf("restore from source topic %s: %w", tp, err)}
-	}
-	if next > from {
-		t.log.Debug("restored", "store", spec.Name, "from", from, "to", next, "skipped", skipped)
-	}
-	if t.sources == nil {
-		t.sources = map[state.TopicPartition]int64{}
-	}
-	t.sources[tp] = max(next, from)
-	return nil
+	return next, skipped, err
 }
 
 // filterSourceRecords returns the records of a source topic that processing
@@ -69,11 +79,12 @@ func filterSourceRecords(spec topology.StoreSpec, recs []*kgo.Record) []*kgo.Rec
 }
 
 // checkpointSourceTables adds the source tables' positions to a checkpoint:
-// the offset up to which each store holds its source partition.
-func (t *Task) checkpointSourceTables(offsets map[state.TopicPartition]int64) {
-	for tp, restored := range t.sources {
+// the offset up to which each store holds its source partition, restored
+// or, beyond that, consumed by processing.
+func (m *StateManager) checkpointSourceTables(offsets, consumed map[state.TopicPartition]int64) {
+	for tp, restored := range m.sources {
 		off := restored
-		if c, ok := t.consumed[tp]; ok && c > off {
+		if c, ok := consumed[tp]; ok && c > off {
 			off = c
 		}
 		offsets[tp] = off
