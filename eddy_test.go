@@ -108,13 +108,7 @@ func (e wcEnv) newApp(t *testing.T, stateDir string, opts ...eddy.Option) *eddy.
 	if err != nil {
 		t.Fatal(err)
 	}
-	all := append([]eddy.Option{eddy.WithBrokers(e.brokers...), eddy.WithApplicationID(e.appID), eddy.WithStateDir(stateDir)}, opts...)
-	app, err := eddy.New(topo, all...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { app.Close() })
-	return app
+	return e.appOf(t, topo, stateDir, opts...) // ownership_test.go
 }
 
 // run processes everything in the input topic with a fresh App on stateDir,
@@ -133,15 +127,7 @@ func (e wcEnv) run(t *testing.T, stateDir string, opts ...eddy.Option) map[strin
 	if err := app.Close(); err != nil {
 		t.Fatal(err)
 	}
-	counts, err := wordcount.ReadCounts(ctx, e.brokers, e.output)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := make(map[string]int64, len(counts))
-	for _, c := range counts {
-		m[c.Word] = c.Count
-	}
-	return m
+	return e.lastCounts(t) // ownership_test.go
 }
 
 func assertCounts(t *testing.T, got, want map[string]int64) {

@@ -159,9 +159,15 @@ func WithCommitInterval(d time.Duration) Option {
 
 // WithProcessingGuarantee selects at-least-once (default) or exactly-once.
 // Under exactly-once the commit interval defaults to 100ms, as in Kafka
-// Streams.
+// Streams. The test driver (streamtest) takes it too: it then runs its tasks
+// in transactions.
 func WithProcessingGuarantee(g Guarantee) Option {
-	return optFunc(func(c *cfg) { c.guarantee = g })
+	return shared(func(s *settings.Settings) {
+		s.ExactlyOnce = g == ExactlyOnce
+		if c, ok := s.App.(*cfg); ok {
+			c.guarantee = g
+		}
+	})
 }
 
 // WithTransactionTimeout sets the transaction timeout of exactly-once task

@@ -69,7 +69,7 @@ type Config struct {
 	// only the offset commits do (TxnProducer.CommitOffsetsOnly), so that
 	// the broker refuses commits from an owner a newer one fenced. Nil under
 	// at-least-once: offsets go to the OffsetCommitter given to Commit.
-	Txn *TxnProducer
+	Txn Transactional
 	// Owner identifies this run of the process in commit metadata, and
 	// CommitInterval is how often it commits (see CommitMetadata.Owner).
 	Owner          int64

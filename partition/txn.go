@@ -14,6 +14,33 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 )
 
+// Transactional is what a task needs of its transactional producer
+// (TxnProducer against Kafka; the test driver has an in-memory one): the
+// records of a transaction and the input offsets committed with them, or
+// aborted together, and fencing of earlier owners of the transactional id.
+type Transactional interface {
+	Producer
+	// Init fences earlier producers of the transactional id and aborts
+	// their open transaction.
+	Init(ctx context.Context) error
+	// First says whether Init found the transactional id unused before.
+	First() bool
+	// Commit commits the open transaction with the input offsets and
+	// metadata (exactly-once).
+	Commit(ctx context.Context, offsets map[state.TopicPartition]int64, metadata string) error
+	// CommitOffsetsOnly commits input offsets in a transaction of their
+	// own (at-least-once), metadata per input partition.
+	CommitOffsetsOnly(ctx context.Context, offsets map[state.TopicPartition]int64, metadata map[state.TopicPartition]string) error
+	// AbortPendingOffsets ends offset commits that fenced producers of
+	// the id left pending (see TxnProducer.AbortPendingOffsets).
+	AbortPendingOffsets(ctx context.Context) error
+	// Abort drops the open transaction.
+	Abort(ctx context.Context) error
+	Close()
+}
+
+var _ Transactional = (*TxnProducer)(nil)
+
 // TxnProducer is a task's transactional producer under exactly-once: every
 // record the task sends between two commits, and the input offsets of that
 // commit, go into one Kafka transaction.

@@ -29,6 +29,12 @@ type broker struct {
 	topics   map[string]*memTopic
 	arrivals []*kgo.Record   // every record of every topic, in append order
 	produced map[string]bool // topics the tasks sent to
+
+	// Transactions (txn.go): the transaction of each record sent in one,
+	// the epoch of each transactional id and its open transaction.
+	txnOf   map[*kgo.Record]*memTxn
+	epochs  map[string]int
+	openTxn map[string]*memTxn
 }
 
 // memTopic is one topic's records, by partition and in append order.
@@ -43,7 +49,8 @@ var (
 )
 
 func newBroker(partitions func(string) int32) *broker {
-	return &broker{partitions: partitions, topics: map[string]*memTopic{}, produced: map[string]bool{}}
+	return &broker{partitions: partitions, topics: map[string]*memTopic{}, produced: map[string]bool{},
+		txnOf: map[*kgo.Record]*memTxn{}, epochs: map[string]int{}, openTxn: map[string]*memTxn{}}
 }
 
 // topic returns the named topic, creating it with its partition count the
@@ -93,6 +100,11 @@ func (b *broker) append(topic string, p int32, key, value []byte, ts time.Time, 
 // Produce implements partition.Producer: the record is appended and the
 // promise called with its offset before Produce returns.
 func (b *broker) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
+	b.produceIn(ctx, r, nil, promise)
+}
+
+// produceIn appends r, in transaction txn when there is one.
+func (b *broker) produceIn(ctx context.Context, r *kgo.Record, txn *memTxn, promise func(*kgo.Record, error)) {
 	if err := ctx.Err(); err != nil {
 		promise(r, err)
 		return
@@ -104,9 +116,88 @@ func (b *broker) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.R
 	}
 	b.mu.Lock()
 	b.produced[r.Topic] = true
+	if txn != nil {
+		b.txnOf[stored] = txn
+	}
 	b.mu.Unlock()
 	r.Offset = stored.Offset
 	promise(r, nil)
+}
+
+// initTxnID starts a new epoch of a transactional id, aborting the open
+// transaction of the previous one; first says the id was unused.
+func (b *broker) initTxnID(id string) (epoch int, first bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, used := b.epochs[id]
+	if t := b.openTxn[id]; t != nil {
+		t.state = txnAborted
+		delete(b.openTxn, id)
+	}
+	b.epochs[id] = e + 1
+	return e + 1, !used
+}
+
+func (b *broker) txnEpoch(id string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.epochs[id]
+}
+
+func (b *broker) beginTxn(id string) *memTxn {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := &memTxn{state: txnOpen}
+	b.openTxn[id] = t
+	return t
+}
+
+// endTxn commits or aborts t (nil: nothing was produced in it).
+func (b *broker) endTxn(id string, t *memTxn, to txnState) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if t != nil {
+		t.state = to
+	}
+	if b.openTxn[id] == t {
+		delete(b.openTxn, id)
+	}
+}
+
+// visibility says whether a read_committed reader sees r (visible), must
+// wait for it (open: its transaction is open, and so is everything after
+// it, as the last stable offset), or passes over it (aborted). b.mu must be
+// held.
+func (b *broker) visibility(r *kgo.Record) txnState {
+	t, ok := b.txnOf[r]
+	if !ok {
+		return txnCommitted
+	}
+	return t.state
+}
+
+// visibilityOf is visibility for callers not holding b.mu.
+func (b *broker) visibilityOf(r *kgo.Record) txnState {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.visibility(r)
+}
+
+// stable returns the records of recs up to the first one in an open
+// transaction, without aborted ones.
+func (b *broker) stable(recs []*kgo.Record) []*kgo.Record {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []*kgo.Record
+	for _, r := range recs {
+		switch b.visibility(r) {
+		case txnOpen:
+			return out
+		case txnCommitted:
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Restore implements partition.ChangelogReader: it applies the records of tp
@@ -115,7 +206,7 @@ func (b *broker) Restore(ctx context.Context, tp state.TopicPartition, from, unt
 	if end := b.end(tp); from > end {
 		return from, &partition.ChangelogBehindError{TP: tp, From: from, End: end}
 	}
-	recs := b.fetch(tp, from)
+	recs := b.stable(b.fetch(tp, from))
 	if until >= 0 {
 		for i, r := range recs {
 			if r.Offset >= until {
@@ -179,15 +270,38 @@ func (b *broker) arrivedSince(i int) []*kgo.Record {
 	return b.arrivals[i:len(b.arrivals):len(b.arrivals)]
 }
 
-// at returns the i-th record to arrive in topic, across partitions.
-func (b *broker) at(topic string, i int) (*kgo.Record, bool) {
+// at returns the i-th record to arrive in topic, across partitions, and
+// how a read_committed reader sees it.
+func (b *broker) at(topic string, i int) (*kgo.Record, txnState, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	t, ok := b.topics[topic]
 	if !ok || i >= len(t.log) {
-		return nil, false
+		return nil, 0, false
 	}
-	return t.log[i], true
+	return t.log[i], b.visibility(t.log[i]), true
+}
+
+// readable counts the records of topic from the i-th on that a
+// read_committed reader sees now: up to the first one in an open
+// transaction, without aborted ones.
+func (b *broker) readable(topic string, i int) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t, ok := b.topics[topic]
+	if !ok {
+		return 0
+	}
+	n := 0
+	for ; i < len(t.log); i++ {
+		switch b.visibility(t.log[i]) {
+		case txnOpen:
+			return n
+		case txnCommitted:
+			n++
+		}
+	}
+	return n
 }
 
 // size is the number of records in topic, across partitions.

@@ -27,6 +27,17 @@
 //     the global store at once (global stores are restored before the tasks
 //     start, and ReadStore reads them); PipeTombstone sends a null value.
 //
+// Under exactly-once (eddy.WithProcessingGuarantee(eddy.ExactlyOnce)) each
+// task has an in-memory transactional producer: its records are in the
+// topics but seen by nobody (downstream tasks, restores, TestOutputTopic all
+// read committed) until Commit commits them with the input offsets, which
+// Commit repeats until a commit makes nothing new visible; Restart(Unclean())
+// aborts what was not committed, and the new tasks wipe stores without a
+// changelog, as the application does. Offsets committed outside a
+// transaction are an error there.
+//
+// The driver takes eddy.New's options (see Option).
+//
 // As in the application, a task that fails (an undecodable record with the
 // default handler, say) stops the driver until Restart: see ErrTaskFailed.
 //
@@ -37,5 +48,6 @@
 // A Driver (and a TestStore) is safe for concurrent use but processes one
 // call at a time; a TestOutputTopic is not, since it keeps a read position.
 //
-// streamtest imports topology, partition and state; only tests import it.
+// streamtest imports topology, partition, state and the root package eddy
+// (its options); only tests import it.
 package streamtest

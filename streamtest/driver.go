@@ -116,14 +116,22 @@ func (d *Driver) startTasks() error {
 		return err
 	}
 	for _, id := range d.layout.taskIDs() {
+		var producer partition.Producer = d.broker
+		var txn partition.Transactional
+		if d.cfg.ExactlyOnce {
+			p := newTxnProducer(d, d.cfg.AppID+"-"+id.String()) // txn.go
+			producer, txn = p, p
+		}
 		t, err := partition.NewTask(partition.Config{
+			ExactlyOnce:            d.cfg.ExactlyOnce,
+			Txn:                    txn,
 			ApplicationID:          d.cfg.AppID,
 			ID:                     id,
 			Subtopology:            d.topo.Subtopologies[id.Subtopology],
 			Inputs:                 d.layout.taskInputs(id),
 			Dir:                    filepath.Join(d.appDir(), id.String()),
 			DefaultEngine:          d.cfg.Engine,
-			Producer:               d.broker,
+			Producer:               producer,
 			Partitions:             func(topic string) (int32, error) { return d.layout.partitions(topic), nil },
 			Changelogs:             d.broker,
 			OnDeserializationError: d.cfg.OnDeserialize,
@@ -154,7 +162,7 @@ func (d *Driver) startTasks() error {
 	// committed is processed again, in the order it was written.
 	d.pending = d.pending[:0]
 	all := d.broker.arrivedSince(0)
-	for _, r := range all {
+	for _, r := range d.broker.stable(all) {
 		tp := state.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 		if d.byInput[tp] != nil && r.Offset >= d.committed[tp] {
 			d.pending = append(d.pending, r)
@@ -258,7 +266,14 @@ func (d *Driver) PipeInput(topic string, key, value []byte, ts int64, headers ..
 func (d *Driver) pump() error {
 	for {
 		for _, r := range d.broker.arrivedSince(d.seen) {
+			vis := d.broker.visibilityOf(r)
+			if vis == txnOpen {
+				break // read_committed: nothing past an open transaction
+			}
 			d.seen++
+			if vis == txnAborted {
+				continue
+			}
 			if d.byInput[state.TopicPartition{Topic: r.Topic, Partition: r.Partition}] != nil {
 				d.pending = append(d.pending, r)
 			} else if d.layout.globals[r.Topic] {
@@ -300,6 +315,27 @@ func (d *Driver) Commit() error {
 }
 
 func (d *Driver) commit() error {
+	if !d.cfg.ExactlyOnce {
+		return d.commitTasks()
+	}
+	// Under exactly-once a task's records become visible downstream only
+	// when it commits: commit and process what that made visible until a
+	// commit makes nothing new visible.
+	for {
+		seen := d.seen
+		if err := d.commitTasks(); err != nil {
+			return err
+		}
+		if err := d.pump(); err != nil {
+			return err
+		}
+		if d.seen == seen {
+			return nil
+		}
+	}
+}
+
+func (d *Driver) commitTasks() error {
 	ctx := context.Background()
 	var errs []error
 	for _, t := range d.tasks {
@@ -321,14 +357,27 @@ func (d *Driver) commit() error {
 type offsetBook struct{ d *Driver }
 
 func (b offsetBook) CommitOffsets(_ context.Context, offsets map[state.TopicPartition]int64, metadata map[state.TopicPartition]string) error {
-	for tp := range offsets {
-		if m := metadata[tp]; len(m) > partition.MaxCommitMetadataBytes {
-			return fmt.Errorf("commit %s: metadata of %d bytes, Kafka takes at most %d by default", tp, len(m), partition.MaxCommitMetadataBytes)
-		}
+	if b.d.cfg.ExactlyOnce {
+		// Offsets committed beside the transaction would be committed
+		// whether or not the records they stand for are.
+		return fmt.Errorf("streamtest: offsets committed outside the transaction under exactly-once")
+	}
+	if err := checkMetadata(metadata); err != nil {
+		return err
 	}
 	for tp, o := range offsets {
 		b.d.committed[tp] = o
 		b.d.metadata[tp] = metadata[tp]
+	}
+	return nil
+}
+
+// checkMetadata refuses commit metadata Kafka would refuse.
+func checkMetadata(metadata map[state.TopicPartition]string) error {
+	for tp, m := range metadata {
+		if len(m) > partition.MaxCommitMetadataBytes {
+			return fmt.Errorf("commit %s: metadata of %d bytes, Kafka takes at most %d by default", tp, len(m), partition.MaxCommitMetadataBytes)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package streamtest_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/streamtest"
@@ -28,8 +29,8 @@ func TestOneOptionsVocabulary(t *testing.T) {
 	}
 	opts := []eddy.Option{
 		eddy.WithApplicationID("vocab"),
-		eddy.WithBrokers("127.0.0.1:1"), // no broker in the driver: ignored
-		eddy.WithProcessingGuarantee(eddy.ExactlyOnce),
+		eddy.WithBrokers("127.0.0.1:1"),      // no broker in the driver: ignored
+		eddy.WithCommitInterval(time.Second), // no commit loop in the driver: ignored
 		eddy.WithProcessingErrorHandler(eddy.LogAndContinue),
 	}
 	d, err := streamtest.New(topo, append(opts, streamtest.WithPartitions(2))...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // ErrNoRecord is returned when reading an output topic that has no unread
@@ -38,8 +39,9 @@ func CreateOutputTopic[K, V any](d *Driver, topic string, keySerde topology.Serd
 	return &TestOutputTopic[K, V]{d: d, topic: topic, keySerde: keySerde, valueSerde: valueSerde}
 }
 
-// QueueSize is the number of records not read yet.
-func (o *TestOutputTopic[K, V]) QueueSize() int { return o.d.broker.size(o.topic) - o.pos }
+// QueueSize is the number of records not read yet. Under exactly-once,
+// records of transactions not committed yet are not counted (read_committed).
+func (o *TestOutputTopic[K, V]) QueueSize() int { return o.d.broker.readable(o.topic, o.pos) }
 
 // IsEmpty reports whether every record has been read.
 func (o *TestOutputTopic[K, V]) IsEmpty() bool { return o.QueueSize() <= 0 }
@@ -47,11 +49,18 @@ func (o *TestOutputTopic[K, V]) IsEmpty() bool { return o.QueueSize() <= 0 }
 // ReadRawRecord reads the next record as bytes, with its partition and
 // offset, or returns ErrNoRecord.
 func (o *TestOutputTopic[K, V]) ReadRawRecord() (topology.RawRecord, error) {
-	r, ok := o.d.broker.at(o.topic, o.pos)
-	if !ok {
-		return topology.RawRecord{}, fmt.Errorf("%w in %s", ErrNoRecord, o.topic)
+	var r *kgo.Record
+	for {
+		rec, vis, ok := o.d.broker.at(o.topic, o.pos)
+		if !ok || vis == txnOpen {
+			return topology.RawRecord{}, fmt.Errorf("%w in %s", ErrNoRecord, o.topic)
+		}
+		o.pos++
+		if vis == txnCommitted {
+			r = rec
+			break
+		}
 	}
-	o.pos++
 	// Copies: the caller may modify them, the topic must not change.
 	raw := topology.RawRecord{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Key: bytes.Clone(r.Key), Value: bytes.Clone(r.Value), Timestamp: r.Timestamp.UnixMilli()}
 	for _, h := range r.Headers {

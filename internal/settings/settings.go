@@ -32,6 +32,8 @@ type Settings struct {
 	OnDropped   func(topology.DroppedRecord)
 	// CacheMaxBytes is the record cache budget of a node.
 	CacheMaxBytes int64
+	// ExactlyOnce selects exactly-once processing.
+	ExactlyOnce bool
 
 	// App is the App's own settings while an App is configured, nil in
 	// the test driver; Test the other way round.
