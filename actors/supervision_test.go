@@ -189,3 +189,51 @@ func TestRestartDropsOldIncarnationRecords(t *testing.T) {
 		t.Fatalf("%d restarts, want 1", n.Restarts())
 	}
 }
+
+// TestReassignWhileClosing assigns a task again right after revoking it,
+// before its actor has closed it: the new actor starts the task only once
+// the old one is closed (both use the task's state directory).
+func TestReassignWhileClosing(t *testing.T) {
+	n := newTestNode(t, NodeConfig{})
+	ctx := context.Background()
+	if err := n.Apply(ctx, Assign{Epoch: 1, Active: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	first := n.task(task0)
+	var openAtStart []bool
+	newTask := n.Node.cfg.NewTask
+	n.Node.cfg.NewTask = func(id topology.TaskID) (*partition.Task, error) {
+		// Runs after the old actor stopped if the start waits for it
+		// (a channel close orders the read); the race detector flags
+		// it otherwise.
+		openAtStart = append(openAtStart, first.State() != partition.StateClosed)
+		return newTask(id)
+	}
+	// The revoke's clean close commits; a slow commit keeps the actor
+	// closing while the task is assigned again.
+	n.log.setGate(make(chan struct{}))
+	n.produce(t, 0, 1)
+	waitUntil(t, 10*time.Second, "the task to block in a send", func() bool { return n.log.blocked.Load() > 0 })
+	if _, err := n.Tell(ctx, &Revoke{Epoch: 2, Tasks: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	// Applied (a new actor spawned) while the old one is still blocked.
+	if _, err := n.Tell(ctx, &Assign{Epoch: 3, Active: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	n.log.mu.Lock()
+	gate := n.log.gate
+	n.log.gate = nil
+	n.log.mu.Unlock()
+	close(gate)
+	// The same assignment again: waits for the start under way.
+	if err := n.Apply(ctx, Assign{Epoch: 3, Active: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	if second := n.task(task0); second == first || second.State() != partition.StateRunning || !running(n.Node)[task0] {
+		t.Fatal("the task assigned again is not running a new incarnation")
+	}
+	if len(openAtStart) != 1 || openAtStart[0] {
+		t.Fatalf("the new incarnation was made while the revoked one was open (%v)", openAtStart)
+	}
+}
