@@ -63,8 +63,9 @@ const (
 	TaskClosing
 	// TaskLost: another instance fenced it; it is given up.
 	TaskLost
-	// TaskFailed: its start failed (Err says why); a recoverable failure
-	// is retried.
+	// TaskFailed: its start failed, or it failed with an error that is
+	// not recoverable (Err says why). A task that fails recoverably once
+	// running is restarted: it is TaskStarting meanwhile, with Err set.
 	TaskFailed
 	// TaskNotRun: assigned in a role the node does not run (standby,
 	// warm-up).
