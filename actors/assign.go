@@ -289,6 +289,11 @@ func (n *Node) setState(id topology.TaskID, s TaskState, err error) {
 func (n *Node) forget(id topology.TaskID) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.forgetLocked(id)
+}
+
+// forgetLocked is forget for callers holding n.mu.
+func (n *Node) forgetLocked(id topology.TaskID) {
 	if !n.assigned[id] {
 		if e := n.entries[id]; e != nil && e.role == RoleActive {
 			delete(n.entries, id)

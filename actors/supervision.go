@@ -134,6 +134,7 @@ func (n *Node) supervise(sup actor.Supervisor, f *taskFailure, rs *actor.Restart
 		defer n.mu.Unlock()
 		if n.closed || !n.assigned[ch.id] || ch.ending {
 			ch.ending = true
+			n.forgetLocked(ch.id)
 			n.log.Info("task failed and is no longer assigned here; not restarting it", "task", ch.id.String(), "error", err)
 			return false
 		}
@@ -165,6 +166,7 @@ func (n *Node) restartChild(sup actor.Supervisor, ch *taskChild) {
 	restart := !n.closed && n.assigned[ch.id] && !ch.ending
 	if !restart {
 		ch.ending = true
+		n.forgetLocked(ch.id)
 	}
 	n.mu.Unlock()
 	if restart {
