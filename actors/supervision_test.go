@@ -53,6 +53,7 @@ func TestRestartBackoffGrows(t *testing.T) {
 	if len(times) != 5 {
 		t.Fatalf("%d incarnations made, want 5 (the first and four restarts)", len(times))
 	}
+	t.Logf("incarnations made at gaps of %v", gaps(times))
 	// Restarts 2, 3 and 4 follow a restart that failed at once (reading
 	// the committed offsets), so the gap before each is its backoff plus
 	// a few milliseconds: 2, 4 and 8 times the first.
