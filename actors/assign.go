@@ -63,8 +63,9 @@ const (
 	TaskClosing
 	// TaskLost: another instance fenced it; it is given up.
 	TaskLost
-	// TaskFailed: its start failed (Err says why); a recoverable failure
-	// is retried.
+	// TaskFailed: its start failed, or it failed with an error that is
+	// not recoverable (Err says why). A task that fails recoverably once
+	// running is restarted: it is TaskStarting meanwhile, with Err set.
 	TaskFailed
 	// TaskNotRun: assigned in a role the node does not run (standby,
 	// warm-up).
@@ -99,15 +100,17 @@ type NodeStatus struct {
 
 // nodeActor takes a node's assignment messages, one at a time, and applies
 // each task's change in the background, so that a long restore of one task
-// holds up neither the others nor the next message.
+// holds up neither the others nor the next message: a task to start gets
+// an actor of its own, a child of this one, which starts it (see
+// supervision.go).
 type nodeActor struct{ n *Node }
 
 func (a *nodeActor) Receive(c actor.Context) {
 	switch m := c.Message().(type) {
 	case *Assign:
-		c.Respond(a.n.assign(m))
+		c.Respond(a.n.assign(c, m))
 	case *Revoke:
-		c.Respond(a.n.revoke(m))
+		c.Respond(a.n.revoke(c, m))
 	case *StatusRequest:
 		c.Respond(a.n.Status())
 	}
@@ -127,8 +130,14 @@ type taskEntry struct {
 	closed chan struct{}
 }
 
-func (n *Node) assign(m *Assign) NodeStatus {
+func (n *Node) assign(c actor.Context, m *Assign) NodeStatus {
 	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		st := n.Status()
+		st.Err = "the node is closed"
+		return st
+	}
 	if m.Epoch < n.epoch {
 		n.mu.Unlock()
 		st := n.Status()
@@ -145,6 +154,7 @@ func (n *Node) assign(m *Assign) NodeStatus {
 	for id, rt := range n.tasks {
 		if !want[id] {
 			gone = append(gone, rt)
+			rt.child.ending = true
 		}
 	}
 	for id, e := range n.entries {
@@ -162,9 +172,18 @@ func (n *Node) assign(m *Assign) NodeStatus {
 			}
 		}
 	}
-	for id, e := range n.entries {
-		if !want[id] && e.cancel != nil && n.starting[id] {
-			e.cancel() // a start under way for a task taken away
+	var stop []*actor.PID
+	for id, ch := range n.children {
+		if want[id] || ch.ending || n.tasks[id] != nil {
+			continue
+		}
+		// A start under way, or a restart waiting out its backoff, of a
+		// task taken away.
+		if ch.cancel != nil {
+			ch.cancel()
+		}
+		if n.cancelRestartLocked(ch) {
+			stop = append(stop, ch.pid)
 		}
 	}
 	ids := append([]topology.TaskID(nil), m.Active...)
@@ -174,20 +193,13 @@ func (n *Node) assign(m *Assign) NodeStatus {
 		}
 		return ids[i].Partition < ids[j].Partition
 	})
-	type start struct {
-		id     topology.TaskID
-		ctx    context.Context
-		cancel context.CancelFunc
-	}
-	var starts []start
 	for _, id := range ids {
-		if _, running := n.tasks[id]; running || n.starting[id] {
-			continue
+		if ch := n.children[id]; ch != nil && !ch.ending {
+			continue // running, starting or restarting
 		}
-		n.starting[id] = true
 		ctx, cancel := context.WithCancel(n.ctx)
 		n.entries[id] = &taskEntry{role: RoleActive, state: TaskStarting, started: make(chan struct{}), cancel: cancel}
-		starts = append(starts, start{id, ctx, cancel})
+		n.spawnTaskLocked(c, id, ctx, cancel)
 	}
 	closing := make([]chan struct{}, len(gone))
 	for i, rt := range gone {
@@ -199,52 +211,39 @@ func (n *Node) assign(m *Assign) NodeStatus {
 		}
 		e.state, e.closed = TaskClosing, closing[i]
 	}
-	n.wg.Add(len(gone) + len(starts))
+	n.wg.Add(len(gone))
 	n.mu.Unlock()
+	for _, pid := range stop {
+		c.Stop(pid)
+	}
 	for i, rt := range gone {
 		go func() {
 			defer n.wg.Done()
 			defer close(closing[i])
-			if err := n.stopTask(rt, true); err != nil {
+			if err := n.stopTask(rt, func() error { return n.closeActor(rt, true) }); err != nil {
 				n.log.Warn("closing a revoked task", "task", rt.id.String(), "error", err)
 			}
 			n.forget(rt.id)
 		}()
 	}
-	for _, s := range starts {
-		go func() {
-			defer n.wg.Done()
-			defer s.cancel()
-			err := n.startTask(s.ctx, s.id)
-			n.endStart(s.id)
-			n.started(s.id, err)
-		}()
-	}
 	return n.Status()
 }
 
-func (n *Node) revoke(m *Revoke) NodeStatus {
-	n.mu.RLock()
-	tasks := append([]topology.TaskID(nil), n.RunningTasksLocked()...)
-	n.mu.RUnlock()
+func (n *Node) revoke(c actor.Context, m *Revoke) NodeStatus {
 	drop := map[topology.TaskID]bool{}
 	for _, id := range m.Tasks {
 		drop[id] = true
 	}
+	// The tasks kept are those running, starting or restarting.
 	var keep []topology.TaskID
-	for _, id := range tasks {
-		if !drop[id] {
-			keep = append(keep, id)
-		}
-	}
 	n.mu.RLock()
-	for id := range n.starting {
-		if !drop[id] {
+	for id, ch := range n.children {
+		if !ch.ending && !drop[id] {
 			keep = append(keep, id)
 		}
 	}
 	n.mu.RUnlock()
-	return n.assign(&Assign{Epoch: m.Epoch, Active: keep})
+	return n.assign(c, &Assign{Epoch: m.Epoch, Active: keep})
 }
 
 // started records the outcome of a start begun by assign.
@@ -290,6 +289,11 @@ func (n *Node) setState(id topology.TaskID, s TaskState, err error) {
 func (n *Node) forget(id topology.TaskID) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.forgetLocked(id)
+}
+
+// forgetLocked is forget for callers holding n.mu.
+func (n *Node) forgetLocked(id topology.TaskID) {
 	if !n.assigned[id] {
 		if e := n.entries[id]; e != nil && e.role == RoleActive {
 			delete(n.entries, id)

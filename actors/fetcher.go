@@ -158,7 +158,7 @@ func (f *fetcher) add(rt *runningTask, starts map[state.TopicPartition]int64, en
 			add[tp.Topic][tp.Partition] = o
 		}
 		if lags != nil {
-			f.system.Root.Send(rt.pid, &fetchedLags{lags: lags})
+			f.system.Root.Send(rt.pid, &fetchedLags{rt: rt, lags: lags})
 		}
 		f.cl.AddConsumePartitions(add)
 	})
@@ -252,7 +252,7 @@ func (f *fetcher) deliver(p kgo.FetchTopicPartition) {
 	if len(p.Records) == 0 {
 		if pos != nil && lag != pos.sent {
 			pos.sent = lag
-			f.system.Root.Send(rt.pid, &fetchedLags{lags: map[state.TopicPartition]int64{tp: lag}})
+			f.system.Root.Send(rt.pid, &fetchedLags{rt: rt, lags: map[state.TopicPartition]int64{tp: lag}})
 		}
 		return
 	}
@@ -262,5 +262,5 @@ func (f *fetcher) deliver(p kgo.FetchTopicPartition) {
 	// Counted before the task can take them, so the counts never go
 	// below zero and a pause comes before the task sees the records.
 	rt.flow.added(len(p.Records), partition.RecordsBytes(p.Records))
-	f.system.Root.Send(rt.pid, &recordBatch{tp: tp, recs: p.Records, lag: lag, hasLag: pos != nil})
+	f.system.Root.Send(rt.pid, &recordBatch{rt: rt, tp: tp, recs: p.Records, lag: lag, hasLag: pos != nil})
 }

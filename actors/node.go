@@ -67,11 +67,14 @@ type NodeConfig struct {
 	Logger              *slog.Logger
 }
 
+// runningTask is an incarnation of a task that started: the task actor's
+// PID (the same for every incarnation), its task and its flow control.
 type runningTask struct {
-	id   topology.TaskID
-	pid  *actor.PID
-	task *partition.Task
-	flow *flowControl
+	id    topology.TaskID
+	pid   *actor.PID
+	task  *partition.Task
+	flow  *flowControl
+	child *taskChild
 
 	closeOnce    sync.Once
 	closeErr     error
@@ -87,10 +90,13 @@ type Node struct {
 	input  *inputBytes
 
 	mu       sync.RWMutex
-	tasks    map[topology.TaskID]*runningTask
+	tasks    map[topology.TaskID]*runningTask // incarnations running
+	children map[topology.TaskID]*taskChild   // task actors, latest of each task
 	epoch    int64
 	errCh    chan error
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // loops, closes of revoked tasks
+	startWG  sync.WaitGroup // starts and restarts under way
+	childWG  sync.WaitGroup // task actors not stopped yet
 	ctx      context.Context
 	cancel   context.CancelFunc
 	closed   bool
@@ -98,11 +104,14 @@ type Node struct {
 	closing  map[*runningTask]bool // stopped, not yet closed
 	retired  partition.TaskMetrics // counters of closed tasks
 	assigned map[topology.TaskID]bool
-	starting map[topology.TaskID]bool // a start (or restart) is under way
-	lost     int64                    // tasks given up because another instance fenced them
-	slots    chan struct{}            // bounds concurrent task starts
-	entries  map[topology.TaskID]*taskEntry
-	pid      *actor.PID // the node actor (assign.go)
+	lost     int64 // tasks given up because another instance fenced them
+	// staleBatches counts record batches a restarted task actor dropped:
+	// fetched for an earlier incarnation, whose input it reads again
+	// from the last commit.
+	staleBatches atomic.Int64
+	slots        chan struct{} // bounds concurrent task starts
+	entries      map[topology.TaskID]*taskEntry
+	pid          *actor.PID // the node actor (assign.go)
 }
 
 // NewNode makes a node; Start begins fetching and committing.
@@ -140,7 +149,7 @@ func NewNode(cfg NodeConfig) *Node {
 		tasks:    map[topology.TaskID]*runningTask{},
 		closing:  map[*runningTask]bool{},
 		assigned: map[topology.TaskID]bool{},
-		starting: map[topology.TaskID]bool{},
+		children: map[topology.TaskID]*taskChild{},
 		entries:  map[topology.TaskID]*taskEntry{},
 		slots:    make(chan struct{}, parallelStarts()),
 		errCh:    make(chan error, 1),
@@ -149,7 +158,9 @@ func NewNode(cfg NodeConfig) *Node {
 	}
 	n.input = newInputBytes(cfg.MaxBufferedBytes)
 	n.fetch = newFetcher(cfg.Consumer, system, logger, cfg.ReadCommitted)
-	n.pid = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &nodeActor{n: n} }))
+	// Task actors are the node actor's children, under its supervision.
+	n.pid = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &nodeActor{n: n} },
+		actor.WithSupervisor(taskSupervisor{n: n})))
 	return n
 }
 
@@ -179,19 +190,6 @@ func (n *Node) Start() {
 	go func() { defer n.wg.Done(); n.wallClockLoop(n.ctx) }()
 }
 
-func (n *Node) endStart(id topology.TaskID) {
-	n.mu.Lock()
-	delete(n.starting, id)
-	n.mu.Unlock()
-}
-
-// isAssigned says whether the latest assignment gives id to this node.
-func (n *Node) isAssigned(id topology.TaskID) bool {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return n.assigned[id] && !n.closed
-}
-
 // taskLost records that another instance owns task id now: this node gives
 // it up until an assignment names it again (Kafka Streams' TaskMigrated).
 func (n *Node) taskLost(id topology.TaskID, err error) {
@@ -215,111 +213,6 @@ func (n *Node) Lost() int64 {
 // parallelStarts is how many tasks a node starts at once.
 func parallelStarts() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
 
-// startTask creates, fences, restores and registers task id. It holds one
-// of the node's start slots while it works, not while it waits for a
-// predecessor. Whatever fails, an actor it spawned is closed (stores and
-// clients released) before it returns.
-func (n *Node) startTask(ctx context.Context, id topology.TaskID) (err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	defer context.AfterFunc(n.ctx, cancel)() // Close cancels starts
-	if err := n.acquireSlot(ctx); err != nil {
-		return fmt.Errorf("start task %s: %w", id, err)
-	}
-	held := true
-	defer func() {
-		if held {
-			<-n.slots
-		}
-	}()
-	task, err := n.cfg.NewTask(id)
-	if err != nil {
-		return fmt.Errorf("create task %s: %w", id, err)
-	}
-	tps := map[string][]int32{}
-	for _, tp := range task.Inputs() {
-		tps[tp.Topic] = append(tps[tp.Topic], tp.Partition)
-	}
-	rt := &runningTask{id: id, task: task, flow: newFlowControl(int64(n.cfg.MaxBuffered), n.cfg.Consumer, tps, n.input)}
-	ta := &taskActor{task: task, flow: rt.flow, committer: n.cfg.Committer, timeout: n.cfg.CommitTimeout, chunk: 500, log: n.log,
-		failed: func(err error) { n.taskFailed(rt, err) }}
-	rt.pid = n.system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return ta }))
-	defer func() {
-		if err != nil {
-			_ = n.closeActor(rt, false)
-		}
-	}()
-	// Fence first: the committed offsets and changelogs read next must not
-	// change under a predecessor's transaction.
-	if err := n.request(ctx, rt.pid, &fenceRequest{}); err != nil {
-		if errors.Is(err, partition.ErrFenced) {
-			return err
-		}
-		return &partition.RecoverableError{Err: err}
-	}
-	fencedAt := time.Now()
-	abortPending := func(ctx context.Context) error { return n.request(ctx, rt.pid, &abortPendingRequest{}) }
-	starts, cp, err := n.cfg.Committed(ctx, task.Inputs(), abortPending)
-	if err != nil {
-		return &partition.RecoverableError{Err: fmt.Errorf("task %s: committed offsets: %w", id, err)}
-	}
-	if n.cfg.WaitForPredecessors {
-		if g := cp.PredecessorGrace(n.cfg.Owner, task.FirstOwner(), n.cfg.CommitInterval, n.cfg.PredecessorMargin); g > 0 {
-			if wait := time.Until(fencedAt.Add(g)); wait > 0 {
-				n.log.Info("waiting for the task's previous owner to find it was fenced", "task", id.String(), "for", wait.Round(time.Millisecond))
-				<-n.slots
-				held = false
-				t := time.NewTimer(wait)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return fmt.Errorf("start task %s: %w", id, ctx.Err())
-				case <-t.C:
-				}
-				if err := n.acquireSlot(ctx); err != nil {
-					return fmt.Errorf("start task %s: %w", id, err)
-				}
-				held = true
-			}
-		}
-	}
-	// No deadline: a restore takes as long as it takes; ctx (the caller's,
-	// or Close) ends it.
-	done := make(chan error, 1)
-	n.system.Root.Send(rt.pid, &initRequest{ctx: ctx, commit: cp, done: done})
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil {
-		return fmt.Errorf("start task %s: %w", id, err)
-	}
-	var ends map[state.TopicPartition]InputOffsets
-	if task.NeedsFetchedLags() {
-		if n.cfg.InputOffsets == nil {
-			return fmt.Errorf("task %s waits for empty inputs, but the node cannot list input offsets", id)
-		}
-		if ends, err = n.cfg.InputOffsets(ctx, task.Inputs()); err != nil {
-			return &partition.RecoverableError{Err: fmt.Errorf("task %s: input offsets: %w", id, err)}
-		}
-	}
-	n.mu.Lock()
-	if n.closed || !n.assigned[id] {
-		n.mu.Unlock()
-		return fmt.Errorf("start task %s: %w", id, errNoLongerAssigned)
-	}
-	n.tasks[id] = rt
-	n.mu.Unlock()
-	n.fetch.add(rt, starts, ends)
-	n.log.Debug("task started", "task", id.String())
-	return nil
-}
-
-// errNoLongerAssigned ends a start whose task an assignment took away (or
-// the node closed) meanwhile.
-var errNoLongerAssigned = errors.New("no longer assigned to this node")
-
 func (n *Node) acquireSlot(ctx context.Context) error {
 	select {
 	case n.slots <- struct{}{}:
@@ -329,76 +222,9 @@ func (n *Node) acquireSlot(ctx context.Context) error {
 	}
 }
 
-// taskFailed is called (once per task incarnation) when a task fails. A
-// task fenced by another instance is closed without commit and given up; a
-// recoverable failure closes the task dirty and starts it again from its last
-// commit, as long as it is still assigned here; anything else stops the
-// application.
-func (n *Node) taskFailed(rt *runningTask, err error) {
-	fenced := errors.Is(err, partition.ErrFenced)
-	var rec *partition.RecoverableError
-	if !fenced && !errors.As(err, &rec) {
-		n.reportErr(err)
-		return
-	}
-	n.mu.Lock()
-	if n.closed || n.tasks[rt.id] != rt {
-		n.mu.Unlock()
-		return
-	}
-	if !fenced {
-		n.restarts++
-		n.starting[rt.id] = true // Apply must not start it meanwhile
-	}
-	n.wg.Add(1)
-	n.mu.Unlock()
-	if fenced {
-		go func() {
-			defer n.wg.Done()
-			_ = n.stopTask(rt, false)
-			n.taskLost(rt.id, err)
-		}()
-		return
-	}
-	n.log.Warn("task failed; restarting it from its last commit", "task", rt.id.String(), "error", err)
-	go func() {
-		defer n.wg.Done()
-		defer n.endStart(rt.id)
-		n.setState(rt.id, TaskStarting, err)
-		_ = n.stopTask(rt, false)
-		backoff := n.cfg.RestartBackoff
-		for {
-			select {
-			case <-n.ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			if !n.isAssigned(rt.id) {
-				n.log.Info("task no longer assigned here; not restarting it", "task", rt.id.String())
-				return
-			}
-			err := n.startTask(n.ctx, rt.id)
-			switch {
-			case err == nil:
-				n.started(rt.id, nil)
-				return
-			case errors.Is(err, errNoLongerAssigned) || n.ctx.Err() != nil:
-				return
-			case errors.Is(err, partition.ErrFenced):
-				n.taskLost(rt.id, err)
-				return
-			case !errors.As(err, &rec):
-				n.setState(rt.id, TaskFailed, err)
-				n.reportErr(err)
-				return
-			}
-			n.log.Warn("task restart failed; retrying", "task", rt.id.String(), "error", err)
-			backoff = min(2*backoff, 10*time.Second)
-		}
-	}()
-}
-
-func (n *Node) stopTask(rt *runningTask, clean bool) error {
+// stopTask takes a task's incarnation off the node (the fetcher stops
+// fetching for it), closes it with close, and keeps its counters.
+func (n *Node) stopTask(rt *runningTask, close func() error) error {
 	n.mu.Lock()
 	if n.tasks[rt.id] == rt {
 		delete(n.tasks, rt.id)
@@ -406,7 +232,7 @@ func (n *Node) stopTask(rt *runningTask, clean bool) error {
 	}
 	n.mu.Unlock()
 	n.fetch.remove(rt)
-	err := n.closeActor(rt, clean)
+	err := close()
 	n.mu.Lock()
 	if n.closing[rt] {
 		delete(n.closing, rt)
@@ -435,9 +261,9 @@ func (n *Node) Metrics() partition.TaskMetrics {
 
 // closeActor has the task actor commit (when clean) and close its task,
 // then stops the actor. The close always runs, once: it is a message the
-// actor answers after whatever it is doing (a start in progress was
-// cancelled first, so that ends soon), and an actor stopped any other way
-// closes its task on the way out (taskActor's Stopped case).
+// actor answers after whatever it is doing, and an actor stopped any other
+// way (its supervisor stopped it after a failure) closes its task on the
+// way out (taskActor's Stopped case).
 func (n *Node) closeActor(rt *runningTask, clean bool) error {
 	rt.closeOnce.Do(func() {
 		done := make(chan error, 1)
@@ -448,6 +274,9 @@ func (n *Node) closeActor(rt *runningTask, clean bool) error {
 			select {
 			case rt.closeErr = <-done:
 				waiting = false
+			case <-rt.child.stopped:
+				rt.closeErr = fmt.Errorf("task %s failed before its close; closed without commit", rt.id)
+				waiting = false
 			case <-warn.C:
 				n.log.Warn("task still closing", "task", rt.id.String())
 			}
@@ -456,24 +285,6 @@ func (n *Node) closeActor(rt *runningTask, clean bool) error {
 		rt.flow.release()
 	})
 	return rt.closeErr
-}
-
-func (n *Node) request(ctx context.Context, pid *actor.PID, msg any) error {
-	timeout := n.cfg.CommitTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	if timeout <= 0 {
-		timeout = time.Millisecond
-	}
-	res, err := n.system.Root.RequestFuture(pid, msg, timeout).Result()
-	if err != nil {
-		return err
-	}
-	if r, ok := res.(reply); ok {
-		return r.err
-	}
-	return fmt.Errorf("unexpected reply %T", res)
 }
 
 func (n *Node) commitLoop(ctx context.Context) {
@@ -538,9 +349,19 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
+	var waiting []*actor.PID
+	for _, ch := range n.children {
+		if n.cancelRestartLocked(ch) {
+			waiting = append(waiting, ch.pid)
+		}
+	}
 	n.mu.Unlock()
-	n.cancel()
+	n.cancel() // ends the loops and the starts under way
+	for _, pid := range waiting {
+		n.system.Root.Stop(pid)
+	}
 	n.wg.Wait()
+	n.startWG.Wait() // each start ended: running, or failed and closed
 	n.mu.RLock()
 	rts := make([]*runningTask, 0, len(n.tasks))
 	for _, rt := range n.tasks {
@@ -549,8 +370,9 @@ func (n *Node) Close() error {
 	n.mu.RUnlock()
 	var errs []error
 	for _, rt := range rts {
-		errs = append(errs, n.stopTask(rt, true))
+		errs = append(errs, n.stopTask(rt, func() error { return n.closeActor(rt, true) }))
 	}
+	n.childWG.Wait() // the actors the supervisor stops, too
 	n.system.Shutdown()
 	return errors.Join(errs...)
 }

@@ -27,11 +27,39 @@ type memLog struct {
 	hold      chan struct{} // when set, Restore waits for it to close (or ctx)
 	restores  atomic.Int64  // Restore calls begun
 	failSends atomic.Int64  // this many next sends fail with a retriable error
+	gate      chan struct{} // when set, a send waits for it to close
+	blocked   atomic.Int64  // sends that waited at a gate
+	fatal     error         // when set, sends fail with it
+}
+
+// setGate makes the next sends wait for gate to close (nil: no wait).
+func (m *memLog) setGate(gate chan struct{}) {
+	m.mu.Lock()
+	m.gate = gate
+	m.mu.Unlock()
+}
+
+// setFatal makes sends fail with err, which Kafka would not retry.
+func (m *memLog) setFatal(err error) {
+	m.mu.Lock()
+	m.fatal = err
+	m.mu.Unlock()
 }
 
 func newMemLog() *memLog { return &memLog{logs: map[state.TopicPartition][]*kgo.Record{}} }
 
 func (m *memLog) Produce(_ context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
+	m.mu.Lock()
+	gate, fatal := m.gate, m.fatal
+	m.mu.Unlock()
+	if gate != nil {
+		m.blocked.Add(1)
+		<-gate
+	}
+	if fatal != nil {
+		promise(r, fatal)
+		return
+	}
 	if m.failSends.Add(-1) >= 0 {
 		promise(r, kerr.NotLeaderForPartition)
 		return
@@ -101,8 +129,13 @@ type testNode struct {
 	cluster   *kfake.Cluster
 	dir       string
 
-	mu    sync.Mutex
-	tasks map[topology.TaskID]*partition.Task // latest incarnation of each
+	// failCommitted makes this many next reads of the committed offsets
+	// fail (starts and restarts).
+	failCommitted atomic.Int64
+
+	mu     sync.Mutex
+	tasks  map[topology.TaskID]*partition.Task // latest incarnation of each
+	starts map[topology.TaskID][]time.Time     // when each incarnation was made
 }
 
 func newTestNode(t *testing.T, cfg NodeConfig) *testNode {
@@ -119,16 +152,23 @@ func newTestNode(t *testing.T, cfg NodeConfig) *testNode {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	tn := &testNode{log: newMemLog(), committer: &committer{}, cluster: c, dir: t.TempDir(), tasks: map[topology.TaskID]*partition.Task{}}
+	tn := &testNode{log: newMemLog(), committer: &committer{}, cluster: c, dir: t.TempDir(), tasks: map[topology.TaskID]*partition.Task{}, starts: map[topology.TaskID][]time.Time{}}
 	cfg.Consumer = cl
 	cfg.Committer = tn.committer
 	cfg.Committed = func(context.Context, []state.TopicPartition, func(context.Context) error) (map[state.TopicPartition]int64, partition.CommitPoint, error) {
+		if tn.failCommitted.Add(-1) >= 0 {
+			return nil, partition.CommitPoint{}, errors.New("offsets not available")
+		}
+		tn.failCommitted.Store(0)
 		return map[state.TopicPartition]int64{}, partition.CommitPoint{StreamTime: state.UnknownStreamTime}, nil
 	}
 	if cfg.CommitInterval == 0 {
 		cfg.CommitInterval = 50 * time.Millisecond
 	}
 	cfg.NewTask = func(id topology.TaskID) (*partition.Task, error) {
+		tn.mu.Lock()
+		tn.starts[id] = append(tn.starts[id], time.Now())
+		tn.mu.Unlock()
 		task, err := partition.NewTask(partition.Config{
 			ApplicationID: "app",
 			ID:            id,
@@ -157,6 +197,13 @@ func (tn *testNode) task(id topology.TaskID) *partition.Task {
 	tn.mu.Lock()
 	defer tn.mu.Unlock()
 	return tn.tasks[id]
+}
+
+// startTimes is when each incarnation of task id was made (NewTask).
+func (tn *testNode) startTimes(id topology.TaskID) []time.Time {
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	return append([]time.Time(nil), tn.starts[id]...)
 }
 
 func (tn *testNode) produce(t *testing.T, partition int32, n int) {
@@ -376,7 +423,7 @@ func TestRevokedTaskIsNotRestarted(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the restart to give up", func() bool {
 		n.Node.mu.RLock()
 		defer n.Node.mu.RUnlock()
-		return !n.starting[task0]
+		return n.children[task0] == nil // its actor stopped
 	})
 	if n.task(task0) != first || running(n.Node)[task0] {
 		t.Fatal("a revoked task was started again")

@@ -12,57 +12,47 @@ import (
 	"github.com/eddystreams/eddy/partition"
 )
 
-// taskActor owns one partition.Task. All calls into the task happen on the
-// actor's goroutine, one message at a time.
+// taskActor is one incarnation of a task actor (see supervision.go): it
+// starts a partition.Task when it gets Started and owns it from then on. All
+// calls into the task happen on the actor's goroutine, one message at a
+// time.
 type taskActor struct {
+	n         *Node
+	child     *taskChild
+	rt        *runningTask // this incarnation, once its start made the task
 	task      *partition.Task
 	flow      *flowControl
 	committer partition.OffsetCommitter
 	timeout   time.Duration // bounds flushes and commits
 	chunk     int           // records processed per processMore
-	failed    func(error)   // tells the node the task failed
 	log       *slog.Logger
 	scheduled bool
-	dead      bool
+	// dead: the task is not running (not started yet, failed, closed);
+	// the actor takes no more records.
+	dead    bool
+	running time.Time    // when the start ended
+	failure *taskFailure // to escalate once the message is handled
 }
 
 func (a *taskActor) Receive(c actor.Context) {
-	defer func() {
-		if p := recover(); p != nil {
-			err := fmt.Errorf("task %s: panic: %v\n%s", a.task.ID(), p, debug.Stack())
-			a.fail(err)
-			switch m := c.Message().(type) {
-			case *initRequest:
-				m.done <- err
-			case *closeRequest:
-				m.done <- err
-			case *queryRequest:
-				m.done <- queryReply{err: err}
-			default:
-				if c.Sender() != nil {
-					c.Respond(reply{err: fmt.Errorf("task %s failed", a.task.ID())})
-				}
-			}
-		}
-	}()
+	defer a.afterMessage(c)
 	switch m := c.Message().(type) {
-	case *fenceRequest:
-		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-		defer cancel()
-		c.Respond(reply{err: a.task.Fence(ctx)})
-	case *abortPendingRequest:
-		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-		defer cancel()
-		c.Respond(reply{err: a.task.AbortPendingOffsets(ctx)})
-	case *initRequest:
-		// The node closes the task when this fails; the actor only stops
-		// taking records.
-		err := a.task.Initialize(m.ctx, m.commit)
-		if err != nil {
-			a.dead = true
-		}
-		m.done <- err
+	case *actor.Started:
+		a.start(c)
+	case *actor.Restarting:
+		// The failed incarnation closed its task when it failed; this
+		// is for one that failed in a way it could not handle.
+		_ = a.closeDirty()
+	case *actor.Stopped:
+		// Stopped without a closeRequest (or before it was reached):
+		// the task's stores and clients are released all the same.
+		defer a.n.childStopped(a.child)
+		_ = a.closeDirty()
 	case *recordBatch:
+		if m.rt != a.rt {
+			a.n.staleBatches.Add(1) // fetched for an earlier incarnation
+			return
+		}
 		if a.dead {
 			return
 		}
@@ -72,7 +62,7 @@ func (a *taskActor) Receive(c actor.Context) {
 		}
 		a.schedule(c)
 	case *fetchedLags:
-		if a.dead {
+		if a.dead || m.rt != a.rt {
 			return
 		}
 		for tp, lag := range m.lags {
@@ -82,6 +72,9 @@ func (a *taskActor) Receive(c actor.Context) {
 			a.schedule(c)
 		}
 	case processMore:
+		if m.rt != a.rt {
+			return // sent by an earlier incarnation
+		}
 		a.scheduled = false
 		if a.dead {
 			return
@@ -121,7 +114,7 @@ func (a *taskActor) Receive(c actor.Context) {
 		}
 	case *queryRequest:
 		if a.dead || a.task.State() != partition.StateRunning {
-			m.done <- queryReply{err: fmt.Errorf("task %s is %s: %w", a.task.ID(), a.task.State(), ErrTaskNotHere)}
+			m.done <- queryReply{err: fmt.Errorf("task %s is not running: %w", a.child.id, ErrTaskNotHere)}
 			return
 		}
 		res, err := serve(a.task, m.q)
@@ -131,7 +124,7 @@ func (a *taskActor) Receive(c actor.Context) {
 	case commitTick:
 		m.queued.Store(false)
 		if err := a.commit(); err != nil && !errors.Is(err, partition.ErrFenced) {
-			a.log.Warn("commit failed", "task", a.task.ID().String(), "error", err)
+			a.log.Warn("commit failed", "task", a.child.id.String(), "error", err)
 		}
 	case *closeRequest:
 		var err error
@@ -139,34 +132,73 @@ func (a *taskActor) Receive(c actor.Context) {
 		if clean {
 			err = a.release()
 		}
-		if cerr := a.task.Close(clean && err == nil); err == nil {
-			err = cerr
+		if a.task != nil {
+			if cerr := a.task.Close(clean && err == nil); err == nil {
+				err = cerr
+			}
 		}
 		a.dead = true
 		m.done <- err
-	case *actor.Stopped:
-		// Stopped without a closeRequest (or before it was reached):
-		// the task's stores and clients are released all the same.
-		if a.task.State() != partition.StateClosed {
-			a.dead = true
-			_ = a.task.Close(false)
-		}
 	}
+}
+
+// afterMessage turns a panic of the task (a processor's, say) into a
+// failure, and escalates a failure to the node actor's supervisor: the
+// failed incarnation's task is closed dirty first, so that it holds nothing
+// while the supervisor decides (a restart may wait for seconds).
+func (a *taskActor) afterMessage(c actor.Context) {
+	if p := recover(); p != nil {
+		err := fmt.Errorf("task %s: panic: %v\n%s", a.child.id, p, debug.Stack())
+		switch m := c.Message().(type) {
+		case *closeRequest:
+			m.done <- err
+		case *queryRequest:
+			m.done <- queryReply{err: err}
+		default:
+			if c.Sender() != nil {
+				c.Respond(reply{err: fmt.Errorf("task %s failed", a.child.id)})
+			}
+		}
+		a.fail(err)
+	}
+	if f := a.failure; f != nil {
+		a.failure = nil
+		if f.running {
+			_ = a.n.stopTask(a.rt, a.closeDirty)
+		}
+		panic(f) // protoactor suspends the mailbox and tells the node actor
+	}
+}
+
+// closeDirty closes the task without commit, if it is open, and gives its
+// buffered bytes back to the node.
+func (a *taskActor) closeDirty() error {
+	a.dead = true
+	var err error
+	if a.task != nil && a.task.State() != partition.StateClosed {
+		err = a.task.Close(false)
+	}
+	if a.flow != nil {
+		a.flow.release()
+	}
+	return err
 }
 
 func (a *taskActor) schedule(c actor.Context) {
 	if !a.scheduled {
 		a.scheduled = true
-		c.Send(c.Self(), processMore{})
+		c.Send(c.Self(), processMore{rt: a.rt})
 	}
 }
 
+// fail ends the running incarnation: afterMessage escalates err to the
+// supervisor.
 func (a *taskActor) fail(err error) {
 	if a.dead {
 		return
 	}
 	a.dead = true
-	a.failed(err)
+	a.failure = &taskFailure{child: a.child, err: err, running: true, ran: time.Since(a.running)}
 }
 
 // release makes the last commit before a clean close
