@@ -36,9 +36,9 @@ type processMore struct{ rt *runningTask }
 // are logged by the actor. The node keeps at most one queued per task.
 type commitTick struct{ queued *atomic.Bool }
 
-// commitRequest asks a task actor to commit now; the reply is an error (nil
+// commitRequest asks a task actor to commit now; the error goes to done (nil
 // when fine).
-type commitRequest struct{}
+type commitRequest struct{ done chan<- error }
 
 // closeRequest asks a task actor to make its last commit (when clean) and
 // close its task; the error goes to done.

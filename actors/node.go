@@ -319,22 +319,28 @@ func (n *Node) commitTick() {
 // CommitAll asks every task to commit now and waits for them.
 func (n *Node) CommitAll(ctx context.Context) error {
 	n.mu.RLock()
-	pids := make([]*actor.PID, 0, len(n.tasks))
+	rts := make([]*runningTask, 0, len(n.tasks))
 	for _, rt := range n.tasks {
-		pids = append(pids, rt.pid)
+		rts = append(rts, rt)
 	}
 	n.mu.RUnlock()
-	futures := make([]*actor.Future, len(pids))
-	for i, pid := range pids {
-		futures[i] = n.system.Root.RequestFuture(pid, &commitRequest{}, n.cfg.CommitTimeout)
+	dones := make([]chan error, len(rts))
+	for i, rt := range rts {
+		dones[i] = make(chan error, 1)
+		n.system.Root.Send(rt.pid, &commitRequest{done: dones[i]})
 	}
 	var errs []error
-	for _, f := range futures {
-		res, err := f.Result()
-		if err != nil {
-			errs = append(errs, err)
-		} else if r, ok := res.(reply); ok && r.err != nil {
-			errs = append(errs, r.err)
+	for i, rt := range rts {
+		// A task actor that stops meanwhile (a failure the supervisor
+		// does not restart) drops the request: stop waiting for it then.
+		select {
+		case err := <-dones[i]:
+			if err != nil {
+				errs = append(errs, err)
+			}
+		case <-rt.child.stopped:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 	return errors.Join(errs...)

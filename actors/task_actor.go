@@ -120,7 +120,7 @@ func (a *taskActor) Receive(c actor.Context) {
 		res, err := serve(a.task, m.q)
 		m.done <- queryReply{res: res, err: err}
 	case *commitRequest:
-		c.Respond(reply{err: a.commit()})
+		m.done <- a.commit()
 	case commitTick:
 		m.queued.Store(false)
 		if err := a.commit(); err != nil && !errors.Is(err, partition.ErrFenced) {
@@ -164,6 +164,13 @@ func (a *taskActor) afterMessage(c actor.Context) {
 	if f := a.failure; f != nil {
 		a.failure = nil
 		if f.running {
+			if !errors.Is(f.err, partition.ErrFenced) {
+				// What the task sent before it failed still goes out (at
+				// least once; a fenced owner must stop writing instead).
+				ctx, cancel := context.WithTimeout(context.Background(), min(a.timeout, 5*time.Second))
+				a.task.FlushSent(ctx)
+				cancel()
+			}
 			_ = a.n.stopTask(a.rt, a.closeDirty)
 		}
 		panic(f) // protoactor suspends the mailbox and tells the node actor

@@ -387,6 +387,18 @@ func (t *Task) Close(clean bool) error {
 	return errors.Join(errs...)
 }
 
+// FlushSent waits, until ctx ends, for the records the task sent to be
+// acknowledged, without committing anything: before a task that failed is
+// closed, its outputs still reach Kafka under at-least-once (a restart may
+// send them again, as at-least-once allows). Under exactly-once it does
+// nothing: the open transaction is aborted anyway.
+func (t *Task) FlushSent(ctx context.Context) {
+	if t.cfg.ExactlyOnce || t.state != StateRunning {
+		return
+	}
+	_ = t.collector.Flush(ctx)
+}
+
 // Store is the task's store with that name, or a global table's, as its
 // processors see it (ProcessorContext.Store); nil if there is none.
 func (t *Task) Store(name string) topology.StateStore { return t.pctx.Store(name) }
