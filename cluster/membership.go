@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -210,6 +211,7 @@ type Membership struct {
 	live     map[NodeID]MemberInfo
 	selfAddr string
 	stopped  bool // the gossip is shut down: no more metadata updates
+	logGate  logGate
 
 	events   eventQueue
 	cancel   context.CancelFunc
@@ -302,7 +304,7 @@ func (m *Membership) start(ctx context.Context) error {
 	mc.Name = string(id)
 	mc.Label = m.cfg.AppID
 	mc.SecretKey = m.cfg.SecretKey
-	mc.Logger = memberlistLogger(m.log.With("component", "memberlist"))
+	mc.Logger = memberlistLogger(m.log.With("component", "memberlist"), &m.logGate)
 	mc.Delegate = (*mlDelegate)(m)
 	mc.Events = (*mlEvents)(m)
 	t, port, err := m.transport(mc.Logger)
@@ -350,12 +352,11 @@ func (m *Membership) start(ctx context.Context) error {
 
 // transport binds the gossip listeners (retrying when port 0 gave a TCP
 // port whose UDP twin is taken) and wraps them as configured.
-func (m *Membership) transport(l interface{ Printf(string, ...any) }) (memberlist.NodeAwareTransport, int, error) {
+func (m *Membership) transport(logger *log.Logger) (memberlist.NodeAwareTransport, int, error) {
 	host, port, err := splitHostPort(m.cfg.BindAddr)
 	if err != nil {
 		return nil, 0, fmt.Errorf("membership: BindAddr: %w", err)
 	}
-	logger := memberlistLogger(m.log.With("component", "memberlist"))
 	var nt *memberlist.NetTransport
 	for range 10 {
 		nt, err = memberlist.NewNetTransport(&memberlist.NetTransportConfig{BindAddrs: []string{host}, BindPort: port, Logger: logger})
@@ -612,6 +613,7 @@ func (m *Membership) shutdown(leave bool) {
 		m.disc.close()
 	}
 	m.wg.Wait()
+	m.logGate.close()
 	m.closeErr = errors.Join(errs...)
 }
 

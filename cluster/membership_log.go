@@ -5,16 +5,35 @@ import (
 	"context"
 	"log"
 	"log/slog"
+	"sync"
 )
 
 // memberlistLogger routes memberlist's log lines ("[WARN] memberlist: ...")
 // into l at the level their prefix names, so that memberlist writes nothing
-// to stdout or stderr of its own.
-func memberlistLogger(l *slog.Logger) *log.Logger {
-	return log.New(slogWriter{l}, "", 0)
+// to stdout or stderr of its own, until gate is shut.
+func memberlistLogger(l *slog.Logger, gate *logGate) *log.Logger {
+	return log.New(slogWriter{l, gate}, "", 0)
 }
 
-type slogWriter struct{ l *slog.Logger }
+// logGate stops memberlist's logging when a Membership closes: memberlist's
+// Shutdown does not wait for its goroutines, which may still log a line
+// or two on their way out, after the caller (a test, say) is gone.
+type logGate struct {
+	mu   sync.RWMutex
+	shut bool
+}
+
+// close waits for lines being written and drops any later ones.
+func (g *logGate) close() {
+	g.mu.Lock()
+	g.shut = true
+	g.mu.Unlock()
+}
+
+type slogWriter struct {
+	l    *slog.Logger
+	gate *logGate
+}
 
 var levelPrefixes = []struct {
 	prefix []byte
@@ -28,6 +47,11 @@ var levelPrefixes = []struct {
 }
 
 func (w slogWriter) Write(p []byte) (int, error) {
+	w.gate.mu.RLock()
+	defer w.gate.mu.RUnlock()
+	if w.gate.shut {
+		return len(p), nil
+	}
 	msg := bytes.TrimRight(p, "\n")
 	level := slog.LevelInfo
 	for _, lp := range levelPrefixes {

@@ -124,12 +124,43 @@ func sees(n testNode, want ...NodeID) bool {
 func TestMembershipJoinsThroughMembersTopic(t *testing.T) {
 	brokers := kafkatest.Embedded(t)
 	app := kafkatest.UniqueName(t, "mship")
-	var nodes []testNode
-	for i := range 3 {
-		nodes = append(nodes, startNode(t, MembershipConfig{
+	// A node that crashed left its record behind, at an address where
+	// nothing listens: it is tried and skipped.
+	ghost, err := newDiscovery([]kgo.Opt{kgo.SeedBrokers(brokers...)}, app, -1, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ghost.close()
+	if err := ghost.ensureTopic(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ghost.publish(t.Context(), "ghost", addrRecord{Addr: "127.0.0.1:1", RunID: "x", Written: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	// The three start at once, no seeds: whichever writes its record
+	// later finds the earlier ones.
+	nodes := make([]testNode, 3)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		rec := &recorder{}
+		m, err := NewMembership(MembershipConfig{
 			AppID: app, NodeID: NodeID(fmt.Sprintf("n%d", i)), Capacity: i + 1, Rack: fmt.Sprint("rack", i),
-			Kafka: []kgo.Opt{kgo.SeedBrokers(brokers...)},
-		}))
+			Kafka: []kgo.Opt{kgo.SeedBrokers(brokers...)}, Logger: testLogger(t), OnEvent: rec.add,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = m.Close() })
+		nodes[i] = testNode{m, rec}
+		wg.Go(func() {
+			if err := m.Start(t.Context()); err != nil {
+				t.Errorf("start n%d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
 	}
 	for _, n := range nodes {
 		waitFor(t, 10*time.Second, fmt.Sprintf("%s sees n0 n1 n2 alive; sees %v", n.Self().ID, ids(n.Members())), func() bool {
