@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -252,5 +253,54 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		case <-tk.C:
 		}
+	}
+}
+
+// TestCoordinatorFencedOnTheRealLogStops runs a coordinator on the embedded
+// broker's decision log; another writer taking the log makes the
+// coordinator's next write fail, and it stops and says so.
+func TestCoordinatorFencedOnTheRealLogStops(t *testing.T) {
+	_, opts, app := testLog(t)
+	ctx := ctxFor(t, 30*time.Second)
+	view := newView(member("a", 1))
+	var coord atomic.Pointer[Coordinator]
+	r, err := NewLogReader(LogReaderConfig{App: app, Client: opts, CheckInterval: 20 * time.Millisecond, Log: quiet(),
+		OnDecision: func(d Decision, live bool) {
+			if c := coord.Load(); c != nil {
+				c.Observe(d, live)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w := NewLogWriter(app, opts)
+	c, err := NewCoordinator(CoordinatorConfig{App: app, Self: "a", Membership: view.sub(), Log: w, View: r,
+		Tasks: tasks(4), Debounce: 10 * time.Millisecond, JoinSettle: 20 * time.Millisecond, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	coord.Store(c)
+	if d, err := r.WaitEpoch(ctx, 1); err != nil || d.Coordinator != "a" || len(d.Nodes["a"].Active) != 4 {
+		t.Fatalf("first decision %+v, %v", d, err)
+	}
+	other := NewLogWriter(app, opts)
+	defer other.Release()
+	if err := other.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	view.set(member("b", 2)) // calls for a decision, whose write must fail
+	waitFor(t, ctx, "the coordinator to find itself fenced", func() bool {
+		return errors.Is(c.Status().Fenced, ErrFenced)
+	})
+	if st := c.Status(); st.Leading || st.Decisions != 1 {
+		t.Fatalf("status %+v; want it stopped after its one decision", st)
+	}
+	if err := r.WaitFresh(ctx, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := r.Latest(); d.Epoch != 1 {
+		t.Fatalf("latest epoch %d; the fenced coordinator's write must not be committed", d.Epoch)
 	}
 }
