@@ -1,0 +1,410 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/eddystreams/eddy/topology"
+)
+
+// fakeHub is an in-memory decision log shared by the coordinators of a
+// test: like Kafka, the last Acquire fences every earlier writer, and every
+// committed decision reaches every observer as a live read.
+type fakeHub struct {
+	mu        sync.Mutex
+	gen       int
+	decisions []Decision
+	releases  []Released
+	acquires  map[NodeID]int
+	observers []*Coordinator
+}
+
+func newHub() *fakeHub { return &fakeHub{acquires: map[NodeID]int{}} }
+
+func (h *fakeHub) writer(node NodeID) *fakeWriter { return &fakeWriter{hub: h, node: node} }
+
+func (h *fakeHub) written() []Decision {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Decision(nil), h.decisions...)
+}
+
+type fakeWriter struct {
+	hub  *fakeHub
+	node NodeID
+	gen  int
+}
+
+func (w *fakeWriter) Acquire(context.Context) error {
+	w.hub.mu.Lock()
+	defer w.hub.mu.Unlock()
+	w.hub.gen++
+	w.gen = w.hub.gen
+	w.hub.acquires[w.node]++
+	return nil
+}
+
+func (w *fakeWriter) Write(_ context.Context, d *Decision, rels []Released) error {
+	w.hub.mu.Lock()
+	if w.gen != w.hub.gen {
+		w.hub.mu.Unlock()
+		return ErrFenced
+	}
+	if d != nil {
+		w.hub.decisions = append(w.hub.decisions, *d)
+	}
+	w.hub.releases = append(w.hub.releases, rels...)
+	obs := append([]*Coordinator(nil), w.hub.observers...)
+	w.hub.mu.Unlock()
+	if d != nil {
+		for _, o := range obs {
+			o.Observe(*d, true)
+		}
+	}
+	return nil
+}
+
+func (w *fakeWriter) Release() {}
+
+func (w *fakeWriter) WaitFresh(context.Context, time.Time) error { return nil }
+
+// fakeView is a membership view that tests change; every coordinator
+// subscribed gets a signal per change.
+type fakeView struct {
+	mu      sync.Mutex
+	members map[NodeID]MemberInfo
+	subs    []chan struct{}
+}
+
+func newView(ms ...MemberInfo) *fakeView {
+	v := &fakeView{members: map[NodeID]MemberInfo{}}
+	for _, m := range ms {
+		v.members[m.ID] = m
+	}
+	return v
+}
+
+func (v *fakeView) sub() Membership {
+	ch := make(chan struct{}, 1)
+	v.mu.Lock()
+	v.subs = append(v.subs, ch)
+	v.mu.Unlock()
+	return viewSub{v, ch}
+}
+
+func (v *fakeView) set(ms ...MemberInfo) {
+	v.mu.Lock()
+	for _, m := range ms {
+		v.members[m.ID] = m
+	}
+	subs := v.subs
+	v.mu.Unlock()
+	for _, ch := range subs {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (v *fakeView) kill(ids ...NodeID) {
+	v.mu.Lock()
+	var ms []MemberInfo
+	for _, id := range ids {
+		m := v.members[id]
+		m.State = MemberDead
+		ms = append(ms, m)
+	}
+	v.mu.Unlock()
+	v.set(ms...)
+}
+
+type viewSub struct {
+	v  *fakeView
+	ch chan struct{}
+}
+
+func (s viewSub) Members() []MemberInfo {
+	s.v.mu.Lock()
+	defer s.v.mu.Unlock()
+	out := make([]MemberInfo, 0, len(s.v.members))
+	for _, m := range s.v.members {
+		out = append(out, m)
+	}
+	return out
+}
+
+func (s viewSub) Changes() <-chan struct{} { return s.ch }
+
+var t0 = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// member is node id started at t0 + age seconds (smaller: older).
+func member(id NodeID, age int) MemberInfo {
+	return MemberInfo{ID: id, Addr: string(id) + ":7946", Capacity: 1, State: MemberAlive, Started: t0.Add(time.Duration(age) * time.Second)}
+}
+
+func tasks(n int) []topology.TaskID {
+	out := make([]topology.TaskID, n)
+	for i := range out {
+		out[i] = topology.TaskID{Partition: int32(i)}
+	}
+	return out
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// startCoordinator starts self's coordinator on view and hub, with test
+// durations (the bubble's clock makes them exact).
+func startCoordinator(t *testing.T, app string, self NodeID, view *fakeView, hub *fakeHub, cfg CoordinatorConfig) *Coordinator {
+	t.Helper()
+	w := hub.writer(self)
+	cfg.App, cfg.Self, cfg.Membership, cfg.Log, cfg.View, cfg.Logger = app, self, view.sub(), w, w, quiet()
+	if cfg.Tasks == nil {
+		cfg.Tasks = tasks(6)
+	}
+	c, err := NewCoordinator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub.mu.Lock()
+	hub.observers = append(hub.observers, c)
+	hub.mu.Unlock()
+	t.Cleanup(c.Close)
+	return c
+}
+
+// advance moves the bubble's fake clock by d and waits until every
+// goroutine of the bubble is blocked again (synctest: no real time passes).
+func advance(d time.Duration) {
+	time.Sleep(d)
+	synctest.Wait()
+}
+
+func TestElectOldestAliveThenSmallestID(t *testing.T) {
+	a, b, c, d := member("a", 5), member("b", 3), member("c", 3), member("d", 1)
+	d.State = MemberDraining
+	dead := member("e", 0)
+	dead.State = MemberDead
+	for _, tc := range []struct {
+		view []MemberInfo
+		want NodeID
+	}{
+		{[]MemberInfo{a, b, c}, "b"},
+		{[]MemberInfo{c, b, a}, "b"}, // order of the view does not matter
+		{[]MemberInfo{a, c}, "c"},
+		{[]MemberInfo{a, b, d, dead}, "b"}, // draining and dead do not coordinate
+		{[]MemberInfo{a}, "a"},
+	} {
+		if got, ok := Elect(tc.view); !ok || got != tc.want {
+			t.Errorf("Elect(%v) = %q, %v; want %q", tc.view, got, ok, tc.want)
+		}
+	}
+	if got, ok := Elect([]MemberInfo{d, dead}); ok {
+		t.Errorf("Elect with no alive member = %q, want none", got)
+	}
+}
+
+func TestCoordinatorOnlyTheElectedWrites(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := newHub()
+		view := newView(member("a", 3), member("b", 1), member("c", 2))
+		cs := map[NodeID]*Coordinator{}
+		for _, id := range []NodeID{"a", "b", "c"} {
+			cs[id] = startCoordinator(t, "app", id, view, hub, CoordinatorConfig{JoinSettle: 2 * time.Second})
+		}
+		advance(time.Second)
+		if n := len(hub.written()); n != 0 {
+			t.Fatalf("%d decisions before the joins settled", n)
+		}
+		advance(1500 * time.Millisecond)
+		ds := hub.written()
+		if len(ds) != 1 || ds[0].Coordinator != "b" || ds[0].Epoch != 1 || len(ds[0].Nodes) != 3 {
+			t.Fatalf("decisions %+v; want one, epoch 1 by b (the oldest) over a, b, c", ds)
+		}
+		for id, c := range cs {
+			st := c.Status()
+			if st.Coordinator != "b" || st.Leading != (id == "b") || st.Epoch != 1 {
+				t.Errorf("%s: status %+v", id, st)
+			}
+		}
+		if hub.acquires["a"] != 0 || hub.acquires["c"] != 0 || hub.acquires["b"] != 1 {
+			t.Errorf("acquires %v; only b may take the log", hub.acquires)
+		}
+		// b dies: c, the oldest left, takes over; b's decisions are not
+		// foreign, b was a member when they were read.
+		view.kill("b")
+		advance(300 * time.Millisecond)
+		ds = hub.written()
+		if len(ds) != 2 || ds[1].Coordinator != "c" || ds[1].Epoch != 2 || len(ds[1].Nodes) != 2 {
+			t.Fatalf("after b died: decisions %+v; want epoch 2 by c over a and c", ds)
+		}
+	})
+}
+
+func TestCoordinatorNeedsAMajorityOfThePreviousMembers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := newHub()
+		view := newView(member("a", 1), member("b", 2), member("c", 3))
+		ca := startCoordinator(t, "app", "a", view, hub, CoordinatorConfig{})
+		advance(3 * time.Second)
+		if ds := hub.written(); len(ds) != 1 || len(ds[0].Nodes) != 3 {
+			t.Fatalf("decisions %+v; want epoch 1 over three nodes", ds)
+		}
+		// Two of three die at once: a sees 1 of 3, no majority (it may be
+		// the minority side of a split).
+		view.kill("b", "c")
+		advance(time.Minute)
+		if ds := hub.written(); len(ds) != 1 {
+			t.Fatalf("a decided without a majority: %+v", ds[1:])
+		}
+		if st := ca.Status(); !strings.Contains(st.Waiting, "1 of the 3") {
+			t.Fatalf("status %+v; want it to say it waits for a majority", st)
+		}
+		// One comes back: 2 of 3 is a majority.
+		view.set(member("c", 3))
+		advance(3 * time.Second)
+		ds := hub.written()
+		if len(ds) != 2 || ds[1].Epoch != 2 || len(ds[1].Nodes) != 2 {
+			t.Fatalf("decisions %+v; want epoch 2 over a and c once a majority is seen", ds)
+		}
+		if st := ca.Status(); st.Waiting != "" {
+			t.Fatalf("still waiting: %+v", st)
+		}
+	})
+}
+
+func TestCoordinatorCollapsesBursts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := newHub()
+		view := newView(member("a", 1), member("b", 2), member("c", 3), member("d", 4), member("e", 5))
+		startCoordinator(t, "app", "a", view, hub, CoordinatorConfig{Debounce: 200 * time.Millisecond, JoinSettle: 2 * time.Second})
+		advance(3 * time.Second)
+		if n := len(hub.written()); n != 1 {
+			t.Fatalf("%d decisions at the start, want 1", n)
+		}
+		// Two deaths 100 ms apart: one decision, 200 ms after the last.
+		view.kill("d")
+		advance(100 * time.Millisecond)
+		view.kill("e")
+		advance(150 * time.Millisecond)
+		if n := len(hub.written()); n != 1 {
+			t.Fatalf("decided %d times within the debounce of the last death", n-1)
+		}
+		advance(100 * time.Millisecond)
+		ds := hub.written()
+		if len(ds) != 2 || len(ds[1].Nodes) != 3 {
+			t.Fatalf("decisions %+v; want one more, over a, b, c", ds)
+		}
+		// Three joins 500 ms apart: one decision, 2 s after the last.
+		for _, m := range []MemberInfo{member("f", 6), member("g", 7), member("h", 8)} {
+			view.set(m)
+			advance(500 * time.Millisecond)
+		}
+		advance(1400 * time.Millisecond) // 1.9 s after the last join
+		if n := len(hub.written()); n != 2 {
+			t.Fatalf("decided %d times before the joins settled", n-2)
+		}
+		advance(200 * time.Millisecond)
+		ds = hub.written()
+		if len(ds) != 3 || len(ds[2].Nodes) != 6 || ds[2].Epoch != 3 {
+			t.Fatalf("decisions %+v; want one more, epoch 3 over six nodes", ds)
+		}
+	})
+}
+
+func TestCoordinatorLagCrossingAndRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := newHub()
+		view := newView(member("a", 1))
+		cfg := CoordinatorConfig{Assignor: AssignorConfig{Stateful: func(topology.TaskID) bool { return true }, AcceptableRecoveryLag: 100, MaxWarmups: 2}, Tasks: tasks(2)}
+		ca := startCoordinator(t, "app", "a", view, hub, cfg)
+		advance(3 * time.Second)
+		view.set(member("b", 2))
+		advance(3 * time.Second)
+		ds := hub.written()
+		if len(ds) != 2 || len(ds[1].Nodes["b"].Warmup) != 1 {
+			t.Fatalf("decisions %+v; want epoch 2 with a warm-up on b", ds)
+		}
+		warm := ds[1].Nodes["b"].Warmup[0]
+		// A lag above the threshold changes nothing.
+		ca.ReportLags("b", map[topology.TaskID]int64{warm: 5000})
+		advance(time.Second)
+		if n := len(hub.written()); n != 2 {
+			t.Fatalf("a report under no crossing made %d decisions", n-2)
+		}
+		// Crossing it moves the active to b.
+		ca.ReportLags("b", map[topology.TaskID]int64{warm: 10})
+		advance(time.Second)
+		ds = hub.written()
+		if len(ds) != 3 || len(ds[2].Nodes["b"].Active) != 1 || ds[2].Nodes["b"].Active[0] != warm {
+			t.Fatalf("decisions %+v; want epoch 3 with %v active on b", ds, warm)
+		}
+		// a reports it released the task: written without a new epoch.
+		ca.ReportRelease(Released{Task: warm, Epoch: 3, Node: "a"})
+		// A release by the current owner is nonsense and is dropped.
+		ca.ReportRelease(Released{Task: ds[2].Nodes["a"].Active[0], Epoch: 3, Node: "a"})
+		advance(time.Second)
+		hub.mu.Lock()
+		rels := append([]Released(nil), hub.releases...)
+		hub.mu.Unlock()
+		if len(rels) != 1 || rels[0] != (Released{Task: warm, Epoch: 3, Node: "a"}) || len(hub.written()) != 3 {
+			t.Fatalf("releases %v, decisions %d; want a's release of %v only, and no new epoch", rels, len(hub.written()), warm)
+		}
+	})
+}
+
+func TestCoordinatorReportsAForeignCoordinatorAndDoesNotFenceBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := newHub()
+		ours := newView(member("y1", 1))
+		cy := startCoordinator(t, "app", "y1", ours, hub, CoordinatorConfig{ForeignGrace: 5 * time.Second})
+		advance(3 * time.Second)
+		if ds := hub.written(); len(ds) != 1 || ds[0].Coordinator != "y1" {
+			t.Fatalf("decisions %+v", ds)
+		}
+		// A second cluster with the same application id: x1 sees only
+		// itself, takes the log and writes.
+		theirs := newView(member("x1", 0))
+		cx := startCoordinator(t, "app", "x1", theirs, hub, CoordinatorConfig{})
+		cx.Observe(hub.written()[0], false) // x1's reader catching up
+		advance(3 * time.Second)
+		ds := hub.written()
+		if len(ds) != 2 || ds[1].Coordinator != "x1" || ds[1].Epoch != 2 {
+			t.Fatalf("decisions %+v; want x1's epoch 2", ds)
+		}
+		st := cy.Status()
+		if st.Leading || !errors.Is(st.Fenced, ErrFenced) {
+			t.Fatalf("y1 status %+v; want it stopped and fenced", st)
+		}
+		advance(5 * time.Second) // past the grace
+		st = cy.Status()
+		if st.Foreign == nil || st.Foreign.Coordinator != "x1" || st.Foreign.Addr != "x1:7946" {
+			t.Fatalf("y1 status %+v; want a foreign coordinator x1 at x1:7946", st)
+		}
+		if msg := st.Foreign.Error(); !strings.Contains(msg, "second cluster") || !strings.Contains(msg, "cluster seed") {
+			t.Fatalf("error %q should say what happened and how to join", msg)
+		}
+		// y1's membership changes (a node joins it): still no take-back.
+		ours.set(member("y2", 2))
+		advance(time.Minute)
+		if hub.acquires["y1"] != 1 {
+			t.Fatalf("y1 took the log back (%d acquires)", hub.acquires["y1"])
+		}
+		if st := cx.Status(); !st.Leading || st.Fenced != nil || st.Foreign != nil {
+			t.Fatalf("x1 status %+v; want it leading, undisturbed", st)
+		}
+		// Once x1 is seen as a member, it is no longer foreign.
+		ours.set(member("x1", 0))
+		advance(time.Second)
+		if st := cy.Status(); st.Foreign != nil {
+			t.Fatalf("y1 still reports x1 foreign once it sees it: %+v", st)
+		}
+	})
+}
