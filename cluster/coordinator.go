@@ -13,8 +13,8 @@ import (
 	"github.com/eddystreams/eddy/topology"
 )
 
-// MemberInfo is one node as this node's membership sees it.
-type MemberInfo struct {
+// ViewMember is one node as this node's membership sees it.
+type ViewMember struct {
 	ID NodeID
 	// Addr is the node's gossip address: what another node joins it by.
 	Addr     string
@@ -26,12 +26,12 @@ type MemberInfo struct {
 	Started time.Time
 }
 
-// Membership is what the coordinator needs of the gossip membership: the
+// MembershipView is what the coordinator needs of the gossip membership: the
 // current view, this node included, and a signal after each change. The
 // channel carries no data, so a sender may drop a signal when one is
 // already pending (a channel of capacity 1 and a non-blocking send).
-type Membership interface {
-	Members() []MemberInfo
+type MembershipView interface {
+	Members() []ViewMember
 	Changes() <-chan struct{}
 }
 
@@ -57,8 +57,8 @@ type LogView interface {
 // first, the smaller node id between equals. Draining and dead members do
 // not coordinate. It is a pure function of the view, so nodes that see the
 // same members agree without talking.
-func Elect(members []MemberInfo) (NodeID, bool) {
-	var best *MemberInfo
+func Elect(members []ViewMember) (NodeID, bool) {
+	var best *ViewMember
 	for i := range members {
 		m := &members[i]
 		if m.State != MemberAlive {
@@ -96,7 +96,7 @@ func (e *ForeignCoordinatorError) Error() string {
 type CoordinatorConfig struct {
 	App        string
 	Self       NodeID
-	Membership Membership
+	MembershipView MembershipView
 	Log        DecisionLog
 	View       LogView
 	// Tasks are every task of the application's topology.
@@ -165,7 +165,7 @@ type Coordinator struct {
 	status     CoordinatorStatus
 
 	// Owned by the loop.
-	seen          map[NodeID]MemberInfo
+	seen          map[NodeID]ViewMember
 	soon, settle  time.Time // decision due by the debounce, by the settle
 	settleCap     time.Time
 	retryAt       time.Time
@@ -180,8 +180,8 @@ type Coordinator struct {
 
 // NewCoordinator starts a node's coordinator; Close stops it.
 func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
-	if cfg.Self == "" || cfg.Membership == nil || cfg.Log == nil || cfg.View == nil {
-		return nil, errors.New("coordinator: Self, Membership, Log and View are required")
+	if cfg.Self == "" || cfg.MembershipView == nil || cfg.Log == nil || cfg.View == nil {
+		return nil, errors.New("coordinator: Self, MembershipView, Log and View are required")
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -201,7 +201,7 @@ func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
 		wake:     make(chan struct{}, 1),
 		lags:     Lags{},
 		releases: map[topology.TaskID]Released{},
-		seen:     map[NodeID]MemberInfo{},
+		seen:     map[NodeID]ViewMember{},
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
@@ -320,7 +320,7 @@ func (c *Coordinator) run() {
 				c.cfg.Log.Release()
 			}
 			return
-		case <-c.cfg.Membership.Changes():
+		case <-c.cfg.MembershipView.Changes():
 		case <-c.wake:
 		case <-tc:
 		}
@@ -330,7 +330,7 @@ func (c *Coordinator) run() {
 // step looks at everything once and acts; it returns when it wants to look
 // again (zero: on the next event only).
 func (c *Coordinator) step(now time.Time) time.Time {
-	view := c.cfg.Membership.Members()
+	view := c.cfg.MembershipView.Members()
 	c.noteChanges(view, now)
 	c.mu.Lock()
 	if c.soonInbox {
@@ -405,8 +405,8 @@ func (c *Coordinator) bumpSoon(now time.Time) { c.soon = now.Add(c.cfg.Debounce)
 // for a decision after the debounce, joins and changed members after the
 // settle. Any change lifts a fence: the membership that made another node
 // coordinator has moved.
-func (c *Coordinator) noteChanges(view []MemberInfo, now time.Time) {
-	cur := make(map[NodeID]MemberInfo, len(view))
+func (c *Coordinator) noteChanges(view []ViewMember, now time.Time) {
+	cur := make(map[NodeID]ViewMember, len(view))
 	for _, m := range view {
 		if m.State != MemberDead {
 			cur[m.ID] = m
@@ -451,7 +451,7 @@ func (c *Coordinator) bumpSettle(now time.Time) {
 // checkForeign reports decisions from a coordinator that is not a live
 // member of this node's view, once they have stayed so for ForeignGrace.
 // It returns when to look again.
-func (c *Coordinator) checkForeign(view []MemberInfo, now time.Time) time.Time {
+func (c *Coordinator) checkForeign(view []ViewMember, now time.Time) time.Time {
 	c.mu.Lock()
 	d, seenAt := c.liveOther, c.liveSeenAt
 	c.mu.Unlock()
@@ -543,7 +543,7 @@ func (c *Coordinator) takeOver() error {
 
 // decide computes the next assignment and writes it with the pending
 // releases, if the previous assignment's members allow.
-func (c *Coordinator) decide(view []MemberInfo) {
+func (c *Coordinator) decide(view []ViewMember) {
 	c.mu.Lock()
 	prev, hasPrev := c.latest, c.hasLatest
 	lags := c.lags
@@ -553,7 +553,7 @@ func (c *Coordinator) decide(view []MemberInfo) {
 	}
 	c.mu.Unlock()
 
-	live := map[NodeID]MemberInfo{}
+	live := map[NodeID]ViewMember{}
 	for _, m := range view {
 		if m.State != MemberDead {
 			live[m.ID] = m

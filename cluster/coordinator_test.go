@@ -79,19 +79,19 @@ func (w *fakeWriter) WaitFresh(context.Context, time.Time) error { return nil }
 // subscribed gets a signal per change.
 type fakeView struct {
 	mu      sync.Mutex
-	members map[NodeID]MemberInfo
+	members map[NodeID]ViewMember
 	subs    []chan struct{}
 }
 
-func newView(ms ...MemberInfo) *fakeView {
-	v := &fakeView{members: map[NodeID]MemberInfo{}}
+func newView(ms ...ViewMember) *fakeView {
+	v := &fakeView{members: map[NodeID]ViewMember{}}
 	for _, m := range ms {
 		v.members[m.ID] = m
 	}
 	return v
 }
 
-func (v *fakeView) sub() Membership {
+func (v *fakeView) sub() MembershipView {
 	ch := make(chan struct{}, 1)
 	v.mu.Lock()
 	v.subs = append(v.subs, ch)
@@ -99,7 +99,7 @@ func (v *fakeView) sub() Membership {
 	return viewSub{v, ch}
 }
 
-func (v *fakeView) set(ms ...MemberInfo) {
+func (v *fakeView) set(ms ...ViewMember) {
 	v.mu.Lock()
 	for _, m := range ms {
 		v.members[m.ID] = m
@@ -116,7 +116,7 @@ func (v *fakeView) set(ms ...MemberInfo) {
 
 func (v *fakeView) kill(ids ...NodeID) {
 	v.mu.Lock()
-	var ms []MemberInfo
+	var ms []ViewMember
 	for _, id := range ids {
 		m := v.members[id]
 		m.State = MemberDead
@@ -131,10 +131,10 @@ type viewSub struct {
 	ch chan struct{}
 }
 
-func (s viewSub) Members() []MemberInfo {
+func (s viewSub) Members() []ViewMember {
 	s.v.mu.Lock()
 	defer s.v.mu.Unlock()
-	out := make([]MemberInfo, 0, len(s.v.members))
+	out := make([]ViewMember, 0, len(s.v.members))
 	for _, m := range s.v.members {
 		out = append(out, m)
 	}
@@ -146,8 +146,8 @@ func (s viewSub) Changes() <-chan struct{} { return s.ch }
 var t0 = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // member is node id started at t0 + age seconds (smaller: older).
-func member(id NodeID, age int) MemberInfo {
-	return MemberInfo{ID: id, Addr: string(id) + ":7946", Capacity: 1, State: MemberAlive, Started: t0.Add(time.Duration(age) * time.Second)}
+func member(id NodeID, age int) ViewMember {
+	return ViewMember{ID: id, Addr: string(id) + ":7946", Capacity: 1, State: MemberAlive, Started: t0.Add(time.Duration(age) * time.Second)}
 }
 
 func tasks(n int) []topology.TaskID {
@@ -165,7 +165,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func startCoordinator(t *testing.T, app string, self NodeID, view *fakeView, hub *fakeHub, cfg CoordinatorConfig) *Coordinator {
 	t.Helper()
 	w := hub.writer(self)
-	cfg.App, cfg.Self, cfg.Membership, cfg.Log, cfg.View, cfg.Logger = app, self, view.sub(), w, w, quiet()
+	cfg.App, cfg.Self, cfg.MembershipView, cfg.Log, cfg.View, cfg.Logger = app, self, view.sub(), w, w, quiet()
 	if cfg.Tasks == nil {
 		cfg.Tasks = tasks(6)
 	}
@@ -193,20 +193,20 @@ func TestElectOldestAliveThenSmallestID(t *testing.T) {
 	dead := member("e", 0)
 	dead.State = MemberDead
 	for _, tc := range []struct {
-		view []MemberInfo
+		view []ViewMember
 		want NodeID
 	}{
-		{[]MemberInfo{a, b, c}, "b"},
-		{[]MemberInfo{c, b, a}, "b"}, // order of the view does not matter
-		{[]MemberInfo{a, c}, "c"},
-		{[]MemberInfo{a, b, d, dead}, "b"}, // draining and dead do not coordinate
-		{[]MemberInfo{a}, "a"},
+		{[]ViewMember{a, b, c}, "b"},
+		{[]ViewMember{c, b, a}, "b"}, // order of the view does not matter
+		{[]ViewMember{a, c}, "c"},
+		{[]ViewMember{a, b, d, dead}, "b"}, // draining and dead do not coordinate
+		{[]ViewMember{a}, "a"},
 	} {
 		if got, ok := Elect(tc.view); !ok || got != tc.want {
 			t.Errorf("Elect(%v) = %q, %v; want %q", tc.view, got, ok, tc.want)
 		}
 	}
-	if got, ok := Elect([]MemberInfo{d, dead}); ok {
+	if got, ok := Elect([]ViewMember{d, dead}); ok {
 		t.Errorf("Elect with no alive member = %q, want none", got)
 	}
 }
@@ -303,7 +303,7 @@ func TestCoordinatorCollapsesBursts(t *testing.T) {
 			t.Fatalf("decisions %+v; want one more, over a, b, c", ds)
 		}
 		// Three joins 500 ms apart: one decision, 2 s after the last.
-		for _, m := range []MemberInfo{member("f", 6), member("g", 7), member("h", 8)} {
+		for _, m := range []ViewMember{member("f", 6), member("g", 7), member("h", 8)} {
 			view.set(m)
 			advance(500 * time.Millisecond)
 		}

@@ -52,28 +52,28 @@ func decision(epoch int64, coord NodeID, nodes map[NodeID][]int32) *Decision {
 	return d
 }
 
-// recorder collects what a reader delivers.
-type recorder struct {
+// decisionRecorder collects what a reader delivers.
+type decisionRecorder struct {
 	mu        sync.Mutex
 	epochs    []int64
 	decisions []Decision
 	released  []Released
 }
 
-func (r *recorder) onDecision(d Decision, _ bool) {
+func (r *decisionRecorder) onDecision(d Decision, _ bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.epochs = append(r.epochs, d.Epoch)
 	r.decisions = append(r.decisions, d)
 }
 
-func (r *recorder) onReleased(rel Released) {
+func (r *decisionRecorder) onReleased(rel Released) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.released = append(r.released, rel)
 }
 
-func newReader(t *testing.T, opts []kgo.Opt, app string, rec *recorder, lease *Lease) *LogReader {
+func newReader(t *testing.T, opts []kgo.Opt, app string, rec *decisionRecorder, lease *Lease) *LogReader {
 	t.Helper()
 	cfg := LogReaderConfig{App: app, Client: opts, Lease: lease, CheckInterval: 50 * time.Millisecond}
 	if rec != nil {
@@ -101,7 +101,7 @@ func TestLogDecisionsReadInOrderByEveryReader(t *testing.T) {
 	if err := w.Acquire(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var recs [3]recorder
+	var recs [3]decisionRecorder
 	// One reader starts before the writes, the others after some.
 	early := newReader(t, opts, app, &recs[0], nil)
 	for e := int64(1); e <= 5; e++ {
@@ -186,7 +186,7 @@ func TestLogReaderNeverGoesBack(t *testing.T) {
 	if err := w.Acquire(ctx); err != nil {
 		t.Fatal(err)
 	}
-	var rec recorder
+	var rec decisionRecorder
 	r := newReader(t, opts, app, &rec, nil)
 	// Epoch 4 then a stray older 2 and a repeated 4 (a coordinator that
 	// did not read the log before writing): readers must skip both.
@@ -228,7 +228,7 @@ func TestLeaseFollowsTheReader(t *testing.T) {
 	// Cut the reader off: every ListOffsets for the log fails.
 	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: LogTopic(app), Err: kerr.UnknownServerError, Count: -1})
 	cut := time.Now()
-	waitFor(t, ctx, "the lease to expire while the log is unreachable", func() bool { return !lease.Valid(time.Now()) })
+	waitUntilCtx(t, ctx, "the lease to expire while the log is unreachable", func() bool { return !lease.Valid(time.Now()) })
 	if d := lease.Deadline(); d.After(cut.Add(lease.Length() + 100*time.Millisecond)) {
 		t.Fatalf("lease deadline %v is more than L after the cut at %v", d, cut)
 	}
@@ -243,7 +243,7 @@ func TestLeaseFollowsTheReader(t *testing.T) {
 }
 
 // waitFor polls cond until it holds or ctx ends.
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+func waitUntilCtx(t *testing.T, ctx context.Context, what string, cond func() bool) {
 	t.Helper()
 	tk := time.NewTicker(5 * time.Millisecond)
 	defer tk.Stop()
@@ -275,7 +275,7 @@ func TestCoordinatorFencedOnTheRealLogStops(t *testing.T) {
 	}
 	defer r.Close()
 	w := NewLogWriter(app, opts)
-	c, err := NewCoordinator(CoordinatorConfig{App: app, Self: "a", Membership: view.sub(), Log: w, View: r,
+	c, err := NewCoordinator(CoordinatorConfig{App: app, Self: "a", MembershipView: view.sub(), Log: w, View: r,
 		Tasks: tasks(4), Debounce: 10 * time.Millisecond, JoinSettle: 20 * time.Millisecond, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
@@ -291,7 +291,7 @@ func TestCoordinatorFencedOnTheRealLogStops(t *testing.T) {
 		t.Fatal(err)
 	}
 	view.set(member("b", 2)) // calls for a decision, whose write must fail
-	waitFor(t, ctx, "the coordinator to find itself fenced", func() bool {
+	waitUntilCtx(t, ctx, "the coordinator to find itself fenced", func() bool {
 		return errors.Is(c.Status().Fenced, ErrFenced)
 	})
 	if st := c.Status(); st.Leading || st.Decisions != 1 {
