@@ -94,11 +94,11 @@ func (e *ForeignCoordinatorError) Error() string {
 
 // CoordinatorConfig is what NewCoordinator needs.
 type CoordinatorConfig struct {
-	App        string
-	Self       NodeID
+	App            string
+	Self           NodeID
 	MembershipView MembershipView
-	Log        DecisionLog
-	View       LogView
+	Log            DecisionLog
+	View           LogView
 	// Tasks are every task of the application's topology.
 	Tasks    []topology.TaskID
 	Assignor AssignorConfig
