@@ -1,14 +1,27 @@
-// Package cluster will hold membership (memberlist gossip), the coordinator
-// and epoch-numbered, sticky, standby-aware assignments, and the handover of
-// tasks between nodes by changelog replay. Built so far: the assignor
-// (Compute, a pure function from the previous assignment, the members and
-// their lags to the next assignment; decision 0021); the decision log
-// (log*.go: a compacted topic of one partition written only by the
-// coordinator in transactions, tailed by every node's LogReader in epoch
-// order), the Coordinator (election of the oldest alive member, triggers,
-// majority rule, fencing, detection of a second cluster) and the Lease a
-// node's tasks check (decision 0024). Until these are wired into a node, a
-// node assigns itself every task (see actors.Assign and actors.Node.Apply).
+// Package cluster holds what makes several processes of one application a
+// cluster: membership by gossip, the coordinator that places tasks, and the
+// decision log it writes. Built so far, each tested on its own:
+//
+//   - Membership (membership*.go; decision 0023): memberlist with the tuned
+//     timings, a key and the application id as label; versioned node
+//     metadata of at most 512 bytes; a node id kept in the state directory;
+//     joining without seeds through the compacted <app>-eddy-members topic
+//     (discovery.go); LinkCutter (transport_cutter.go) cuts and heals links
+//     between nodes in tests.
+//   - The assignor (Compute; decision 0021): a pure function from the
+//     previous assignment, the members and their lags to the next
+//     assignment: sticky, balanced by capacity, warm-ups before moves,
+//     standbys on other nodes and racks.
+//   - The decision log (log*.go: a compacted topic of one partition
+//     written only by the coordinator in transactions, tailed by every
+//     node's LogReader in epoch order), the Coordinator (election of the
+//     oldest alive member, triggers, majority rule, fencing, detection of a
+//     second cluster; it sees membership through MembershipView) and the
+//     Lease a node's tasks check (decision 0024).
+//
+// Not yet: wiring these into a node (an App still assigns itself every
+// task: see actors.Assign and actors.Node.Apply), standby tasks, remote
+// queries.
 //
 // cluster imports the message types of package actors, not task internals;
 // the assignor needs only topology.TaskID.
