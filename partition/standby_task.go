@@ -72,8 +72,10 @@ type StandbyTask struct {
 	streamTime int64
 
 	applied atomic.Int64
+	held    atomic.Int64 // records in pending
 	lagMu   sync.Mutex
 	lags    map[state.TopicPartition]int64
+	pos     map[state.TopicPartition]int64 // positions reached, for Positions
 }
 
 // NewStandbyTask makes a standby task; Initialize opens and restores its
@@ -102,6 +104,7 @@ func NewStandbyTask(cfg StandbyConfig) *StandbyTask {
 		pending:    map[state.TopicPartition][]*kgo.Record{},
 		ends:       map[state.TopicPartition]int64{},
 		lags:       map[state.TopicPartition]int64{},
+		pos:        map[state.TopicPartition]int64{},
 		streamTime: state.UnknownStreamTime,
 	}
 }
@@ -211,6 +214,7 @@ func (s *StandbyTask) Apply(tp state.TopicPartition, recs []*kgo.Record) error {
 		s.ends[tp] = n // the end is at least past what was fetched
 	}
 	s.pending[tp] = append(s.pending[tp], recs...)
+	s.held.Add(int64(len(recs)))
 	return s.drain(tp)
 }
 
@@ -243,6 +247,7 @@ func (s *StandbyTask) drain(tp state.TopicPartition) error {
 		return fmt.Errorf("standby task %s: %w", s.cfg.ID, err)
 	}
 	clear(pend[:n]) // let the applied records go
+	s.held.Add(-int64(n))
 	if n == len(pend) {
 		delete(s.pending, tp)
 	} else {
@@ -257,6 +262,9 @@ func (s *StandbyTask) drain(tp state.TopicPartition) error {
 // UpdateEnd notes the end of changelog partition tp (its high watermark,
 // or its last stable offset under read_committed), for the lag.
 func (s *StandbyTask) UpdateEnd(tp state.TopicPartition, end int64) {
+	if _, ok := s.mgr.engines[tp]; !ok {
+		return // not a changelog of this task
+	}
 	if end > s.ends[tp] {
 		s.ends[tp] = end
 	}
@@ -278,8 +286,26 @@ func (s *StandbyTask) updateLag(tp state.TopicPartition) {
 	}
 	s.lagMu.Lock()
 	s.lags[tp] = lag
+	s.pos[tp] = pos
 	s.lagMu.Unlock()
 }
+
+// Positions are the changelog positions the stores reached (the next
+// offset of each changelog partition), as of the last change. Safe from any
+// goroutine.
+func (s *StandbyTask) Positions() map[state.TopicPartition]int64 {
+	s.lagMu.Lock()
+	defer s.lagMu.Unlock()
+	out := make(map[state.TopicPartition]int64, len(s.pos))
+	for tp, o := range s.pos {
+		out[tp] = o
+	}
+	return out
+}
+
+// Held counts the fetched changelog records held back because the last
+// commit does not cover them yet (at-least-once). Safe from any goroutine.
+func (s *StandbyTask) Held() int64 { return s.held.Load() }
 
 // Lags are the lags of the standby's changelog partitions (-1: unknown).
 // Safe from any goroutine.
@@ -343,6 +369,7 @@ func (s *StandbyTask) Close() error {
 	errs = append(errs, s.mgr.Close())
 	s.state = StateClosed
 	clear(s.pending)
+	s.held.Store(0)
 	return errors.Join(errs...)
 }
 
