@@ -461,3 +461,63 @@ func TestRevokeStandbyClosesIt(t *testing.T) {
 		t.Fatalf("the other standby: %+v, %v; want it kept running", ts, ok)
 	}
 }
+
+// An active started where a standby ran before restores from the standby's
+// checkpoint: only the records written since (a cold start would restore
+// them all).
+func TestActiveAfterStandbyRestoresOnlyTheTail(t *testing.T) {
+	c := newSBCluster(t)
+	a := c.node(t.TempDir())
+	bDir := t.TempDir()
+	b := c.node(bDir)
+	ctx := context.Background()
+	if err := a.Apply(ctx, Assign{Epoch: 1, Active: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Apply(ctx, Assign{Epoch: 1, Standby: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	c.produce(0, 70)
+	waitUntil(t, 10*time.Second, "the active to process its input", func() bool { return a.Metrics().Processed == 70 })
+	if err := a.CommitAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tp := state.TopicPartition{Topic: sbChangelog, Partition: 0}
+	first := c.changelogEnd(0)
+	waitUntil(t, 10*time.Second, "the standby to catch up", func() bool {
+		sb := b.StandbyTask(task0)
+		return sb != nil && sb.Positions()[tp] == first
+	})
+	if err := b.Close(); err != nil { // the standby's node stops
+		t.Fatal(err)
+	}
+	c.produce(0, 7)
+	waitUntil(t, 10*time.Second, "the active to process more", func() bool { return a.Metrics().Processed == 77 })
+	if err := a.Apply(ctx, Assign{Epoch: 2}); err != nil { // and releases the task
+		t.Fatal(err)
+	}
+	released := c.changelogEnd(0)
+	b = c.node(bDir)
+	begun := time.Now()
+	if err := b.Apply(ctx, Assign{Epoch: 2, Active: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(begun)
+	if n := b.restored.restored.Load(); n != released-first {
+		t.Fatalf("the active restored %d records, want %d: those after the standby's checkpoint at %d (the changelog ends at %d)", n, released-first, first, released)
+	}
+	t.Logf("active start after a standby: restored %d of %d changelog records in %v", released-first, released, took)
+	c.produce(0, 7)
+	waitUntil(t, 10*time.Second, "the active to process", func() bool { return b.Metrics().Processed == 7 })
+	if err := b.CommitAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.RLock()
+	task := b.tasks[task0].task
+	b.mu.RUnlock()
+	for i := range 7 {
+		if got := count(t, task.Store("counts"), fmt.Sprint("k", i)); got != 12 {
+			t.Fatalf("k%d = %d, want 12", i, got)
+		}
+	}
+}
