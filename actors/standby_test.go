@@ -123,7 +123,12 @@ type sbNode struct {
 	restored, standbyRestored *countingChangelogs
 }
 
-func (c *sbCluster) node(dir string) *sbNode {
+func (c *sbCluster) node(dir string) *sbNode { return c.nodeWith(dir, false) }
+
+// nodeWith makes a node, under exactly-once when eos is set: tasks write
+// through transactional producers, and inputs and changelogs are read
+// read_committed.
+func (c *sbCluster) nodeWith(dir string, eos bool) *sbNode {
 	t := c.t
 	prod := sbClient(t, c.cluster, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	reader := &partition.KafkaChangelogReader{Opts: []kgo.Opt{kgo.SeedBrokers(c.cluster.ListenAddrs()...)}, Admin: c.admin}
@@ -131,9 +136,14 @@ func (c *sbCluster) node(dir string) *sbNode {
 	inputs := func(id topology.TaskID) []state.TopicPartition {
 		return []state.TopicPartition{{Topic: testInput, Partition: id.Partition}}
 	}
+	isolation := kgo.ReadUncommitted()
+	if eos {
+		isolation = kgo.ReadCommitted()
+	}
 	cfg := NodeConfig{
-		Consumer:          sbClient(t, c.cluster),
-		ChangelogConsumer: sbClient(t, c.cluster, kgo.KeepControlRecords()),
+		ReadCommitted:     eos,
+		Consumer:          sbClient(t, c.cluster, kgo.FetchIsolationLevel(isolation)),
+		ChangelogConsumer: sbClient(t, c.cluster, kgo.KeepControlRecords(), kgo.FetchIsolationLevel(isolation)),
 		Committer:         c.offsets,
 		Committed:         c.offsets.committed,
 		CommitInterval:    50 * time.Millisecond,
@@ -155,17 +165,32 @@ func (c *sbCluster) node(dir string) *sbNode {
 			return out, nil
 		},
 		NewTask: func(id topology.TaskID) (*partition.Task, error) {
-			return partition.NewTask(partition.Config{
+			var txn *partition.TxnProducer
+			var producer partition.Producer = prod
+			if eos {
+				var err error
+				txn, err = partition.NewTxnProducer([]kgo.Opt{kgo.SeedBrokers(c.cluster.ListenAddrs()...)}, "app", "app-"+id.String(), 10*time.Second)
+				if err != nil {
+					return nil, err
+				}
+				producer = txn
+			}
+			cfg := partition.Config{
+				ExactlyOnce:   eos,
 				ApplicationID: "app",
 				ID:            id,
 				Subtopology:   c.topo.Subtopologies[0],
 				Inputs:        inputs(id),
 				Dir:           filepath.Join(dir, id.String()),
 				DefaultEngine: topology.EngineRocksDB,
-				Producer:      prod,
+				Producer:      producer,
 				Partitions:    func(string) (int32, error) { return 2, nil },
 				Changelogs:    sn.restored,
-			})
+			}
+			if txn != nil {
+				cfg.Txn = txn
+			}
+			return partition.NewTask(cfg)
 		},
 		NewStandby: func(id topology.TaskID) (*partition.StandbyTask, error) {
 			return partition.NewStandbyTask(partition.StandbyConfig{
@@ -176,6 +201,7 @@ func (c *sbCluster) node(dir string) *sbNode {
 				Dir:           filepath.Join(dir, id.String()),
 				DefaultEngine: topology.EngineRocksDB,
 				Changelogs:    sn.standbyRestored,
+				ExactlyOnce:   eos,
 			}), nil
 		},
 	}
@@ -518,6 +544,47 @@ func TestActiveAfterStandbyRestoresOnlyTheTail(t *testing.T) {
 	for i := range 7 {
 		if got := count(t, task.Store("counts"), fmt.Sprint("k", i)); got != 12 {
 			t.Fatalf("k%d = %d, want 12", i, got)
+		}
+	}
+}
+
+// Under exactly-once a standby reads the changelog read_committed to its
+// end: transaction markers move its position on, so its lag goes to 0.
+func TestStandbyExactlyOnce(t *testing.T) {
+	c := newSBCluster(t)
+	a, b := c.nodeWith(t.TempDir(), true), c.nodeWith(t.TempDir(), true)
+	ctx := context.Background()
+	if err := a.Apply(ctx, Assign{Epoch: 1, Active: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Apply(ctx, Assign{Epoch: 1, Standby: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	// Started (it starts in the background) before anything is written:
+	// all it gets, it applies rather than restores.
+	waitUntil(t, 10*time.Second, "the standby to start", func() bool { return b.StandbyTask(task0) != nil })
+	c.produce(0, 70)
+	waitUntil(t, 10*time.Second, "the active to process its input", func() bool { return a.Metrics().Processed == 70 })
+	if err := a.CommitAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	end := c.changelogEnd(0) // past the last commit marker
+	tp := state.TopicPartition{Topic: sbChangelog, Partition: 0}
+	waitUntil(t, 10*time.Second, "the standby to reach the changelog's end", func() bool {
+		ts, _ := statusOf(t, b.Node, task0)
+		sb := b.StandbyTask(task0)
+		return sb != nil && sb.Positions()[tp] == end && ts.ChangelogLag == 0
+	})
+	sb := b.StandbyTask(task0)
+	if end <= 70 {
+		t.Fatalf("changelog end %d: no transaction markers?", end)
+	}
+	if sb.Applied() != 70 {
+		t.Fatalf("applied %d records, want the 70 changelog records (markers are none)", sb.Applied())
+	}
+	for i := range 7 {
+		if got := count(t, sb.Store("counts"), fmt.Sprint("k", i)); got != 10 {
+			t.Fatalf("k%d = %d on the standby, want 10", i, got)
 		}
 	}
 }
