@@ -43,6 +43,9 @@ type App struct {
 	global      *globalConsumer // nil without global tables
 	purger      *topics.Purger  // nil without repartition topics or with the purge off
 
+	// changelogConsumer fetches the changelogs of standby tasks.
+	changelogConsumer *kgo.Client
+
 	mu      sync.Mutex
 	started bool
 	closed  bool
@@ -150,6 +153,11 @@ func (a *App) Start(ctx context.Context) error {
 	if a.consumer, err = kgo.NewClient(a.clientOpts(consumerOpts...)...); err != nil {
 		return fmt.Errorf("eddy: consumer: %w", err)
 	}
+	// Standby tasks' changelogs: a consumer of their own, so that an input
+	// paused for back pressure never holds up a standby, nor the reverse.
+	if a.changelogConsumer, err = kgo.NewClient(a.clientOpts(consumerOpts...)...); err != nil {
+		return fmt.Errorf("eddy: changelog consumer: %w", err)
+	}
 	if err := a.startMemory(); err != nil {
 		return err
 	}
@@ -172,6 +180,9 @@ func (a *App) Start(ctx context.Context) error {
 		MaxBuffered:         a.cfg.maxBuffered,
 		MaxBufferedBytes:    a.cfg.maxBufferedBytes,
 		Logger:              a.log,
+
+		NewStandby:        a.newStandby,
+		ChangelogConsumer: a.changelogConsumer,
 	})
 	a.mu.Lock()
 	a.node = node // read by Metrics
@@ -253,7 +264,7 @@ func (a *App) Close() error {
 	if a.global != nil {
 		errs = append(errs, a.global.Close())
 	}
-	for _, cl := range []*kgo.Client{a.consumer, a.producer, a.adminCl} {
+	for _, cl := range []*kgo.Client{a.consumer, a.changelogConsumer, a.producer, a.adminCl} {
 		if cl != nil {
 			cl.Close()
 		}
@@ -317,6 +328,23 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		CommitInterval:         a.cfg.commitInterval,
 		OwnershipLease:         lease,
 	})
+}
+
+// newStandby makes the standby task of id, in the directory its active task
+// uses, so that a promotion restores only the tail.
+func (a *App) newStandby(id topology.TaskID) (*partition.StandbyTask, error) {
+	return partition.NewStandbyTask(partition.StandbyConfig{
+		ApplicationID: a.cfg.AppID,
+		ID:            id,
+		Subtopology:   a.topo.Subtopologies[id.Subtopology],
+		Inputs:        a.layout.Inputs(id),
+		Dir:           filepath.Join(a.cfg.StateDir, a.cfg.AppID, id.String()),
+		DefaultEngine: a.cfg.Engine,
+		RocksDB:       a.rocksDBConfig(),
+		Changelogs:    a.changelogReader(),
+		ExactlyOnce:   a.cfg.guarantee == ExactlyOnce,
+		Logger:        a.log,
+	}), nil
 }
 
 func (a *App) partitionCount(topic string) (int32, error) {

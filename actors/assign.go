@@ -18,8 +18,9 @@ import (
 // moves here). Tasks the node runs that are not in Active are committed and
 // closed. Epochs must not go back: an older one is refused.
 //
-// Standby and warm-up replicas are not run yet: the node reports them with
-// state TaskNotRun.
+// Standby and warm-up replicas run as standby tasks (standby.go) when the
+// node is configured for them, else the node reports them with state
+// TaskNotRun. A task both active and standby is active.
 type Assign struct {
 	Epoch                   int64
 	Active, Standby, Warmup []topology.TaskID
@@ -68,7 +69,7 @@ const (
 	// running is restarted: it is TaskStarting meanwhile, with Err set.
 	TaskFailed
 	// TaskNotRun: assigned in a role the node does not run (standby,
-	// warm-up).
+	// warm-up on a node without NodeConfig.NewStandby).
 	TaskNotRun
 )
 
@@ -78,15 +79,19 @@ func (s TaskState) String() string {
 
 // TaskStatus is one task of a node's status. InputLag is the records on
 // the broker past those fetched for it (-1: unknown); Buffered the records
-// fetched and not processed yet.
+// fetched and not processed yet. ChangelogLag is, for a standby or warm-up
+// task, the changelog records its stores are behind (under at-least-once,
+// behind the last commit's positions, which it never passes), summed over
+// its changelogs; -1 when unknown or for an active task.
 type TaskStatus struct {
-	ID        topology.TaskID
-	Role      Role
-	State     TaskState
-	InputLag  int64
-	Buffered  int
-	Processed int64
-	Err       string
+	ID           topology.TaskID
+	Role         Role
+	State        TaskState
+	InputLag     int64
+	ChangelogLag int64
+	Buffered     int
+	Processed    int64
+	Err          string
 }
 
 // NodeStatus answers Assign, Revoke and StatusRequest: the applied epoch and
@@ -162,16 +167,7 @@ func (n *Node) assign(c actor.Context, m *Assign) NodeStatus {
 			delete(n.entries, id) // not started (failed, lost): forgotten
 		}
 	}
-	for _, r := range []struct {
-		role Role
-		ids  []topology.TaskID
-	}{{RoleStandby, m.Standby}, {RoleWarmup, m.Warmup}} {
-		for _, id := range r.ids {
-			if !want[id] {
-				n.entries[id] = &taskEntry{role: r.role, state: TaskNotRun}
-			}
-		}
-	}
+	closingStandbys := n.assignStandbysLocked(c, m, want)
 	var stop []*actor.PID
 	for id, ch := range n.children {
 		if want[id] || ch.ending || n.tasks[id] != nil {
@@ -211,10 +207,16 @@ func (n *Node) assign(c actor.Context, m *Assign) NodeStatus {
 		}
 		e.state, e.closed = TaskClosing, closing[i]
 	}
-	n.wg.Add(len(gone))
+	n.wg.Add(len(gone) + len(closingStandbys))
 	n.mu.Unlock()
 	for _, pid := range stop {
 		c.Stop(pid)
+	}
+	for _, ch := range closingStandbys {
+		go func() {
+			defer n.wg.Done()
+			n.closeStandby(ch)
+		}()
 	}
 	for i, rt := range gone {
 		go func() {
@@ -234,16 +236,27 @@ func (n *Node) revoke(c actor.Context, m *Revoke) NodeStatus {
 	for _, id := range m.Tasks {
 		drop[id] = true
 	}
-	// The tasks kept are those running, starting or restarting.
-	var keep []topology.TaskID
+	// The tasks kept are those running, starting or restarting, and the
+	// standbys and warm-ups not dropped.
+	a := &Assign{Epoch: m.Epoch}
 	n.mu.RLock()
 	for id, ch := range n.children {
 		if !ch.ending && !drop[id] {
-			keep = append(keep, id)
+			a.Active = append(a.Active, id)
+		}
+	}
+	for id, role := range n.standbyRoles {
+		if drop[id] {
+			continue
+		}
+		if role == RoleWarmup {
+			a.Warmup = append(a.Warmup, id)
+		} else {
+			a.Standby = append(a.Standby, id)
 		}
 	}
 	n.mu.RUnlock()
-	return n.assign(c, &Assign{Epoch: m.Epoch, Active: keep})
+	return n.assign(c, a)
 }
 
 // started records the outcome of a start begun by assign.
@@ -334,14 +347,22 @@ func (n *Node) Status() NodeStatus {
 		id topology.TaskID
 		e  taskEntry
 		rt *runningTask
+		sb *standbyRun
 	}
 	items := make([]item, 0, len(n.entries))
 	for id, e := range n.entries {
-		items = append(items, item{id: id, e: *e, rt: n.tasks[id]})
+		it := item{id: id, e: *e, rt: n.tasks[id]}
+		if ch := n.standbys[id]; ch != nil && e.role != RoleActive {
+			it.sb = ch.run
+		}
+		items = append(items, it)
 	}
 	n.mu.RUnlock()
 	for _, it := range items {
-		ts := TaskStatus{ID: it.id, Role: it.e.role, State: it.e.state, InputLag: -1}
+		ts := TaskStatus{ID: it.id, Role: it.e.role, State: it.e.state, InputLag: -1, ChangelogLag: -1}
+		if it.sb != nil {
+			ts.ChangelogLag = it.sb.sb.Lag()
+		}
 		if it.e.err != nil {
 			ts.Err = it.e.err.Error()
 		}

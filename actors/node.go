@@ -22,6 +22,17 @@ import (
 type NodeConfig struct {
 	// NewTask makes the (not yet initialized) task for an id.
 	NewTask func(id topology.TaskID) (*partition.Task, error)
+	// NewStandby makes the (not yet initialized) standby task for an id,
+	// for the standby and warm-up roles (standby.go), in the same state
+	// directory as NewTask's task of that id. Nil, or without
+	// ChangelogConsumer: the node runs no standbys (reported TaskNotRun).
+	NewStandby func(id topology.TaskID) (*partition.StandbyTask, error)
+	// ChangelogConsumer reads the changelogs the node's standbys follow:
+	// a direct consumer (no group), shared by them, read_committed under
+	// exactly-once, and keeping control records (kgo.KeepControlRecords)
+	// so that a standby's position moves past transaction markers and its
+	// lag reaches 0.
+	ChangelogConsumer *kgo.Client
 	// Consumer reads input partitions; it must be a direct consumer (no group).
 	Consumer *kgo.Client
 	// Committer commits input offsets (at-least-once).
@@ -112,6 +123,10 @@ type Node struct {
 	slots        chan struct{} // bounds concurrent task starts
 	entries      map[topology.TaskID]*taskEntry
 	pid          *actor.PID // the node actor (assign.go)
+
+	standbys     map[topology.TaskID]*standbyChild // standby actors, latest of each task (standby.go)
+	standbyRoles map[topology.TaskID]Role          // standby and warm-up roles of the last Assign
+	clFetch      *changelogFetcher                 // nil: no ChangelogConsumer
 }
 
 // NewNode makes a node; Start begins fetching and committing.
@@ -151,6 +166,7 @@ func NewNode(cfg NodeConfig) *Node {
 		assigned: map[topology.TaskID]bool{},
 		children: map[topology.TaskID]*taskChild{},
 		entries:  map[topology.TaskID]*taskEntry{},
+		standbys: map[topology.TaskID]*standbyChild{},
 		slots:    make(chan struct{}, parallelStarts()),
 		errCh:    make(chan error, 1),
 		ctx:      ctx,
@@ -158,6 +174,9 @@ func NewNode(cfg NodeConfig) *Node {
 	}
 	n.input = newInputBytes(cfg.MaxBufferedBytes)
 	n.fetch = newFetcher(cfg.Consumer, system, logger, cfg.ReadCommitted)
+	if cfg.ChangelogConsumer != nil {
+		n.clFetch = newChangelogFetcher(cfg.ChangelogConsumer, system, logger, cfg.ReadCommitted)
+	}
 	// Task actors are the node actor's children, under its supervision.
 	n.pid = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &nodeActor{n: n} },
 		actor.WithSupervisor(taskSupervisor{n: n})))
@@ -188,6 +207,10 @@ func (n *Node) Start() {
 	go func() { defer n.wg.Done(); n.fetch.run(n.ctx) }()
 	go func() { defer n.wg.Done(); n.commitLoop(n.ctx) }()
 	go func() { defer n.wg.Done(); n.wallClockLoop(n.ctx) }()
+	if n.clFetch != nil {
+		n.wg.Add(1)
+		go func() { defer n.wg.Done(); n.clFetch.run(n.ctx) }()
+	}
 }
 
 // taskLost records that another instance owns task id now: this node gives
@@ -314,6 +337,7 @@ func (n *Node) commitTick() {
 			n.system.Root.Send(rt.pid, commitTick{queued: &rt.commitQueued})
 		}
 	}
+	n.standbyTickLocked()
 }
 
 // CommitAll asks every task to commit now and waits for them.
@@ -377,6 +401,17 @@ func (n *Node) Close() error {
 	var errs []error
 	for _, rt := range rts {
 		errs = append(errs, n.stopTask(rt, func() error { return n.closeActor(rt, true) }))
+	}
+	n.mu.Lock()
+	sbs := make([]*standbyChild, 0, len(n.standbys))
+	for _, ch := range n.standbys {
+		ch.ending = true
+		ch.cancel()
+		sbs = append(sbs, ch)
+	}
+	n.mu.Unlock()
+	for _, ch := range sbs {
+		n.closeStandby(ch) // with a checkpoint: its progress survives
 	}
 	n.childWG.Wait() // the actors the supervisor stops, too
 	n.system.Shutdown()

@@ -55,8 +55,10 @@ type taskChild struct {
 	pid *actor.PID
 	// prev is the task's previous actor, still stopping when this one was
 	// spawned: the first start waits for it, since both use the task's
-	// state directory.
-	prev *taskChild
+	// state directory. standby likewise is closed once the task's standby
+	// actor on this node stopped (a promotion), nil if there was none.
+	prev    *taskChild
+	standby <-chan struct{}
 	// firstCtx and firstCancel belong to the first start (the Assign's,
 	// cancelled by Apply's caller giving up, a Revoke or Close).
 	firstCtx    context.Context
@@ -207,6 +209,9 @@ func (n *Node) childStopped(ch *taskChild) {
 // if one is still stopping, is waited for. n.mu must be held.
 func (n *Node) spawnTaskLocked(c actor.Context, id topology.TaskID, ctx context.Context, cancel context.CancelFunc) {
 	ch := &taskChild{id: id, prev: n.children[id], firstCtx: ctx, firstCancel: cancel, stopped: make(chan struct{})}
+	if sb := n.standbys[id]; sb != nil {
+		ch.standby = sb.stopped
+	}
 	n.children[id] = ch
 	n.startWG.Add(1)
 	n.childWG.Add(1)

@@ -74,6 +74,15 @@ func (a *taskActor) startIncarnation(ctx context.Context, self *actor.PID, first
 			return fmt.Errorf("start task %s: %w", id, ctx.Err())
 		}
 	}
+	if sb := a.child.standby; sb != nil && first {
+		// Promoted from standby: its stores close with a checkpoint, from
+		// which this start restores only the tail.
+		select {
+		case <-sb:
+		case <-ctx.Done():
+			return fmt.Errorf("start task %s: %w", id, ctx.Err())
+		}
+	}
 	if err := n.acquireSlot(ctx); err != nil {
 		return fmt.Errorf("start task %s: %w", id, err)
 	}

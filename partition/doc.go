@@ -22,6 +22,11 @@
 //     deserialization errors), scheduling punctuators, counting dropped
 //     records. It cannot commit or close the task.
 //
+// A StandbyTask (standby_task.go) keeps a copy of a task's stores on
+// another node, or before the task moves, from their changelogs through a
+// StateManager, processing nothing; under at-least-once never past the last
+// commit's changelog positions (decision 0025).
+//
 // A Task is not safe for concurrent use: the task actor (package actors) is
 // its only caller. partition imports topology and state.
 package partition

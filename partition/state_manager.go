@@ -45,7 +45,11 @@ type StateConfig struct {
 	// stores are wiped too, and logged ones restore to the changelog's end
 	// (see Restore).
 	ExactlyOnce bool
-	Logger      *slog.Logger
+	// Standby makes the stores read-only copies (a StandbyTask's): nothing
+	// is ever written to a changelog, so restoration under at-least-once
+	// stops at the last commit's positions and rolls nothing back.
+	Standby bool
+	Logger  *slog.Logger
 }
 
 // ChangelogWriter is the one thing a StateManager needs of a producer:
@@ -88,12 +92,13 @@ type StateManager struct {
 	commit     CommitPoint
 	streamTime int64
 
-	names     []string                        // stores opened, in order
-	stores    map[string]topology.StateStore  // name -> the store as processors see it
-	caches    []*state.CachingStore           // record caches, in store order (cache.go)
-	changelog map[string]state.TopicPartition // logged store -> its changelog partition
-	logIdx    map[int]state.TopicPartition    // store index in Stores -> its changelog partition
-	sources   map[state.TopicPartition]int64  // source tables' partitions -> restored up to
+	names     []string                                        // stores opened, in order
+	stores    map[string]topology.StateStore                  // name -> the store as processors see it
+	caches    []*state.CachingStore                           // record caches, in store order (cache.go)
+	changelog map[string]state.TopicPartition                 // logged store -> its changelog partition
+	engines   map[state.TopicPartition]topology.KeyValueStore // changelog partition -> the logged store's engine (ApplyChangelog)
+	logIdx    map[int]state.TopicPartition                    // store index in Stores -> its changelog partition
+	sources   map[state.TopicPartition]int64                  // source tables' partitions -> restored up to
 }
 
 // NewStateManager makes a state manager; nothing is opened until
@@ -114,6 +119,7 @@ func NewStateManager(cfg StateConfig) *StateManager {
 		log:        cfg.Logger,
 		stores:     map[string]topology.StateStore{},
 		changelog:  map[string]state.TopicPartition{},
+		engines:    map[state.TopicPartition]topology.KeyValueStore{},
 		logIdx:     changelogsByIndex(cfg.ApplicationID, st, cfg.Partition),
 		streamTime: state.UnknownStreamTime,
 	}
@@ -216,6 +222,7 @@ func (m *StateManager) Close() error {
 	}
 	m.names = nil
 	clear(m.stores)
+	clear(m.engines)
 	m.caches = nil
 	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Restore opens every store and restores it, given the commit point the
@@ -59,6 +60,7 @@ func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) e
 	}
 	from, haveCkp := m.checkpoint[tp]
 	haveCkp = haveCkp && m.cleanStop
+	ckpAt := from
 	// Without a checkpoint a logged store's local files may hold anything
 	// (an unclean stop): start over from the changelog. An unlogged store
 	// keeps its files, except after an unclean stop under exactly-once,
@@ -79,14 +81,20 @@ func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) e
 		m.addStore(spec.Name, m.withCache(spec, kv))
 		return nil
 	}
-	until := int64(-1) // the end
-	if !haveCkp && !m.cfg.ExactlyOnce {
-		switch pos, ok := m.commit.Positions[tp]; {
-		case ok:
-			until = pos
-		case !m.commit.Committed:
-			until = 0 // nothing was committed: any changelog record is ahead
+	until := m.restoreUntil(tp, ckpAt, haveCkp)
+	if until >= 0 && from > until {
+		// The local store holds changelog records past the last commit
+		// (it was checkpointed ahead of a commit that never came): they
+		// may be rolled back, so start over.
+		m.log.Warn("checkpoint beyond the last commit's changelog position; wiping the store and restoring up to the commit",
+			"store", spec.Name, "changelog", tp.String(), "checkpoint", from, "commit_position", until)
+		if cerr := kv.Close(); cerr != nil {
+			return cerr
 		}
+		if kv, err = m.openEngine(spec, engine, true); err != nil {
+			return err
+		}
+		from = 0
 	}
 	next, err := m.restoreStore(ctx, kv, tp, from, until)
 	var behind *ChangelogBehindError
@@ -106,6 +114,7 @@ func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) e
 		next, err = m.restoreStore(ctx, kv, tp, from, until)
 	}
 	m.changelog[spec.Name] = tp
+	m.engines[tp] = kv
 	m.addStore(spec.Name, m.withCache(spec, state.NewLoggedStore(kv, changeLogger{m: m, tp: tp})))
 	if err != nil {
 		return &RecoverableError{Err: fmt.Errorf("restore from %s-%d: %w", tp.Topic, tp.Partition, err)}
@@ -114,10 +123,39 @@ func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) e
 		m.log.Debug("restored", "store", spec.Name, "from", from, "to", next)
 	}
 	m.cfg.Changelog.Track(tp, next)
-	if until >= 0 {
+	if until >= 0 && !m.cfg.Standby {
 		return m.rollBack(ctx, kv, tp, until)
 	}
 	return nil
+}
+
+// restoreUntil is the changelog position a logged store restores up to (-1:
+// the end), given whether it has a checkpoint and the checkpoint's offset.
+//
+// Under exactly-once a changelog holds committed data only (restoration
+// reads read_committed): the end. Under at-least-once the changelog may hold
+// records past the last commit, written by an owner that crashed; they are
+// rolled back (decision 0002), so restoration stops at the commit's
+// position. That holds with a checkpoint too: a standby's checkpoint (or an
+// earlier clean close of this node's, before another node owned the task)
+// is at or before the last commit, and the tail past the commit may be
+// anyone's uncommitted writes. A checkpoint when nothing was committed says
+// how far the store is, and the rest is uncommitted. Without the commit's
+// positions (they did not fit its metadata, or the topology changed),
+// restoration goes to the end as Kafka Streams' does.
+func (m *StateManager) restoreUntil(tp state.TopicPartition, ckpAt int64, haveCkp bool) int64 {
+	if m.cfg.ExactlyOnce {
+		return -1
+	}
+	switch pos, ok := m.commit.Positions[tp]; {
+	case ok:
+		return pos
+	case !m.commit.Committed && haveCkp:
+		return ckpAt
+	case !m.commit.Committed:
+		return 0 // nothing was committed: any changelog record is ahead
+	}
+	return -1
 }
 
 // openEngine opens a store's engine, wiped first when wipe is set, with a
@@ -208,4 +246,33 @@ func (m *StateManager) resolvePositions(cp *CommitPoint) {
 		pos[tp] = o
 	}
 	cp.Positions = pos
+}
+
+// ChangelogPartitions are the changelog partitions of the logged stores
+// Restore opened (source tables' topics excluded).
+func (m *StateManager) ChangelogPartitions() []state.TopicPartition {
+	tps := make([]state.TopicPartition, 0, len(m.engines))
+	for tp := range m.engines {
+		tps = append(tps, tp)
+	}
+	return tps
+}
+
+// ApplyChangelog writes changelog records of tp to its store's engine, as a
+// restore does (the change-logging layer is bypassed: nothing is sent), and
+// tracks next as the partition's position: the offset after the last
+// record or marker the caller read. A standby task keeps its stores up to
+// date this way.
+func (m *StateManager) ApplyChangelog(tp state.TopicPartition, recs []*kgo.Record, next int64) error {
+	kv, ok := m.engines[tp]
+	if !ok {
+		return fmt.Errorf("apply changelog %s: no logged store of the task has it as its changelog", tp)
+	}
+	if len(recs) > 0 {
+		if err := applyChunked(kv, recs); err != nil {
+			return fmt.Errorf("apply changelog %s: %w", tp, err)
+		}
+	}
+	m.cfg.Changelog.Track(tp, next)
+	return nil
 }

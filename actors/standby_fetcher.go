@@ -1,0 +1,162 @@
+package actors
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/eddystreams/eddy/partition"
+	"github.com/eddystreams/eddy/state"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// changelogFetcher reads the changelog partitions of the node's standby and
+// warm-up tasks on one long-lived consumer per node
+// (NodeConfig.ChangelogConsumer), and hands each partition's records to its
+// standby actor as one message per poll, as the input fetcher does for
+// active tasks. One consumer for all standbys, rather than one each, keeps
+// the node's connections and fetch sessions to one however many standbys
+// it holds, and lets a poll fill from whichever changelogs have data.
+//
+// Partitions are added and removed on the loop's goroutine between polls
+// (the input fetcher's reason: a poll never returns records of a partition
+// from before it was removed and added again).
+type changelogFetcher struct {
+	cl            *kgo.Client
+	system        *actor.ActorSystem
+	log           *slog.Logger
+	readCommitted bool
+	byTP          map[state.TopicPartition]*standbyRun // owned by the loop
+
+	mu      sync.Mutex
+	ops     []func()
+	running bool
+	wake    context.CancelFunc
+}
+
+// changelogBatch carries fetched records of one changelog partition to its
+// standby, with the partition's end as the fetch saw it (-1: unknown). run
+// is the standby run they were fetched for.
+type changelogBatch struct {
+	run  *standbyRun
+	tp   state.TopicPartition
+	recs []*kgo.Record
+	end  int64
+}
+
+func newChangelogFetcher(cl *kgo.Client, system *actor.ActorSystem, log *slog.Logger, readCommitted bool) *changelogFetcher {
+	return &changelogFetcher{cl: cl, system: system, log: log, readCommitted: readCommitted, byTP: map[state.TopicPartition]*standbyRun{}}
+}
+
+// do runs op on the loop between polls and waits for it; before the loop
+// runs or after it ended, op runs at once.
+func (f *changelogFetcher) do(op func()) {
+	done := make(chan struct{})
+	f.mu.Lock()
+	if !f.running {
+		f.mu.Unlock()
+		op()
+		return
+	}
+	f.ops = append(f.ops, func() { op(); close(done) })
+	if f.wake != nil {
+		f.wake()
+	}
+	f.mu.Unlock()
+	<-done
+}
+
+// add starts fetching run's changelog partitions from the given offsets.
+func (f *changelogFetcher) add(run *standbyRun, from map[state.TopicPartition]int64) {
+	f.do(func() {
+		add := map[string]map[int32]kgo.Offset{}
+		for tp, off := range from {
+			f.byTP[tp] = run
+			if add[tp.Topic] == nil {
+				add[tp.Topic] = map[int32]kgo.Offset{}
+			}
+			add[tp.Topic][tp.Partition] = kgo.NewOffset().At(off)
+		}
+		f.cl.AddConsumePartitions(add)
+	})
+}
+
+// remove stops fetching run's changelog partitions.
+func (f *changelogFetcher) remove(run *standbyRun) {
+	f.do(func() {
+		rm := map[string][]int32{}
+		for tp, r := range f.byTP {
+			if r == run {
+				delete(f.byTP, tp)
+				rm[tp.Topic] = append(rm[tp.Topic], tp.Partition)
+			}
+		}
+		f.cl.RemoveConsumePartitions(rm)
+		f.cl.ResumeFetchPartitions(rm)
+	})
+}
+
+func (f *changelogFetcher) run(ctx context.Context) {
+	f.mu.Lock()
+	f.running = true
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		f.running = false
+		ops := f.ops
+		f.ops = nil
+		f.mu.Unlock()
+		for _, op := range ops {
+			op()
+		}
+	}()
+	for {
+		f.mu.Lock()
+		ops := f.ops
+		f.ops = nil
+		pctx, cancel := context.WithCancel(ctx)
+		f.wake = cancel
+		f.mu.Unlock()
+		for _, op := range ops {
+			op()
+		}
+		if len(ops) > 0 {
+			cancel()
+			continue
+		}
+		fs := f.cl.PollRecords(pctx, 10000)
+		f.mu.Lock()
+		f.wake = nil
+		f.mu.Unlock()
+		cancel()
+		if ctx.Err() != nil || fs.IsClientClosed() {
+			return
+		}
+		fs.EachError(func(t string, p int32, err error) {
+			if pctx.Err() == nil {
+				f.log.Warn("changelog fetch error", "topic", t, "partition", p, "error", err)
+			}
+		})
+		fs.EachPartition(f.deliver)
+	}
+}
+
+func (f *changelogFetcher) deliver(p kgo.FetchTopicPartition) {
+	tp := state.TopicPartition{Topic: p.Topic, Partition: p.Partition}
+	run, ok := f.byTP[tp]
+	if !ok {
+		return
+	}
+	end := int64(-1)
+	if p.Err == nil {
+		end = p.HighWatermark
+		if f.readCommitted {
+			end = p.LastStableOffset
+		}
+	}
+	if len(p.Records) > 0 {
+		run.flow.added(len(p.Records), partition.RecordsBytes(p.Records))
+	}
+	f.system.Root.Send(run.pid, &changelogBatch{run: run, tp: tp, recs: p.Records, end: end})
+}
