@@ -26,9 +26,8 @@ import (
 // listed when the task started. Lags go out from the fetch loop in order
 // with the records, so a task never learns a lag older than its records.
 type fetcher struct {
-	cl            *kgo.Client
+	pollLoop
 	system        *actor.ActorSystem
-	log           *slog.Logger
 	readCommitted bool
 	byTP          map[state.TopicPartition]*runningTask // owned by the loop
 	pos           map[state.TopicPartition]*fetchPos    // owned by the loop
@@ -37,14 +36,10 @@ type fetcher struct {
 	lagMu sync.Mutex
 	lags  map[state.TopicPartition]int64 // last lag of every partition, -1 unknown
 
-	mu      sync.Mutex
-	ops     []func()
-	running bool
-	wake    context.CancelFunc // cancels the poll in progress
 }
 
 func newFetcher(cl *kgo.Client, system *actor.ActorSystem, log *slog.Logger, readCommitted bool) *fetcher {
-	return &fetcher{cl: cl, system: system, log: log, readCommitted: readCommitted,
+	return &fetcher{pollLoop: pollLoop{cl: cl, log: log, what: "fetch"}, system: system, readCommitted: readCommitted,
 		byTP: map[state.TopicPartition]*runningTask{}, pos: map[state.TopicPartition]*fetchPos{},
 		seen: map[state.TopicPartition]*fetchPos{}, lags: map[state.TopicPartition]int64{}}
 }
@@ -100,24 +95,6 @@ func (f *fetcher) inputLag(tps []state.TopicPartition) int64 {
 		sum += l
 	}
 	return sum
-}
-
-// do runs op on the fetch loop between polls and waits for it; before the loop
-// runs or after it ended, op runs at once.
-func (f *fetcher) do(op func()) {
-	done := make(chan struct{})
-	f.mu.Lock()
-	if !f.running {
-		f.mu.Unlock()
-		op()
-		return
-	}
-	f.ops = append(f.ops, func() { op(); close(done) })
-	if f.wake != nil {
-		f.wake()
-	}
-	f.mu.Unlock()
-	<-done
 }
 
 // add starts fetching the inputs of rt from starts (absent: the earliest
@@ -183,51 +160,7 @@ func (f *fetcher) remove(rt *runningTask) {
 	})
 }
 
-func (f *fetcher) run(ctx context.Context) {
-	f.mu.Lock()
-	f.running = true
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		f.running = false
-		ops := f.ops
-		f.ops = nil
-		f.mu.Unlock()
-		for _, op := range ops {
-			op()
-		}
-	}()
-	for {
-		f.mu.Lock()
-		ops := f.ops
-		f.ops = nil
-		pctx, cancel := context.WithCancel(ctx)
-		f.wake = cancel
-		f.mu.Unlock()
-		for _, op := range ops {
-			op()
-		}
-		if len(ops) > 0 {
-			cancel()
-			continue
-		}
-		fs := f.cl.PollRecords(pctx, 10000)
-		f.mu.Lock()
-		f.wake = nil
-		f.mu.Unlock()
-		cancel()
-		if ctx.Err() != nil || fs.IsClientClosed() {
-			return
-		}
-		fs.EachError(func(t string, p int32, err error) {
-			if pctx.Err() == nil {
-				// The client retries by itself; this is for the log.
-				f.log.Warn("fetch error", "topic", t, "partition", p, "error", err)
-			}
-		})
-		fs.EachPartition(f.deliver)
-	}
-}
+func (f *fetcher) run(ctx context.Context) { f.pollLoop.run(ctx, f.deliver) }
 
 // deliver hands a fetched partition's records to its task, with the lag
 // after them; a partition without records only updates a changed lag.

@@ -3,7 +3,6 @@ package actors
 import (
 	"context"
 	"log/slog"
-	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/eddystreams/eddy/partition"
@@ -23,16 +22,10 @@ import (
 // (the input fetcher's reason: a poll never returns records of a partition
 // from before it was removed and added again).
 type changelogFetcher struct {
-	cl            *kgo.Client
+	pollLoop
 	system        *actor.ActorSystem
-	log           *slog.Logger
 	readCommitted bool
 	byTP          map[state.TopicPartition]*standbyRun // owned by the loop
-
-	mu      sync.Mutex
-	ops     []func()
-	running bool
-	wake    context.CancelFunc
 }
 
 // changelogBatch carries fetched records of one changelog partition to its
@@ -46,25 +39,7 @@ type changelogBatch struct {
 }
 
 func newChangelogFetcher(cl *kgo.Client, system *actor.ActorSystem, log *slog.Logger, readCommitted bool) *changelogFetcher {
-	return &changelogFetcher{cl: cl, system: system, log: log, readCommitted: readCommitted, byTP: map[state.TopicPartition]*standbyRun{}}
-}
-
-// do runs op on the loop between polls and waits for it; before the loop
-// runs or after it ended, op runs at once.
-func (f *changelogFetcher) do(op func()) {
-	done := make(chan struct{})
-	f.mu.Lock()
-	if !f.running {
-		f.mu.Unlock()
-		op()
-		return
-	}
-	f.ops = append(f.ops, func() { op(); close(done) })
-	if f.wake != nil {
-		f.wake()
-	}
-	f.mu.Unlock()
-	<-done
+	return &changelogFetcher{pollLoop: pollLoop{cl: cl, log: log, what: "changelog fetch"}, system: system, readCommitted: readCommitted, byTP: map[state.TopicPartition]*standbyRun{}}
 }
 
 // add starts fetching run's changelog partitions from the given offsets.
@@ -97,50 +72,7 @@ func (f *changelogFetcher) remove(run *standbyRun) {
 	})
 }
 
-func (f *changelogFetcher) run(ctx context.Context) {
-	f.mu.Lock()
-	f.running = true
-	f.mu.Unlock()
-	defer func() {
-		f.mu.Lock()
-		f.running = false
-		ops := f.ops
-		f.ops = nil
-		f.mu.Unlock()
-		for _, op := range ops {
-			op()
-		}
-	}()
-	for {
-		f.mu.Lock()
-		ops := f.ops
-		f.ops = nil
-		pctx, cancel := context.WithCancel(ctx)
-		f.wake = cancel
-		f.mu.Unlock()
-		for _, op := range ops {
-			op()
-		}
-		if len(ops) > 0 {
-			cancel()
-			continue
-		}
-		fs := f.cl.PollRecords(pctx, 10000)
-		f.mu.Lock()
-		f.wake = nil
-		f.mu.Unlock()
-		cancel()
-		if ctx.Err() != nil || fs.IsClientClosed() {
-			return
-		}
-		fs.EachError(func(t string, p int32, err error) {
-			if pctx.Err() == nil {
-				f.log.Warn("changelog fetch error", "topic", t, "partition", p, "error", err)
-			}
-		})
-		fs.EachPartition(f.deliver)
-	}
-}
+func (f *changelogFetcher) run(ctx context.Context) { f.pollLoop.run(ctx, f.deliver) }
 
 func (f *changelogFetcher) deliver(p kgo.FetchTopicPartition) {
 	tp := state.TopicPartition{Topic: p.Topic, Partition: p.Partition}
