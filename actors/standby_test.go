@@ -365,28 +365,8 @@ func TestStandbyStopsAtTheLastCommit(t *testing.T) {
 // again restores only what was written since, and an active promoted from
 // a standby on the same node restores only the tail (here nothing).
 func TestStandbyCheckpointAndPromotion(t *testing.T) {
-	c := newSBCluster(t)
-	a := c.node(t.TempDir())
-	bDir := t.TempDir()
-	b := c.node(bDir)
+	c, a, b, bDir, tp, first := followedActive(t)
 	ctx := context.Background()
-	if err := a.Apply(ctx, Assign{Epoch: 1, Active: []topology.TaskID{task0}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Apply(ctx, Assign{Epoch: 1, Standby: []topology.TaskID{task0}}); err != nil {
-		t.Fatal(err)
-	}
-	c.produce(0, 70)
-	waitUntil(t, 10*time.Second, "the active to process its input", func() bool { return a.Metrics().Processed == 70 })
-	if err := a.CommitAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	tp := state.TopicPartition{Topic: sbChangelog, Partition: 0}
-	first := c.changelogEnd(0)
-	waitUntil(t, 10*time.Second, "the standby to catch up", func() bool {
-		sb := b.StandbyTask(task0)
-		return sb != nil && sb.Positions()[tp] == first
-	})
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -492,28 +472,8 @@ func TestRevokeStandbyClosesIt(t *testing.T) {
 // checkpoint: only the records written since (a cold start would restore
 // them all).
 func TestActiveAfterStandbyRestoresOnlyTheTail(t *testing.T) {
-	c := newSBCluster(t)
-	a := c.node(t.TempDir())
-	bDir := t.TempDir()
-	b := c.node(bDir)
+	c, a, b, bDir, _, first := followedActive(t)
 	ctx := context.Background()
-	if err := a.Apply(ctx, Assign{Epoch: 1, Active: []topology.TaskID{task0}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Apply(ctx, Assign{Epoch: 1, Standby: []topology.TaskID{task0}}); err != nil {
-		t.Fatal(err)
-	}
-	c.produce(0, 70)
-	waitUntil(t, 10*time.Second, "the active to process its input", func() bool { return a.Metrics().Processed == 70 })
-	if err := a.CommitAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	tp := state.TopicPartition{Topic: sbChangelog, Partition: 0}
-	first := c.changelogEnd(0)
-	waitUntil(t, 10*time.Second, "the standby to catch up", func() bool {
-		sb := b.StandbyTask(task0)
-		return sb != nil && sb.Positions()[tp] == first
-	})
 	if err := b.Close(); err != nil { // the standby's node stops
 		t.Fatal(err)
 	}
@@ -587,4 +547,34 @@ func TestStandbyExactlyOnce(t *testing.T) {
 			t.Fatalf("k%d = %d on the standby, want 10", i, got)
 		}
 	}
+}
+
+// followedActive runs task 0_0 active on node a and standby on node b (its
+// state dir bDir), processes 70 records, commits, and waits until the
+// standby has caught up with the changelog (tp, at offset first).
+func followedActive(t *testing.T) (c *sbCluster, a, b *sbNode, bDir string, tp state.TopicPartition, first int64) {
+	t.Helper()
+	c = newSBCluster(t)
+	a = c.node(t.TempDir())
+	bDir = t.TempDir()
+	b = c.node(bDir)
+	ctx := context.Background()
+	if err := a.Apply(ctx, Assign{Epoch: 1, Active: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Apply(ctx, Assign{Epoch: 1, Standby: []topology.TaskID{task0}}); err != nil {
+		t.Fatal(err)
+	}
+	c.produce(0, 70)
+	waitUntil(t, 10*time.Second, "the active to process its input", func() bool { return a.Metrics().Processed == 70 })
+	if err := a.CommitAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tp = state.TopicPartition{Topic: sbChangelog, Partition: 0}
+	first = c.changelogEnd(0)
+	waitUntil(t, 10*time.Second, "the standby to catch up", func() bool {
+		sb := b.StandbyTask(task0)
+		return sb != nil && sb.Positions()[tp] == first
+	})
+	return c, a, b, bDir, tp, first
 }
