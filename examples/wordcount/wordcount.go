@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -45,21 +47,30 @@ func Topology(input, output string) (*topology.Topology, error) {
 }
 
 // EnsureTopics creates the topics that do not exist yet with the given
-// partition count.
+// partition count; a topic another process creates meanwhile is fine.
 func EnsureTopics(ctx context.Context, adm *kadm.Client, partitions int32, topics ...string) error {
 	existing, err := adm.ListTopics(ctx, topics...)
 	if err != nil {
 		return err
 	}
+	var missing []string
 	for _, t := range topics {
-		if d, ok := existing[t]; ok && d.Err == nil {
-			continue
+		if d, ok := existing[t]; !ok || d.Err != nil {
+			missing = append(missing, t)
 		}
+	}
+	return createTopics(ctx, adm, partitions, missing...)
+}
+
+// createTopics creates topics. One that another process started at the same
+// moment created first exists, which is all that is asked.
+func createTopics(ctx context.Context, adm *kadm.Client, partitions int32, topics ...string) error {
+	for _, t := range topics {
 		resp, err := adm.CreateTopic(ctx, partitions, -1, nil, t)
 		if err == nil {
 			err = resp.Err
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return fmt.Errorf("create topic %s: %w", t, err)
 		}
 	}
