@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -289,14 +288,6 @@ func checkRestartingSequences(t *testing.T, seqs map[string][]int64, want map[st
 			bad = append(bad, fmt.Sprintf("%q: want %d values in runs 1, 2, ..., got %v", w, n, abbreviate(s)))
 		}
 	}
-	for w := range seqs {
-		if _, ok := want[w]; !ok {
-			bad = append(bad, fmt.Sprintf("%q: unexpected word", w))
-		}
-	}
-	sort.Strings(bad)
-	if len(bad) > 0 {
-		t.Fatalf("%d words wrong in the unlogged counts, e.g. %v", len(bad), bad[:min(5, len(bad))])
-	}
+	failWords(t, "words wrong in the unlogged counts", append(bad, unexpectedWords(seqs, want)...))
 	return restarts
 }

@@ -75,14 +75,26 @@ func checkExactSequences(t *testing.T, seqs map[string][]int64, want map[string]
 			bad = append(bad, fmt.Sprintf("%q: want 1..%d, got %v", w, n, abbreviate(s)))
 		}
 	}
+	failWords(t, "words wrong", append(bad, unexpectedWords(seqs, want)...))
+}
+
+// unexpectedWords describes the words of seqs the input does not have.
+func unexpectedWords(seqs map[string][]int64, want map[string]int64) []string {
+	var bad []string
 	for w := range seqs {
 		if _, ok := want[w]; !ok {
 			bad = append(bad, fmt.Sprintf("%q: unexpected word", w))
 		}
 	}
+	return bad
+}
+
+// failWords fails the test with a few of the problems in bad, if any.
+func failWords(t *testing.T, what string, bad []string) {
+	t.Helper()
 	sort.Strings(bad)
 	if len(bad) > 0 {
-		t.Fatalf("%d words wrong, e.g. %v", len(bad), bad[:min(5, len(bad))])
+		t.Fatalf("%d %s, e.g. %v", len(bad), what, bad[:min(5, len(bad))])
 	}
 }
 
@@ -103,10 +115,7 @@ func checkNothingLost(t *testing.T, seqs map[string][]int64, want map[string]int
 			}
 		}
 	}
-	sort.Strings(bad)
-	if len(bad) > 0 {
-		t.Fatalf("%d words lost counts, e.g. %v", len(bad), bad[:min(5, len(bad))])
-	}
+	failWords(t, "words lost counts", bad)
 }
 
 func abbreviate(s []int64) string {

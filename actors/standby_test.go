@@ -418,20 +418,8 @@ func TestStandbyCheckpointAndPromotion(t *testing.T) {
 	if b.StandbyTask(task0) != nil {
 		t.Fatal("a standby still runs beside the active")
 	}
-	c.produce(0, 7)
-	waitUntil(t, 10*time.Second, "the promoted active to process", func() bool { return b.Metrics().Processed == 7 })
-	if err := b.CommitAll(ctx); err != nil {
-		t.Fatal(err)
-	}
 	// The counts went on from the standby's: 77/7 + 1 each.
-	b.mu.RLock()
-	task := b.tasks[task0].task
-	b.mu.RUnlock()
-	for i := range 7 {
-		if got := count(t, task.Store("counts"), fmt.Sprint("k", i)); got != 12 {
-			t.Fatalf("k%d = %d after promotion, want 12", i, got)
-		}
-	}
+	countsGoOn(t, c, b, "the promoted active")
 }
 
 // Revoking a standby closes it with a checkpoint, and the node forgets it.
@@ -493,19 +481,7 @@ func TestActiveAfterStandbyRestoresOnlyTheTail(t *testing.T) {
 		t.Fatalf("the active restored %d records, want %d: those after the standby's checkpoint at %d (the changelog ends at %d)", n, released-first, first, released)
 	}
 	t.Logf("active start after a standby: restored %d of %d changelog records in %v", released-first, released, took)
-	c.produce(0, 7)
-	waitUntil(t, 10*time.Second, "the active to process", func() bool { return b.Metrics().Processed == 7 })
-	if err := b.CommitAll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	b.mu.RLock()
-	task := b.tasks[task0].task
-	b.mu.RUnlock()
-	for i := range 7 {
-		if got := count(t, task.Store("counts"), fmt.Sprint("k", i)); got != 12 {
-			t.Fatalf("k%d = %d, want 12", i, got)
-		}
-	}
+	countsGoOn(t, c, b, "the active")
 }
 
 // Under exactly-once a standby reads the changelog read_committed to its
@@ -577,4 +553,23 @@ func followedActive(t *testing.T) (c *sbCluster, a, b *sbNode, bDir string, tp s
 		return sb != nil && sb.Positions()[tp] == first
 	})
 	return c, a, b, bDir, tp, first
+}
+
+// countsGoOn has task 0_0 of node b, which took over 77 records (11 per key
+// k0..k6), process 7 more and commit: each key must then count 12.
+func countsGoOn(t *testing.T, c *sbCluster, b *sbNode, who string) {
+	t.Helper()
+	c.produce(0, 7)
+	waitUntil(t, 10*time.Second, who+" to process", func() bool { return b.Metrics().Processed == 7 })
+	if err := b.CommitAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b.mu.RLock()
+	task := b.tasks[task0].task
+	b.mu.RUnlock()
+	for i := range 7 {
+		if got := count(t, task.Store("counts"), fmt.Sprint("k", i)); got != 12 {
+			t.Fatalf("k%d = %d after %s took over, want 12", i, got, who)
+		}
+	}
 }
