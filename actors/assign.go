@@ -314,15 +314,6 @@ func (n *Node) forgetLocked(id topology.TaskID) {
 	}
 }
 
-// RunningTasksLocked is RunningTasks for callers holding n.mu.
-func (n *Node) RunningTasksLocked() []topology.TaskID {
-	ids := make([]topology.TaskID, 0, len(n.tasks))
-	for id := range n.tasks {
-		ids = append(ids, id)
-	}
-	return ids
-}
-
 // cancelStarts cancels the starts under way of ids and waits for them to end.
 func (n *Node) cancelStarts(ids []topology.TaskID) {
 	var waits []chan struct{}

@@ -97,15 +97,24 @@ func (p *TxnProducer) First() bool { return p.initEpoch == 0 }
 
 // Produce implements Producer; it opens a transaction when none is open.
 func (p *TxnProducer) Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error)) {
-	if !p.inTxn {
-		if err := p.cl.BeginTransaction(); err != nil {
-			promise(r, fmt.Errorf("begin transaction: %w", err))
-			return
-		}
-		p.inTxn = true
+	if err := p.begin(); err != nil {
+		promise(r, fmt.Errorf("begin transaction: %w", err))
+		return
 	}
 	p.produced = true
 	p.cl.Produce(ctx, r, promise)
+}
+
+// begin opens a transaction unless one is open.
+func (p *TxnProducer) begin() error {
+	if p.inTxn {
+		return nil
+	}
+	if err := p.cl.BeginTransaction(); err != nil {
+		return err
+	}
+	p.inTxn = true
+	return nil
 }
 
 // Commit commits the open transaction together with the input offsets, with
@@ -116,11 +125,8 @@ func (p *TxnProducer) Commit(ctx context.Context, offsets map[state.TopicPartiti
 	if len(offsets) == 0 && !p.produced {
 		return nil
 	}
-	if !p.inTxn {
-		if err := p.cl.BeginTransaction(); err != nil {
-			return classifyTxnErr("begin transaction", err)
-		}
-		p.inTxn = true
+	if err := p.begin(); err != nil {
+		return classifyTxnErr("begin transaction", err)
 	}
 	id, epoch, err := p.cl.ProducerID(ctx)
 	if err != nil {
@@ -163,11 +169,8 @@ func (p *TxnProducer) CommitOffsetsOnly(ctx context.Context, offsets map[state.T
 	if p.produced {
 		return fmt.Errorf("commit offsets of %s: records were produced in the transaction", p.txnID)
 	}
-	if !p.inTxn {
-		if err := p.cl.BeginTransaction(); err != nil {
-			return classifyTxnErr("begin transaction", err)
-		}
-		p.inTxn = true
+	if err := p.begin(); err != nil {
+		return classifyTxnErr("begin transaction", err)
 	}
 	id, epoch, err := p.cl.ProducerID(ctx)
 	if err != nil {
