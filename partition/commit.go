@@ -110,9 +110,10 @@ func (t *Task) withOwner(md CommitMetadata) CommitMetadata {
 // (Config.OwnershipLease): it must ConfirmOwnership before it goes on.
 var ErrLeaseExpired = errors.New("ownership lease expired: commit before processing more")
 
-// leaseExpired says whether the ownership lease ran out at wall time now.
-func (t *Task) leaseExpired(now int64) bool {
-	return t.cfg.OwnershipLease > 0 && now-t.confirmedAt > t.cfg.OwnershipLease.Milliseconds()
+// leaseExpired says whether the ownership lease ran out. It reads the clock
+// only when the task has a lease: it runs before every record.
+func (t *Task) leaseExpired() bool {
+	return t.cfg.OwnershipLease > 0 && t.WallClockTime()-t.confirmedAt > t.cfg.OwnershipLease.Milliseconds()
 }
 
 // ConfirmOwnership commits, even without progress, so that the broker

@@ -278,7 +278,7 @@ func (t *Task) Process(max int) (int, error) {
 	n, waiting := 0, false
 	defer func() { t.idling.Store(waiting) }()
 	for n < max {
-		if t.leaseExpired(t.WallClockTime()) {
+		if t.leaseExpired() {
 			return n, ErrLeaseExpired
 		}
 		if !t.queues.ready(now) {
