@@ -30,25 +30,24 @@ type fetcher struct {
 	system        *actor.ActorSystem
 	readCommitted bool
 	byTP          map[state.TopicPartition]*runningTask // owned by the loop
-	pos           map[state.TopicPartition]*fetchPos    // owned by the loop
-	seen          map[state.TopicPartition]*fetchPos    // every partition, for inputLag; owned by the loop
+	pos           map[state.TopicPartition]*fetchPos    // every partition; owned by the loop
 
 	lagMu sync.Mutex
-	lags  map[state.TopicPartition]int64 // last lag of every partition, -1 unknown
-
+	lags  map[state.TopicPartition]int64 // last lag of every partition, -1 unknown, for inputLag
 }
 
 func newFetcher(cl *kgo.Client, system *actor.ActorSystem, log *slog.Logger, readCommitted bool) *fetcher {
 	return &fetcher{pollLoop: pollLoop{cl: cl, log: log, what: "fetch"}, system: system, readCommitted: readCommitted,
 		byTP: map[state.TopicPartition]*runningTask{}, pos: map[state.TopicPartition]*fetchPos{},
-		seen: map[state.TopicPartition]*fetchPos{}, lags: map[state.TopicPartition]int64{}}
+		lags: map[state.TopicPartition]int64{}}
 }
 
 // fetchPos is what the fetcher knows of a partition whose task wants lags.
 type fetchPos struct {
-	next int64 // offset after the last record handed to the task; -1 unknown
-	end  int64 // largest end offset seen; -1 unknown
-	sent int64 // last lag reported
+	next   int64 // offset after the last record handed to the task; -1 unknown
+	end    int64 // largest end offset seen; -1 unknown
+	report bool  // the task wants lags (partition.Task.NeedsFetchedLags)
+	sent   int64 // last lag reported
 }
 
 // lag is the records on the broker not yet handed over, -1 if unknown.
@@ -105,21 +104,16 @@ func (f *fetcher) add(rt *runningTask, starts map[state.TopicPartition]int64, en
 		var lags map[state.TopicPartition]int64
 		for _, tp := range rt.task.Inputs() {
 			f.byTP[tp] = rt
-			seen := &fetchPos{next: -1, end: -1}
-			if off, ok := starts[tp]; ok {
-				seen.next = off
+			p := &fetchPos{next: -1, end: -1, report: ends != nil}
+			if e, ok := ends[tp]; ok {
+				p.next, p.end = e.Start, e.End
 			}
-			f.seen[tp] = seen
-			if ends != nil {
-				p := &fetchPos{next: -1, end: -1}
-				if e, ok := ends[tp]; ok {
-					p.next, p.end = e.Start, e.End
-				}
-				if off, ok := starts[tp]; ok {
-					p.next = max(off, p.next) // below the log start, fetching resets to it
-				}
-				p.sent = p.lag()
-				f.pos[tp] = p
+			if off, ok := starts[tp]; ok {
+				p.next = max(off, p.next) // below the log start, fetching resets to it
+			}
+			p.sent = p.lag()
+			f.pos[tp] = p
+			if p.report {
 				if lags == nil {
 					lags = map[state.TopicPartition]int64{}
 				}
@@ -148,7 +142,6 @@ func (f *fetcher) remove(rt *runningTask) {
 			if f.byTP[tp] == rt {
 				delete(f.byTP, tp)
 				delete(f.pos, tp)
-				delete(f.seen, tp)
 				f.lagMu.Lock()
 				delete(f.lags, tp)
 				f.lagMu.Unlock()
@@ -170,30 +163,25 @@ func (f *fetcher) deliver(p kgo.FetchTopicPartition) {
 	if !ok {
 		return // removed; its next owner fetches from the last commit
 	}
-	if seen := f.seen[tp]; seen != nil {
-		seen.observe(&p.FetchPartition, f.readCommitted)
-		f.lagMu.Lock()
-		f.lags[tp] = seen.lag()
-		f.lagMu.Unlock()
-	}
 	pos := f.pos[tp]
-	lag := int64(-1)
-	if pos != nil {
-		pos.observe(&p.FetchPartition, f.readCommitted)
-		lag = pos.lag()
+	pos.observe(&p.FetchPartition, f.readCommitted)
+	lag := pos.lag()
+	f.lagMu.Lock()
+	f.lags[tp] = lag
+	f.lagMu.Unlock()
+	if !pos.report {
+		lag = -1 // not sent: the task does not wait on lags
 	}
 	if len(p.Records) == 0 {
-		if pos != nil && lag != pos.sent {
+		if pos.report && lag != pos.sent {
 			pos.sent = lag
 			f.system.Root.Send(rt.pid, &fetchedLags{rt: rt, lags: map[state.TopicPartition]int64{tp: lag}})
 		}
 		return
 	}
-	if pos != nil {
-		pos.sent = lag
-	}
+	pos.sent = lag
 	// Counted before the task can take them, so the counts never go
 	// below zero and a pause comes before the task sees the records.
 	rt.flow.added(len(p.Records), partition.RecordsBytes(p.Records))
-	f.system.Root.Send(rt.pid, &recordBatch{rt: rt, tp: tp, recs: p.Records, lag: lag, hasLag: pos != nil})
+	f.system.Root.Send(rt.pid, &recordBatch{rt: rt, tp: tp, recs: p.Records, lag: lag, hasLag: pos.report})
 }
