@@ -50,6 +50,7 @@ type cfg struct {
 	maxTaskIdle       time.Duration     // < 0: NoTaskIdle
 	purgeInterval     time.Duration     // 0: no purge
 	internalConfig    map[string]string // configs of every internal topic
+	cluster           clusterCfg        // options_cluster.go
 }
 
 // Guarantee is the processing guarantee.
@@ -97,6 +98,7 @@ func defaultCfg() cfg {
 		memoryBudget:     defaultMemoryBudget,
 		txnTimeout:       60 * time.Second,
 		purgeInterval:    30 * time.Second,
+		cluster:          clusterCfg{standbys: 1},
 	}
 }
 
@@ -129,6 +131,7 @@ func (c *cfg) validate() error {
 	if c.purgeInterval < 0 {
 		errs = append(errs, fmt.Errorf("repartition purge interval %v is negative (0 turns the purge off)", c.purgeInterval))
 	}
+	errs = append(errs, c.cluster.validate())
 	return errors.Join(errs...)
 }
 
