@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -36,7 +37,7 @@ func TestClusterDemo(t *testing.T) {
 		lines:       lines,
 		kill:        2,
 		stepTimeout: 2 * time.Minute,
-		workDir:     t.TempDir(),
+		workDir:     demoWorkDir(t),
 		out:         &out,
 	})
 	t.Logf("demo output:\n%s", out.String())
@@ -71,7 +72,7 @@ func TestClusterDemo(t *testing.T) {
 	text := out.String()
 	for _, re := range []string{
 		`(?m)^node-[1-4] started: pid \d+, node id \S+, state dir `,
-		`(?m)^-- three nodes share the tasks \(epoch \d+, coordinator node-\d\)\n(   node-[123] .*\n){3}-- `,
+		`(?m)^-- three nodes share the tasks \(epoch \d+, coordinator node-\d\)\n(   node-[123] .*\n){3}produced batch 2`,
 		`(?m)^node-2 killed \(SIGKILL\)$`,
 		`(?m)^-- the two other nodes run every task of node-2 \(epoch \d+, coordinator node-[13]\)\n(   node-[13] .*\n){2}node-4 started`,
 		`(?m)^-- node-4 has active tasks \(epoch \d+, coordinator node-[134]\)\n(   node-[134] .*\n){3}produced batch 3`,
@@ -207,4 +208,21 @@ func TestConfigCheck(t *testing.T) {
 			t.Errorf("%s: no error", name)
 		}
 	}
+}
+
+// demoWorkDir is the demo's work directory: a temporary one, kept (and
+// named in the log) when the test fails, for the nodes' logs.
+func demoWorkDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "cluster-demo-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("nodes' logs kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	return dir
 }
