@@ -8,6 +8,8 @@ import (
 
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // WaitIdle waits until every record that is in the application's input
@@ -43,11 +45,8 @@ func (a *App) waitCommitted(ctx context.Context, tps []state.TopicPartition) err
 			names = append(names, tp.Topic)
 		}
 	}
-	ends, err := a.admin.ListEndOffsets(ctx, names...)
+	ends, err := a.endOffsets(ctx, names)
 	if err != nil {
-		return err
-	}
-	if err := ends.Error(); err != nil {
 		return err
 	}
 	backoff := 5 * time.Millisecond
@@ -81,5 +80,27 @@ func (a *App) waitCommitted(ctx context.Context, tps []state.TopicPartition) err
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}
+
+// endOffsets lists the end offsets of topics. A topic another node of the
+// cluster created a moment ago may be unknown to this node's cached
+// metadata for a while: that answer is asked again until ctx ends.
+func (a *App) endOffsets(ctx context.Context, topics []string) (kadm.ListedOffsets, error) {
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		ends, err := a.admin.ListEndOffsets(ctx, topics...)
+		if err == nil {
+			err = ends.Error()
+		}
+		if err == nil || !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return ends, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
+		case <-t.C:
+		}
 	}
 }

@@ -250,9 +250,10 @@ func (a *taskActor) commit() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
+	pending := a.task.HasUncommitted()
 	err := a.task.Commit(ctx, a.committer)
-	if err == nil {
-		a.owned.committed()
+	if err == nil && pending {
+		a.owned.committed() // a commit with nothing in it proves nothing
 	}
 	var rec *partition.RecoverableError
 	if err != nil && !(errors.As(err, &rec) && rec.CommitOnly) {

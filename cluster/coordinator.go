@@ -114,6 +114,12 @@ type CoordinatorConfig struct {
 	// member may stay unexplained before it is reported (gossip may not
 	// have brought the member yet). Default 5 s.
 	ForeignGrace time.Duration
+	// Reachable, if set, tells which of ids answer this node directly
+	// (Membership.Reachable): members of the view that do not count as
+	// unseen in the quorum (a node cut off from the others still sees
+	// them alive until their suspicion times out). Nil: the view is
+	// trusted.
+	Reachable func(ctx context.Context, ids []NodeID) map[NodeID]bool
 	// AliveElsewhere, if set, tells which of ids are alive by other means
 	// than this node's gossip (their heartbeats in Kafka: see
 	// Membership.AliveInKafka): members the coordinator does not see count
@@ -669,13 +675,29 @@ func (c *Coordinator) quorum(prev Decision, live map[NodeID]ViewMember) (bool, i
 		return true, 0, 0
 	}
 	seen := 0
-	var unseen []NodeID
+	var unseen, others []NodeID
 	for id := range prev.Nodes {
-		if _, ok := live[id]; ok {
+		if _, ok := live[id]; !ok {
+			unseen = append(unseen, id)
+		} else if id == c.cfg.Self {
 			seen++
 		} else {
-			unseen = append(unseen, id)
+			others = append(others, id)
 		}
+	}
+	if c.cfg.Reachable != nil && len(others) > 0 {
+		ctx, cancel := context.WithTimeout(c.ctx, 2*time.Second)
+		ok := c.cfg.Reachable(ctx, others)
+		cancel()
+		for _, id := range others {
+			if ok[id] {
+				seen++
+			} else {
+				unseen = append(unseen, id)
+			}
+		}
+	} else {
+		seen += len(others)
 	}
 	enough := func(n, seen int) bool { return n == 0 || 2*seen > n || n <= 2 && seen >= 1 }
 	if enough(n, seen) || c.cfg.AliveElsewhere == nil {

@@ -479,3 +479,43 @@ func TestCoordinatorCountsOutMembersDeadByHeartbeat(t *testing.T) {
 		}
 	})
 }
+
+// TestCoordinatorCountsOnlyMembersThatAnswer: a node cut off from the
+// others still sees them alive until their suspicion times out; if it
+// became coordinator meanwhile (the old one seen dead first), it must not
+// count members that do not answer its pings.
+func TestCoordinatorCountsOnlyMembersThatAnswer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := newHub()
+		view := newView(member("a", 1), member("b", 2), member("c", 3))
+		ca := startCoordinator(t, "app", "a", view, hub, CoordinatorConfig{})
+		advance(3 * time.Second)
+		first := hub.written()
+		if len(first) != 1 {
+			t.Fatalf("decisions %+v; want epoch 1", first)
+		}
+		// b's view: a dead already, c not yet; but c does not answer.
+		bview := newView(member("b", 2), member("c", 3))
+		cb := startCoordinator(t, "app", "b", bview, hub, CoordinatorConfig{
+			Reachable: func(context.Context, []NodeID) map[NodeID]bool { return map[NodeID]bool{} },
+			AliveElsewhere: func(_ context.Context, ids []NodeID) (map[NodeID]bool, error) {
+				out := map[NodeID]bool{}
+				for _, id := range ids {
+					out[id] = true // a and c heartbeat in Kafka
+				}
+				return out, nil
+			},
+		})
+		cb.Observe(first[0], false)
+		advance(10 * time.Second)
+		if hub.acquires["b"] != 0 || len(hub.written()) != 1 {
+			t.Fatalf("b took the log (%d acquires) or decided (%d decisions) counting a member that does not answer", hub.acquires["b"], len(hub.written()))
+		}
+		if st := cb.Status(); !strings.Contains(st.Waiting, "1 of the 3") {
+			t.Fatalf("b status %+v; want it waiting, seeing 1 of 3", st)
+		}
+		if st := ca.Status(); !st.Leading {
+			t.Fatalf("a status %+v; want it still leading", st)
+		}
+	})
+}

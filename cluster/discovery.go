@@ -105,10 +105,24 @@ func (d *discovery) ensureTopic(ctx context.Context) error {
 // publish writes id's record and returns its offset.
 func (d *discovery) publish(ctx context.Context, id NodeID, r addrRecord) (int64, error) {
 	rec := &kgo.Record{Key: []byte(id), Value: encodeAddrRecord(r)}
-	if err := d.client.ProduceSync(ctx, rec).FirstErr(); err != nil {
-		return 0, fmt.Errorf("publish gossip address of %s to %s: %w", id, d.topic, err)
+	// The topic another node created a moment ago may not be known to
+	// the broker we ask yet.
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		err := d.client.ProduceSync(ctx, rec).FirstErr()
+		if err == nil {
+			return rec.Offset, nil
+		}
+		if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+			return 0, fmt.Errorf("publish gossip address of %s to %s: %w", id, d.topic, err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, fmt.Errorf("publish gossip address of %s to %s: %w (%w)", id, d.topic, err, ctx.Err())
+		case <-t.C:
+		}
 	}
-	return rec.Offset, nil
 }
 
 // tombstone removes id's record, so that nodes starting later do not try a

@@ -538,6 +538,50 @@ func infoOf(n *memberlist.Node) (MemberInfo, error) {
 	return info, nil
 }
 
+// Reachable pings each of ids directly (UDP, twice at most, each waiting a
+// probe interval) and tells which answered. Gossip marks a member dead only
+// after its suspicion times out, so a node cut off from the others still
+// sees some of them alive for a while; the coordinator counts only members
+// that answer it.
+func (m *Membership) Reachable(ctx context.Context, ids []NodeID) map[NodeID]bool {
+	m.mu.Lock()
+	ml, stopped := m.ml, m.stopped
+	addrs := map[NodeID]string{}
+	for _, id := range ids {
+		if info, ok := m.live[id]; ok {
+			addrs[id] = info.GossipAddr
+		}
+	}
+	m.mu.Unlock()
+	out := map[NodeID]bool{}
+	if ml == nil || stopped {
+		return out
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for id, addr := range addrs {
+		ua, err := net.ResolveUDPAddr("udp", addr)
+		if err != nil {
+			continue
+		}
+		wg.Go(func() {
+			for range 2 {
+				if ctx.Err() != nil {
+					return
+				}
+				if _, err := ml.Ping(string(id), ua); err == nil {
+					mu.Lock()
+					out[id] = true
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
 // HeartbeatTimeout is how long after its last record in the members topic
 // a node counts as dead for AliveInKafka: a few refresh intervals.
 func (m *Membership) HeartbeatTimeout() time.Duration { return 4 * m.cfg.RefreshInterval }

@@ -184,7 +184,7 @@ func (n *Node) Start(ctx context.Context) error {
 	coord, err := NewCoordinator(CoordinatorConfig{
 		App: app, Self: n.self, MembershipView: n.view, Log: n.writer, View: n.reader,
 		Tasks: n.cfg.Tasks, Assignor: n.cfg.Assignor, Debounce: n.cfg.Debounce,
-		JoinSettle: n.cfg.JoinSettle, Logger: n.log, AliveElsewhere: n.ms.AliveInKafka,
+		JoinSettle: n.cfg.JoinSettle, Logger: n.log, AliveElsewhere: n.ms.AliveInKafka, Reachable: n.ms.Reachable,
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)

@@ -106,6 +106,11 @@ func (t *Task) withOwner(md CommitMetadata) CommitMetadata {
 	return md
 }
 
+// HasUncommitted says whether the next Commit has something to commit
+// (records processed, a release or an ownership check): a Commit without
+// it reaches no broker.
+func (t *Task) HasUncommitted() bool { return t.dirty || t.releasing || t.forceCommit }
+
 // ErrLeaseExpired stops Process when the task's ownership lease ran out
 // (Config.OwnershipLease): it must ConfirmOwnership before it goes on.
 var ErrLeaseExpired = errors.New("ownership lease expired: commit before processing more")
