@@ -72,6 +72,9 @@ func (ns *Nodes) Start(k int) (*Proc, error) {
 	argv := ns.args(k)
 	p.cmd = ns.net.Command(k, argv[0], argv[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	// The ownership lines are at level INFO, which the examples log with
+	// EDDY_DEBUG set (their default is WARN).
+	p.cmd.Env = append(os.Environ(), "EDDY_DEBUG=1")
 	// ip netns exec execs the program in place, so the pid is the node's
 	// and signals reach it. Should the test die, so do the nodes.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

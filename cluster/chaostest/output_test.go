@@ -54,7 +54,9 @@ func TestCheckAtLeastOnce(t *testing.T) {
 		{"redone after a crash", map[string][]int64{"a": cat(seq(1, 4), seq(2, 5)), "b": cat(seq(1, 3), seq(3, 3))}, nil},
 		{"gap", map[string][]int64{"a": cat(seq(1, 2), seq(4, 5)), "b": seq(1, 3)}, []string{`"a"`}},
 		{"short", map[string][]int64{"a": seq(1, 4), "b": seq(1, 3)}, []string{`"a"`}},
-		{"too far", map[string][]int64{"a": seq(1, 6), "b": seq(1, 3)}, []string{`"a"`}},
+		// words the splitting task sent twice are counted twice
+		{"counted past the count", map[string][]int64{"a": seq(1, 7), "b": cat(seq(1, 2), seq(2, 4))}, nil},
+		{"past the count with a gap", map[string][]int64{"a": cat(seq(1, 5), seq(7, 7)), "b": seq(1, 3)}, []string{`"a"`}},
 		{"zero", map[string][]int64{"a": cat([]int64{0}, seq(1, 5)), "b": seq(1, 3)}, []string{`"a"`}},
 		{"missing word", map[string][]int64{"a": seq(1, 5)}, []string{`"b"`}},
 		{"unknown word", map[string][]int64{"a": seq(1, 5), "b": seq(1, 3), "c": {1}}, []string{`"c"`}},
@@ -64,6 +66,15 @@ func TestCheckAtLeastOnce(t *testing.T) {
 	}
 	for _, c := range cases {
 		checkProblems(t, c.name, CheckAtLeastOnce(c.got, want), c.bad)
+	}
+}
+
+func TestInflation(t *testing.T) {
+	got := Inflation(map[string][]int64{"a": seq(1, 7), "b": cat(seq(1, 3), seq(2, 3)), "c": {1}},
+		map[string]int64{"a": 5, "b": 3})
+	want := map[string]int64{"a": 2, "c": 1}
+	if len(got) != len(want) || got["a"] != 2 || got["c"] != 1 {
+		t.Errorf("Inflation = %v, want %v", got, want)
 	}
 }
 

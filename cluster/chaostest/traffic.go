@@ -49,9 +49,10 @@ func CreateTopics(ctx context.Context, brokers []string, partitions int32, topic
 // counts every word of every line the broker acknowledged: the independent
 // count the output is checked against.
 type Producer struct {
-	cl     *kgo.Client
-	cancel context.CancelFunc
-	done   chan struct{}
+	cl        *kgo.Client
+	cancel    context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
 
 	mu     sync.Mutex
 	counts map[string]int64
@@ -126,7 +127,7 @@ func (p *Producer) Stop(ctx context.Context) (map[string]int64, int64, error) {
 	if err := p.cl.Flush(ctx); err != nil {
 		return nil, 0, fmt.Errorf("flush the producer: %w", err)
 	}
-	p.cl.Close()
+	p.Close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.errs) > 0 {
@@ -137,6 +138,13 @@ func (p *Producer) Stop(ctx context.Context) (map[string]int64, int64, error) {
 		out[w] = c
 	}
 	return out, p.lines, nil
+}
+
+// Close stops producing and drops what is not sent yet.
+func (p *Producer) Close() {
+	p.cancel()
+	<-p.done
+	p.closeOnce.Do(p.cl.Close)
 }
 
 // Acked returns how many lines were acknowledged so far.
@@ -200,18 +208,21 @@ func (w *Watcher) run(ctx context.Context) {
 }
 
 // Reached reports whether every word of want has reached its count: its
-// last value (exactly-once) or its largest (at-least-once) equals it. If not,
-// behind says how far the output is.
+// last value equals it (exactly-once), or its largest value is at least it
+// (at-least-once, where work redone upstream of the count can take it
+// further). If not, behind says how far the output is.
 func (w *Watcher) Reached(g Guarantee, want map[string]int64) (ok bool, behind string, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	done := func(word string) bool { return w.last[word] == want[word] }
 	seen := w.last
 	if g == AtLeastOnce {
+		done = func(word string) bool { return w.top[word] >= want[word] }
 		seen = w.top
 	}
 	var lagging []string
 	for _, word := range allWords(nil, want) {
-		if seen[word] != want[word] {
+		if !done(word) {
 			lagging = append(lagging, fmt.Sprintf("%s %d/%d", word, seen[word], want[word]))
 		}
 	}
