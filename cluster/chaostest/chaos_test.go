@@ -242,7 +242,15 @@ func runChaos(t *testing.T, nw *Network, bin, dir string, g Guarantee, n int, sc
 	}
 	if g == AtLeastOnce {
 		if inf := Inflation(got, want); len(inf) > 0 {
-			logf("at-least-once counted past the produced count (work redone upstream of the count): %v", inf)
+			var extra, top int64
+			var topWord string
+			for w, n := range inf {
+				extra += n
+				if n > top || n == top && w < topWord {
+					top, topWord = n, w
+				}
+			}
+			logf("at-least-once counted %d words past their produced count, by %d in all, %s by %d the most (work redone upstream of the count)", len(inf), extra, topWord, top)
 		}
 	}
 	checkOwnership(t, g, nodes, logf)

@@ -62,7 +62,10 @@ type Producer struct {
 
 // StartProducer starts writing rate lines a second to topic. Each line has
 // one to four words of vocab, separated by spaces or punctuation, some in
-// capitals (the count lower-cases them).
+// capitals (the count lower-cases them), and a word of its own, "line<n>":
+// its count must come out as 1 exactly once under exactly-once, at least
+// once under at-least-once, so a lost line shows even where at-least-once
+// counts some words twice.
 func StartProducer(brokers []string, topic string, vocab []string, rate int, seed int64) (*Producer, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.DefaultProduceTopic(topic),
 		kgo.ProducerLinger(5*time.Millisecond))
@@ -80,15 +83,17 @@ func (p *Producer) run(ctx context.Context, vocab []string, rate int, rng *rand.
 	tick := time.NewTicker(time.Second / time.Duration(rate))
 	defer tick.Stop()
 	seps := []string{" ", ", ", "; ", " - ", "! "}
-	for {
+	for seq := 0; ; seq++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
 		n := 1 + rng.Intn(4)
-		words := make([]string, n)
+		words := make([]string, n, n+1)
 		var sb strings.Builder
+		own := fmt.Sprintf("line%d", seq)
+		sb.WriteString(own + ": ")
 		for i := range words {
 			words[i] = vocab[rng.Intn(len(vocab))]
 			if i > 0 {
@@ -100,6 +105,7 @@ func (p *Producer) run(ctx context.Context, vocab []string, rate int, rng *rand.
 				sb.WriteString(words[i])
 			}
 		}
+		words = append(words, own)
 		// The producer's own context: records already handed over are
 		// delivered (or fail) after Stop too, before Flush returns.
 		p.cl.Produce(context.Background(), &kgo.Record{Value: []byte(sb.String())}, func(_ *kgo.Record, err error) {
