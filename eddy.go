@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy/actors"
+	"github.com/eddystreams/eddy/cluster"
 	"github.com/eddystreams/eddy/internal/offsets"
 	"github.com/eddystreams/eddy/internal/topics"
 	"github.com/eddystreams/eddy/partition"
@@ -45,6 +46,9 @@ type App struct {
 
 	// changelogConsumer fetches the changelogs of standby tasks.
 	changelogConsumer *kgo.Client
+	// cluster is the App's node in its cluster (cluster.go); nil when
+	// standalone.
+	cluster *cluster.Node
 
 	mu      sync.Mutex
 	started bool
@@ -165,6 +169,14 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.startGlobal(ctx); err != nil {
 		return err
 	}
+	var lease interface{ Valid(time.Time) bool }
+	var beforeStart func(context.Context, topology.TaskID) error
+	if !a.cfg.cluster.standalone {
+		if err := a.newClusterNode(); err != nil {
+			return err
+		}
+		lease, beforeStart = a.cluster.Lease(), a.cluster.BeforeStart
+	}
 	node := actors.NewNode(actors.NodeConfig{
 		NewTask:   a.newTask,
 		Consumer:  a.consumer,
@@ -183,13 +195,18 @@ func (a *App) Start(ctx context.Context) error {
 
 		NewStandby:        a.newStandby,
 		ChangelogConsumer: a.changelogConsumer,
+		Lease:             lease,
+		BeforeStart:       beforeStart,
 	})
 	a.mu.Lock()
 	a.node = node // read by Metrics
 	a.mu.Unlock()
 	a.node.Start()
 	go a.watch()
-	// A single node runs every task; the cluster will hand out assignments.
+	if a.cluster != nil {
+		return a.startCluster(ctx)
+	}
+	// Standalone: this node runs every task.
 	if err := a.node.Apply(ctx, actors.Assign{Epoch: 1, Active: a.layout.Tasks()}); err != nil {
 		return fmt.Errorf("eddy: start tasks: %w", err)
 	}
@@ -260,6 +277,11 @@ func (a *App) Close() error {
 	}
 	if a.node != nil {
 		errs = append(errs, a.node.Close())
+	}
+	// After the tasks closed: their last commits released them, so the
+	// nodes that take them over need not wait.
+	if a.cluster != nil {
+		errs = append(errs, a.cluster.Close())
 	}
 	if a.global != nil {
 		errs = append(errs, a.global.Close())

@@ -165,6 +165,13 @@ func (n *Node) assign(c actor.Context, m *Assign) NodeStatus {
 	for id, e := range n.entries {
 		if !want[id] && e.role == RoleActive && e.state != TaskRunning {
 			delete(n.entries, id) // not started (failed, lost): forgotten
+			if e.started != nil {
+				select {
+				case <-e.started:
+				default:
+					close(e.started) // a start taken away is no failure to wait for
+				}
+			}
 		}
 	}
 	closingStandbys := n.assignStandbysLocked(c, m, want)
@@ -404,6 +411,25 @@ func (n *Node) Apply(ctx context.Context, a Assign) error {
 	if _, err := n.Tell(ctx, &a); err != nil {
 		return err
 	}
+	return n.Wait(ctx, a)
+}
+
+// Closing returns a channel closed once task id, taken away by an Assign or
+// Revoke the node applied, is committed and closed; nil when the task is not
+// closing (closed already, or never running here).
+func (n *Node) Closing(id topology.TaskID) <-chan struct{} {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	if e := n.entries[id]; e != nil && e.state == TaskClosing && e.closed != nil {
+		return e.closed
+	}
+	return nil
+}
+
+// Wait is Apply for an Assign already told to the node: it waits until the
+// tasks a takes away are closed and its active tasks have started (or were
+// lost, or failed to start).
+func (n *Node) Wait(ctx context.Context, a Assign) error {
 	want := map[topology.TaskID]bool{}
 	for _, id := range a.Active {
 		want[id] = true

@@ -75,7 +75,19 @@ type NodeConfig struct {
 	// CommitPoint.PredecessorGrace with PredecessorMargin (default 1s).
 	WaitForPredecessors bool
 	PredecessorMargin   time.Duration
-	Logger              *slog.Logger
+	// Lease, when set, is the node's right to run tasks (a cluster.Lease,
+	// renewed while the node keeps up with the cluster's decisions). A
+	// task checks it before each chunk of records and each punctuation:
+	// once it ran out, the task stops (closed without a commit,
+	// ErrNodeLeaseExpired) and starts again from its last commit when the
+	// lease is valid again, if it is still assigned here. A start waits for
+	// a valid lease before it fences.
+	Lease interface{ Valid(time.Time) bool }
+	// BeforeStart, when set, is called on every start of a task before it
+	// fences: it returns once the task may be taken (its previous owner
+	// handed it over, or is gone), or with ctx's error.
+	BeforeStart func(ctx context.Context, id topology.TaskID) error
+	Logger      *slog.Logger
 }
 
 // runningTask is an incarnation of a task that started: the task actor's

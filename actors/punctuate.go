@@ -2,6 +2,8 @@ package actors
 
 import (
 	"context"
+
+	"github.com/eddystreams/eddy/partition"
 	"sync/atomic"
 	"time"
 )
@@ -70,7 +72,12 @@ func (a *taskActor) punctuate(m wallClockTick) {
 	if a.dead {
 		return
 	}
+	if !a.n.leaseValid() {
+		a.fail(&partition.RecoverableError{Err: ErrNodeLeaseExpired})
+		return
+	}
 	now := time.UnixMilli(a.task.WallClockTime())
+	a.owned.wrote() // a punctuator may write
 	if err := a.task.PunctuateWallClock(now); err != nil {
 		a.fail(err)
 		return

@@ -32,6 +32,9 @@ type taskActor struct {
 	dead    bool
 	running time.Time    // when the start ended
 	failure *taskFailure // to escalate once the message is handled
+	// owned is this incarnation's ownership of the task, for the log
+	// lines that say when a node starts and stops owning it (ownership.go).
+	owned ownership
 }
 
 func (a *taskActor) Receive(c actor.Context) {
@@ -79,8 +82,15 @@ func (a *taskActor) Receive(c actor.Context) {
 		if a.dead {
 			return
 		}
+		if !a.n.leaseValid() {
+			a.fail(&partition.RecoverableError{Err: ErrNodeLeaseExpired})
+			return
+		}
 		before := a.task.BufferedBytes()
 		n, err := a.task.Process(a.chunk)
+		if n > 0 {
+			a.owned.wrote()
+		}
 		a.flow.taken(n, before-a.task.BufferedBytes())
 		if errors.Is(err, partition.ErrLeaseExpired) {
 			// Paused past the lease (a stopped process, a long GC, a slow
@@ -130,7 +140,9 @@ func (a *taskActor) Receive(c actor.Context) {
 		var err error
 		clean := m.clean && !a.dead && a.task.State() == partition.StateRunning
 		if clean {
-			err = a.release()
+			if err = a.release(); err == nil {
+				a.owned.committed()
+			}
 		}
 		if a.task != nil {
 			if cerr := a.task.Close(clean && err == nil); err == nil {
@@ -138,6 +150,7 @@ func (a *taskActor) Receive(c actor.Context) {
 			}
 		}
 		a.dead = true
+		a.owned.end(a, "revoked")
 		m.done <- err
 	}
 }
@@ -181,6 +194,7 @@ func (a *taskActor) afterMessage(c actor.Context) {
 // buffered bytes back to the node.
 func (a *taskActor) closeDirty() error {
 	a.dead = true
+	a.owned.end(a, "stopped")
 	var err error
 	if a.task != nil && a.task.State() != partition.StateClosed {
 		err = a.task.Close(false)
@@ -205,6 +219,7 @@ func (a *taskActor) fail(err error) {
 		return
 	}
 	a.dead = true
+	a.owned.end(a, endReason(err))
 	a.failure = &taskFailure{child: a.child, err: err, running: true, ran: time.Since(a.running)}
 }
 
@@ -221,7 +236,11 @@ func (a *taskActor) release() error {
 func (a *taskActor) confirmOwnership() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
-	return a.task.ConfirmOwnership(ctx, a.committer)
+	err := a.task.ConfirmOwnership(ctx, a.committer)
+	if err == nil {
+		a.owned.committed()
+	}
+	return err
 }
 
 // commit makes the task's progress durable (see partition.Task.Commit).
@@ -232,6 +251,9 @@ func (a *taskActor) commit() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
 	err := a.task.Commit(ctx, a.committer)
+	if err == nil {
+		a.owned.committed()
+	}
 	var rec *partition.RecoverableError
 	if err != nil && !(errors.As(err, &rec) && rec.CommitOnly) {
 		// A failed offset commit is retried at the next interval;

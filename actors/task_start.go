@@ -52,7 +52,7 @@ func (a *taskActor) start(c actor.Context) {
 		return
 	}
 	a.dead, a.running = false, time.Now()
-	n.log.Debug("task started", "task", ch.id.String(), "incarnation", ch.incarnations)
+	a.owned.begin(a, a.running)
 }
 
 // startIncarnation creates, fences, restores and registers the task. It holds
@@ -81,6 +81,14 @@ func (a *taskActor) startIncarnation(ctx context.Context, self *actor.PID, first
 		case <-sb:
 		case <-ctx.Done():
 			return fmt.Errorf("start task %s: %w", id, ctx.Err())
+		}
+	}
+	if err := n.waitLease(ctx); err != nil {
+		return fmt.Errorf("start task %s: %w", id, err)
+	}
+	if n.cfg.BeforeStart != nil {
+		if err := n.cfg.BeforeStart(ctx, id); err != nil {
+			return fmt.Errorf("start task %s: %w", id, err)
 		}
 	}
 	if err := n.acquireSlot(ctx); err != nil {
@@ -172,3 +180,31 @@ func (a *taskActor) withTimeout(ctx context.Context, f func(context.Context) err
 // errNoLongerAssigned ends a start whose task an assignment took away (or
 // the node closed) meanwhile.
 var errNoLongerAssigned = errors.New("no longer assigned to this node")
+
+// ErrNodeLeaseExpired stops a task whose node could not confirm in time
+// that it still follows the cluster's decisions (NodeConfig.Lease): another
+// node may own the task by now.
+var ErrNodeLeaseExpired = errors.New("the node's cluster lease ran out: it could not confirm the cluster's latest decisions in time")
+
+// leaseValid says whether the node may run tasks now.
+func (n *Node) leaseValid() bool {
+	return n.cfg.Lease == nil || n.cfg.Lease.Valid(time.Now())
+}
+
+// waitLease returns once the node's lease is valid, or with ctx's error.
+func (n *Node) waitLease(ctx context.Context) error {
+	if n.leaseValid() {
+		return nil
+	}
+	n.log.Info("waiting for the node's cluster lease before starting a task")
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !n.leaseValid() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}

@@ -114,6 +114,12 @@ type CoordinatorConfig struct {
 	// member may stay unexplained before it is reported (gossip may not
 	// have brought the member yet). Default 5 s.
 	ForeignGrace time.Duration
+	// AliveElsewhere, if set, tells which of ids are alive by other means
+	// than this node's gossip (their heartbeats in Kafka: see
+	// Membership.AliveInKafka): members the coordinator does not see count
+	// in its quorum only while they are (see quorum). Nil: every member
+	// not seen counts.
+	AliveElsewhere func(ctx context.Context, ids []NodeID) (map[NodeID]bool, error)
 	// RetryBackoff is the wait after a failed take-over or write. Default
 	// 1 s.
 	RetryBackoff time.Duration
@@ -362,14 +368,31 @@ func (c *Coordinator) step(now time.Time) time.Time {
 			wakeAt = append(wakeAt, c.retryAt)
 			break
 		}
+		// Without a quorum, taking the log would only fence the
+		// coordinator of the nodes this one cannot see.
+		c.mu.Lock()
+		prev := c.latest
+		c.mu.Unlock()
+		if !c.checkQuorum(prev, liveOf(view)) {
+			c.retryAt = now.Add(quorumRetry)
+			wakeAt = append(wakeAt, c.retryAt)
+			break
+		}
 		if err := c.takeOver(); err != nil {
 			c.cfg.Logger.Warn("cannot take the decision log; trying again", "err", err, "in", c.cfg.RetryBackoff)
 			c.retryAt = time.Now().Add(c.cfg.RetryBackoff)
 			wakeAt = append(wakeAt, c.retryAt)
 			break
 		}
-		if c.soon.IsZero() && c.settle.IsZero() {
-			c.soon = time.Now() // decide at once on what we see
+		c.mu.Lock()
+		empty := !c.hasLatest
+		c.mu.Unlock()
+		if empty || c.soon.IsZero() && c.settle.IsZero() {
+			// Decide at once on what we see; on an empty log without
+			// waiting for joins to settle either: the first node starts
+			// its tasks at once, and those that join later get theirs
+			// by warm-ups and moves.
+			c.soon = time.Now()
 		}
 		return time.Now() // look again now that we lead
 	default:
@@ -553,29 +576,12 @@ func (c *Coordinator) decide(view []ViewMember) {
 	}
 	c.mu.Unlock()
 
-	live := map[NodeID]ViewMember{}
-	for _, m := range view {
-		if m.State != MemberDead {
-			live[m.ID] = m
-		}
-	}
-	if n := len(prev.Nodes); n >= 3 {
-		seen := 0
-		for id := range prev.Nodes {
-			if _, ok := live[id]; ok {
-				seen++
-			}
-		}
-		if 2*seen <= n {
-			why := fmt.Sprintf("sees %d of the %d members of epoch %d; a decision needs a majority", seen, n, prev.Epoch)
-			if why != c.waitingLogged {
-				c.cfg.Logger.Warn("holding back the next assignment", "why", why)
-				c.waitingLogged = why
-			}
-			c.setStatus(func(s *CoordinatorStatus) { s.Waiting = why })
-			c.soon, c.settle = time.Time{}, time.Time{} // the next change looks again
-			return
-		}
+	live := liveOf(view)
+	if !c.checkQuorum(prev, live) {
+		// Looked at again after a while: members unseen may turn out
+		// dead by their heartbeats, with no change of membership here.
+		c.soon, c.settle = time.Now().Add(quorumRetry), time.Time{}
+		return
 	}
 	c.waitingLogged = ""
 	c.setStatus(func(s *CoordinatorStatus) { s.Waiting = "" })
@@ -623,6 +629,67 @@ func (c *Coordinator) decide(view []ViewMember) {
 		c.mu.Unlock()
 		c.cfg.Logger.Info("decided", "epoch", d.Epoch, "members", describeNodes(d.Assignment))
 	}
+}
+
+// quorumRetry is how often a coordinator without a quorum looks again.
+const quorumRetry = 2 * time.Second
+
+// checkQuorum is quorum, saying why it waits in the status and the log.
+func (c *Coordinator) checkQuorum(prev Decision, live map[NodeID]ViewMember) bool {
+	ok, n, seen := c.quorum(prev, live)
+	if ok {
+		return true
+	}
+	why := fmt.Sprintf("sees %d of the %d members of epoch %d that are alive; a decision needs a majority of them", seen, n, prev.Epoch)
+	if seen == 0 && prev.CoordinatorAddr != "" {
+		why += fmt.Sprintf(". This node reaches none of them by gossip although they are alive: if it is to be one cluster with them, let it reach their gossip (their coordinator %s was at %s; give it as a cluster seed); else give this application its own application id",
+			prev.Coordinator, prev.CoordinatorAddr)
+	}
+	if why != c.waitingLogged {
+		c.cfg.Logger.Warn("holding back the next assignment", "why", why)
+		c.waitingLogged = why
+	}
+	c.setStatus(func(s *CoordinatorStatus) { s.Waiting = why })
+	return false
+}
+
+// quorum says whether this node may decide after prev, seeing the members
+// live. It must see a majority of prev's members, or one of them when prev
+// had at most two (a two-node cluster survives the death of either; in a
+// split of two both halves decide, and the second to write wins, see
+// checkForeign). Members it does not see count only while they are alive
+// elsewhere, by their heartbeats in Kafka (AliveElsewhere): a node cut off
+// from the others' gossip but not from Kafka must not take their tasks,
+// while a member that really died must not block the rest forever (the
+// only node of a cluster restarted with a new id, or two dead of three).
+// It returns the members counted and how many of them it sees.
+func (c *Coordinator) quorum(prev Decision, live map[NodeID]ViewMember) (bool, int, int) {
+	n := len(prev.Nodes)
+	if n == 0 {
+		return true, 0, 0
+	}
+	seen := 0
+	var unseen []NodeID
+	for id := range prev.Nodes {
+		if _, ok := live[id]; ok {
+			seen++
+		} else {
+			unseen = append(unseen, id)
+		}
+	}
+	enough := func(n, seen int) bool { return n == 0 || 2*seen > n || n <= 2 && seen >= 1 }
+	if enough(n, seen) || c.cfg.AliveElsewhere == nil {
+		return enough(n, seen), n, seen
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	alive, err := c.cfg.AliveElsewhere(ctx, unseen)
+	if err != nil {
+		c.cfg.Logger.Warn("cannot tell whether the members this node does not see are alive", "err", err)
+		return false, n, seen
+	}
+	n = seen + len(alive)
+	return enough(n, seen), n, seen
 }
 
 // validReleases keeps the releases that can be true at prev: of an epoch
@@ -682,4 +749,15 @@ func describeNodes(a Assignment) string {
 		fmt.Fprintf(&sb, "%s:%d/%d/%d", id, len(na.Active), len(na.Standby), len(na.Warmup))
 	}
 	return sb.String()
+}
+
+// liveOf indexes the members of view that are not dead.
+func liveOf(view []ViewMember) map[NodeID]ViewMember {
+	live := map[NodeID]ViewMember{}
+	for _, m := range view {
+		if m.State != MemberDead {
+			live[m.ID] = m
+		}
+	}
+	return live
 }

@@ -219,11 +219,14 @@ func TestCoordinatorOnlyTheElectedWrites(t *testing.T) {
 		for _, id := range []NodeID{"a", "b", "c"} {
 			cs[id] = startCoordinator(t, "app", id, view, hub, CoordinatorConfig{JoinSettle: 2 * time.Second})
 		}
-		advance(time.Second)
-		if n := len(hub.written()); n != 0 {
-			t.Fatalf("%d decisions before the joins settled", n)
+		// On an empty log the oldest decides at once on what it sees,
+		// without waiting for joins to settle; the joins seen since do
+		// not call for another decision when nothing changed.
+		advance(100 * time.Millisecond)
+		if n := len(hub.written()); n != 1 {
+			t.Fatalf("%d decisions right after the start on an empty log, want 1", n)
 		}
-		advance(1500 * time.Millisecond)
+		advance(2400 * time.Millisecond)
 		ds := hub.written()
 		if len(ds) != 1 || ds[0].Coordinator != "b" || ds[0].Epoch != 1 || len(ds[0].Nodes) != 3 {
 			t.Fatalf("decisions %+v; want one, epoch 1 by b (the oldest) over a, b, c", ds)
@@ -371,8 +374,11 @@ func TestCoordinatorReportsAForeignCoordinatorAndDoesNotFenceBack(t *testing.T) 
 		}
 		// A second cluster with the same application id: x1 sees only
 		// itself, takes the log and writes.
+		// (Its heartbeat check finds y1 dead: say y1's heartbeats lag.)
 		theirs := newView(member("x1", 0))
-		cx := startCoordinator(t, "app", "x1", theirs, hub, CoordinatorConfig{})
+		cx := startCoordinator(t, "app", "x1", theirs, hub, CoordinatorConfig{AliveElsewhere: func(context.Context, []NodeID) (map[NodeID]bool, error) {
+			return map[NodeID]bool{}, nil
+		}})
 		cx.Observe(hub.written()[0], false) // x1's reader catching up
 		advance(3 * time.Second)
 		ds := hub.written()
@@ -405,6 +411,71 @@ func TestCoordinatorReportsAForeignCoordinatorAndDoesNotFenceBack(t *testing.T) 
 		advance(time.Second)
 		if st := cy.Status(); st.Foreign != nil {
 			t.Fatalf("y1 still reports x1 foreign once it sees it: %+v", st)
+		}
+	})
+}
+
+// TestCoordinatorCountsOutMembersDeadByHeartbeat: members the coordinator
+// does not see count in its quorum only while their heartbeats in Kafka say
+// they are alive (AliveElsewhere). Two of three dead for good: a decides once
+// their heartbeats stopped; a node cut off from the gossip of members alive
+// elsewhere never takes the log from them.
+func TestCoordinatorCountsOutMembersDeadByHeartbeat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := newHub()
+		view := newView(member("a", 1), member("b", 2), member("c", 3))
+		var mu sync.Mutex
+		alive := map[NodeID]bool{"b": true, "c": true}
+		elsewhere := func(_ context.Context, ids []NodeID) (map[NodeID]bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			out := map[NodeID]bool{}
+			for _, id := range ids {
+				if alive[id] {
+					out[id] = true
+				}
+			}
+			return out, nil
+		}
+		ca := startCoordinator(t, "app", "a", view, hub, CoordinatorConfig{AliveElsewhere: elsewhere})
+		advance(3 * time.Second)
+		if ds := hub.written(); len(ds) != 1 || len(ds[0].Nodes) != 3 {
+			t.Fatalf("decisions %+v; want epoch 1 over three nodes", ds)
+		}
+		view.kill("b", "c")
+		advance(10 * time.Second)
+		if ds := hub.written(); len(ds) != 1 {
+			t.Fatalf("a decided while b and c were alive elsewhere: %+v", ds[1:])
+		}
+		mu.Lock()
+		alive = map[NodeID]bool{} // their heartbeats stopped
+		mu.Unlock()
+		advance(3 * time.Second)
+		ds := hub.written()
+		if len(ds) != 2 || len(ds[1].Nodes) != 1 || len(ds[1].Nodes["a"].Active) != 6 {
+			t.Fatalf("decisions %+v; want epoch 2 giving a every task once b and c are dead by heartbeat", ds)
+		}
+		if st := ca.Status(); st.Waiting != "" {
+			t.Fatalf("still waiting: %+v", st)
+		}
+
+		// x, cut off from a's gossip but not from Kafka, sees only
+		// itself: a is alive elsewhere, so x neither takes the log nor
+		// decides, and says why.
+		lonely := newView(member("x", 0))
+		cx := startCoordinator(t, "app", "x", lonely, hub, CoordinatorConfig{AliveElsewhere: func(context.Context, []NodeID) (map[NodeID]bool, error) {
+			return map[NodeID]bool{"a": true}, nil
+		}})
+		cx.Observe(ds[1], false)
+		advance(10 * time.Second)
+		if hub.acquires["x"] != 0 || len(hub.written()) != 2 {
+			t.Fatalf("x took the log (%d acquires) or decided (%d decisions) without seeing any member", hub.acquires["x"], len(hub.written()))
+		}
+		if st := cx.Status(); !strings.Contains(st.Waiting, "0 of the 1") || !strings.Contains(st.Waiting, "a:7946") {
+			t.Fatalf("x status %+v; want it to say it sees none of the members, and where the coordinator is", st)
+		}
+		if st := ca.Status(); !st.Leading || st.Fenced != nil {
+			t.Fatalf("a status %+v; want it leading, undisturbed", st)
 		}
 	})
 }

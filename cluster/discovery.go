@@ -160,6 +160,22 @@ func (d *discovery) read(ctx context.Context, upTo int64) (map[NodeID]addrRecord
 	return out, nil
 }
 
+// readAll reads the members topic to its end.
+func (d *discovery) readAll(ctx context.Context) (map[NodeID]addrRecord, error) {
+	ends, err := kadm.NewClient(d.client).ListEndOffsets(ctx, d.topic)
+	if err != nil {
+		return nil, fmt.Errorf("members topic %s: end offset: %w", d.topic, err)
+	}
+	end, ok := ends.Lookup(d.topic, 0)
+	if !ok || end.Err != nil {
+		return nil, fmt.Errorf("members topic %s: end offset: %v", d.topic, end.Err)
+	}
+	if end.Offset == 0 {
+		return map[NodeID]addrRecord{}, nil
+	}
+	return d.read(ctx, end.Offset-1)
+}
+
 // candidates lists the nodes of recs other than self written within maxAge
 // of now, newest first: a node that crashed leaves its record behind, and
 // an old record is likely such a one.

@@ -53,8 +53,9 @@ type MembershipConfig struct {
 	MembersTopicReplication int16
 	// PeerMaxAge: a node in the members topic is tried only if its record
 	// was written within this. Default 5 minutes. Nodes rewrite their
-	// record every RefreshInterval (default 1 minute), so live ones are
-	// always recent and a crashed node's record is tried only for a while.
+	// record every RefreshInterval (default 3 s: it is also their
+	// heartbeat, see AliveInKafka), so live ones are always recent and a
+	// crashed node's record is tried only for a while.
 	PeerMaxAge, RefreshInterval time.Duration
 	// ReconnectInterval is how often a node tries to join again members it
 	// saw fail. memberlist gossips to a dead node only for a few seconds
@@ -82,6 +83,9 @@ type MembershipConfig struct {
 	// from one goroutine the Membership owns; never while memberlist holds
 	// its locks. It must not call Close.
 	OnEvent func(MemberEvent)
+	// OnMessage, if set, is called with every message another node sent
+	// this one with Send, on memberlist's goroutines: it must not block.
+	OnMessage func([]byte)
 	// WrapTransport, if set, wraps the gossip transport of node id: tests
 	// cut links with LinkCutter.Wrap.
 	WrapTransport func(id NodeID, t memberlist.NodeAwareTransport) memberlist.NodeAwareTransport
@@ -121,7 +125,7 @@ func (c *MembershipConfig) withDefaults() (MembershipConfig, error) {
 		out.PeerMaxAge = 5 * time.Minute
 	}
 	if out.RefreshInterval <= 0 {
-		out.RefreshInterval = time.Minute
+		out.RefreshInterval = 3 * time.Second
 	}
 	if out.ReconnectInterval <= 0 {
 		out.ReconnectInterval = 2 * time.Second
@@ -534,6 +538,56 @@ func infoOf(n *memberlist.Node) (MemberInfo, error) {
 	return info, nil
 }
 
+// HeartbeatTimeout is how long after its last record in the members topic
+// a node counts as dead for AliveInKafka: a few refresh intervals.
+func (m *Membership) HeartbeatTimeout() time.Duration { return 4 * m.cfg.RefreshInterval }
+
+// AliveInKafka tells which of ids have written their record in the members
+// topic within HeartbeatTimeout (and not removed it by leaving): nodes alive
+// although this node's gossip may not reach them. The coordinator asks it
+// of the members it does not see before it counts them out.
+func (m *Membership) AliveInKafka(ctx context.Context, ids []NodeID) (map[NodeID]bool, error) {
+	if m.disc == nil {
+		return nil, errors.New("membership: no members topic (Kafka not configured)")
+	}
+	recs, err := m.disc.readAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	alive := map[NodeID]bool{}
+	for _, id := range ids {
+		if r, ok := recs[id]; ok && now.Sub(r.Written) <= m.HeartbeatTimeout() {
+			alive[id] = true
+		}
+	}
+	return alive, nil
+}
+
+// Send sends msg to the live member id over the gossip's TCP channel
+// (encrypted and labelled like the gossip), for the node's few messages to
+// its coordinator: lag reports and releases. It fails when id is not a
+// live member or cannot be reached.
+func (m *Membership) Send(id NodeID, msg []byte) error {
+	m.mu.Lock()
+	info, ok := m.live[id]
+	ml := m.ml
+	stopped := m.stopped
+	m.mu.Unlock()
+	if !ok || ml == nil || stopped {
+		return fmt.Errorf("membership: %s is not a live member", id)
+	}
+	host, port, err := splitHostPort(info.GossipAddr)
+	if err != nil {
+		return fmt.Errorf("membership: %s: %w", id, err)
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return fmt.Errorf("membership: %s gossips from %q, not an IP address", id, host)
+	}
+	return ml.SendReliable(&memberlist.Node{Name: string(id), Addr: ip, Port: uint16(port)}, msg)
+}
+
 // SetDraining changes whether this node is draining and gossips the change,
 // waiting up to a second for it to go out.
 func (m *Membership) SetDraining(draining bool) error {
@@ -629,7 +683,15 @@ func (d *mlDelegate) NodeMeta(limit int) []byte {
 	}
 	return m.enc
 }
-func (*mlDelegate) NotifyMsg([]byte)                           {}
+
+// NotifyMsg hands a message from another node to OnMessage; memberlist
+// reuses the buffer, so it is copied.
+func (d *mlDelegate) NotifyMsg(b []byte) {
+	if d.cfg.OnMessage != nil && len(b) > 0 {
+		d.cfg.OnMessage(append([]byte(nil), b...))
+	}
+}
+
 func (*mlDelegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
 func (*mlDelegate) LocalState(join bool) []byte                { return nil }
 func (*mlDelegate) MergeRemoteState(buf []byte, join bool)     {}
