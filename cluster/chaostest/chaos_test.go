@@ -365,6 +365,24 @@ func reportExits(t *testing.T, nodes *Nodes) {
 	}
 }
 
+// pauseNote says when the earlier owner of an overlap was paused across the
+// later one's start and the end of its interval was stamped after it ran
+// again: the stamp is when the process saw its work end (a commit's reply,
+// a chunk processed), which for work begun before the SIGSTOP can be long
+// after the broker took it.
+func pauseNote(o Overlap, p *Proc) string {
+	if p == nil {
+		return ""
+	}
+	for _, ps := range p.Pauses() {
+		if ps.Stop.Before(o.B.Start) && !ps.Cont.IsZero() && !o.A.End.Before(ps.Cont.Add(-50*time.Millisecond)) {
+			return fmt.Sprintf("\n  (%s was stopped (SIGSTOP) from %s to %s; its end stamp came %v after SIGCONT)",
+				o.A.Run, ps.Stop.Format(time.RFC3339Nano), ps.Cont.Format(time.RFC3339Nano), o.A.End.Sub(ps.Cont).Round(time.Microsecond))
+		}
+	}
+	return ""
+}
+
 // checkOwnership reads every process's ownership lines and fails the test
 // for two intervals of one task that overlap, and for logs the intervals
 // cannot be made from.
@@ -393,12 +411,16 @@ func checkOwnership(t *testing.T, g Guarantee, nodes *Nodes, logf func(string, .
 	}
 	logf("ownership: %d lines, %d intervals over %d tasks", events, len(ivs), len(tasks))
 	overlaps := Overlaps(ivs)
+	procs := map[string]*Proc{}
+	for _, p := range nodes.Procs() {
+		procs[p.Label] = p
+	}
 	for i, o := range overlaps {
 		if i == maxProblems {
 			t.Errorf("... and %d more overlaps", len(overlaps)-maxProblems)
 			break
 		}
-		t.Errorf("%v", o)
+		t.Errorf("%v%s", o, pauseNote(o, procs[o.A.Run]))
 	}
 	if len(overlaps) > 0 {
 		var logs []string

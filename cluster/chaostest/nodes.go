@@ -37,6 +37,7 @@ type Proc struct {
 
 	mu       sync.Mutex
 	paused   bool
+	pauses   []Stopped
 	expected bool // the test stopped it (SIGKILL, SIGTERM)
 	killed   bool // by SIGKILL
 	exitErr  error
@@ -151,13 +152,22 @@ func (ns *Nodes) signalPause(k int, sig syscall.Signal, paused bool) error {
 	if err != nil {
 		return err
 	}
+	if paused {
+		p.mu.Lock()
+		p.pauses = append(p.pauses, Stopped{Stop: time.Now()})
+		p.mu.Unlock()
+	}
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		return fmt.Errorf("%v %s: %w", sig, p.Label, err)
 	}
 	p.mu.Lock()
 	p.paused = paused
+	if !paused && len(p.pauses) > 0 {
+		p.pauses[len(p.pauses)-1].Cont = time.Now()
+	}
 	p.mu.Unlock()
-	ns.logf("%v %s", sig, p.Label)
+	name := map[bool]string{true: "SIGSTOP", false: "SIGCONT"}[paused]
+	ns.logf("%s %s", name, p.Label)
 	return nil
 }
 
@@ -245,6 +255,17 @@ func (p *Proc) Exited() (exited bool, at time.Time, err error, killed, expected 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return true, p.exitedAt, p.exitErr, p.killed, p.expected
+}
+
+// Stopped is a time a process was stopped with SIGSTOP: from before the
+// signal went to after SIGCONT came back (zero while still stopped).
+type Stopped struct{ Stop, Cont time.Time }
+
+// Pauses returns the times p was stopped.
+func (p *Proc) Pauses() []Stopped {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Stopped(nil), p.pauses...)
 }
 
 // Tail returns the last n lines of p's log.
