@@ -18,7 +18,7 @@ TEST_TIMEOUT ?= 25m
 # apt-get needs root; use sudo only when we are not root already.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: deps rocksdb kafka-jars build demo test test-short kafka-up kafka-down kafka-status bench bench-quick
+.PHONY: deps rocksdb kafka-jars build demo cluster-demo test test-short kafka-up kafka-down kafka-status bench bench-quick
 
 ## deps: system packages (RocksDB for the state stores) and the Kafka broker jars
 deps: rocksdb kafka-jars
@@ -43,6 +43,13 @@ build: rocksdb
 ## demo: run the demo program
 demo: deps
 	$(GO) run ./cmd/eddy demo
+
+## cluster-demo: the word count as a cluster of processes on a broker of its own
+## (127.0.0.1:19892): a node killed, a node added, exact counts checked
+CLUSTER_DEMO_FLAGS ?=
+
+cluster-demo: deps
+	$(GO) run ./examples/06-cluster $(CLUSTER_DEMO_FLAGS)
 
 ## test: all tests, with the race detector, against a real Kafka broker
 # The broker is stopped on every way out (test failure, Ctrl-C, SIGTERM, a closed

@@ -251,6 +251,9 @@ func (a *App) Err() error {
 // closes gracefully. It returns nil after a clean stop by ctx.
 func (a *App) Run(ctx context.Context) error {
 	if err := a.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return a.Close() // stopped while starting: a clean stop too
+		}
 		return errors.Join(err, a.Close())
 	}
 	select {

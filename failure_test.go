@@ -242,7 +242,9 @@ func TestZombieIsFenced(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	newApp := func() *eddy.App {
-		return e.newApp(t, t.TempDir(), eddy.WithProcessingGuarantee(eddy.ExactlyOnce), eddy.WithCommitInterval(time.Hour))
+		// Standalone: each takes every task, as two processes that do not
+		// form a cluster (a zombie) would.
+		return e.newApp(t, t.TempDir(), eddy.WithStandalone(), eddy.WithProcessingGuarantee(eddy.ExactlyOnce), eddy.WithCommitInterval(time.Hour))
 	}
 	// The zombie processes with an open transaction and never commits on
 	// its own (commit interval of an hour).

@@ -98,7 +98,9 @@ func TestSecondInstanceAtLeastOnce(t *testing.T) {
 	texts := []string{randomText(31, 3000), randomText(32, 3000), randomText(33, 3000)}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	opts := []eddy.Option{eddy.WithCommitInterval(200 * time.Millisecond)}
+	// Standalone: the second App takes every task from the first, as a
+	// process that does not join the first's cluster would.
+	opts := []eddy.Option{eddy.WithStandalone(), eddy.WithCommitInterval(200 * time.Millisecond)}
 	topo := hookedWordCount(t, e, func() {})
 	first := e.appOf(t, topo, t.TempDir(), opts...)
 	if err := first.Start(ctx); err != nil {
@@ -152,7 +154,9 @@ func TestPausedOwnerStopsWriting(t *testing.T) {
 	e.produce(t, text)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	opts := []eddy.Option{eddy.WithCommitInterval(200 * time.Millisecond)}
+	// Standalone: the second App takes every task from the first, as a
+	// process that does not join the first's cluster would.
+	opts := []eddy.Option{eddy.WithStandalone(), eddy.WithCommitInterval(200 * time.Millisecond)}
 	var pause atomic.Bool
 	var counted atomic.Int64
 	paused, resume := make(chan struct{}), make(chan struct{})

@@ -4,6 +4,7 @@
 package exampleapp
 
 import (
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -16,11 +17,20 @@ import (
 )
 
 // Flags are the flags every example has: where Kafka is, where the state
-// goes, the application id, the processing guarantee and the commit interval.
+// goes, the application id, the processing guarantee, the commit interval,
+// and how the process joins the others of its application (the cluster).
 type Flags struct {
 	brokers, brokerData, stateDir, appID, guarantee *string
 	commitInterval                                  *time.Duration
+
+	gossipBind, gossipAdvertise, seeds, gossipKeyFile, rack *string
+	standbys, capacity                                      *int
+	standalone                                              *bool
 }
+
+// GossipKeyEnv names the environment variable that may hold the gossip key,
+// in hex, when -gossip-key-file is not given.
+const GossipKeyEnv = "EDDY_GOSSIP_KEY"
 
 // RegisterFlags declares the shared flags on fs; appID is the default
 // application id.
@@ -32,6 +42,15 @@ func RegisterFlags(fs *flag.FlagSet, appID string) *Flags {
 		appID:          fs.String("app-id", appID, "application id"),
 		guarantee:      fs.String("guarantee", "at_least_once", "processing guarantee: at_least_once or exactly_once"),
 		commitInterval: fs.Duration("commit-interval", 0, "how often tasks commit (0: every second under at_least_once, 100ms under exactly_once)"),
+
+		gossipBind:      fs.String("gossip-bind", "", "host:port the cluster gossip listens on (empty: loopback, any free port)"),
+		gossipAdvertise: fs.String("gossip-advertise", "", "host:port the other nodes reach this one at (empty: the bound address)"),
+		seeds:           fs.String("seeds", "", "gossip addresses of nodes to join, comma-separated (optional: nodes find each other through Kafka)"),
+		gossipKeyFile:   fs.String("gossip-key-file", "", "file holding the gossip encryption key in hex, 32, 48 or 64 characters (default: $"+GossipKeyEnv+", else no encryption)"),
+		standbys:        fs.Int("standby-replicas", 1, "standby copies of each stateful task's state kept on other nodes"),
+		rack:            fs.String("rack", "", "where this node runs (rack, zone): standbys go to other racks when there are any"),
+		capacity:        fs.Int("capacity", 1, "this node's weight in the sharing out of tasks"),
+		standalone:      fs.Bool("standalone", false, "run every task in this process, without joining a cluster"),
 	}
 }
 
@@ -67,12 +86,92 @@ func (f *Flags) NewApp(topo *topology.Topology, tempPrefix string) (app *eddy.Ap
 	} else {
 		opts = append(opts, eddy.WithBrokers(strings.Split(*f.brokers, ",")...))
 	}
+	copts, err := f.clusterOptions()
+	if err != nil {
+		removeDir()
+		return nil, nil, err
+	}
+	opts = append(opts, copts...)
 	app, err = eddy.New(topo, opts...)
 	if err != nil {
 		removeDir()
 		return nil, nil, err
 	}
 	return app, func() { app.Close(); removeDir() }, nil
+}
+
+// clusterOptions maps the cluster flags to the App's options. Range checks
+// on the numbers are the App's (eddy.New).
+func (f *Flags) clusterOptions() ([]eddy.Option, error) {
+	opts := []eddy.Option{eddy.WithStandbyReplicas(*f.standbys), eddy.WithNodeCapacity(*f.capacity)}
+	if *f.standalone {
+		opts = append(opts, eddy.WithStandalone())
+	}
+	if *f.gossipBind != "" {
+		opts = append(opts, eddy.WithGossipBind(*f.gossipBind))
+	}
+	if *f.gossipAdvertise != "" {
+		opts = append(opts, eddy.WithGossipAdvertise(*f.gossipAdvertise))
+	}
+	if seeds := splitList(*f.seeds); len(seeds) > 0 {
+		opts = append(opts, eddy.WithClusterSeeds(seeds...))
+	}
+	if *f.rack != "" {
+		opts = append(opts, eddy.WithRack(*f.rack))
+	}
+	key, err := gossipKey(*f.gossipKeyFile, os.Getenv(GossipKeyEnv))
+	if err != nil {
+		return nil, err
+	}
+	if key != nil {
+		opts = append(opts, eddy.WithGossipKey(key))
+	}
+	return opts, nil
+}
+
+// splitList splits a comma-separated list, dropping blanks around and
+// between the commas.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// gossipKey reads the gossip key from the file at path, or else from env
+// (the value of $EDDY_GOSSIP_KEY); both hold it in hex. Neither given: nil,
+// no encryption. Errors say where the key came from and what is wrong with
+// it, never what it holds.
+func gossipKey(path, env string) ([]byte, error) {
+	from, text := "$"+GossipKeyEnv, env
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("-gossip-key-file: %w", err)
+		}
+		from, text = "-gossip-key-file "+path, string(b)
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		if path != "" {
+			return nil, fmt.Errorf("gossip key from %s: empty", from)
+		}
+		return nil, nil
+	}
+	switch len(text) {
+	case 32, 48, 64:
+	default:
+		return nil, fmt.Errorf("gossip key from %s: %d characters, want 32, 48 or 64 hex digits (a 16, 24 or 32 byte key)", from, len(text))
+	}
+	key, err := hex.DecodeString(text)
+	if err != nil {
+		// hex's error quotes the offending character: a piece of the key.
+		return nil, fmt.Errorf("gossip key from %s: not hex", from)
+	}
+	return key, nil
 }
 
 // ReadInput calls fn with the file at path ("-": standard input); an empty
