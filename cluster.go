@@ -3,6 +3,7 @@ package eddy
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/eddystreams/eddy/actors"
 	"github.com/eddystreams/eddy/cluster"
@@ -109,4 +110,25 @@ func (a *App) ClusterStatus() ClusterStatus {
 		return ClusterStatus{}
 	}
 	return cn.Status()
+}
+
+// nodeLease is the cluster node's lease, checked by tasks before every
+// record; nil when standalone.
+func (a *App) nodeLease() interface{ Valid(time.Time) bool } {
+	if a.cluster == nil {
+		return nil
+	}
+	return a.cluster.Lease()
+}
+
+// maxPredecessorWait bounds how long a task taken over under at-least-once
+// waits for its previous owner to stop writing: in a cluster the previous
+// owner stops within its lease of the decision this node read before it
+// fenced, plus the margin a commit's flush takes (decision 0026). 0: no
+// bound (standalone: the previous owner's commit interval and the margin).
+func (a *App) maxPredecessorWait() time.Duration {
+	if a.cluster == nil {
+		return 0
+	}
+	return a.cluster.Lease().Length() + predecessorMargin
 }

@@ -197,6 +197,9 @@ func (a *App) Start(ctx context.Context) error {
 		ChangelogConsumer: a.changelogConsumer,
 		Lease:             lease,
 		BeforeStart:       beforeStart,
+		// In a cluster an old owner stops writing within its node lease
+		// of the decision that moved the task (cluster.go).
+		MaxPredecessorWait: a.maxPredecessorWait(),
 	})
 	a.mu.Lock()
 	a.node = node // read by Metrics
@@ -352,6 +355,7 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		Owner:                  a.owner,
 		CommitInterval:         a.cfg.commitInterval,
 		OwnershipLease:         lease,
+		NodeLease:              a.nodeLease(),
 	})
 }
 

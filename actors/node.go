@@ -75,6 +75,13 @@ type NodeConfig struct {
 	// CommitPoint.PredecessorGrace with PredecessorMargin (default 1s).
 	WaitForPredecessors bool
 	PredecessorMargin   time.Duration
+	// MaxPredecessorWait, when above 0, caps that wait: in a cluster an
+	// owner stops writing once its node lease runs out (checked before
+	// every record, partition.Config.NodeLease), at most the lease after
+	// the decision that moved the task, which the new owner read before
+	// it fenced; so the lease and a margin are enough, however long the
+	// old owner's commit interval.
+	MaxPredecessorWait time.Duration
 	// Lease, when set, is the node's right to run tasks (a cluster.Lease,
 	// renewed while the node keeps up with the cluster's decisions). A
 	// task checks it before each chunk of records and each punctuation:

@@ -103,6 +103,9 @@ func (a *taskActor) Receive(c actor.Context) {
 			a.schedule(c)
 			return
 		}
+		if errors.Is(err, partition.ErrNodeLeaseExpired) {
+			err = &partition.RecoverableError{Err: err} // restarts once the lease is back
+		}
 		if err != nil {
 			a.fail(err)
 			return

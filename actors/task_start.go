@@ -126,7 +126,11 @@ func (a *taskActor) startIncarnation(ctx context.Context, self *actor.PID, first
 		return &partition.RecoverableError{Err: fmt.Errorf("task %s: committed offsets: %w", id, err)}
 	}
 	if n.cfg.WaitForPredecessors {
-		if g := cp.PredecessorGrace(n.cfg.Owner, task.FirstOwner(), n.cfg.CommitInterval, n.cfg.PredecessorMargin); g > 0 {
+		g := cp.PredecessorGrace(n.cfg.Owner, task.FirstOwner(), n.cfg.CommitInterval, n.cfg.PredecessorMargin)
+		if c := n.cfg.MaxPredecessorWait; c > 0 && g > c {
+			g = c
+		}
+		if g > 0 {
 			if wait := time.Until(fencedAt.Add(g)); wait > 0 {
 				n.log.Info("waiting for the task's previous owner to find it was fenced", "task", id.String(), "for", wait.Round(time.Millisecond))
 				<-n.slots
@@ -184,7 +188,7 @@ var errNoLongerAssigned = errors.New("no longer assigned to this node")
 // ErrNodeLeaseExpired stops a task whose node could not confirm in time
 // that it still follows the cluster's decisions (NodeConfig.Lease): another
 // node may own the task by now.
-var ErrNodeLeaseExpired = errors.New("the node's cluster lease ran out: it could not confirm the cluster's latest decisions in time")
+var ErrNodeLeaseExpired = partition.ErrNodeLeaseExpired
 
 // leaseValid says whether the node may run tasks now.
 func (n *Node) leaseValid() bool {

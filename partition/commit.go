@@ -115,6 +115,16 @@ func (t *Task) HasUncommitted() bool { return t.dirty || t.releasing || t.forceC
 // (Config.OwnershipLease): it must ConfirmOwnership before it goes on.
 var ErrLeaseExpired = errors.New("ownership lease expired: commit before processing more")
 
+// ErrNodeLeaseExpired stops Process when the node's lease ran out
+// (Config.NodeLease): the node could not confirm in time that the task is
+// still its own.
+var ErrNodeLeaseExpired = errors.New("the node's cluster lease ran out: it could not confirm the cluster's latest decisions in time")
+
+// nodeLeaseExpired says whether the node's lease ran out (Config.NodeLease).
+func (t *Task) nodeLeaseExpired() bool {
+	return t.cfg.NodeLease != nil && !t.cfg.NodeLease.Valid(time.Now())
+}
+
 // leaseExpired says whether the ownership lease ran out. It reads the clock
 // only when the task has a lease: it runs before every record.
 func (t *Task) leaseExpired() bool {

@@ -82,6 +82,13 @@ type Config struct {
 	// writing, also after a pause (a stopped process, a long GC), to what
 	// the new owner waits for (CommitPoint.PredecessorGrace).
 	OwnershipLease time.Duration
+	// NodeLease, when set, is the node's lease in its cluster: Process
+	// checks it before every record and stops with ErrNodeLeaseExpired
+	// once it ran out, so that a process resumed after a pause writes
+	// nothing more before it has confirmed the task is still its own.
+	// Under at-least-once this is what lets a new owner wait only the
+	// lease, not the old owner's commit interval (eddy's cluster).
+	NodeLease interface{ Valid(time.Time) bool }
 	Logger         *slog.Logger
 	// Clock is the wall clock of wall-clock punctuation (see
 	// PunctuateWallClock), of task idling and of the idle advance of stream
@@ -280,6 +287,9 @@ func (t *Task) Process(max int) (int, error) {
 	for n < max {
 		if t.leaseExpired() {
 			return n, ErrLeaseExpired
+		}
+		if t.nodeLeaseExpired() {
+			return n, ErrNodeLeaseExpired
 		}
 		if !t.queues.ready(now) {
 			waiting = t.queues.buffered > 0
