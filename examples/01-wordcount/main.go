@@ -91,5 +91,7 @@ func logLevel() slog.Level {
 	if os.Getenv("EDDY_DEBUG") != "" {
 		return slog.LevelDebug
 	}
-	return slog.LevelWarn
+	// Info: a node says when it joins its cluster and when it starts and
+	// stops owning each task.
+	return slog.LevelInfo
 }
