@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -16,8 +15,6 @@ import (
 	"github.com/eddystreams/eddy/cluster"
 	"github.com/eddystreams/eddy/internal/kafkatest"
 	"github.com/eddystreams/eddy/topology"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // ownerLog records, from the log lines of several nodes, when each node
@@ -302,120 +299,13 @@ func testClusterInProcess(t *testing.T, g eddy.Guarantee) {
 	if err := d.app.WaitIdle(ctx); err != nil {
 		t.Fatal(err)
 	}
-	seq := readCountSequences(t, e)
+	seq := countSequences(t, e.brokers, e.output) // failure_test.go
 	if g == eddy.ExactlyOnce {
-		assertExactlyOnce(t, seq, want(texts...))
+		checkExactSequences(t, seq, want(texts...))
 	} else {
-		assertAtLeastOnce(t, seq, want(texts...))
+		checkNothingLost(t, seq, want(texts...))
 	}
 	owners.checkNoOverlap(t, g == eddy.ExactlyOnce)
 }
 
 func want(texts ...string) map[string]int64 { return independentCount(strings.Join(texts, "")) }
-
-// assertAtLeastOnce checks that every count of every word was reached:
-// each of 1..n appears in the word's output (repeats allowed), n its count
-// in the input, and nothing above n.
-func assertAtLeastOnce(t *testing.T, seq map[string][]int64, want map[string]int64) {
-	t.Helper()
-	var bad []string
-	for w, n := range want {
-		seen := map[int64]bool{}
-		var top int64
-		for _, v := range seq[w] {
-			seen[v] = true
-			top = max(top, v)
-		}
-		ok := top == n
-		for i := int64(1); ok && i <= n; i++ {
-			ok = seen[i]
-		}
-		if !ok {
-			bad = append(bad, fmt.Sprintf("%q: want every count 1..%d, got %d values up to %d", w, n, len(seq[w]), top))
-		}
-	}
-	for w := range seq {
-		if _, ok := want[w]; !ok {
-			bad = append(bad, fmt.Sprintf("%q: counted, but not in the input", w))
-		}
-	}
-	slices.Sort(bad)
-	if len(bad) > 0 {
-		t.Fatalf("%d words wrong, e.g. %v", len(bad), bad[:min(5, len(bad))])
-	}
-}
-
-// readCountSequences reads the output topic read_committed from its start
-// to its end, and returns each word's counts in order.
-func readCountSequences(t *testing.T, e wcEnv) map[string][]int64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ends, err := kadm.NewClient(newClient(t, e.brokers)).ListEndOffsets(ctx, e.output)
-	if err != nil {
-		t.Fatal(err)
-	}
-	left := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			left[o.Partition] = o.Offset
-		}
-	})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(e.output),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.KeepControlRecords()) // the last offset of a partition may be a transaction marker
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	seq := map[string][]int64{}
-	for len(left) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("output not read to its end: partitions left %v", left)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if end, ok := left[r.Partition]; ok && r.Offset+1 >= end {
-				delete(left, r.Partition)
-			}
-			if r.Attrs.IsControl() {
-				return
-			}
-			if len(r.Value) != 8 {
-				t.Fatalf("count of %q is %d bytes", r.Key, len(r.Value))
-			}
-			var v int64
-			for _, x := range r.Value {
-				v = v<<8 | int64(x)
-			}
-			seq[string(r.Key)] = append(seq[string(r.Key)], v)
-		})
-	}
-	return seq
-}
-
-// assertExactlyOnce checks each word's counts are 1, 2, ..., n in order,
-// n its count in the input.
-func assertExactlyOnce(t *testing.T, seq map[string][]int64, want map[string]int64) {
-	t.Helper()
-	var bad []string
-	for w, c := range want {
-		got := seq[w]
-		ok := int64(len(got)) == c
-		for i := 0; ok && i < len(got); i++ {
-			ok = got[i] == int64(i+1)
-		}
-		if !ok {
-			bad = append(bad, fmt.Sprintf("%q: want 1..%d, got %v", w, c, got[:min(len(got), 12)]))
-		}
-	}
-	for w := range seq {
-		if _, ok := want[w]; !ok {
-			bad = append(bad, fmt.Sprintf("%q: counted, but not in the input", w))
-		}
-	}
-	slices.Sort(bad)
-	if len(bad) > 0 {
-		t.Fatalf("%d words wrong, e.g. %v", len(bad), bad[:min(5, len(bad))])
-	}
-}

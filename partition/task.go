@@ -89,7 +89,7 @@ type Config struct {
 	// Under at-least-once this is what lets a new owner wait only the
 	// lease, not the old owner's commit interval (eddy's cluster).
 	NodeLease interface{ Valid(time.Time) bool }
-	Logger         *slog.Logger
+	Logger    *slog.Logger
 	// Clock is the wall clock of wall-clock punctuation (see
 	// PunctuateWallClock), of task idling and of the idle advance of stream
 	// time. Default: time.Now.
