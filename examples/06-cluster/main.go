@@ -45,8 +45,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
+
+	"github.com/eddystreams/eddy/examples/exampleapp"
 )
 
 func main() {
@@ -68,7 +69,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "cluster: unexpected arguments %q\n", flag.Args())
 		os.Exit(2)
 	}
-	c.brokers = splitList(brokers)
+	c.brokers = exampleapp.SplitList(brokers)
 	c.out = os.Stdout
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -78,14 +79,4 @@ func main() {
 		stop()
 		os.Exit(1)
 	}
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, v := range strings.Split(s, ",") {
-		if v = strings.TrimSpace(v); v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
 }

@@ -113,7 +113,7 @@ func (f *Flags) clusterOptions() ([]eddy.Option, error) {
 	if *f.gossipAdvertise != "" {
 		opts = append(opts, eddy.WithGossipAdvertise(*f.gossipAdvertise))
 	}
-	if seeds := splitList(*f.seeds); len(seeds) > 0 {
+	if seeds := SplitList(*f.seeds); len(seeds) > 0 {
 		opts = append(opts, eddy.WithClusterSeeds(seeds...))
 	}
 	if *f.rack != "" {
@@ -129,9 +129,9 @@ func (f *Flags) clusterOptions() ([]eddy.Option, error) {
 	return opts, nil
 }
 
-// splitList splits a comma-separated list, dropping blanks around and
+// SplitList splits a comma-separated list, dropping blanks around and
 // between the commas.
-func splitList(s string) []string {
+func SplitList(s string) []string {
 	var out []string
 	for _, v := range strings.Split(s, ",") {
 		if v = strings.TrimSpace(v); v != "" {

@@ -85,12 +85,12 @@ func TestMissingKeyFile(t *testing.T) {
 }
 
 func TestSplitList(t *testing.T) {
-	got := splitList(" 127.0.0.1:7946, ,10.0.0.2:7946,")
+	got := SplitList(" 127.0.0.1:7946, ,10.0.0.2:7946,")
 	if strings.Join(got, "|") != "127.0.0.1:7946|10.0.0.2:7946" {
-		t.Fatalf("splitList = %q", got)
+		t.Fatalf("SplitList = %q", got)
 	}
-	if got := splitList(""); got != nil {
-		t.Fatalf("splitList(\"\") = %q, want none", got)
+	if got := SplitList(""); got != nil {
+		t.Fatalf("SplitList(\"\") = %q, want none", got)
 	}
 }
 
