@@ -96,6 +96,7 @@ type Node struct {
 	pending   map[topology.TaskID]pendingRelease
 	joined    chan struct{} // closed once a decision with this node was applied
 	joinedAs  actors.Assign
+	started   bool          // Start made the membership and knows self
 	changed   chan struct{} // closed and replaced on releases and membership changes
 	closed    bool
 }
@@ -146,7 +147,11 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 func (n *Node) Lease() *Lease { return n.lease }
 
 // Self is this node's id (after Start).
-func (n *Node) Self() NodeID { return n.self }
+func (n *Node) Self() NodeID {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.self
+}
 
 // Start creates the decision log topic if needed, joins the gossip, and
 // starts following the log and coordinating. It does not wait for an
@@ -172,7 +177,10 @@ func (n *Node) Start(ctx context.Context) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	n.view.ms = n.ms
+	n.mu.Lock()
 	n.self = n.ms.Self().ID
+	n.started = true
+	n.mu.Unlock()
 	n.log = n.log.With("node", n.self)
 	if n.reader, err = NewLogReader(LogReaderConfig{
 		App: app, Client: kafka, Lease: n.lease,
@@ -242,15 +250,14 @@ type NodeStatus struct {
 
 // Status is a snapshot of the node.
 func (n *Node) Status() NodeStatus {
-	st := NodeStatus{Self: n.self, LeaseValid: n.lease.Valid(time.Now())}
-	if n.ms != nil {
+	n.mu.Lock()
+	st := NodeStatus{Self: n.self, LeaseValid: n.lease.Valid(time.Now()), Applied: n.applied}
+	coord, started := n.coord, n.started
+	n.mu.Unlock()
+	if started {
 		st.Members = n.ms.Members()
 		st.GossipAddr = n.ms.Self().GossipAddr
 	}
-	n.mu.Lock()
-	coord := n.coord
-	st.Applied = n.applied
-	n.mu.Unlock()
 	if coord != nil {
 		st.Coordinator = coord.Status()
 	}
