@@ -185,6 +185,10 @@ func (a *taskActor) withTimeout(ctx context.Context, f func(context.Context) err
 // the node closed) meanwhile.
 var errNoLongerAssigned = errors.New("no longer assigned to this node")
 
+// ErrNoLongerAssigned, returned by NodeConfig.BeforeStart, ends a start
+// quietly: the task was taken away meanwhile.
+var ErrNoLongerAssigned = errNoLongerAssigned
+
 // ErrNodeLeaseExpired stops a task whose node could not confirm in time
 // that it still follows the cluster's decisions (NodeConfig.Lease): another
 // node may own the task by now.

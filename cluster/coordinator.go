@@ -126,6 +126,11 @@ type CoordinatorConfig struct {
 	// in its quorum only while they are (see quorum). Nil: every member
 	// not seen counts.
 	AliveElsewhere func(ctx context.Context, ids []NodeID) (map[NodeID]bool, error)
+	// ElectionSettle is how long a node must stay elected before it
+	// takes the log: a member suspected dead for a moment under load must
+	// not make another node fence the coordinator. Default 300 ms (it
+	// overlaps the death's debounce).
+	ElectionSettle time.Duration
 	// RetryBackoff is the wait after a failed take-over or write. Default
 	// 1 s.
 	RetryBackoff time.Duration
@@ -183,6 +188,9 @@ type Coordinator struct {
 	retryAt       time.Time
 	leading       bool
 	fenced        error
+	fencedUntil   time.Time     // a fence by a member is waited out until then
+	fenceBackoff  time.Duration // doubles with each fence in a row
+	electedSince  time.Time     // this node elected without a break since
 	foreignSince  time.Time
 	foreignFor    NodeID
 	explained     *Decision // the live decision last found written by a member
@@ -204,6 +212,7 @@ func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
 	def(&cfg.JoinSettle, 2*time.Second)
 	def(&cfg.ForeignGrace, 5*time.Second)
 	def(&cfg.RetryBackoff, time.Second)
+	def(&cfg.ElectionSettle, 300*time.Millisecond)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -357,6 +366,18 @@ func (c *Coordinator) step(now time.Time) time.Time {
 	}
 	elected, _ := Elect(view)
 	c.setStatus(func(s *CoordinatorStatus) { s.Coordinator = elected })
+	if elected != c.cfg.Self {
+		c.electedSince = time.Time{}
+	} else if c.electedSince.IsZero() {
+		c.electedSince = now
+	}
+	if c.fenced != nil && !c.fencedUntil.IsZero() && !now.Before(c.fencedUntil) {
+		// Fenced by a member whose view disagreed for a moment: still
+		// elected here once the fence is waited out, take the log back.
+		c.cfg.Logger.Info("fenced a while ago by a member; coordinating again if still elected")
+		c.fenced, c.fencedUntil = nil, time.Time{}
+		c.setStatus(func(s *CoordinatorStatus) { s.Fenced = nil })
+	}
 
 	switch {
 	case elected != c.cfg.Self:
@@ -365,7 +386,16 @@ func (c *Coordinator) step(now time.Time) time.Time {
 			c.stopLeading()
 		}
 	case c.fenced != nil:
-		// Stopped until the membership changes (noteChanges clears it).
+		// Stopped until the membership changes (noteChanges clears it)
+		// or, when a member fenced it, until fencedUntil.
+		if !c.fencedUntil.IsZero() {
+			wakeAt = append(wakeAt, c.fencedUntil)
+		}
+	case !c.leading && now.Sub(c.electedSince) < c.cfg.ElectionSettle:
+		// Newly elected: a member seen dead for a moment (a false
+		// suspicion under load) must not make this node fence the
+		// coordinator everyone else still sees.
+		wakeAt = append(wakeAt, c.electedSince.Add(c.cfg.ElectionSettle))
 	case !c.foreignSince.IsZero():
 		// A decision from a coordinator we do not see: never fence it
 		// back; checkForeign reports it.
@@ -462,8 +492,11 @@ func (c *Coordinator) noteChanges(view []ViewMember, now time.Time) {
 	c.seen = cur
 	if changed && c.fenced != nil {
 		c.cfg.Logger.Info("membership changed since this node was fenced: it may coordinate again if elected")
-		c.fenced = nil
+		c.fenced, c.fencedUntil = nil, time.Time{}
 		c.setStatus(func(s *CoordinatorStatus) { s.Fenced = nil })
+	}
+	if changed {
+		c.fenceBackoff = 0
 	}
 }
 
@@ -510,7 +543,7 @@ func (c *Coordinator) checkForeign(view []ViewMember, now time.Time) time.Time {
 		}
 		if d != nil && c.leading {
 			// A member we see wrote after we took the log: it took it.
-			c.fenceStop(fmt.Errorf("coordinator %s wrote epoch %d: %w", d.Coordinator, d.Epoch, ErrFenced))
+			c.fenceStopByMember(fmt.Errorf("coordinator %s wrote epoch %d: %w", d.Coordinator, d.Epoch, ErrFenced))
 		}
 		return time.Time{}
 	}
@@ -537,6 +570,16 @@ func (c *Coordinator) fenceStop(err error) {
 	c.stopLeading()
 	c.fenced = err
 	c.setStatus(func(s *CoordinatorStatus) { s.Fenced = err })
+}
+
+// fenceStopByMember is fenceStop when the writer that fenced this node is
+// a member it sees (views disagreed): unlike a foreign coordinator, it is
+// waited out for a backoff (1 s, doubling up to 30 s while it repeats),
+// after which this node coordinates again if it is still elected.
+func (c *Coordinator) fenceStopByMember(err error) {
+	c.fenceStop(err)
+	c.fenceBackoff = min(max(2*c.fenceBackoff, time.Second), 30*time.Second)
+	c.fencedUntil = time.Now().Add(c.fenceBackoff)
 }
 
 func (c *Coordinator) stopLeading() {
@@ -612,7 +655,10 @@ func (c *Coordinator) decide(view []ViewMember) {
 	err := c.cfg.Log.Write(ctx, d, rels)
 	cancel()
 	if errors.Is(err, ErrFenced) {
-		c.fenceStop(err)
+		// Who fenced it shows when its decision is read: a foreign
+		// coordinator is then reported (checkForeign) and never fenced
+		// back; a member is waited out.
+		c.fenceStopByMember(err)
 		return
 	}
 	if err != nil {

@@ -222,11 +222,11 @@ func TestCoordinatorOnlyTheElectedWrites(t *testing.T) {
 		// On an empty log the oldest decides at once on what it sees,
 		// without waiting for joins to settle; the joins seen since do
 		// not call for another decision when nothing changed.
-		advance(100 * time.Millisecond)
+		advance(400 * time.Millisecond) // the election settles (300 ms)
 		if n := len(hub.written()); n != 1 {
 			t.Fatalf("%d decisions right after the start on an empty log, want 1", n)
 		}
-		advance(2400 * time.Millisecond)
+		advance(2100 * time.Millisecond)
 		ds := hub.written()
 		if len(ds) != 1 || ds[0].Coordinator != "b" || ds[0].Epoch != 1 || len(ds[0].Nodes) != 3 {
 			t.Fatalf("decisions %+v; want one, epoch 1 by b (the oldest) over a, b, c", ds)
@@ -516,6 +516,40 @@ func TestCoordinatorCountsOnlyMembersThatAnswer(t *testing.T) {
 		}
 		if st := ca.Status(); !st.Leading {
 			t.Fatalf("a status %+v; want it still leading", st)
+		}
+	})
+}
+
+// TestCoordinatorFencedByAMemberTakesTheLogBack: b, seeing a dead for a
+// moment, takes the log and decides; once b sees a again it steps down.
+// a, fenced by a member and still elected, waits out a backoff and takes
+// the log back, instead of leaving the cluster without a coordinator until
+// the membership changes again.
+func TestCoordinatorFencedByAMemberTakesTheLogBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := newHub()
+		view := newView(member("a", 1), member("b", 2))
+		ca := startCoordinator(t, "app", "a", view, hub, CoordinatorConfig{})
+		advance(3 * time.Second)
+		if ds := hub.written(); len(ds) != 1 || ds[0].Coordinator != "a" {
+			t.Fatalf("decisions %+v; want epoch 1 by a", ds)
+		}
+		bview := newView(member("b", 2)) // b's view: a gone for a moment
+		cb := startCoordinator(t, "app", "b", bview, hub, CoordinatorConfig{})
+		cb.Observe(hub.written()[0], false)
+		advance(3 * time.Second) // its own join settles
+		if ds := hub.written(); len(ds) < 2 || ds[1].Coordinator != "b" {
+			t.Fatalf("decisions %+v; want b's epoch 2", ds)
+		}
+		bview.set(member("a", 1)) // a is back in b's view: b steps down
+		advance(5 * time.Second)
+		ds := hub.written()
+		last := ds[len(ds)-1]
+		if last.Coordinator != "a" || len(last.Nodes) != 2 || !ca.Status().Leading {
+			t.Fatalf("decisions %+v, a %+v; want a coordinating again over a and b", ds, ca.Status())
+		}
+		if st := cb.Status(); st.Leading {
+			t.Fatalf("b still leads: %+v", st)
 		}
 	})
 }

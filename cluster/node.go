@@ -182,6 +182,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.started = true
 	n.mu.Unlock()
 	n.log = n.log.With("node", n.self)
+	readFrom := time.Now()
 	if n.reader, err = NewLogReader(LogReaderConfig{
 		App: app, Client: kafka, Lease: n.lease,
 		OnDecision: n.onDecision, OnReleased: n.onReleased, Log: n.log,
@@ -205,7 +206,7 @@ func (n *Node) Start(ctx context.Context) error {
 		coord.Observe(latest, false)
 	}
 	n.wg.Add(2)
-	go n.applyLoop()
+	go n.applyLoop(readFrom)
 	go n.reportLoop()
 	return nil
 }
@@ -338,6 +339,7 @@ func (n *Node) onDecision(d Decision, live bool) {
 	case n.wake <- struct{}{}:
 	default:
 	}
+	n.signalChanged() // a start waiting for its handover looks again
 }
 
 // onReleased takes each release read from the log.
@@ -384,8 +386,13 @@ func (n *Node) onMessage(b []byte) {
 // applyLoop tells Local each new decision, in epoch order (a decision read
 // while the previous one was being told replaces any not told yet: each is
 // a whole placement).
-func (n *Node) applyLoop() {
+func (n *Node) applyLoop(readFrom time.Time) {
 	defer n.wg.Done()
+	// Nothing from the log's history is applied: a decision that gave
+	// this node tasks before it restarted would fence their owners now.
+	if err := n.reader.WaitFresh(n.ctx, readFrom); err != nil {
+		return
+	}
 	for {
 		select {
 		case <-n.ctx.Done():
@@ -521,10 +528,15 @@ func (n *Node) reportLags() {
 		return
 	}
 	lags := map[topology.TaskID]int64{}
+	lost := false
 	for _, ts := range st.Tasks {
 		if ts.Role != actors.RoleActive && ts.ChangelogLag >= 0 {
 			lags[ts.ID] = ts.ChangelogLag
 		}
+		lost = lost || ts.Role == actors.RoleActive && ts.State == actors.TaskLost
+	}
+	if lost {
+		n.retakeLost(st)
 	}
 	to, ok := n.coordinatorID()
 	if !ok {
@@ -539,6 +551,42 @@ func (n *Node) reportLags() {
 	}
 }
 
+// retakeLost starts again the tasks this node lost to a fence while the
+// newest decision still gives them to it: the fence came from a node that
+// acted on an older decision (the decision log is the authority, and this
+// node, its lease valid, has read it to within the lease). Telling the
+// node the decision again starts them (actors.Node re-assigns a lost task
+// when an assignment names it).
+func (n *Node) retakeLost(st actors.NodeStatus) {
+	n.mu.Lock()
+	d, applied := n.latest, n.applied
+	n.mu.Unlock()
+	if d.Epoch != applied.Epoch || !n.lease.Valid(time.Now()) {
+		return // a newer decision is on its way; it decides
+	}
+	mine := d.Nodes[n.self]
+	active := map[topology.TaskID]bool{}
+	for _, t := range mine.Active {
+		active[t] = true
+	}
+	var again []string
+	for _, ts := range st.Tasks {
+		if ts.Role == actors.RoleActive && ts.State == actors.TaskLost && active[ts.ID] {
+			again = append(again, ts.ID.String())
+		}
+	}
+	if len(again) == 0 {
+		return
+	}
+	n.log.Warn("tasks lost to a fence are still this node's in the newest decision; starting them again", "tasks", again, "epoch", d.Epoch)
+	a := actors.Assign{Epoch: d.Epoch, Active: mine.Active, Standby: mine.Standby, Warmup: mine.Warmup}
+	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
+	defer cancel()
+	if _, err := n.cfg.Local.Tell(ctx, &a); err != nil && n.ctx.Err() == nil {
+		n.log.Warn("starting lost tasks again failed", "err", err)
+	}
+}
+
 // BeforeStart is actors.NodeConfig.BeforeStart: a task moved here waits
 // until its previous owner released it, is no longer a live member, or
 // HandoverTimeout passed.
@@ -550,6 +598,11 @@ func (n *Node) BeforeStart(ctx context.Context, id topology.TaskID) error {
 		rel, hasRel := n.released[id]
 		changed := n.changed
 		n.mu.Unlock()
+		if !n.stillMine(id) {
+			// A newer decision took it away before the start fenced
+			// anyone: the start must not take it from its new owner.
+			return actors.ErrNoLongerAssigned
+		}
 		if !moved || h.From == "" || h.From == n.self {
 			return nil
 		}
@@ -574,6 +627,19 @@ func (n *Node) BeforeStart(ctx context.Context, id topology.TaskID) error {
 		case <-changed:
 		}
 	}
+}
+
+// stillMine says whether the newest decision read gives task id to this
+// node as active.
+func (n *Node) stillMine(id topology.TaskID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, t := range n.latest.Nodes[n.self].Active {
+		if t == id {
+			return true
+		}
+	}
+	return false
 }
 
 func (n *Node) isLive(id NodeID) bool {
