@@ -84,7 +84,7 @@ bench-quick: deps
 ## (CLUSTER_BENCH_PORT): 3 word-count nodes, 20 kill -9 per configuration, a
 ## third node joining; writes docs/benchmarks/cluster-results.md (~15 min).
 ## CLUSTER_BENCH_FLAGS=-quick: 3 kills per configuration, printed only (< 3 min)
-CLUSTER_BENCH_PORT ?= 19592
+CLUSTER_BENCH_PORT ?= 19692
 CLUSTER_BENCH_FLAGS ?=
 
 bench-cluster: deps

@@ -7,7 +7,7 @@
 // there; it prints "ready" on standard output once its first tasks run, and
 // closes cleanly on SIGTERM or SIGINT.
 //
-//	cluster-node -brokers 127.0.0.1:19592 -app-id wc -state-dir /tmp/n1 -guarantee exactly_once -standbys 1
+//	cluster-node -brokers 127.0.0.1:19692 -app-id wc -state-dir /tmp/n1 -guarantee exactly_once -standbys 1
 package main
 
 import (

@@ -62,7 +62,7 @@ func logf(format string, args ...any) {
 
 func main() {
 	var c config
-	flag.IntVar(&c.port, "port", 19592, "port of the benchmark's own Kafka broker (the controller takes the next one)")
+	flag.IntVar(&c.port, "port", 19692, "port of the benchmark's own Kafka broker (the controller takes the next one; the tests' own brokers use 19592, 19602 and 19792)")
 	flag.IntVar(&c.kills, "kills", 0, "kills per failover configuration (default 20, quick 3)")
 	flag.StringVar(&c.guarantee, "guarantee", "", "run only the configurations under this guarantee (exactly_once or at_least_once); default all")
 	flag.IntVar(&c.standbys, "standbys", -1, "run only the configurations with this many standby replicas; default all")
