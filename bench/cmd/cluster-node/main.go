@@ -43,6 +43,7 @@ func run() error {
 		input     = flag.String("input-topic", "text-lines", "input topic (must exist)")
 		output    = flag.String("output-topic", "word-counts", "output topic (must exist)")
 		level     = flag.String("log-level", "debug", "log level: debug, info, warn or error")
+		appendT   = flag.Bool("append-time", false, "create the internal topics with message.timestamp.type=LogAppendTime (the broker stamps each batch when it writes it: a measure of when the tasks wrote)")
 	)
 	flag.Parse()
 	if *stateDir == "" {
@@ -68,7 +69,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	app, err := eddy.New(topo,
+	opts := []eddy.Option{
 		eddy.WithBrokers(strings.Split(*brokers, ",")...),
 		eddy.WithApplicationID(*appID),
 		eddy.WithStateDir(*stateDir),
@@ -76,7 +77,11 @@ func run() error {
 		eddy.WithCommitInterval(interval),
 		eddy.WithStandbyReplicas(*standbys),
 		eddy.WithLogger(log),
-	)
+	}
+	if *appendT {
+		opts = append(opts, eddy.WithInternalTopicConfig(map[string]string{"message.timestamp.type": "LogAppendTime"}))
+	}
+	app, err := eddy.New(topo, opts...)
 	if err != nil {
 		return err
 	}

@@ -54,11 +54,11 @@ func (b *broker) stop() {
 	_ = b.script("stop").Run()
 }
 
-// createTopics creates topics with partitions each and waits until every
-// partition has a leader.
-func (b *broker) createTopics(ctx context.Context, partitions int32, names ...string) error {
+// createTopics creates topics with partitions each and configs, and waits
+// until every partition has a leader.
+func (b *broker) createTopics(ctx context.Context, partitions int32, configs map[string]*string, names ...string) error {
 	for _, name := range names {
-		resp, err := b.admin.CreateTopic(ctx, partitions, 1, nil, name)
+		resp, err := b.admin.CreateTopic(ctx, partitions, 1, configs, name)
 		if err == nil {
 			err = resp.Err
 		}

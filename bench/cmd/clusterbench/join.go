@@ -16,6 +16,7 @@ type joinResult struct {
 	epochs        int            // decisions written meanwhile
 	before, after map[string]int // actives per node
 	moved         []string       // tasks whose owner changed, first decision to last
+	touched       []string       // tasks whose owner changed in any decision (moved and perhaps back)
 	moves         int            // owner changes summed over every decision in between
 	goalMoves     int            // ⌈T/N⌉
 	// pause: the longest gap in the records of a task that did not move,
@@ -27,10 +28,13 @@ type joinResult struct {
 	// the task's processing rather than its visibility.
 	pauseRaw, baselineRaw         time.Duration
 	pauseRawTask, baselineRawTask string
-	watched, watchedStill         int // tasks whose records are told apart; of them not moved
-	movedPause                    map[string]time.Duration
-	restores                      []joinRestore
-	errs                          []string
+	// The input's own longest gap (by the broker's append time) in the
+	// same windows: how steady the load itself was.
+	inputGap, inputBaseline time.Duration
+	watched, watchedStill   int // tasks whose records are told apart; of them not moved
+	movedPause              map[string]time.Duration
+	restores                []joinRestore
+	errs                    []string
 }
 
 // joinRestore is the state a moved counting task restored on its new owner.
@@ -76,7 +80,7 @@ func (s *scenario) join(ctx context.Context, baseline time.Duration) (joinResult
 	r.epochs = len(ds)
 	r.before, r.after = s.activesPerNode(d0.d), s.activesPerNode(d1.d)
 	r.goalMoves = (len(s.tasks) + len(s.nodes) - 1) / len(s.nodes)
-	moved := map[string]bool{}
+	moved := map[string]bool{} // owner changed in some decision: not a task that stayed
 	prev := d0.d
 	for _, d := range ds {
 		for _, t := range s.tasks {
@@ -84,15 +88,19 @@ func (s *scenario) join(ctx context.Context, baseline time.Duration) (joinResult
 			b, _ := ownerOf(d.d, t)
 			if a != b {
 				r.moves++
+				if !moved[t] {
+					moved[t] = true
+					r.touched = append(r.touched, t)
+				}
 			}
 		}
 		prev = d.d
 	}
+	sort.Strings(r.touched)
 	for _, t := range s.tasks {
 		a, _ := ownerOf(d0.d, t)
 		b, _ := ownerOf(d1.d, t)
 		if a != b {
-			moved[t] = true
 			r.moved = append(r.moved, t)
 		}
 	}
@@ -125,11 +133,21 @@ func (s *scenario) join(ctx context.Context, baseline time.Duration) (joinResult
 			}
 		}
 	}
+	if s.watchRaw != nil {
+		from := start.Add(-min(start.Sub(settledAt), end.Sub(start)))
+		for p := int32(0); p < partitions; p++ {
+			k := streamKey{pid: inputPID, part: p}
+			g, _ := s.watchRaw.maxGap(k, start, end)
+			r.inputGap = max(r.inputGap, g)
+			g, _ = s.watchRaw.maxGap(k, from, start)
+			r.inputBaseline = max(r.inputBaseline, g)
+		}
+	}
 	ends, err := s.b.endOffsets(ctx, s.changelog, false)
 	if err != nil {
 		return r, err
 	}
-	for _, t := range r.moved {
+	for _, t := range r.touched {
 		sub, p, _ := parseTask(t)
 		if sub != 1 {
 			continue

@@ -85,7 +85,10 @@ func main() {
 			c.preload = 25_000
 		}
 	}
-	c.joinBaseline = 5 * time.Second
+	c.joinBaseline = 10 * time.Second
+	if c.quick {
+		c.joinBaseline = 5 * time.Second
+	}
 	c.failoverTimeout = time.Minute
 	c.settleTimeout = 3 * time.Minute
 	wd, err := os.Getwd()

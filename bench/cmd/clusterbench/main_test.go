@@ -63,3 +63,24 @@ func TestWatcherGaps(t *testing.T) {
 		t.Errorf("gap over [1000,1500] = %v, want 500ms", gap)
 	}
 }
+
+func TestInsertTimeKeepsOrder(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var a []time.Time
+	for _, ms := range []int{10, 30, 20, 30, 5, 40} {
+		a = insertTime(a, t0.Add(time.Duration(ms)*time.Millisecond))
+	}
+	var got []int
+	for _, x := range a {
+		got = append(got, int(x.Sub(t0).Milliseconds()))
+	}
+	want := []int{5, 10, 20, 30, 40}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+	}
+}

@@ -100,8 +100,8 @@ func (j *joinRun) print() {
 		tail += x.tail
 		full += x.full
 	}
-	fmt.Printf("join %s moved=%d goal=%d moves=%d epochs=%d pause_ms=%d baseline_gap_ms=%d restored_tail=%d full=%d took_ms=%d overlaps=%d\n",
-		j.conf.name(), len(r.moved), r.goalMoves, r.moves, r.epochs, r.pause.Milliseconds(), r.baseline.Milliseconds(), tail, full, r.took.Milliseconds(), len(j.overlaps))
+	fmt.Printf("join %s moved=%d goal=%d touched=%d moves=%d epochs=%d pause_ms=%d baseline_gap_ms=%d restored_tail=%d full=%d took_ms=%d overlaps=%d\n",
+		j.conf.name(), len(r.moved), r.goalMoves, len(r.touched), r.moves, r.epochs, r.pause.Milliseconds(), r.baseline.Milliseconds(), tail, full, r.took.Milliseconds(), len(j.overlaps))
 }
 
 type report struct {
@@ -241,7 +241,7 @@ func (r *report) writeBreakdown(b *strings.Builder, f *failoverRun) {
 	}
 	perTask("at: owning task", func(t taskFailover) time.Duration { return t.owning })
 	perTask("at: first commit", func(t taskFailover) time.Duration { return t.commit })
-	perTask("at: first record written", func(t taskFailover) time.Duration { return t.produced })
+	perTask("at: first record written (broker append time)", func(t taskFailover) time.Duration { return t.produced })
 	perTask("at: first record visible (read committed)", func(t taskFailover) time.Duration { return t.output })
 	recs := f.taskSeries(counting, func(t taskFailover) time.Duration { return time.Duration(t.records) })
 	rmed, _ := percentile(recs, 50)
@@ -284,14 +284,16 @@ func (r *report) writeJoin(b *strings.Builder, j *joinRun) {
 	w("| | measured | goal |\n|---|--:|--:|\n")
 	w("| actives per node before → after | %s → %s | |\n", describeCounts(res.before), describeCounts(res.after))
 	w("| tasks moved (first to last decision) | %d %v | ≤ %d |\n", len(res.moved), res.moved, res.goalMoves)
+	w("| tasks moved in some decision (some back again) | %d %v | |\n", len(res.touched), res.touched)
 	w("| owner changes over every decision | %d in %d decisions | |\n", res.moves, res.epochs)
 	w("| longest pause of a task that did not move (records visible, read committed) | %d ms (%s) | ≤ %d ms (2 commit intervals) |\n", res.pause.Milliseconds(), res.pauseTask, 2*j.scenario.commit.Milliseconds())
 	w("| longest gap before the join (baseline) | %d ms (%s) | |\n", res.baseline.Milliseconds(), res.baselineTask)
 	if res.pauseRawTask != "" {
 		w("| the same by records written, committed or not: during the join | %d ms (%s) | |\n", res.pauseRaw.Milliseconds(), res.pauseRawTask)
 		w("| … and before it (baseline) | %d ms (%s) | |\n", res.baselineRaw.Milliseconds(), res.baselineRawTask)
+		w("| the input's own longest gap: during the join / before it | %d ms / %d ms | |\n", res.inputGap.Milliseconds(), res.inputBaseline.Milliseconds())
 	}
-	w("| tasks watched (not moved) | %d (%d) | |\n", res.watched, res.watchedStill)
+	w("| tasks watched (of them never moved) | %d (%d) | |\n", res.watched, res.watchedStill)
 	w("| join took (start to settled) | %.1f s | |\n\n", res.took.Seconds())
 	if len(res.movedPause) > 0 {
 		var ts []string

@@ -65,7 +65,12 @@ func newScenario(c *config, b *broker, name, guarantee string, standbys int) *sc
 // preload is processed and the cluster settled.
 func (s *scenario) setup(ctx context.Context, n int) error {
 	logf("%s: setting up %d nodes (%s, %d standby)", s.name, n, s.guarantee, s.standbys)
-	if err := s.b.createTopics(ctx, partitions, s.input, s.output); err != nil {
+	// The broker stamps the batches of the input and the output (and, by
+	// the nodes' option, of the repartition topic) when it writes them: when
+	// the load and the tasks wrote, whatever the benchmark's own readers'
+	// delays.
+	appendTime := "LogAppendTime"
+	if err := s.b.createTopics(ctx, partitions, map[string]*string{"message.timestamp.type": &appendTime}, s.input, s.output); err != nil {
 		return err
 	}
 	if err := cluster.EnsureLogTopic(ctx, s.b.admin, s.app, 1); err != nil {
@@ -100,11 +105,11 @@ func (s *scenario) setup(ctx context.Context, n int) error {
 	if s.eos() {
 		topics = append(topics, s.repartition)
 	}
-	if s.watch, err = newWatcher(s.b.addr, s.eos(), true, topics...); err != nil {
+	if s.watch, err = newWatcher(s.b.addr, s.eos(), true, "", topics...); err != nil {
 		return err
 	}
 	if s.eos() {
-		if s.watchRaw, err = newWatcher(s.b.addr, true, false, topics...); err != nil {
+		if s.watchRaw, err = newWatcher(s.b.addr, true, false, s.input, topics...); err != nil {
 			return err
 		}
 	}
@@ -129,7 +134,7 @@ func (s *scenario) addNode() error {
 		logPath: filepath.Join(s.c.logs, s.app+"-"+name+".log"),
 		args: []string{"-brokers", s.b.addr, "-app-id", s.app, "-state-dir", dir,
 			"-guarantee", s.guarantee, "-commit-interval", s.commit.String(),
-			"-standbys", strconv.Itoa(s.standbys), "-input-topic", s.input, "-output-topic", s.output}}
+			"-standbys", strconv.Itoa(s.standbys), "-input-topic", s.input, "-output-topic", s.output, "-append-time"}}
 	s.nodes = append(s.nodes, nd)
 	return nd.start()
 }

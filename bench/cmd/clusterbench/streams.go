@@ -18,26 +18,36 @@ import (
 // topic (the output and the repartition topic have the same partition count
 // and both partition by the word's murmur2 hash).
 type streamKey struct {
-	pid  int64 // -1 under at-least-once
+	pid  int64 // -1 under at-least-once; inputPID for the input topic
 	part int32 // -1 under exactly-once
 }
 
+// inputPID keys the input topic's partitions (streamKey{inputPID, p}).
+const inputPID = -2
+
 // watcher reads the output (and under exactly-once the repartition) topic,
-// read_committed as a consumer of the results would (or read_uncommitted:
-// when the records were written, committed or not), and notes when the
-// records of each stream arrive.
+// read_committed as a consumer of the results would, and notes when the
+// records of each stream arrive; or read_uncommitted, and notes when the
+// broker wrote them (their timestamps: those topics have
+// message.timestamp.type=LogAppendTime), committed or not.
 type watcher struct {
 	eos    bool
+	input  string // the input topic, keyed by partition (inputPID)
 	cl     *kgo.Client
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	written bool // times are the records' append times, not arrivals
+
 	mu       sync.Mutex
-	arrivals map[streamKey][]time.Time // distinct arrival times (one per fetch)
+	arrivals map[streamKey][]time.Time // distinct times, in order
 	records  int64
 }
 
-func newWatcher(addr string, eos, committed bool, topics ...string) (*watcher, error) {
+func newWatcher(addr string, eos, committed bool, input string, topics ...string) (*watcher, error) {
+	if input != "" {
+		topics = append(topics, input)
+	}
 	iso := kgo.ReadUncommitted()
 	if committed {
 		iso = kgo.ReadCommitted()
@@ -52,7 +62,7 @@ func newWatcher(addr string, eos, committed bool, topics ...string) (*watcher, e
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	w := &watcher{eos: eos, cl: cl, cancel: cancel, done: make(chan struct{}), arrivals: map[streamKey][]time.Time{}}
+	w := &watcher{eos: eos, input: input, written: !committed, cl: cl, cancel: cancel, done: make(chan struct{}), arrivals: map[streamKey][]time.Time{}}
 	go w.run(ctx)
 	return w, nil
 }
@@ -69,16 +79,36 @@ func (w *watcher) run(ctx context.Context) {
 		fs.EachRecord(func(r *kgo.Record) {
 			w.records++
 			k := streamKey{pid: -1, part: r.Partition}
-			if w.eos {
+			switch {
+			case r.Topic == w.input:
+				k = streamKey{pid: inputPID, part: r.Partition}
+			case w.eos:
 				k = streamKey{pid: r.ProducerID, part: -1}
 			}
-			a := w.arrivals[k]
-			if n := len(a); n == 0 || !a[n-1].Equal(now) {
-				w.arrivals[k] = append(a, now)
+			at := now
+			if w.written {
+				at = r.Timestamp
 			}
+			w.arrivals[k] = insertTime(w.arrivals[k], at)
 		})
 		w.mu.Unlock()
 	}
+}
+
+// insertTime adds t to the sorted times a unless it is there; times come
+// mostly in order (partitions' batches interleave a little).
+func insertTime(a []time.Time, t time.Time) []time.Time {
+	i := len(a)
+	for i > 0 && a[i-1].After(t) {
+		i--
+	}
+	if i > 0 && a[i-1].Equal(t) {
+		return a
+	}
+	a = append(a, time.Time{})
+	copy(a[i+1:], a[i:])
+	a[i] = t
+	return a
 }
 
 func (w *watcher) close() {
