@@ -84,20 +84,26 @@ func errSuffix(s string) string {
 func (s *scenario) kill(ctx context.Context, k int) (killResult, error) {
 	r := killResult{n: k + 1, detect: unknown, decide: unknown, failover: unknown, output: unknown, settle: unknown}
 	d0, _ := s.ev.latest()
-	var victim *node
-	var tasks []string
-	for j := 0; j < len(s.nodes); j++ {
-		nd := s.nodes[(k+j)%len(s.nodes)]
-		if na := d0.d.Nodes[cluster.NodeID(nd.nodeID())]; len(na.Active) > 0 {
-			victim = nd
-			for _, t := range na.Active {
-				tasks = append(tasks, t.String())
-			}
-			break
+	// Every other kill is the coordinator's (the oldest member, which wrote
+	// the decision in force): its death adds a coordinator's takeover. The
+	// others go round the other nodes.
+	var candidates []*node
+	for _, nd := range s.nodes {
+		na := d0.d.Nodes[cluster.NodeID(nd.nodeID())]
+		if len(na.Active) == 0 {
+			continue
+		}
+		if isCoord := string(d0.d.Coordinator) == nd.nodeID(); isCoord == (k%2 == 1) {
+			candidates = append(candidates, nd)
 		}
 	}
-	if victim == nil {
-		return r, errors.New("no node owns an active task")
+	if len(candidates) == 0 {
+		return r, errors.New("no node to kill owns an active task")
+	}
+	victim := candidates[(k/2)%len(candidates)]
+	var tasks []string
+	for _, t := range d0.d.Nodes[cluster.NodeID(victim.nodeID())].Active {
+		tasks = append(tasks, t.String())
 	}
 	vid := victim.nodeID()
 	r.victim, r.coordinator = victim.name, string(d0.d.Coordinator) == vid
@@ -188,7 +194,7 @@ func (s *scenario) kill(ctx context.Context, k int) (killResult, error) {
 
 // maxRecoveries is how many stuck tasks a configuration recovers from by
 // restarting the node before it stops.
-const maxRecoveries = 3
+const maxRecoveries = 5
 
 // incident is a task found stuck after a kill.
 type incident struct {

@@ -31,6 +31,7 @@ type node struct {
 	cmd     *exec.Cmd
 	pid     int
 	runs    int
+	started time.Time // of the current run
 	ready   chan struct{}
 	exited  chan struct{} // closed once the process exited and its log was read to the end
 	exitErr error
@@ -42,6 +43,7 @@ func (n *node) start() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.runs++
+	n.started = time.Now()
 	lf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -185,6 +187,12 @@ func (n *node) alive() bool {
 	default:
 		return true
 	}
+}
+
+func (n *node) startedAt() time.Time {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.started
 }
 
 func (n *node) nodeID() string {

@@ -32,6 +32,18 @@ func (f *failoverRun) finish(s *scenario, err error) {
 	}
 }
 
+// only is f with the kills keep keeps.
+func (f *failoverRun) only(keep func(killResult) bool) *failoverRun {
+	g := *f
+	g.kills = nil
+	for _, k := range f.kills {
+		if keep(k) {
+			g.kills = append(g.kills, k)
+		}
+	}
+	return &g
+}
+
 // completed are the kills whose every task was owned again.
 func (f *failoverRun) completed() []killResult {
 	var out []killResult
@@ -68,10 +80,13 @@ func (f *failoverRun) taskSeries(keep func(taskFailover) bool, get func(taskFail
 }
 
 func (f *failoverRun) print() {
-	own := f.series(func(k killResult) time.Duration { return k.failover })
-	out := f.series(func(k killResult) time.Duration { return k.output })
-	fmt.Printf("failover %s kills=%d completed=%d owned_p50_ms=%s owned_p99_ms=%s owned_max_ms=%s output_p50_ms=%s output_p99_ms=%s output_max_ms=%s overlaps=%d stuck=%d\n",
-		f.conf.name(), len(f.kills), len(f.completed()), pms(own, 50), pms(own, 99), pms(own, 100), pms(out, 50), pms(out, 99), pms(out, 100), len(f.overlaps), len(f.incidents))
+	for _, which := range []string{"any", "other", "coordinator"} {
+		g := f.only(func(k killResult) bool { return which == "any" || k.coordinator == (which == "coordinator") })
+		own := g.series(func(k killResult) time.Duration { return k.failover })
+		out := g.series(func(k killResult) time.Duration { return k.output })
+		fmt.Printf("failover %s killed=%s kills=%d completed=%d owned_p50_ms=%s owned_p99_ms=%s owned_max_ms=%s output_p50_ms=%s output_p99_ms=%s output_max_ms=%s overlaps=%d stuck=%d\n",
+			f.conf.name(), which, len(g.kills), len(g.completed()), pms(own, 50), pms(own, 99), pms(own, 100), pms(out, 50), pms(out, 99), pms(out, 100), len(f.overlaps), len(f.incidents))
+	}
 }
 
 // joinRun is the join measurement.
@@ -160,20 +175,24 @@ func (r *report) writeMarkdown(path string) error {
 	w("## Failover\n\n")
 	w("3 nodes; per kill, a node owning active tasks gets SIGKILL, then is restarted on its state directory once its tasks run elsewhere, and the cluster is left to settle before the next kill. ")
 	w("*Owned again*: the last of the killed node's tasks to log `owning task` on another node, minus the kill. *First output*: the last of those tasks' first records, read committed by a consumer, after the new owner started (exactly-once: every task, by its producer id; at-least-once: the counting tasks only, by their output partition). Percentiles are nearest-rank: with 20 kills p99 is the maximum.\n\n")
-	w("| configuration | kills | owned again p50 / p99 / max ms | first output p50 / p99 / max ms | detect (median) ms | decide (median) ms | coordinator killed | not completed | stuck tasks | overlapping owners |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	w("| configuration | node killed | kills | owned again p50 / p99 / max ms | first output p50 / p99 / max ms | detect (median) ms | decide (median) ms | not completed | stuck tasks | overlapping owners |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, f := range r.failovers {
-		own := f.series(func(k killResult) time.Duration { return k.failover })
-		out := f.series(func(k killResult) time.Duration { return k.output })
-		det := f.series(func(k killResult) time.Duration { return k.detect })
-		dec := f.series(func(k killResult) time.Duration { return k.decide })
-		coord := 0
-		for _, k := range f.kills {
-			if k.coordinator {
-				coord++
+		for _, which := range []string{"any", "not the coordinator", "the coordinator"} {
+			keep := func(k killResult) bool {
+				return which == "any" || k.coordinator == (which == "the coordinator")
 			}
+			g := f.only(keep)
+			own := g.series(func(k killResult) time.Duration { return k.failover })
+			out := g.series(func(k killResult) time.Duration { return k.output })
+			det := g.series(func(k killResult) time.Duration { return k.detect })
+			dec := g.series(func(k killResult) time.Duration { return k.decide })
+			conf, tail := "", "| | |"
+			if which == "any" {
+				conf, tail = "**"+describeConf(f.conf)+"**", fmt.Sprintf("| %d | %d |", len(f.incidents), len(f.overlaps))
+			}
+			w("| %s | %s | %d | %s / %s / %s | %s / %s / %s | %s | %s | %d %s\n", conf, which, len(g.kills),
+				pms(own, 50), pms(own, 99), pms(own, 100), pms(out, 50), pms(out, 99), pms(out, 100), pms(det, 50), pms(dec, 50), len(g.kills)-len(g.completed()), tail)
 		}
-		w("| %s | %d | %s / %s / %s | %s / %s / %s | %s | %s | %d | %d | %d | %d |\n", describeConf(f.conf), len(f.kills),
-			pms(own, 50), pms(own, 99), pms(own, 100), pms(out, 50), pms(out, 99), pms(out, 100), pms(det, 50), pms(dec, 50), coord, len(f.kills)-len(f.completed()), len(f.incidents), len(f.overlaps))
 	}
 	w("\n### Where the time goes\n\n")
 	w("From the nodes' log lines (the nodes log at Debug). Rows marked *at* are times from the kill; the others are the durations of the steps of the task's start on its new owner (`task start phases`): waiting for the task's standby (or earlier actor) on that node to close with a checkpoint, for the node's lease and the previous owner's release, for one of the node's start slots, the fence (InitProducerID on the task's transactional id, which aborts the dead owner's open transaction), reading the committed offsets, the at-least-once grace for the fenced owner's writes, opening and restoring the stores, handing the task to the fetcher. Medians over the killed nodes' tasks, split into the stateless tasks (0_p: lines into words) and the counting tasks (1_p, with the store).\n")

@@ -348,7 +348,8 @@ func (s *scenario) lostTask() *lostTaskError {
 			last, ok := s.ev.last(func(l logEvent) bool {
 				return l.node == i && l.attrs["task"] == task && (l.msg == "owning task" || l.msg == lostMsg)
 			})
-			if ok && last.msg == lostMsg && time.Since(last.at) > lostGrace {
+			// A node started again since knows nothing of the loss.
+			if ok && last.msg == lostMsg && time.Since(last.at) > lostGrace && last.at.After(s.nodes[i].startedAt()) {
 				return &lostTaskError{task: task, node: i, since: last.at, excerpt: s.ev.excerpt(last.at.Add(-10*time.Second), 30, task)}
 			}
 		}
