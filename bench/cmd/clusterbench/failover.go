@@ -138,7 +138,9 @@ func (s *scenario) kill(ctx context.Context, k int) (killResult, error) {
 			}
 		}
 		r.err = fmt.Sprintf("tasks %v not owned again within %s", missing, s.c.failoverTimeout)
-		r.excerpt = s.ev.excerpt(at, 40, missing...)
+		// The tasks' lines and the coordinators': a decision that never
+		// came is the coordinator's doing.
+		r.excerpt = s.ev.excerpt(at.Add(-2*time.Minute), 40, append(missing, "coordinat", "msg=decided")...)
 	}
 	// Their first records after the new owner started.
 	_ = waitFor(ctx, 10*time.Second, "the killed node's tasks produce again", func() (bool, error) {

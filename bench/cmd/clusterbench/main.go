@@ -70,7 +70,7 @@ func main() {
 	flag.BoolVar(&c.join, "join", true, "measure a third node joining")
 	flag.IntVar(&c.rate, "rate", 500, "input lines per second (8 words each)")
 	flag.IntVar(&c.vocab, "vocab", 200_000, "distinct words")
-	flag.IntVar(&c.preload, "preload", 0, "input lines written before the nodes start (default 100000, quick 25000)")
+	flag.IntVar(&c.preload, "preload", 0, "input lines written before the nodes start (default 100000, quick 10000)")
 	flag.StringVar(&c.results, "results", "", "write a Markdown report here")
 	flag.Parse()
 	if c.kills == 0 {
@@ -82,12 +82,12 @@ func main() {
 	if c.preload == 0 {
 		c.preload = 100_000
 		if c.quick {
-			c.preload = 25_000
+			c.preload = 10_000
 		}
 	}
 	c.joinBaseline = 10 * time.Second
 	if c.quick {
-		c.joinBaseline = 5 * time.Second
+		c.joinBaseline = 3 * time.Second
 	}
 	c.failoverTimeout = time.Minute
 	c.settleTimeout = 3 * time.Minute
