@@ -67,7 +67,7 @@ func (s *scenario) join(ctx context.Context, baseline time.Duration) (joinResult
 		return r, err
 	}
 	nd := s.nodes[len(s.nodes)-1]
-	if err := nd.waitReady(ctx, 2*time.Minute); err != nil {
+	if err := nd.waitReady(ctx, 2*time.Minute, nil); err != nil {
 		return r, err
 	}
 	if err := s.waitSettled(ctx, s.all(), s.c.settleTimeout); err != nil {

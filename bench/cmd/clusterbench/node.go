@@ -107,21 +107,34 @@ func (n *node) start() error {
 }
 
 // waitReady waits until the node printed "ready" (its first tasks run),
-// then reads its node id from its state directory.
-func (n *node) waitReady(ctx context.Context, timeout time.Duration) error {
+// then reads its node id from its state directory. check, if not nil, is
+// polled meanwhile; its error ends the wait.
+func (n *node) waitReady(ctx context.Context, timeout time.Duration, check func() error) error {
 	n.mu.Lock()
 	ready, exited := n.ready, n.exited
 	n.mu.Unlock()
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case <-ready:
-	case <-exited:
-		return fmt.Errorf("node %s exited before it was ready: %v (log %s)", n.name, n.exitErr, n.logPath)
-	case <-t.C:
-		return fmt.Errorf("%w: node %s not ready after %s (log %s)", errTimeout, n.name, timeout, n.logPath)
-	case <-ctx.Done():
-		return ctx.Err()
+	poll := time.NewTicker(100 * time.Millisecond)
+	defer poll.Stop()
+wait:
+	for {
+		select {
+		case <-ready:
+			break wait
+		case <-exited:
+			return fmt.Errorf("node %s exited before it was ready: %v (log %s)", n.name, n.exitErr, n.logPath)
+		case <-t.C:
+			return fmt.Errorf("%w: node %s not ready after %s (log %s)", errTimeout, n.name, timeout, n.logPath)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-poll.C:
+			if check != nil {
+				if err := check(); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	b, err := os.ReadFile(filepath.Join(n.stateDir, n.s.app, "node-id"))
 	if err != nil {

@@ -175,7 +175,7 @@ func (r *report) writeMarkdown(path string) error {
 	w("## Failover\n\n")
 	w("3 nodes; per kill, a node owning active tasks gets SIGKILL, then is restarted on its state directory once its tasks run elsewhere, and the cluster is left to settle before the next kill. ")
 	w("*Owned again*: the last of the killed node's tasks to log `owning task` on another node, minus the kill. *First output*: the last of those tasks' first records, read committed by a consumer, after the new owner started (exactly-once: every task, by its producer id; at-least-once: the counting tasks only, by their output partition). Percentiles are nearest-rank: with 20 kills p99 is the maximum.\n\n")
-	w("| configuration | node killed | kills | owned again p50 / p99 / max ms | first output p50 / p99 / max ms | detect (median) ms | decide (median) ms | not completed | stuck tasks | overlapping owners |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	w("| configuration | node killed | kills | owned again p50 / p99 / max ms | first output p50 / p99 / max ms | detect (median) ms | decide (median) ms | not completed | stuck, node restarted | overlapping owners |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, f := range r.failovers {
 		for _, which := range []string{"any", "not the coordinator", "the coordinator"} {
 			keep := func(k killResult) bool {
@@ -224,7 +224,7 @@ func (r *report) writeMarkdown(path string) error {
 				bare(k.detect), bare(k.decide), bare(k.failover), bare(k.output), slow, k.churn, settle)
 		}
 		for _, in := range f.incidents {
-			w("\n**Stuck task after kill %d:** %v. The benchmark restarted that node.\n\n```\n%s\n```\n", in.kill, in.err, strings.Join(in.err.excerpt, "\n"))
+			w("\n**Stuck after kill %d:** %v. The benchmark restarted that node.\n\n```\n%s\n```\n", in.kill, in.err, strings.Join(in.err.lines(), "\n"))
 		}
 		r.findings(&b, f.overlaps, f.warnings, f.kills)
 	}
