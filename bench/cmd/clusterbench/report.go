@@ -277,7 +277,10 @@ func (r *report) findings(b *strings.Builder, overlaps []string, warnings map[st
 		if k.err == "" {
 			continue
 		}
-		w("\n**Kill %d (%s):** %s\n\n```\n%s\n```\n", k.n, k.victim, k.err, strings.Join(k.excerpt, "\n"))
+		w("\n**Kill %d (%s):** %s\n", k.n, k.victim, k.err)
+		if len(k.excerpt) > 0 {
+			w("\n```\n%s\n```\n", strings.Join(k.excerpt, "\n"))
+		}
 	}
 	if len(warnings) > 0 {
 		var keys []string
