@@ -18,7 +18,7 @@ TEST_TIMEOUT ?= 25m
 # apt-get needs root; use sudo only when we are not root already.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: deps rocksdb kafka-jars build demo cluster-demo test test-short kafka-up kafka-down kafka-status bench bench-quick
+.PHONY: deps rocksdb kafka-jars build demo cluster-demo test test-short kafka-up kafka-down kafka-status bench bench-quick bench-cluster
 
 ## deps: system packages (RocksDB for the state stores) and the Kafka broker jars
 deps: rocksdb kafka-jars
@@ -86,3 +86,14 @@ bench: deps
 
 bench-quick: deps
 	$(GO) run ./bench/cmd/bench -quick -port $(BENCH_PORT) $(BENCH_FLAGS)
+
+## bench-cluster: the cluster's failover and join figures on a broker of its own
+## (CLUSTER_BENCH_PORT): 3 word-count nodes, 20 kill -9 per configuration, a
+## third node joining; writes docs/benchmarks/cluster-results.md (~15 min).
+## CLUSTER_BENCH_FLAGS=-quick: 3 kills per configuration, printed only (< 3 min)
+CLUSTER_BENCH_PORT ?= 19692
+CLUSTER_BENCH_FLAGS ?=
+
+bench-cluster: deps
+	$(GO) run ./bench/cmd/clusterbench -port $(CLUSTER_BENCH_PORT) \
+	  $(if $(findstring -quick,$(CLUSTER_BENCH_FLAGS)),,-results docs/benchmarks/cluster-results.md) $(CLUSTER_BENCH_FLAGS)

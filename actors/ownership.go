@@ -20,12 +20,17 @@ import (
 // last_write when the task last processed records or punctuated. Either is
 // empty when it never happened. reason is revoked (committed and closed),
 // lost (fenced), lease (the node's lease ran out), failed or stopped.
+//
+// The first commit of an ownership is logged at Debug (msg="first commit"
+// task=.. after=<since to the commit's end>): with the start's phases (see
+// startPhases) it tells where a failover or a move spends its time.
 type ownership struct {
 	since, lastCommit, lastWrite time.Time
+	a                            *taskActor
 }
 
 func (o *ownership) begin(a *taskActor, at time.Time) {
-	*o = ownership{since: at}
+	*o = ownership{since: at, a: a}
 	a.log.Info("owning task", "task", a.child.id.String(), "since", stamp(at), "incarnation", a.child.incarnations)
 }
 
@@ -36,8 +41,13 @@ func (o *ownership) wrote() {
 }
 
 func (o *ownership) committed() {
-	if !o.since.IsZero() {
-		o.lastCommit = time.Now()
+	if o.since.IsZero() {
+		return
+	}
+	first := o.lastCommit.IsZero()
+	o.lastCommit = time.Now()
+	if first {
+		o.a.log.Debug("first commit", "task", o.a.child.id.String(), "after", o.lastCommit.Sub(o.since))
 	}
 }
 

@@ -60,6 +60,7 @@ func (a *taskActor) start(c actor.Context) {
 // predecessor. What it opened is in a.task and a.flow.
 func (a *taskActor) startIncarnation(ctx context.Context, self *actor.PID, first bool) (err error) {
 	n, id := a.n, a.child.id
+	ph := startPhases{began: time.Now()}
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("start task %s: panic: %v\n%s", id, p, debug.Stack())
@@ -83,6 +84,7 @@ func (a *taskActor) startIncarnation(ctx context.Context, self *actor.PID, first
 			return fmt.Errorf("start task %s: %w", id, ctx.Err())
 		}
 	}
+	ph.mark(&ph.predecessor)
 	if err := n.waitLease(ctx); err != nil {
 		return fmt.Errorf("start task %s: %w", id, err)
 	}
@@ -91,9 +93,11 @@ func (a *taskActor) startIncarnation(ctx context.Context, self *actor.PID, first
 			return fmt.Errorf("start task %s: %w", id, err)
 		}
 	}
+	ph.mark(&ph.handover)
 	if err := n.acquireSlot(ctx); err != nil {
 		return fmt.Errorf("start task %s: %w", id, err)
 	}
+	ph.mark(&ph.slot)
 	held := true
 	defer func() {
 		if held {
@@ -120,11 +124,13 @@ func (a *taskActor) startIncarnation(ctx context.Context, self *actor.PID, first
 		return &partition.RecoverableError{Err: err}
 	}
 	fencedAt := time.Now()
+	ph.mark(&ph.fence)
 	abortPending := func(ctx context.Context) error { return a.withTimeout(ctx, task.AbortPendingOffsets) }
 	starts, cp, err := n.cfg.Committed(ctx, task.Inputs(), abortPending)
 	if err != nil {
 		return &partition.RecoverableError{Err: fmt.Errorf("task %s: committed offsets: %w", id, err)}
 	}
+	ph.mark(&ph.offsets)
 	if n.cfg.WaitForPredecessors {
 		g := cp.PredecessorGrace(n.cfg.Owner, task.FirstOwner(), n.cfg.CommitInterval, n.cfg.PredecessorMargin)
 		if c := n.cfg.MaxPredecessorWait; c > 0 && g > c {
@@ -149,9 +155,11 @@ func (a *taskActor) startIncarnation(ctx context.Context, self *actor.PID, first
 			}
 		}
 	}
+	ph.mark(&ph.grace)
 	if err := task.Initialize(ctx, cp); err != nil {
 		return fmt.Errorf("start task %s: %w", id, err)
 	}
+	ph.mark(&ph.restore)
 	var ends map[state.TopicPartition]InputOffsets
 	if task.NeedsFetchedLags() {
 		if n.cfg.InputOffsets == nil {
@@ -171,7 +179,32 @@ func (a *taskActor) startIncarnation(ctx context.Context, self *actor.PID, first
 	// From the last commit: the records fetched for an earlier incarnation
 	// and still queued are dropped (recordBatch.rt).
 	n.fetch.add(a.rt, starts, ends)
+	ph.mark(&ph.register)
+	n.log.Debug("task start phases", "task", id.String(), "predecessor", ph.predecessor, "handover", ph.handover,
+		"slot", ph.slot, "fence", ph.fence, "offsets", ph.offsets, "grace", ph.grace, "restore", ph.restore,
+		"register", ph.register, "total", time.Since(ph.began))
 	return nil
+}
+
+// startPhases is how long each step of a task's start took, logged at Debug
+// (msg="task start phases"): waiting for the task's previous actor or
+// standby to close (predecessor), for the node's lease and the previous
+// owner's release (handover), for a start slot, fencing, reading the
+// committed offsets, the at-least-once grace for a fenced owner, opening
+// and restoring the stores (restore), and handing the task to the fetcher
+// (register).
+type startPhases struct {
+	began, last                                                           time.Time
+	predecessor, handover, slot, fence, offsets, grace, restore, register time.Duration
+}
+
+// mark sets *d to the time since the previous mark.
+func (p *startPhases) mark(d *time.Duration) {
+	if p.last.IsZero() {
+		p.last = p.began
+	}
+	now := time.Now()
+	*d, p.last = now.Sub(p.last), now
 }
 
 // withTimeout runs f with ctx bounded by the node's commit timeout.

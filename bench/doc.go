@@ -12,7 +12,10 @@
 // bench-quick`), one program per system (cmd/eddy-bench, cmd/raw-bench,
 // goka/ and kafka-streams/), the definitions they share (workload/), and the
 // chart renderer (chart/); cmd/membudget measures RocksDB memory with many
-// stores under one budget (docs/benchmarks/memory-budget.md). goka/ and
+// stores under one budget (docs/benchmarks/memory-budget.md); cmd/clusterbench
+// measures the cluster's failover and join with word-count nodes
+// (cmd/cluster-node) on real Kafka (docs/benchmarks/cluster.md, `make
+// bench-cluster`). goka/ and
 // chart/ are modules of their own so that
 // their dependencies stay out of Eddy's go.mod.
 package bench

@@ -91,6 +91,10 @@ type StateManager struct {
 	// restores to.
 	commit     CommitPoint
 	streamTime int64
+	// restored and restoredStores are what the last Restore applied from
+	// changelogs, and to how many stores.
+	restored       int64
+	restoredStores int
 
 	names     []string                                        // stores opened, in order
 	stores    map[string]topology.StateStore                  // name -> the store as processors see it

@@ -3,6 +3,7 @@ package partition_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -297,5 +298,40 @@ func TestStateManagerWithoutWriterRefusesRollBack(t *testing.T) {
 	var rec *partition.RecoverableError
 	if errors.As(err, &rec) {
 		t.Fatalf("a missing writer is not recoverable: %v", err)
+	}
+}
+
+// A restore logs at Info how many changelog records it applied to the
+// task's stores: all of them from scratch, only the tail after a
+// checkpoint.
+func TestStateManagerLogsRestoreTotals(t *testing.T) {
+	dir, b := t.TempDir(), newLCBroker()
+	b.logs[smChangelog] = []*kgo.Record{rec(smChangelog.Topic, 0, 1, "a", "1"), rec(smChangelog.Topic, 1, 2, "b", "2")}
+	restored := func(cfg partition.StateConfig) string {
+		t.Helper()
+		var out strings.Builder
+		cfg.ExactlyOnce = true
+		cfg.Logger = slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		sm, _ := smOpen(t, cfg, partition.CommitPoint{}, state.UnknownStreamTime)
+		if err := sm.Checkpoint(2_000, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := sm.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.Contains(l, `msg="restored state"`) {
+				return l
+			}
+		}
+		t.Fatalf("no restored state line in %q", out.String())
+		return ""
+	}
+	if l := restored(smConfig(dir, b, newSMWriter(b), logged("kv"))); !strings.Contains(l, "stores=1 records=2 took=") {
+		t.Errorf("first restore logged %q, want stores=1 records=2 took=...", l)
+	}
+	b.logs[smChangelog] = append(b.logs[smChangelog], rec(smChangelog.Topic, 2, 3, "c", "3"))
+	if l := restored(smConfig(dir, b, newSMWriter(b), logged("kv"))); !strings.Contains(l, "stores=1 records=1 took=") {
+		t.Errorf("restore after a checkpoint logged %q, want stores=1 records=1 took=...", l)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
@@ -31,14 +32,24 @@ import (
 //
 // A store whose restore failed stays open (Close closes it); an error that
 // may pass when tried again (Kafka I/O) is a *RecoverableError.
+//
+// It logs at Info how many changelog records it applied in all, and how long
+// opening and restoring the stores took, when the task has a store restored
+// from a changelog (how much a failover or a move cost, as operators and the
+// cluster benchmark read it).
 func (m *StateManager) Restore(ctx context.Context, cp CommitPoint, streamTime int64) error {
 	m.resolvePositions(&cp)
 	m.commit = cp
 	m.streamTime = streamTime
+	began := time.Now()
+	m.restored, m.restoredStores = 0, 0
 	for _, spec := range m.cfg.Stores {
 		if err := m.openStore(ctx, spec); err != nil {
 			return fmt.Errorf("store %s: %w", spec.Name, err)
 		}
+	}
+	if m.restoredStores > 0 {
+		m.log.Info("restored state", "stores", m.restoredStores, "records", m.restored, "took", time.Since(began))
 	}
 	return nil
 }
@@ -96,7 +107,7 @@ func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) e
 		}
 		from = 0
 	}
-	next, err := m.restoreStore(ctx, kv, tp, from, until)
+	next, applied, err := m.restoreStore(ctx, kv, tp, from, until)
 	var behind *ChangelogBehindError
 	if errors.As(err, &behind) {
 		// The checkpoint is past the changelog's end: the topic was
@@ -111,8 +122,12 @@ func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) e
 			return err
 		}
 		from = 0
-		next, err = m.restoreStore(ctx, kv, tp, from, until)
+		var again int64
+		next, again, err = m.restoreStore(ctx, kv, tp, from, until)
+		applied += again
 	}
+	m.restoredStores++
+	m.restored += applied
 	m.changelog[spec.Name] = tp
 	m.engines[tp] = kv
 	m.addStore(spec.Name, m.withCache(spec, state.NewLoggedStore(kv, changeLogger{m: m, tp: tp})))
@@ -120,7 +135,7 @@ func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) e
 		return &RecoverableError{Err: fmt.Errorf("restore from %s-%d: %w", tp.Topic, tp.Partition, err)}
 	}
 	if next > from {
-		m.log.Debug("restored", "store", spec.Name, "from", from, "to", next)
+		m.log.Debug("restored", "store", spec.Name, "from", from, "to", next, "records", applied)
 	}
 	m.cfg.Changelog.Track(tp, next)
 	if until >= 0 && !m.cfg.Standby {
@@ -194,7 +209,7 @@ func (m *StateManager) openEngine(spec topology.StoreSpec, engine topology.Engin
 
 // restoreStore restores a logged store's engine from its changelog, from
 // offset from up to until (-1: the end).
-func (m *StateManager) restoreStore(ctx context.Context, kv topology.KeyValueStore, tp state.TopicPartition, from, until int64) (int64, error) {
+func (m *StateManager) restoreStore(ctx context.Context, kv topology.KeyValueStore, tp state.TopicPartition, from, until int64) (next, applied int64, err error) {
 	if seg, ok := kv.(*state.SegmentedStore); ok && until >= 0 && m.streamTime >= 0 {
 		// Changelog records before the commit position may come from
 		// processing rolled back after an earlier crash; their times must
@@ -203,11 +218,11 @@ func (m *StateManager) restoreStore(ctx context.Context, kv topology.KeyValueSto
 		defer seg.UncapObservedStreamTime()
 	}
 	rs := newRestorer(kv) // write batches, bulk-load settings for long restores
-	next, err := m.cfg.Changelogs.Restore(ctx, tp, from, until, rs.apply)
+	next, err = m.cfg.Changelogs.Restore(ctx, tp, from, until, rs.apply)
 	if ferr := rs.finish(); err == nil {
 		err = ferr
 	}
-	return next, err
+	return next, int64(rs.applied), err
 }
 
 // segmented puts a SegmentedStore over the engine of a time-keyed store,
