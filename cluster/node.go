@@ -538,16 +538,19 @@ func (n *Node) reportLags() {
 	if lost {
 		n.retakeLost(st)
 	}
-	to, ok := n.coordinatorID()
-	if !ok {
-		return
-	}
-	if to == n.self {
-		n.coord.ReportLags(n.self, lags)
-		return
-	}
-	if err := n.ms.Send(to, encodeLags(n.self, lags)); err != nil {
-		n.log.Debug("reporting lags to the coordinator failed", "coordinator", to, "err", err)
+	// To every member, not only the coordinator of the moment: the node
+	// that takes over when the coordinator dies must already know where
+	// the caught-up copies are, or it would place a dead node's task on a
+	// node without one and restore it from scratch.
+	n.coord.ReportLags(n.self, lags)
+	msg := encodeLags(n.self, lags)
+	for _, m := range n.view.Members() {
+		if m.ID == n.self || m.State == MemberDead {
+			continue
+		}
+		if err := n.ms.Send(m.ID, msg); err != nil {
+			n.log.Debug("reporting lags to a member failed", "member", m.ID, "err", err)
+		}
 	}
 }
 
