@@ -86,6 +86,21 @@ func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartit
 	if err != nil {
 		return 0, fmt.Errorf("list start offsets of %s: %w", tp.Topic, err)
 	}
+	// A checkpoint written right after an exactly-once commit may be
+	// ahead of the read-committed end for a moment: the broker writes
+	// the transaction's markers after it answered the commit. Only an end
+	// that stays behind means the changelog is not the one the store
+	// matches.
+	for wait := 20 * time.Millisecond; from > end.Offset && wait <= time.Second; wait *= 2 {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(wait):
+		}
+		if end, err = k.endOffset(ctx, tp); err != nil {
+			return 0, err
+		}
+	}
 	if from > end.Offset {
 		return from, &ChangelogBehindError{TP: tp, From: from, End: end.Offset}
 	}
