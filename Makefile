@@ -89,7 +89,7 @@ bench-quick: deps
 
 ## bench-cluster: the cluster's failover and join figures on a broker of its own
 ## (CLUSTER_BENCH_PORT): 3 word-count nodes, 20 kill -9 per configuration, a
-## third node joining; writes docs/benchmarks/cluster-results.md (~15 min).
+## third node joining; writes docs/benchmarks/cluster-results.md (7-13 min here).
 ## CLUSTER_BENCH_FLAGS=-quick: 3 kills per configuration, printed only (< 3 min)
 CLUSTER_BENCH_PORT ?= 19692
 CLUSTER_BENCH_FLAGS ?=
