@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eddystreams/eddy/internal/kretry"
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -87,20 +88,13 @@ func (a *App) waitCommitted(ctx context.Context, tps []state.TopicPartition) err
 // cluster created a moment ago may be unknown to this node's cached
 // metadata for a while: that answer is asked again until ctx ends.
 func (a *App) endOffsets(ctx context.Context, topics []string) (kadm.ListedOffsets, error) {
-	for wait := 20 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		ends, err := a.admin.ListEndOffsets(ctx, topics...)
-		if err == nil {
+	var ends kadm.ListedOffsets
+	err := kretry.Do(ctx, func() error {
+		var err error
+		if ends, err = a.admin.ListEndOffsets(ctx, topics...); err == nil {
 			err = ends.Error()
 		}
-		if err == nil || !errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return ends, err
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("%w (%w)", err, ctx.Err())
-		case <-t.C:
-		}
-	}
+		return err
+	}, kerr.UnknownTopicOrPartition)
+	return ends, err
 }

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/eddystreams/eddy/internal/kretry"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -107,22 +108,11 @@ func (d *discovery) publish(ctx context.Context, id NodeID, r addrRecord) (int64
 	rec := &kgo.Record{Key: []byte(id), Value: encodeAddrRecord(r)}
 	// The topic another node created a moment ago may not be known to
 	// the broker we ask yet.
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		err := d.client.ProduceSync(ctx, rec).FirstErr()
-		if err == nil {
-			return rec.Offset, nil
-		}
-		if !errors.Is(err, kerr.UnknownTopicOrPartition) {
-			return 0, fmt.Errorf("publish gossip address of %s to %s: %w", id, d.topic, err)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return 0, fmt.Errorf("publish gossip address of %s to %s: %w (%w)", id, d.topic, err, ctx.Err())
-		case <-t.C:
-		}
+	err := kretry.Do(ctx, func() error { return d.client.ProduceSync(ctx, rec).FirstErr() }, kerr.UnknownTopicOrPartition)
+	if err != nil {
+		return 0, fmt.Errorf("publish gossip address of %s to %s: %w", id, d.topic, err)
 	}
+	return rec.Offset, nil
 }
 
 // tombstone removes id's record, so that nodes starting later do not try a

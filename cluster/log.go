@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
+	"github.com/eddystreams/eddy/internal/kretry"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -87,25 +87,19 @@ func EnsureLogTopic(ctx context.Context, adm *kadm.Client, app string, replicati
 	// Created by another node a moment ago: the broker we ask may not
 	// know it yet.
 	var d kadm.TopicDetail
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+	err = kretry.Do(ctx, func() error {
 		details, err := adm.ListTopics(ctx, topic)
 		if err != nil {
-			return fmt.Errorf("describe decision log topic %s: %w", topic, err)
+			return err
 		}
 		var ok bool
-		if d, ok = details[topic]; ok && d.Err == nil {
-			break
+		if d, ok = details[topic]; !ok {
+			return kerr.UnknownTopicOrPartition
 		}
-		if ok && !errors.Is(d.Err, kerr.UnknownTopicOrPartition) {
-			return fmt.Errorf("describe decision log topic %s: %w", topic, d.Err)
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("describe decision log topic %s: not known to the broker yet: %w", topic, ctx.Err())
-		case <-t.C:
-		}
+		return d.Err
+	}, kerr.UnknownTopicOrPartition)
+	if err != nil {
+		return fmt.Errorf("describe decision log topic %s: %w", topic, err)
 	}
 	if n := len(d.Partitions); n != 1 {
 		return fmt.Errorf("decision log topic %s has %d partitions; it must have exactly 1 (delete it, or use another application id)", topic, n)
