@@ -412,10 +412,7 @@ func (n *Node) applyLoop(readFrom time.Time) {
 
 func (n *Node) apply(d, prev Decision, hadPrev bool) {
 	mine, member := d.Nodes[n.self]
-	a := actors.Assign{Epoch: d.Epoch, Active: mine.Active, Standby: mine.Standby, Warmup: mine.Warmup}
-	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
-	_, err := n.cfg.Local.Tell(ctx, &a)
-	cancel()
+	a, err := n.tell(d)
 	if err != nil {
 		if n.ctx.Err() == nil {
 			n.log.Warn("applying the cluster's decision failed", "epoch", d.Epoch, "err", err)
@@ -582,12 +579,19 @@ func (n *Node) retakeLost(st actors.NodeStatus) {
 		return
 	}
 	n.log.Warn("tasks lost to a fence are still this node's in the newest decision; starting them again", "tasks", again, "epoch", d.Epoch)
+	if _, err := n.tell(d); err != nil && n.ctx.Err() == nil {
+		n.log.Warn("starting lost tasks again failed", "err", err)
+	}
+}
+
+// tell gives Local what decision d gives this node.
+func (n *Node) tell(d Decision) (actors.Assign, error) {
+	mine := d.Nodes[n.self]
 	a := actors.Assign{Epoch: d.Epoch, Active: mine.Active, Standby: mine.Standby, Warmup: mine.Warmup}
 	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
 	defer cancel()
-	if _, err := n.cfg.Local.Tell(ctx, &a); err != nil && n.ctx.Err() == nil {
-		n.log.Warn("starting lost tasks again failed", "err", err)
-	}
+	_, err := n.cfg.Local.Tell(ctx, &a)
+	return a, err
 }
 
 // BeforeStart is actors.NodeConfig.BeforeStart: a task moved here waits
