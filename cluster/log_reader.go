@@ -31,7 +31,8 @@ type LogReaderConfig struct {
 	// last one delivered, in log order, on the reader's goroutine (so it
 	// must not block for long). live is false while the reader catches up
 	// with what was in the log when it started (history), true once it
-	// had read to the end once (the decision was written since).
+	// had read to the end once (the decision was written since). Latest and
+	// WaitEpoch show a decision only after OnDecision returned.
 	OnDecision func(d Decision, live bool)
 	// OnReleased is called with each release, in log order, on the same
 	// goroutine.
@@ -235,10 +236,6 @@ func (r *LogReader) handle(rec *kgo.Record) {
 		r.mu.Lock()
 		r.undecodable = false
 		stale := r.hasLatest && d.Epoch <= r.latest.Epoch
-		if !stale {
-			r.latest, r.hasLatest = d, true
-			r.changedLocked()
-		}
 		prev := r.latest.Epoch
 		r.mu.Unlock()
 		if stale {
@@ -249,9 +246,16 @@ func (r *LogReader) handle(rec *kgo.Record) {
 				"epoch", d.Epoch, "last", prev, "coordinator", d.Coordinator, "offset", rec.Offset)
 			return
 		}
+		// The callback runs before Latest and WaitEpoch show the decision:
+		// whoever waits for an epoch finds it delivered. Only this
+		// goroutine writes latest, so the check above still holds.
 		if r.cfg.OnDecision != nil {
 			r.cfg.OnDecision(d, live)
 		}
+		r.mu.Lock()
+		r.latest, r.hasLatest = d, true
+		r.changedLocked()
+		r.mu.Unlock()
 	case lr.released != nil:
 		if r.cfg.OnReleased != nil {
 			r.cfg.OnReleased(*lr.released)
