@@ -40,6 +40,7 @@ func (a *App) newClusterNode() error {
 			SecretKey:               cc.key,
 			Capacity:                cc.capacity,
 			Rack:                    cc.rack,
+			RemoteAddr:              a.RemoteAddr(),
 			Logger:                  a.log,
 			WrapTransport:           cc.wrap,
 		},
@@ -73,6 +74,9 @@ func (a *App) hasChangelogs(id topology.TaskID) bool {
 // counts this node, then for the tasks it gives here to start.
 func (a *App) startCluster(ctx context.Context) error {
 	if err := a.cluster.Start(ctx); err != nil {
+		return err
+	}
+	if err := a.spawnQueryActor(); err != nil { // named after the node's id
 		return err
 	}
 	assign, err := a.cluster.WaitJoined(ctx)

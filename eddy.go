@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/eddystreams/eddy/actors"
 	"github.com/eddystreams/eddy/cluster"
 	"github.com/eddystreams/eddy/internal/offsets"
@@ -49,6 +50,13 @@ type App struct {
 	// cluster is the App's node in its cluster (cluster.go); nil when
 	// standalone.
 	cluster *cluster.Node
+
+	// The actor system (the user's with WithActorSystem, or the process's)
+	// and the query actor (query_remote.go); queries bounds the requests
+	// served at once.
+	system   *actor.ActorSystem
+	queryPID *actor.PID
+	queries  chan struct{}
 
 	mu      sync.Mutex
 	started bool
@@ -169,6 +177,9 @@ func (a *App) Start(ctx context.Context) error {
 	if err := a.startGlobal(ctx); err != nil {
 		return err
 	}
+	if err := a.startActors(); err != nil { // query_remote.go
+		return err
+	}
 	var lease interface{ Valid(time.Time) bool }
 	var beforeStart func(context.Context, topology.TaskID) error
 	if !a.cfg.cluster.standalone {
@@ -178,6 +189,7 @@ func (a *App) Start(ctx context.Context) error {
 		lease, beforeStart = a.cluster.Lease(), a.cluster.BeforeStart
 	}
 	node := actors.NewNode(actors.NodeConfig{
+		System:    a.system,
 		NewTask:   a.newTask,
 		Consumer:  a.consumer,
 		Committed: a.offsets.Committed,
@@ -208,6 +220,9 @@ func (a *App) Start(ctx context.Context) error {
 	go a.watch()
 	if a.cluster != nil {
 		return a.startCluster(ctx)
+	}
+	if err := a.spawnQueryActor(); err != nil {
+		return err
 	}
 	// Standalone: this node runs every task.
 	if err := a.node.Apply(ctx, actors.Assign{Epoch: 1, Active: a.layout.Tasks()}); err != nil {
@@ -289,6 +304,7 @@ func (a *App) Close() error {
 	if a.cluster != nil {
 		errs = append(errs, a.cluster.Close())
 	}
+	a.closeActors()
 	if a.global != nil {
 		errs = append(errs, a.global.Close())
 	}

@@ -51,6 +51,7 @@ type cfg struct {
 	purgeInterval     time.Duration     // 0: no purge
 	internalConfig    map[string]string // configs of every internal topic
 	cluster           clusterCfg        // options_cluster.go
+	query             queryCfg          // options_query.go
 }
 
 // Guarantee is the processing guarantee.
@@ -131,7 +132,7 @@ func (c *cfg) validate() error {
 	if c.purgeInterval < 0 {
 		errs = append(errs, fmt.Errorf("repartition purge interval %v is negative (0 turns the purge off)", c.purgeInterval))
 	}
-	errs = append(errs, c.cluster.validate())
+	errs = append(errs, c.cluster.validate(), c.query.validate())
 	return errors.Join(errs...)
 }
 

@@ -8,13 +8,10 @@ import (
 	"iter"
 
 	"github.com/eddystreams/eddy/actors"
+	"github.com/eddystreams/eddy/actors/querypb"
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/topology"
 )
-
-// ErrNotLocal means the task holding the key does not run on this node.
-// Remote queries come with the cluster; until then ask the node that runs it.
-var ErrNotLocal = errors.New("eddy: the key's task does not run on this node")
 
 // StoreReader reads a key-value store of a running App: get by key, range,
 // prefix and all. Every read runs on the task actor between two records, so
@@ -85,51 +82,70 @@ func (r *StoreReader[K, V]) taskOf(kb []byte) topology.TaskID {
 	return topology.TaskID{Subtopology: r.st.ID, Partition: partition.KeyPartition(kb, r.app.layout.TaskCount(r.st.ID))}
 }
 
-// query runs q on task id of this node.
-func (r *StoreReader[K, V]) query(ctx context.Context, id topology.TaskID, q actors.StoreQuery) (actors.StoreResult, error) {
-	q.Store = r.spec.Name
-	res, err := r.app.node.QueryStore(ctx, id, q)
-	if errors.Is(err, actors.ErrTaskNotHere) {
-		return res, fmt.Errorf("%w: store %q, task %s: %w", ErrNotLocal, r.spec.Name, id, err)
+// query runs q on task id of the store, on the node that owns it (this one
+// or another, see request).
+func (r *StoreReader[K, V]) query(ctx context.Context, id topology.TaskID, q actors.StoreQuery, opts ...QueryOption) (actors.StoreResult, QueryMeta, error) {
+	var o queryOpts
+	for _, opt := range opts {
+		opt(&o)
 	}
+	req := &querypb.StoreRequest{Store: r.spec.Name, Get: q.Get, Key: q.Key, From: q.From, To: q.To, Limit: int32(q.Limit), MaxBytes: int32(q.MaxBytes)}
+	resp, err := r.app.request(ctx, id, req, o)
 	if err != nil {
-		return res, fmt.Errorf("eddy: store %q, task %s: %w", r.spec.Name, id, err)
+		return actors.StoreResult{}, QueryMeta{}, err
 	}
-	return res, nil
+	res := actors.StoreResult{Value: resp.Value, Found: resp.Found, More: resp.More, Next: resp.Next}
+	if len(resp.Entries) > 0 {
+		res.Entries = make([]actors.KV, len(resp.Entries))
+		for i, e := range resp.Entries {
+			res.Entries[i] = actors.KV{Key: e.Key, Value: e.Value}
+		}
+	}
+	return res, metaOf(resp), nil
 }
 
-// Get returns the value of key and whether it is present. A key whose task
-// runs elsewhere gives ErrNotLocal.
-func (r *StoreReader[K, V]) Get(ctx context.Context, key K) (V, bool, error) {
+// Get returns the value of key and whether it is present, read on the node
+// that runs the key's task (this one or another). While the task moves or
+// fails over it asks the new owner, up to the query timeout
+// (WithQueryTimeout); then it gives ErrQueryUnavailable.
+func (r *StoreReader[K, V]) Get(ctx context.Context, key K, opts ...QueryOption) (V, bool, error) {
+	v, found, _, err := r.GetWithMeta(ctx, key, opts...)
+	return v, found, err
+}
+
+// GetWithMeta is Get that also says which node answered, at which epoch,
+// and (with AllowStale) whether a standby answered and its lag.
+func (r *StoreReader[K, V]) GetWithMeta(ctx context.Context, key K, opts ...QueryOption) (V, bool, QueryMeta, error) {
 	var zero V
 	if err := r.ready(); err != nil {
-		return zero, false, err
+		return zero, false, QueryMeta{}, err
 	}
 	kb, err := r.ks.Serialize(r.topic(), key)
 	if err != nil {
-		return zero, false, fmt.Errorf("eddy: store %q: serialize key: %w", r.spec.Name, err)
+		return zero, false, QueryMeta{}, fmt.Errorf("eddy: store %q: serialize key: %w", r.spec.Name, err)
 	}
-	res, err := r.query(ctx, r.taskOf(kb), actors.StoreQuery{Get: true, Key: kb})
+	res, meta, err := r.query(ctx, r.taskOf(kb), actors.StoreQuery{Get: true, Key: kb}, opts...)
 	if err != nil || !res.Found {
-		return zero, false, err
+		return zero, false, meta, err
 	}
 	v, err := r.vs.Deserialize(r.topic(), res.Value)
 	if err != nil {
-		return zero, false, fmt.Errorf("eddy: store %q: deserialize value: %w", r.spec.Name, err)
+		return zero, false, meta, fmt.Errorf("eddy: store %q: deserialize value: %w", r.spec.Name, err)
 	}
-	return v, true, nil
+	return v, true, meta, nil
 }
 
 // Range returns the entries with keys from..to, both included, ordered by
-// serialized key (bytewise), from every task of the store on this node. It
-// holds the whole answer in memory; RangeSeq does not.
-func (r *StoreReader[K, V]) Range(ctx context.Context, from, to K) ([]topology.Pair[K, V], error) {
-	return collect(r.RangeSeq(ctx, from, to))
+// serialized key (bytewise), from every task of the store, wherever it
+// runs. It holds the whole answer in memory; RangeSeq does not.
+func (r *StoreReader[K, V]) Range(ctx context.Context, from, to K, opts ...QueryOption) ([]topology.Pair[K, V], error) {
+	return collect(r.RangeSeq(ctx, from, to, opts...))
 }
 
 // RangeSeq is Range as an iterator: the store is read a page at a time from
-// each task and merged by key, so memory holds one page per task.
-func (r *StoreReader[K, V]) RangeSeq(ctx context.Context, from, to K) iter.Seq2[topology.Pair[K, V], error] {
+// each task (on its owner) and merged by key, so memory holds one page per
+// task.
+func (r *StoreReader[K, V]) RangeSeq(ctx context.Context, from, to K, opts ...QueryOption) iter.Seq2[topology.Pair[K, V], error] {
 	fb, err := r.ks.Serialize(r.topic(), from)
 	if err != nil {
 		return failed[K, V](fmt.Errorf("eddy: store %q: serialize key: %w", r.spec.Name, err))
@@ -138,24 +154,29 @@ func (r *StoreReader[K, V]) RangeSeq(ctx context.Context, from, to K) iter.Seq2[
 	if err != nil {
 		return failed[K, V](fmt.Errorf("eddy: store %q: serialize key: %w", r.spec.Name, err))
 	}
-	return r.scan(ctx, fb, append(append([]byte(nil), tb...), 0)) // to included: up to the first key after it
+	return r.scan(ctx, fb, append(append([]byte(nil), tb...), 0), opts...) // to included: up to the first key after it
 }
 
 // PrefixScan returns the entries whose serialized key starts with prefix,
-// ordered by serialized key, from every task of the store on this node.
-func (r *StoreReader[K, V]) PrefixScan(ctx context.Context, prefix []byte) ([]topology.Pair[K, V], error) {
-	return collect(r.scan(ctx, prefix, prefixEnd(prefix)))
+// ordered by serialized key, from every task of the store.
+func (r *StoreReader[K, V]) PrefixScan(ctx context.Context, prefix []byte, opts ...QueryOption) ([]topology.Pair[K, V], error) {
+	return collect(r.PrefixSeq(ctx, prefix, opts...))
 }
 
-// All returns every entry of the store on this node, ordered by serialized
-// key. It holds the whole store in memory; AllSeq does not.
-func (r *StoreReader[K, V]) All(ctx context.Context) ([]topology.Pair[K, V], error) {
-	return collect(r.AllSeq(ctx))
+// PrefixSeq is PrefixScan as an iterator (see RangeSeq).
+func (r *StoreReader[K, V]) PrefixSeq(ctx context.Context, prefix []byte, opts ...QueryOption) iter.Seq2[topology.Pair[K, V], error] {
+	return r.scan(ctx, prefix, prefixEnd(prefix), opts...)
+}
+
+// All returns every entry of the store, ordered by serialized key. It
+// holds the whole store in memory; AllSeq does not.
+func (r *StoreReader[K, V]) All(ctx context.Context, opts ...QueryOption) ([]topology.Pair[K, V], error) {
+	return collect(r.AllSeq(ctx, opts...))
 }
 
 // AllSeq is All as an iterator, a page per task at a time (see RangeSeq).
-func (r *StoreReader[K, V]) AllSeq(ctx context.Context) iter.Seq2[topology.Pair[K, V], error] {
-	return r.scan(ctx, nil, nil)
+func (r *StoreReader[K, V]) AllSeq(ctx context.Context, opts ...QueryOption) iter.Seq2[topology.Pair[K, V], error] {
+	return r.scan(ctx, nil, nil, opts...)
 }
 
 // prefixEnd is the first key after every key starting with prefix (nil:
@@ -194,12 +215,14 @@ type pager struct {
 	done bool // no page after this one
 }
 
-// scan reads keys in [from, to) from every task of the store and merges
-// them by key: a page per task in memory at a time, each page read on its
-// task between two records. A task of the store that does not run here
-// makes the answer incomplete, which is an error (ErrNotLocal) rather than a
-// silent partial result.
-func (r *StoreReader[K, V]) scan(ctx context.Context, from, to []byte) iter.Seq2[topology.Pair[K, V], error] {
+// scan reads keys in [from, to) from every task of the store, on its
+// owner, and merges them by key: a page per task in memory at a time, each
+// page read on its task between two records. A task whose owner does not
+// answer within the query timeout makes the answer incomplete, which is an
+// error (ErrQueryUnavailable) rather than a silent partial result. Each
+// page goes to the task's owner at the time it is asked for, so a scan
+// goes on across a move.
+func (r *StoreReader[K, V]) scan(ctx context.Context, from, to []byte, opts ...QueryOption) iter.Seq2[topology.Pair[K, V], error] {
 	return func(yield func(topology.Pair[K, V], error) bool) {
 		if err := r.ready(); err != nil {
 			yield(topology.Pair[K, V]{}, err)
@@ -208,7 +231,7 @@ func (r *StoreReader[K, V]) scan(ctx context.Context, from, to []byte) iter.Seq2
 		var pagers []*pager
 		fill := func(p *pager) error {
 			for len(p.page) == 0 && !p.done {
-				res, err := r.query(ctx, p.id, p.q)
+				res, _, err := r.query(ctx, p.id, p.q, opts...)
 				if err != nil {
 					return err
 				}

@@ -47,8 +47,8 @@ func WindowStore[K, V any](app *App, name string, size int64) (*WindowStoreReade
 // Fetch returns key's windows that start in [from, to] (session stores:
 // sessions that end at or after from and start at or before to), ordered
 // by start (sessions: by end), read on the key's task between two records.
-// A key whose task runs elsewhere gives ErrNotLocal.
-func (w *WindowStoreReader[K, V]) Fetch(ctx context.Context, key K, from, to int64) ([]WindowedValue[K, V], error) {
+// The key's task is read on the node that runs it (see StoreReader.Get).
+func (w *WindowStoreReader[K, V]) Fetch(ctx context.Context, key K, from, to int64, opts ...QueryOption) ([]WindowedValue[K, V], error) {
 	r := w.r
 	if err := r.ready(); err != nil {
 		return nil, err
@@ -67,7 +67,7 @@ func (w *WindowStoreReader[K, V]) Fetch(ctx context.Context, key K, from, to int
 	var entries []actors.KV
 	q := actors.StoreQuery{From: lo, To: append(hi, 0)}
 	for {
-		res, err := r.query(ctx, id, q)
+		res, _, err := r.query(ctx, id, q, opts...)
 		if err != nil {
 			return nil, err
 		}

@@ -20,6 +20,10 @@ import (
 
 // NodeConfig is what a node needs to run tasks.
 type NodeConfig struct {
+	// System is the actor system the node's actors live in; nil: a system
+	// of the node's own, shut down when the node closes. A given system is
+	// left running.
+	System *actor.ActorSystem
 	// NewTask makes the (not yet initialized) task for an id.
 	NewTask func(id topology.TaskID) (*partition.Task, error)
 	// NewStandby makes the (not yet initialized) standby task for an id,
@@ -172,9 +176,12 @@ func NewNode(cfg NodeConfig) *Node {
 		cfg.Owner = rand.Int64()
 	}
 	logger := cfg.Logger
-	system := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return logger.With("component", "actor")
-	}))
+	system := cfg.System
+	if system == nil {
+		system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+			return logger.With("component", "actor")
+		}))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		cfg:      cfg,
@@ -433,6 +440,10 @@ func (n *Node) Close() error {
 		n.closeStandby(ch) // with a checkpoint: its progress survives
 	}
 	n.childWG.Wait() // the actors the supervisor stops, too
-	n.system.Shutdown()
+	if n.cfg.System == nil {
+		n.system.Shutdown()
+	} else {
+		_ = n.system.Root.StopFuture(n.pid).Wait()
+	}
 	return errors.Join(errs...)
 }

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/eddystreams/eddy/partition"
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/eddystreams/eddy/topology"
 )
 
 // ErrTaskNotHere means the task does not run on this node (now).
 var ErrTaskNotHere = errors.New("task does not run on this node")
+
+// ErrNoSuchStore means the task has no store of the name asked for.
+var ErrNoSuchStore = errors.New("no such store")
 
 // StoreQuery is a read of one task's store, as data: it can cross nodes
 // (remote queries carry it as a message), unlike a closure. A range is
@@ -63,12 +66,19 @@ type queryReply struct {
 	err error
 }
 
-// serve runs q on task t (on its actor's goroutine).
-func serve(t *partition.Task, q StoreQuery) (StoreResult, error) {
+// storeHolder is a task or a standby task: what a query reads.
+type storeHolder interface {
+	ID() topology.TaskID
+	Store(name string) topology.StateStore
+}
+
+// serve runs q on the stores of t, an active or a standby task (on its
+// actor's goroutine).
+func serve(t storeHolder, q StoreQuery) (StoreResult, error) {
 	kv, ok := t.Store(q.Store).(topology.KeyValueStore)
 	if !ok {
 		if t.Store(q.Store) == nil {
-			return StoreResult{}, fmt.Errorf("task %s has no store %q", t.ID(), q.Store)
+			return StoreResult{}, fmt.Errorf("task %s has no store %q: %w", t.ID(), q.Store, ErrNoSuchStore)
 		}
 		return StoreResult{}, fmt.Errorf("store %q is not a key-value store", q.Store)
 	}
@@ -112,6 +122,12 @@ func (n *Node) QueryStore(ctx context.Context, id topology.TaskID, q StoreQuery)
 	if !ok {
 		return StoreResult{}, fmt.Errorf("task %s: %w", id, ErrTaskNotHere)
 	}
+	return n.ask(ctx, id, rt.pid, q)
+}
+
+// ask sends q to the actor pid (a task's or a standby's) and waits for the
+// answer.
+func (n *Node) ask(ctx context.Context, id topology.TaskID, pid *actor.PID, q StoreQuery) (StoreResult, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		// A query sent as the task stops is dropped with the actor's
 		// mailbox: without a deadline of the caller's it would wait for
@@ -121,7 +137,7 @@ func (n *Node) QueryStore(ctx context.Context, id topology.TaskID, q StoreQuery)
 		defer cancel()
 	}
 	done := make(chan queryReply, 1)
-	n.system.Root.Send(rt.pid, &queryRequest{q: q, done: done})
+	n.system.Root.Send(pid, &queryRequest{q: q, done: done})
 	select {
 	case r := <-done:
 		return r.res, r.err
@@ -129,6 +145,57 @@ func (n *Node) QueryStore(ctx context.Context, id topology.TaskID, q StoreQuery)
 		return StoreResult{}, fmt.Errorf("task %s: query: %w", id, ctx.Err())
 	}
 }
+
+// QueryStandby runs q on the standby (or warm-up) copy of task id on this
+// node, between two changelog batches, when that copy is at most maxLag
+// records behind its changelogs' ends. It returns the lag the copy had. It
+// fails with ErrTaskNotHere when no such copy runs here, and with
+// ErrTooStale (wrapped) when the copy is further behind.
+func (n *Node) QueryStandby(ctx context.Context, id topology.TaskID, q StoreQuery, maxLag int64) (StoreResult, int64, error) {
+	n.mu.RLock()
+	ch := n.standbys[id]
+	var run *standbyRun
+	if ch != nil && !ch.ending {
+		run = ch.run
+	}
+	n.mu.RUnlock()
+	if run == nil {
+		return StoreResult{}, -1, fmt.Errorf("standby of task %s: %w", id, ErrTaskNotHere)
+	}
+	lag := run.sb.Lag()
+	if lag < 0 || lag > maxLag {
+		return StoreResult{}, lag, fmt.Errorf("standby of task %s is %d records behind, more than %d: %w", id, lag, maxLag, ErrTooStale)
+	}
+	res, err := n.ask(ctx, id, ch.pid, q)
+	return res, lag, err
+}
+
+// ErrTooStale means a standby's copy is further behind than a query allows.
+var ErrTooStale = errors.New("standby too far behind")
+
+// TaskRole says how task id is assigned to this node by the last applied
+// assignment (assigned false: not at all) and whether it runs now (an
+// active processing, a standby following its changelogs); epoch is the
+// node's applied epoch.
+func (n *Node) TaskRole(id topology.TaskID) (role Role, assigned, running bool, epoch int64) {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	e := n.entries[id]
+	if e == nil {
+		return 0, false, false, n.epoch
+	}
+	switch e.role {
+	case RoleActive:
+		_, running = n.tasks[id]
+	case RoleStandby, RoleWarmup:
+		ch := n.standbys[id]
+		running = ch != nil && !ch.ending && ch.run != nil
+	}
+	return e.role, true, running, n.epoch
+}
+
+// System is the node's actor system.
+func (n *Node) System() *actor.ActorSystem { return n.system }
 
 // RunningTasks lists the tasks running on this node.
 func (n *Node) RunningTasks() []topology.TaskID {

@@ -115,6 +115,13 @@ func (a *standbyActor) Receive(c actor.Context) {
 		if err := a.sb.Checkpoint(); err != nil {
 			a.fail(err)
 		}
+	case *queryRequest:
+		if a.dead || a.sb == nil {
+			m.done <- queryReply{err: fmt.Errorf("standby of task %s is not running: %w", a.ch.id, ErrTaskNotHere)}
+			return
+		}
+		res, err := serve(a.sb, m.q)
+		m.done <- queryReply{res: res, err: err}
 	case *closeRequest:
 		m.done <- a.close()
 	}

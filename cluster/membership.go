@@ -523,6 +523,14 @@ func (m *Membership) Members() []MemberInfo {
 	return out
 }
 
+// Member is the live member id, if there is one.
+func (m *Membership) Member(id NodeID) (MemberInfo, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	info, ok := m.live[id]
+	return info, ok
+}
+
 func infoOf(n *memberlist.Node) (MemberInfo, error) {
 	meta, err := decodeMeta(n.Meta)
 	if err != nil {

@@ -265,6 +265,24 @@ func (n *Node) Status() NodeStatus {
 	return st
 }
 
+// Applied is the decision this node applied last (zero before the first).
+func (n *Node) Applied() Decision {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.applied
+}
+
+// Member is the live member id as this node sees it, if there is one.
+func (n *Node) Member(id NodeID) (MemberInfo, bool) {
+	n.mu.Lock()
+	started := n.started
+	n.mu.Unlock()
+	if !started {
+		return MemberInfo{}, false
+	}
+	return n.ms.Member(id)
+}
+
 // Err is the error that keeps this node out of the cluster, if any: a
 // second cluster writing the decision log.
 func (n *Node) Err() error {
