@@ -95,6 +95,9 @@ func (a *App) startCluster(ctx context.Context) error {
 type localNode struct{ a *App }
 
 func (l localNode) Tell(ctx context.Context, msg any) (actors.NodeStatus, error) {
+	if as, ok := msg.(*actors.Assign); ok {
+		return l.a.tellAssign(ctx, as) // lifecycle.go: Rebalancing
+	}
 	return l.a.node.Tell(ctx, msg)
 }
 

@@ -63,8 +63,19 @@ type App struct {
 	closed  bool
 	failed  chan struct{}
 	failErr error
-	owner   int64         // this run, in commit metadata (partition.CommitPoint.PredecessorGrace)
-	lock    *stateDirLock // held from Start to Close
+	// closeDone is closed when a Close ends; closeErr is what it returned.
+	closeDone chan struct{}
+	closeErr  error
+	startErr  error
+
+	// life is the App's State (lifecycle.go); lifeCtx ends the waits for
+	// a rebalance to end, which wg counts.
+	life       *lifecycle
+	lifeCtx    context.Context
+	lifeCancel context.CancelFunc
+	wg         sync.WaitGroup
+	owner      int64         // this run, in commit metadata (partition.CommitPoint.PredecessorGrace)
+	lock       *stateDirLock // held from Start to Close
 }
 
 // New checks the options and prepares an App for topo. With
@@ -93,7 +104,9 @@ func New(topo *topology.Topology, opts ...Option) (*App, error) {
 	if c.guarantee == ExactlyOnce && !c.commitSet {
 		c.commitInterval = 100 * time.Millisecond
 	}
-	a := &App{cfg: c, topo: topo, log: c.Logger.With("app", c.AppID), failed: make(chan struct{})}
+	a := &App{cfg: c, topo: topo, log: c.Logger.With("app", c.AppID), failed: make(chan struct{}),
+		closeDone: make(chan struct{}), life: newLifecycle(c.stateListener)}
+	a.lifeCtx, a.lifeCancel = context.WithCancel(context.Background())
 	for a.owner == 0 {
 		a.owner = rand.Int64()
 	}
@@ -126,7 +139,8 @@ func (a *App) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 }
 
 // Start creates the internal topics and starts the tasks; it returns once
-// every task has restored its state and is processing.
+// every task has restored its state and is processing. The App is Starting
+// meanwhile, then Running. After an error, call Close (it ends in Error).
 func (a *App) Start(ctx context.Context) error {
 	a.mu.Lock()
 	if a.started || a.closed {
@@ -135,6 +149,18 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.started = true
 	a.mu.Unlock()
+	a.life.set(Starting)
+	if err := a.start(ctx); err != nil {
+		a.mu.Lock()
+		a.startErr = err
+		a.mu.Unlock()
+		return err
+	}
+	a.life.set(Running) // unless a fatal error or Close came first
+	return nil
+}
+
+func (a *App) start(ctx context.Context) error {
 	var err error
 	if a.lock, err = lockStateDir(filepath.Join(a.cfg.StateDir, a.cfg.AppID)); err != nil {
 		return fmt.Errorf("eddy: %w", err)
@@ -265,8 +291,10 @@ func (a *App) Err() error {
 	return a.failErr
 }
 
-// Run starts the App and processes until ctx is done or a task fails, then
-// closes gracefully. It returns nil after a clean stop by ctx.
+// Run starts the App and processes until ctx is done or a fatal error
+// stopped it (see WithFatalErrorHandler), then closes gracefully. It
+// returns nil after a clean stop by ctx; otherwise the error that stopped
+// the App, or the failure of its final commit (Close).
 func (a *App) Run(ctx context.Context) error {
 	if err := a.Start(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -283,26 +311,62 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 // Close commits and closes every task, then the clients and the embedded
-// broker. It is safe to call more than once.
-func (a *App) Close() error {
+// broker, and leaves the cluster. It returns the errors of the final
+// commits and of closing. The App is PendingShutdown meanwhile, then
+// NotRunning, or Error when a fatal error stopped it, Start failed or Close
+// failed. It is safe to call more than once and from several goroutines:
+// every call returns when the App is closed, with the same error.
+func (a *App) Close() error { return a.close(true) }
+
+// close is Close; leave says whether the node leaves the cluster
+// gracefully (fatal.go).
+func (a *App) close(leave bool) error {
 	a.mu.Lock()
 	if a.closed {
 		a.mu.Unlock()
-		return nil
+		<-a.closeDone
+		return a.closeErr
 	}
 	a.closed = true
 	a.mu.Unlock()
+	a.life.set(PendingShutdown)
+	err := a.closeAll(leave)
+	a.lifeCancel()
+	a.wg.Wait() // the cluster node, closed, tells no more assignments
+	a.mu.Lock()
+	a.closeErr = err
+	failed := a.failErr != nil || a.startErr != nil || err != nil
+	a.mu.Unlock()
+	close(a.closeDone)
+	if failed {
+		if err != nil {
+			a.log.Error("closed with errors", "err", err)
+		}
+		a.life.set(Error)
+	} else {
+		a.life.set(NotRunning)
+	}
+	return err
+}
+
+func (a *App) closeAll(leave bool) error {
 	var errs []error
 	if a.purger != nil {
 		a.purger.Close()
 	}
 	if a.node != nil {
-		errs = append(errs, a.node.Close())
+		if err := a.node.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("eddy: final commit: %w", err))
+		}
 	}
 	// After the tasks closed: their last commits released them, so the
 	// nodes that take them over need not wait.
 	if a.cluster != nil {
-		errs = append(errs, a.cluster.Close())
+		if leave {
+			errs = append(errs, a.cluster.Close())
+		} else {
+			errs = append(errs, a.cluster.Abandon())
+		}
 	}
 	a.closeActors()
 	if a.global != nil {
@@ -363,6 +427,7 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		GlobalStores:           a.globalStores(),
 		OnProcessingError:      a.cfg.OnProcessing,
 		OnProductionError:      a.cfg.OnProduction,
+		RestoreListener:        a.cfg.restoreListener,
 		Logger:                 a.log,
 		WaitForInputs:          a.cfg.maxTaskIdle >= 0,
 		MaxTaskIdle:            max(a.cfg.maxTaskIdle, 0),

@@ -136,14 +136,18 @@ func (g *globalConsumer) Close() error {
 }
 
 // fail records the first error that stops the App.
+// The fatal error handler runs then, and the App closes as it says
+// (fatal.go).
 func (a *App) fail(err error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.failErr != nil {
+	if a.failErr != nil || a.closed {
+		a.mu.Unlock()
 		return
 	}
 	a.failErr = err
 	close(a.failed)
+	a.mu.Unlock()
+	go a.onFatal(err) // ends with the App's close
 }
 
 // GlobalStore returns the named global table's store on this node (every

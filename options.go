@@ -47,11 +47,14 @@ type cfg struct {
 	guarantee         Guarantee
 	commitSet         bool
 	txnTimeout        time.Duration
-	maxTaskIdle       time.Duration     // < 0: NoTaskIdle
-	purgeInterval     time.Duration     // 0: no purge
-	internalConfig    map[string]string // configs of every internal topic
-	cluster           clusterCfg        // options_cluster.go
-	query             queryCfg          // options_query.go
+	maxTaskIdle       time.Duration           // < 0: NoTaskIdle
+	purgeInterval     time.Duration           // 0: no purge
+	internalConfig    map[string]string       // configs of every internal topic
+	cluster           clusterCfg              // options_cluster.go
+	query             queryCfg                // options_query.go
+	stateListener     func(old, new State)    // lifecycle.go
+	fatalHandler      func(error) FatalAction // fatal.go
+	restoreListener   RestoreListener         // restore_listener.go
 }
 
 // Guarantee is the processing guarantee.

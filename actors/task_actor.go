@@ -10,6 +10,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/eddystreams/eddy/partition"
+	"github.com/eddystreams/eddy/topology"
 )
 
 // taskActor is one incarnation of a task actor (see supervision.go): it
@@ -164,7 +165,12 @@ func (a *taskActor) Receive(c actor.Context) {
 // while the supervisor decides (a restart may wait for seconds).
 func (a *taskActor) afterMessage(c actor.Context) {
 	if p := recover(); p != nil {
-		err := fmt.Errorf("task %s: panic: %v\n%s", a.child.id, p, debug.Stack())
+		var err error
+		if pe, ok := p.(*topology.PanicError); ok {
+			err = fmt.Errorf("task %s: %w", a.child.id, pe) // names the processor
+		} else {
+			err = fmt.Errorf("task %s: panic: %v\n%s", a.child.id, p, debug.Stack())
+		}
 		switch m := c.Message().(type) {
 		case *closeRequest:
 			m.done <- err

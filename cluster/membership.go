@@ -592,6 +592,19 @@ func (m *Membership) Close() error {
 	return m.closeErr
 }
 
+// Abandon stops like Close but without the goodbye: the others find this
+// node gone by their probes, as after a crash, and its record stays in the
+// members topic for a restart with the same id.
+func (m *Membership) Abandon() error {
+	m.closeMu.Lock()
+	defer m.closeMu.Unlock()
+	if m.closed {
+		return m.closeErr
+	}
+	m.shutdown(false)
+	return m.closeErr
+}
+
 func (m *Membership) shutdown(leave bool) {
 	m.closed = true
 	if m.cancel != nil {

@@ -301,7 +301,13 @@ func (n *Node) Err() error {
 // Close stops coordinating, leaves the gossip and stops reading the log.
 // The caller closes its tasks first (their last commits release them), so
 // that the nodes that take them over need not wait.
-func (n *Node) Close() error {
+func (n *Node) Close() error { return n.close(true) }
+
+// Abandon is Close without leaving the gossip (Membership.Abandon): the
+// others find the node gone by themselves, as after a crash.
+func (n *Node) Abandon() error { return n.close(false) }
+
+func (n *Node) close(leave bool) error {
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -317,7 +323,11 @@ func (n *Node) Close() error {
 	if n.ms != nil {
 		// Leaving is a courtesy: the others find a node that did not
 		// say goodbye dead within a second or so; nothing is lost.
-		if err := n.ms.Close(); err != nil {
+		if !leave {
+			if err := n.ms.Abandon(); err != nil {
+				n.log.Debug("stopping the gossip", "err", err)
+			}
+		} else if err := n.ms.Close(); err != nil {
 			n.log.Warn("leaving the gossip: the others will find this node gone by themselves", "err", err)
 		}
 	}

@@ -61,11 +61,20 @@ func (t *Task) deserializationFailed(rec *topology.RawRecord, cause error) error
 func (t *Task) processGuarded(raw *topology.RawRecord) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v", p)
-			t.log.Debug("panic in a processor", "record", fmt.Sprintf("%s-%d@%d", raw.Topic, raw.Partition, raw.Offset), "panic", p, "stack", string(debug.Stack()))
+			err = panicError(p)
 		}
 	}()
 	return t.graph.Process(raw)
+}
+
+// panicError turns a recovered panic of user code into an error: a
+// *topology.PanicError names its processor and carries the stack; anything
+// else (a serde, a lambda of the DSL) gets the stack here.
+func panicError(p any) error {
+	if pe, ok := p.(*topology.PanicError); ok {
+		return pe
+	}
+	return fmt.Errorf("panic: %v\n%s", p, debug.Stack())
 }
 
 // processingFailed applies the processing error handler to an error from

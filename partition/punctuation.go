@@ -2,7 +2,6 @@ package partition
 
 import (
 	"fmt"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -193,7 +192,7 @@ func (t *Task) punctuate(typ topology.PunctuationType, s *punctuationSchedule, t
 	t.dirty = true
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			err = panicError(p)
 		}
 		if err != nil {
 			err = fmt.Errorf("task %s: %s punctuation at %d: %w", t.cfg.ID, typ, ts, err)

@@ -78,6 +78,11 @@ func (k *KafkaChangelogReader) endOffset(ctx context.Context, tp state.TopicPart
 
 // Restore implements ChangelogReader.
 func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartition, from, until int64, apply func([]*kgo.Record) error) (int64, error) {
+	return k.RestoreRange(ctx, tp, from, until, nil, apply)
+}
+
+// RestoreRange implements RangedChangelogReader.
+func (k *KafkaChangelogReader) RestoreRange(ctx context.Context, tp state.TopicPartition, from, until int64, onRange func(start, end int64), apply func([]*kgo.Record) error) (int64, error) {
 	end, err := k.endOffset(ctx, tp)
 	if err != nil {
 		return 0, err
@@ -112,6 +117,9 @@ func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartit
 	}
 	if from >= end.Offset {
 		return from, nil
+	}
+	if onRange != nil {
+		onRange(from, end.Offset)
 	}
 	opts := append(append([]kgo.Opt(nil), k.Opts...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(from)}}),

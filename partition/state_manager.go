@@ -49,7 +49,12 @@ type StateConfig struct {
 	// is ever written to a changelog, so restoration under at-least-once
 	// stops at the last commit's positions and rolls nothing back.
 	Standby bool
-	Logger  *slog.Logger
+	// Task is the task the stores belong to, for the restore listener
+	// and the progress lines.
+	Task topology.TaskID
+	// RestoreListener, when set, is told of the stores' restores.
+	RestoreListener RestoreListener
+	Logger          *slog.Logger
 }
 
 // ChangelogWriter is the one thing a StateManager needs of a producer:

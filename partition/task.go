@@ -58,6 +58,9 @@ type Config struct {
 	// OnProductionError decides what happens to a record Kafka refuses for
 	// good (too large, invalid); see Task.productionFailed.
 	OnProductionError ErrorHandler
+	// RestoreListener, when set, is told of the restores of the task's
+	// stores (restore_progress.go).
+	RestoreListener RestoreListener
 	// GlobalStores are the global tables' stores (read-only views), which
 	// Store returns too.
 	GlobalStores map[string]topology.StateStore
@@ -179,18 +182,20 @@ func NewTask(cfg Config) (*Task, error) {
 		onDropped: cfg.OnDroppedRecord,
 	}
 	t.stateMgr = NewStateManager(StateConfig{
-		ApplicationID: cfg.ApplicationID,
-		Partition:     cfg.ID.Partition,
-		Stores:        cfg.Subtopology.Stores,
-		Dir:           cfg.Dir,
-		DefaultEngine: cfg.DefaultEngine,
-		RocksDB:       cfg.RocksDB,
-		Changelogs:    cfg.Changelogs,
-		Changelog:     t.collector,
-		Record:        t.pctx,
-		RecordCache:   cfg.RecordCache,
-		ExactlyOnce:   cfg.ExactlyOnce,
-		Logger:        t.log,
+		ApplicationID:   cfg.ApplicationID,
+		Partition:       cfg.ID.Partition,
+		Stores:          cfg.Subtopology.Stores,
+		Dir:             cfg.Dir,
+		DefaultEngine:   cfg.DefaultEngine,
+		RocksDB:         cfg.RocksDB,
+		Changelogs:      cfg.Changelogs,
+		Changelog:       t.collector,
+		Record:          t.pctx,
+		RecordCache:     cfg.RecordCache,
+		ExactlyOnce:     cfg.ExactlyOnce,
+		Task:            cfg.ID,
+		RestoreListener: cfg.RestoreListener,
+		Logger:          t.log,
 	})
 	t.pctx.stores = t.stateMgr
 	return t, nil

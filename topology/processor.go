@@ -160,6 +160,7 @@ func Process[K, V, KOut, VOut any](s *KStream[K, V], supplier func() Processor[K
 			if err := pc.ready(); err != nil {
 				return err
 			}
+			defer namePanic(pc.name)
 			return pc.wrap(p.Process(r))
 		}), nil
 	})
@@ -187,6 +188,7 @@ func ProcessValues[K, V, VOut any](s *KStream[K, V], supplier func() FixedKeyPro
 			if err := pc.ready(); err != nil {
 				return err
 			}
+			defer namePanic(pc.name)
 			return pc.wrap(p.Process(fixedKey(r)))
 		}), nil
 	})

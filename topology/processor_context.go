@@ -187,6 +187,7 @@ func (p *processorNode[KOut, VOut]) Schedule(interval time.Duration, typ Punctua
 	}
 	name := p.name
 	c, err := p.sched.Schedule(interval, typ, func(ts int64) error {
+		defer namePanic(name)
 		if err := fn(ts); err != nil {
 			return fmt.Errorf("processor %s: %w", name, err)
 		}
