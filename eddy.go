@@ -74,8 +74,11 @@ type App struct {
 	lifeCtx    context.Context
 	lifeCancel context.CancelFunc
 	wg         sync.WaitGroup
-	owner      int64         // this run, in commit metadata (partition.CommitPoint.PredecessorGrace)
-	lock       *stateDirLock // held from Start to Close
+	// brokers follows the clients' connections: warnings while a broker
+	// is unreachable (broker_watch.go).
+	brokers *brokerWatch
+	owner   int64         // this run, in commit metadata (partition.CommitPoint.PredecessorGrace)
+	lock    *stateDirLock // held from Start to Close
 }
 
 // New checks the options and prepares an App for topo. With
@@ -107,6 +110,7 @@ func New(topo *topology.Topology, opts ...Option) (*App, error) {
 	a := &App{cfg: c, topo: topo, log: c.Logger.With("app", c.AppID), failed: make(chan struct{}),
 		closeDone: make(chan struct{}), life: newLifecycle(c.stateListener)}
 	a.lifeCtx, a.lifeCancel = context.WithCancel(context.Background())
+	a.brokers = newBrokerWatch(a.log, brokerWarnEvery)
 	for a.owner == 0 {
 		a.owner = rand.Int64()
 	}
@@ -133,7 +137,7 @@ func (a *App) Brokers() []string { return append([]string(nil), a.cfg.brokers...
 func (a *App) Topology() *topology.Topology { return a.topo }
 
 func (a *App) clientOpts(extra ...kgo.Opt) []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...)}
+	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...), kgo.WithHooks(a.brokers)}
 	opts = append(opts, a.cfg.kafkaOpts...)
 	return append(opts, extra...)
 }
@@ -150,6 +154,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.started = true
 	a.mu.Unlock()
 	a.life.set(Starting)
+	a.brokers.start()
 	if err := a.start(ctx); err != nil {
 		a.mu.Lock()
 		a.startErr = err
@@ -377,6 +382,7 @@ func (a *App) closeAll(leave bool) error {
 			cl.Close()
 		}
 	}
+	a.brokers.close()
 	a.closeMemory() // after the tasks and global stores closed
 	if a.lock != nil {
 		errs = append(errs, a.lock.release())

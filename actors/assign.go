@@ -390,8 +390,13 @@ func (n *Node) Tell(ctx context.Context, msg any) (NodeStatus, error) {
 		timeout = max(time.Until(dl), time.Millisecond)
 	}
 	res, err := n.system.Root.RequestFuture(n.pid, msg, timeout).Result()
-	if err != nil {
-		return NodeStatus{}, err
+	switch {
+	case errors.Is(err, actor.ErrTimeout):
+		return NodeStatus{}, fmt.Errorf("the node did not take %s within %v (busy starting or closing tasks?)", messageName(msg), timeout)
+	case errors.Is(err, actor.ErrDeadLetter):
+		return NodeStatus{}, fmt.Errorf("the node is closed: %s not taken", messageName(msg))
+	case err != nil:
+		return NodeStatus{}, fmt.Errorf("the node did not take %s: %w", messageName(msg), err)
 	}
 	st, ok := res.(NodeStatus)
 	if !ok {
@@ -401,6 +406,19 @@ func (n *Node) Tell(ctx context.Context, msg any) (NodeStatus, error) {
 		return st, errors.New(st.Err)
 	}
 	return st, nil
+}
+
+// messageName names a node message for errors.
+func messageName(msg any) string {
+	switch m := msg.(type) {
+	case *Assign:
+		return fmt.Sprintf("the assignment of epoch %d", m.Epoch)
+	case *Revoke:
+		return fmt.Sprintf("the revocation of epoch %d", m.Epoch)
+	case *StatusRequest:
+		return "the status request"
+	}
+	return fmt.Sprintf("%T", msg)
 }
 
 // Apply sends Assign a to the node and waits until the tasks it takes away

@@ -178,9 +178,7 @@ func NewNode(cfg NodeConfig) *Node {
 	logger := cfg.Logger
 	system := cfg.System
 	if system == nil {
-		system = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-			return logger.With("component", "actor")
-		}))
+		system = actor.NewActorSystem(QuietLogger(logger.Handler()))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
