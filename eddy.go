@@ -1,6 +1,7 @@
 package eddy
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -110,7 +111,7 @@ func New(topo *topology.Topology, opts ...Option) (*App, error) {
 	a := &App{cfg: c, topo: topo, log: c.Logger.With("app", c.AppID), failed: make(chan struct{}),
 		closeDone: make(chan struct{}), life: newLifecycle(c.stateListener)}
 	a.lifeCtx, a.lifeCancel = context.WithCancel(context.Background())
-	a.brokers = newBrokerWatch(a.log, brokerWarnEvery)
+	a.brokers = newBrokerWatch(a.log, cmp.Or(c.brokerWarnEvery, brokerWarnEvery))
 	for a.owner == 0 {
 		a.owner = rand.Int64()
 	}
@@ -232,6 +233,7 @@ func (a *App) start(ctx context.Context) error {
 		InputOffsets:        a.offsets.InputOffsets,
 		ReadCommitted:       a.cfg.guarantee == ExactlyOnce,
 		CommitInterval:      a.cfg.commitInterval,
+		CommitTimeout:       a.cfg.commitTimeout,
 		MaxBuffered:         a.cfg.maxBuffered,
 		MaxBufferedBytes:    a.cfg.maxBufferedBytes,
 		Logger:              a.log,

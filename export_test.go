@@ -1,6 +1,8 @@
 package eddy
 
 import (
+	"time"
+
 	"github.com/eddystreams/eddy/cluster"
 	"github.com/hashicorp/memberlist"
 )
@@ -9,4 +11,16 @@ import (
 // between nodes with cluster.LinkCutter.
 func WithGossipTransport(wrap func(cluster.NodeID, memberlist.NodeAwareTransport) memberlist.NodeAwareTransport) Option {
 	return optFunc(func(c *cfg) { c.cluster.wrap = wrap })
+}
+
+// WithBrokerWarnInterval sets how often the App warns of unreachable
+// brokers (default 5s).
+func WithBrokerWarnInterval(d time.Duration) Option {
+	return optFunc(func(c *cfg) { c.brokerWarnEvery = d })
+}
+
+// WithCommitTimeout bounds each commit, the final one included (default 1
+// minute).
+func WithCommitTimeout(d time.Duration) Option {
+	return optFunc(func(c *cfg) { c.commitTimeout = d })
 }

@@ -55,6 +55,9 @@ type cfg struct {
 	stateListener     func(old, new State)    // lifecycle.go
 	fatalHandler      func(error) FatalAction // fatal.go
 	restoreListener   RestoreListener         // restore_listener.go
+	// Set by tests only (export_test.go): 0 is the default.
+	brokerWarnEvery time.Duration // broker_watch.go
+	commitTimeout   time.Duration // actors.NodeConfig.CommitTimeout
 }
 
 // Guarantee is the processing guarantee.

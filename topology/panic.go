@@ -16,7 +16,7 @@ type PanicError struct {
 }
 
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("processor %s panicked: %v\n%s", e.Processor, e.Value, e.Stack)
+	return fmt.Sprintf("processor %s: panic: %v\n%s", e.Processor, e.Value, e.Stack)
 }
 
 // Unwrap returns the panic's value when it is an error.
