@@ -109,7 +109,10 @@ func TestRebalancingWhenANodeJoins(t *testing.T) {
 	if !slices.Equal(got[:2], []string{"CREATED->STARTING", "STARTING->RUNNING"}) {
 		t.Fatalf("node a's changes %v", got)
 	}
-	if got := logB.get(); len(got) < 2 || !slices.Equal(got[:2], []string{"CREATED->STARTING", "STARTING->RUNNING"}) {
+	// The listener is told from a goroutine of its own: the change to
+	// Running may reach it just after Start returned.
+	waitFor(t, time.Minute, "node b's listener told it runs", func() bool { return len(logB.get()) >= 2 })
+	if got := logB.get(); !slices.Equal(got[:2], []string{"CREATED->STARTING", "STARTING->RUNNING"}) {
 		t.Fatalf("node b's changes %v", got)
 	}
 }
