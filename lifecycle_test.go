@@ -118,7 +118,9 @@ func TestRebalancingWhenANodeJoins(t *testing.T) {
 }
 
 // panicker panics on the value "bad".
-type panicker struct{ ctx topology.ProcessorContext[string, string] }
+type panicker struct {
+	ctx topology.ProcessorContext[string, string]
+}
 
 func (p *panicker) Init(ctx topology.ProcessorContext[string, string]) error {
 	p.ctx = ctx
