@@ -63,7 +63,7 @@ func panickyTopology(in, out string) *topology.Topology {
 func TestProcessingErrorHandlers(t *testing.T) {
 	t.Run("fail", func(t *testing.T) {
 		outs, _, err, in := handlerCase(t, panickyTopology, func(string) []eddy.Option { return []eddy.Option{eddy.WithProcessingErrorHandler(eddy.FailOnError)} })
-		if err == nil || !strings.Contains(err.Error(), "panic: cannot handle bad") || !strings.Contains(err.Error(), in+"-0@1") {
+		if err == nil || !strings.Contains(err.Error(), "processor KSTREAM-MAPVALUES-0000000001: panic: cannot handle bad") || !strings.Contains(err.Error(), in+"-0@1") {
 			t.Fatalf("want the task to fail with the panic and the record, got %v", err)
 		}
 		if len(outs) > 1 {

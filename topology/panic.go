@@ -5,9 +5,10 @@ import (
 	"runtime/debug"
 )
 
-// PanicError is a panic of user code in a processor (its Process or a
-// punctuator it scheduled) on its way up: it names the processor and keeps
-// the stack where the panic happened. The runtime recovers it and turns it
+// PanicError is a panic of user code on its way up: in a processor (its
+// Process or a punctuator it scheduled), in the function of a DSL operation
+// (Map, Filter, ...), or in a sink's serde. It names the node and keeps the
+// stack where the panic happened. The runtime recovers it and turns it
 // into an error (the processing error handler decides what then).
 type PanicError struct {
 	Processor string

@@ -58,8 +58,13 @@ func (s *KStream[K, V]) WithSerdes(keySerde Serde[K], valueSerde Serde[V]) *KStr
 
 // derive adds a processor node under s whose output is a stream of K2, V2.
 func derive[K, V, K2, V2 any](s *KStream[K, V], prefix string, repartition bool, mk func(next func(Record[K2, V2]) error) func(Record[K, V]) error) *KStream[K2, V2] {
-	n := s.b.addNode(kindProcessor, s.b.newName(prefix), []*node{s.node}, func(_ TaskContext, kids []any) (any, error) {
-		return mk(fanout[K2, V2](kids)), nil
+	name := s.b.newName(prefix)
+	n := s.b.addNode(kindProcessor, name, []*node{s.node}, func(_ TaskContext, kids []any) (any, error) {
+		f := mk(fanout[K2, V2](kids))
+		return func(r Record[K, V]) error {
+			defer namePanic(name) // the user's function panicked: say which node ran it
+			return f(r)
+		}, nil
 	})
 	return &KStream[K2, V2]{b: s.b, node: n, keySerde: DefaultSerde[K2](), valueSerde: DefaultSerde[V2](), repartition: repartition}
 }
@@ -133,6 +138,7 @@ func (s *KStream[K, V]) to(topic TopicRef, name string) {
 	n := s.b.addNode(kindSink, name, []*node{s.node}, func(ctx TaskContext, _ []any) (any, error) {
 		full := topic.FullName(ctx.ApplicationID())
 		return func(r Record[K, V]) error {
+			defer namePanic(name) // a serde that panicked
 			kb, vb, err := encodeRecord(r, full, ks, vs)
 			if err != nil {
 				return err
