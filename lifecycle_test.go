@@ -205,3 +205,76 @@ func TestFatalErrorHandlerAndPanickingProcessor(t *testing.T) {
 		t.Fatalf("state changes %v", got)
 	}
 }
+
+// In a cluster, the default fatal action stops the node that failed; the
+// other node takes all the tasks over, and it ends in Error.
+func TestFatalErrorStopsTheNodeInACluster(t *testing.T) {
+	brokers := realOrEmbedded(t)
+	in, out := kafkatest.UniqueName(t, "fatal-in"), kafkatest.UniqueName(t, "fatal-out")
+	createTopics(t, brokers, 2, in, out)
+	appID := kafkatest.UniqueName(t, "fatal")
+	// Node a's processor panics on "bad"; node b's takes it.
+	newNode := func(panics bool) *eddy.App {
+		b := topology.NewBuilder()
+		s := topology.Stream(b, in, topology.String(), topology.String())
+		topology.Process(s, func() topology.Processor[string, string, string, string] {
+			if panics {
+				return &panicker{}
+			}
+			return &forwarder{}
+		}).To(out)
+		topo, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, err := eddy.New(topo, eddy.WithBrokers(brokers...), eddy.WithApplicationID(appID),
+			eddy.WithStateDir(t.TempDir()), eddy.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { app.Close() })
+		return app
+	}
+	a, b := newNode(true), newNode(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	for _, app := range []*eddy.App{a, b} {
+		if err := app.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, time.Minute, "one task on each node", func() bool { return len(a.Tasks()) == 1 && len(b.Tasks()) == 1 })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	bad := &kgo.Record{Topic: in, Partition: a.Tasks()[0].Partition, Key: []byte("k"), Value: []byte("bad")}
+	if err := cl.ProduceSync(ctx, bad).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, a)
+	if s := a.State(); s != eddy.Error {
+		t.Fatalf("node a: state %s, want ERROR", s)
+	}
+	if err := a.Err(); err == nil || !strings.Contains(err.Error(), "processor KSTREAM-PROCESSOR-0000000001: panic: cannot take bad") {
+		t.Fatalf("node a: Err %v", err)
+	}
+	waitFor(t, time.Minute, "node b runs both tasks", func() bool { return len(b.Tasks()) == 2 })
+	if s := b.State(); !s.IsRunning() {
+		t.Fatalf("node b: state %s", s)
+	}
+}
+
+// forwarder forwards every record.
+type forwarder struct {
+	ctx topology.ProcessorContext[string, string]
+}
+
+func (p *forwarder) Init(ctx topology.ProcessorContext[string, string]) error {
+	p.ctx = ctx
+	return nil
+}
+
+func (p *forwarder) Process(r topology.Record[string, string]) error { return p.ctx.Forward(r) }
+func (p *forwarder) Close() error                                    { return nil }
