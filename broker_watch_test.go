@@ -141,13 +141,20 @@ func TestBrokerUnreachableWarnings(t *testing.T) {
 }
 
 // A final commit that fails is Run's error, and the App ends in Error:
-// under exactly-once, records processed in an open transaction cannot be
-// committed once the broker is gone.
+// records processed since the last commit cannot be committed once the
+// broker is gone (under exactly-once their transaction stays open; under
+// at-least-once their outputs and offsets cannot be written).
 func TestRunReturnsTheFinalCommitsFailure(t *testing.T) {
+	for _, g := range []eddy.Guarantee{eddy.ExactlyOnce, eddy.AtLeastOnce} {
+		t.Run(g.String(), func(t *testing.T) { testFinalCommitFailure(t, g) })
+	}
+}
+
+func testFinalCommitFailure(t *testing.T, g eddy.Guarantee) {
 	br := newStoppableBroker(t)
 	e := newWCEnv(t, []string{br.addr()})
 	var log stateLog
-	app := e.newApp(t, t.TempDir(), eddy.WithStandalone(), eddy.WithProcessingGuarantee(eddy.ExactlyOnce),
+	app := e.newApp(t, t.TempDir(), eddy.WithStandalone(), eddy.WithProcessingGuarantee(g),
 		eddy.WithCommitInterval(time.Hour), eddy.WithCommitTimeout(2*time.Second),
 		eddy.WithStateListener(log.listener), eddy.WithLogger(slog.New(slog.DiscardHandler)))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
