@@ -28,6 +28,19 @@ type StoreReader[K, V any] struct {
 // topology gave it. It fails when the store does not exist or its types are
 // not K and V.
 func Store[K, V any](app *App, name string) (*StoreReader[K, V], error) {
+	r, err := typedStore[K, V](app, name)
+	if err != nil {
+		return nil, err
+	}
+	if k := r.spec.Kind; k == topology.KindWindow || k == topology.KindSession {
+		return nil, fmt.Errorf("eddy: store %q is a %s store: read it with eddy.WindowStore", name, k)
+	}
+	return r, nil
+}
+
+// typedStore is a reader of any store with the serdes the topology gave
+// it.
+func typedStore[K, V any](app *App, name string) (*StoreReader[K, V], error) {
 	r, err := storeReader[K, V](app, name)
 	if err != nil {
 		return nil, err
