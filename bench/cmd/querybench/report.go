@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/eddystreams/eddy/bench/internal/querystat"
+)
+
+type getRun struct {
+	name string
+	res  querystat.GetResult
+	err  string
+}
+
+type scanRun struct {
+	res querystat.ScanResult
+	err string
+}
+
+type report struct {
+	c                  *config
+	start, end         time.Time
+	loadStart, loadEnd string
+	// The Gets' window, and the input rates during it: records the
+	// broker acknowledged, and records the nodes committed as processed.
+	epoch               int64 // the assignment the Gets ran at
+	window              time.Duration
+	produced, processed float64
+	lag                 int64 // input records not committed at the window's end
+	gets                []getRun
+	scanNode            string
+	scan                *scanRun
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond)) }
+
+func mib(b uint64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
+
+func growth(before, peak uint64) string {
+	if peak < before {
+		return "0.0"
+	}
+	return mib(peak - before)
+}
+
+// getRows are the latency table's rows: one per node and kind.
+func (r *report) getRows() [][]string {
+	var rows [][]string
+	for _, g := range r.gets {
+		if g.err != "" {
+			rows = append(rows, []string{g.name, "failed: " + g.err, "", "", "", "", "", "", ""})
+			continue
+		}
+		for _, k := range []struct {
+			kind string
+			l    querystat.Latency
+		}{{"remote", g.res.Remote}, {"local", g.res.Local}} {
+			rows = append(rows, []string{g.name, k.kind, fmt.Sprint(k.l.N), ms(k.l.P50), ms(k.l.P90), ms(k.l.P99), ms(k.l.Max),
+				fmt.Sprintf("%.0f", k.l.PerSec), fmt.Sprint(k.l.Errors)})
+		}
+	}
+	return rows
+}
+
+var getHeader = []string{"node", "Get", "queries", "p50 ms", "p90 ms", "p99 ms", "max ms", "queries/s", "errors"}
+
+func (r *report) print(w io.Writer) {
+	fmt.Fprintf(w, "input: %.0f records/s acknowledged, %.0f records/s processed (asked %d) over %s; %d records behind at the end\n",
+		r.produced, r.processed, r.c.rate, r.window.Round(100*time.Millisecond), r.lag)
+	fmt.Fprintln(w, strings.Join(getHeader, "\t"))
+	for _, row := range r.getRows() {
+		fmt.Fprintln(w, strings.Join(row, "\t"))
+	}
+	if s := r.scan; s != nil {
+		if s.err != "" {
+			fmt.Fprintf(w, "scan on %s failed: %s\n", r.scanNode, s.err)
+		}
+		x := s.res
+		fmt.Fprintf(w, "AllSeq on %s: %d keys in %s (%.0f keys/s); heap %s MiB before, +%s MiB at peak; RSS %s MiB before, +%s MiB at peak\n",
+			r.scanNode, x.Keys, x.Elapsed.Round(time.Millisecond), rate(x.Keys, x.Elapsed),
+			mib(x.HeapBefore), growth(x.HeapBefore, x.HeapPeak), mib(x.RSSBefore), growth(x.RSSBefore, x.RSSPeak))
+		fmt.Fprintf(w, "All on %s: %d keys in %s (%.0f keys/s); heap %s MiB before, +%s MiB at peak; RSS peak %s MiB\n",
+			r.scanNode, x.AllKeys, x.AllElapsed.Round(time.Millisecond), rate(x.AllKeys, x.AllElapsed),
+			mib(x.AllHeapBefore), growth(x.AllHeapBefore, x.AllHeapPeak), mib(x.AllRSSPeak))
+	}
+}
+
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+func table(b *strings.Builder, header []string, rows [][]string) {
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
+	for range header {
+		b.WriteString(" --- |")
+	}
+	b.WriteString("\n")
+	for _, row := range rows {
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+}
+
+// markdown is the report as docs/benchmarks/queries-results.md holds it.
+func (r *report) markdown() string {
+	var b strings.Builder
+	c := r.c
+	fmt.Fprintf(&b, "# Query benchmark results\n\n")
+	fmt.Fprintf(&b, "Measured %s with `go run ./bench/cmd/querybench %s` (`make bench-query`), in %s; see [queries.md](queries.md) for what is measured.\n\n",
+		r.start.UTC().Format("2006-01-02 15:04 MST"), strings.Join(os.Args[1:], " "), r.end.Sub(r.start).Round(time.Second))
+	fmt.Fprintf(&b, "Machine: %d cores (%s/%s, %s), shared with other work: load average %s at the start, %s at the end. Broker, %d node processes and the producer share those cores.\n\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, runtime.Version(), r.loadStart, r.loadEnd, c.nodes)
+	fmt.Fprintf(&b, "## Gets while the cluster processes input\n\n")
+	fmt.Fprintf(&b, "%d nodes counting by key (%s, 8 tasks), input asked at %d records/s over %d keys; %d node(s) ran closed-loop Gets for %s each, concurrency %d. ",
+		c.nodes, c.guarantee, c.rate, c.keys, c.queryNodes, c.duration, c.concurrency)
+	fmt.Fprintf(&b, "During the Gets (%s) the broker acknowledged **%.0f records/s** and the nodes committed **%.0f records/s** as processed (%d records not yet committed at the end; assignment epoch %d).\n\n",
+		r.window.Round(100*time.Millisecond), r.produced, r.processed, r.lag, r.epoch)
+	fmt.Fprintf(&b, "*remote*: answered by another process, across protoactor remote (gRPC); *local*: answered by the querying process's own task.\n\n")
+	table(&b, getHeader, r.getRows())
+	if s := r.scan; s != nil {
+		x := s.res
+		fmt.Fprintf(&b, "\n## All keys\n\n%d distinct keys in the store; node %s reads all of them (most from the other nodes' tasks).\n\n", c.scanKeys, r.scanNode)
+		if s.err != "" {
+			fmt.Fprintf(&b, "Failed: %s\n\n", s.err)
+		}
+		table(&b, []string{"read", "keys", "time", "keys/s", "heap before MiB", "heap growth at peak MiB", "RSS before MiB", "RSS growth at peak MiB"}, [][]string{
+			{"AllSeq (pages)", fmt.Sprint(x.Keys), x.Elapsed.Round(time.Millisecond).String(), fmt.Sprintf("%.0f", rate(x.Keys, x.Elapsed)),
+				mib(x.HeapBefore), growth(x.HeapBefore, x.HeapPeak), mib(x.RSSBefore), growth(x.RSSBefore, x.RSSPeak)},
+			{"All (collected)", fmt.Sprint(x.AllKeys), x.AllElapsed.Round(time.Millisecond).String(), fmt.Sprintf("%.0f", rate(x.AllKeys, x.AllElapsed)),
+				mib(x.AllHeapBefore), growth(x.AllHeapBefore, x.AllHeapPeak), "", growth(x.RSSBefore, x.AllRSSPeak)},
+		})
+	}
+	return b.String()
+}
+
+func (r *report) writeMarkdown(path string) error {
+	return os.WriteFile(path, []byte(r.markdown()), 0o644)
+}
