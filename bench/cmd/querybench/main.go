@@ -38,6 +38,7 @@ type config struct {
 	rate        int
 	keys        int
 	duration    time.Duration
+	idle        time.Duration
 	warmup      time.Duration
 	concurrency int
 	queryNodes  int
@@ -66,6 +67,7 @@ func parseFlags(args []string, errOut io.Writer) (*config, error) {
 	fs.IntVar(&c.rate, "rate", 50_000, "input records per second while the Gets run")
 	fs.IntVar(&c.keys, "keys", 100_000, "distinct keys of the input and of the Gets")
 	fs.DurationVar(&c.duration, "duration", 0, "how long each node runs Gets (default 20s, quick 5s)")
+	fs.DurationVar(&c.idle, "idle", 0, "how long each node runs Gets first without input, as a baseline (default 10s, quick 3s; negative: none)")
 	fs.DurationVar(&c.warmup, "warmup", 0, "input at -rate before the Gets start (default 10s, quick 3s)")
 	fs.IntVar(&c.concurrency, "concurrency", 1, "goroutines running Gets on each querying node (closed loop each)")
 	fs.IntVar(&c.queryNodes, "query-nodes", 0, "how many nodes run Gets at once (default all)")
@@ -90,6 +92,7 @@ func parseFlags(args []string, errOut io.Writer) (*config, error) {
 		}
 	}
 	pick(&c.duration, 20*time.Second, 5*time.Second)
+	pick(&c.idle, 10*time.Second, 3*time.Second)
 	pick(&c.warmup, 10*time.Second, 3*time.Second)
 	if c.scanKeys == 0 {
 		c.scanKeys = 1_000_000
@@ -250,8 +253,52 @@ func run(c *config) (*report, error) {
 	return rep, nil
 }
 
-// gets feeds input at c.rate and has the querying nodes run Gets meanwhile.
+// getRound has the querying nodes run Gets for d at once.
+func getRound(ctx context.Context, c *config, nodes []*node, d time.Duration) ([]getRun, error) {
+	type answer struct {
+		i   int
+		err error
+	}
+	runs := make([]getRun, c.queryNodes)
+	answers := make(chan answer, c.queryNodes)
+	for i := 0; i < c.queryNodes; i++ {
+		go func(i int) {
+			err := nodes[i].call(ctx, d+5*time.Minute, fmt.Sprintf("get %s %d %d", d, c.keys, c.concurrency), &runs[i].res)
+			answers <- answer{i, err}
+		}(i)
+	}
+	var first error
+	for range c.queryNodes {
+		a := <-answers
+		runs[a.i].name = nodes[a.i].name
+		if a.err != nil {
+			runs[a.i].err = a.err.Error()
+			first = cmp(first, a.err)
+		}
+	}
+	return runs, first
+}
+
+// gets has the querying nodes run Gets on the idle cluster (no input),
+// then feeds input at c.rate and has them run Gets meanwhile.
 func gets(ctx context.Context, c *config, b *broker, p *producer, nodes []*node, rep *report) error {
+	if c.idle > 0 {
+		logf("writing keys 0..%d so that Gets find them", c.keys-1)
+		if err := p.fill(ctx, c.keys); err != nil {
+			return fmt.Errorf("fill: %w", err)
+		}
+		if err := waitFor(ctx, 5*time.Minute, "the input is processed", func() (bool, error) {
+			out, _, err := b.progress(ctx, appID, output)
+			return err == nil && out >= int64(c.keys), nil
+		}); err != nil {
+			return err
+		}
+		logf("Gets for %s from %d node(s), concurrency %d, without input", c.idle, c.queryNodes, c.concurrency)
+		var err error
+		if rep.idle, err = getRound(ctx, c, nodes, c.idle); err != nil {
+			return err
+		}
+	}
 	logf("input at %d records/s over %d keys; warm-up %s", c.rate, c.keys, c.warmup)
 	p.steady(c.rate, c.keys)
 	select {
@@ -259,33 +306,18 @@ func gets(ctx context.Context, c *config, b *broker, p *producer, nodes []*node,
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	_, committed0, err := b.progress(ctx, appID, input)
+	end0, committed0, err := b.progress(ctx, appID, input)
+	if err != nil {
+		return err
+	}
+	out0, _, err := b.progress(ctx, appID, output)
 	if err != nil {
 		return err
 	}
 	acked0, t0 := p.acked.Load(), time.Now()
-	logf("Gets for %s from %d node(s), concurrency %d", c.duration, c.queryNodes, c.concurrency)
-	type answer struct {
-		i   int
-		err error
-	}
-	rep.gets = make([]getRun, c.queryNodes)
-	answers := make(chan answer, c.queryNodes)
-	for i := 0; i < c.queryNodes; i++ {
-		go func(i int) {
-			err := nodes[i].call(ctx, c.duration+5*time.Minute, fmt.Sprintf("get %s %d %d", c.duration, c.keys, c.concurrency), &rep.gets[i].res)
-			answers <- answer{i, err}
-		}(i)
-	}
+	logf("Gets for %s from %d node(s), concurrency %d, under input", c.duration, c.queryNodes, c.concurrency)
 	var first error
-	for range c.queryNodes {
-		a := <-answers
-		rep.gets[a.i].name = nodes[a.i].name
-		if a.err != nil {
-			rep.gets[a.i].err = a.err.Error()
-			first = cmp(first, a.err)
-		}
-	}
+	rep.gets, first = getRound(ctx, c, nodes, c.duration)
 	elapsed := time.Since(t0)
 	acked1 := p.acked.Load()
 	end1, committed1, err := b.progress(ctx, appID, input)
@@ -294,9 +326,15 @@ func gets(ctx context.Context, c *config, b *broker, p *producer, nodes []*node,
 		return err
 	}
 	rep.lag = end1 - committed1
+	out1, _, err := b.progress(ctx, appID, output)
+	if err != nil {
+		return err
+	}
+	rep.processed = float64(out1-out0) / elapsed.Seconds()
+	logf("input end %d -> %d, committed %d -> %d; output end %d -> %d", end0, end1, committed0, committed1, out0, out1)
 	rep.window = elapsed
 	rep.produced = float64(acked1-acked0) / elapsed.Seconds()
-	rep.processed = float64(committed1-committed0) / elapsed.Seconds()
+	rep.committed = float64(committed1-committed0) / elapsed.Seconds()
 	if err := p.failed(); err != nil {
 		return fmt.Errorf("producer: %w", err)
 	}

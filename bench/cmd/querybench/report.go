@@ -26,13 +26,14 @@ type report struct {
 	c                  *config
 	start, end         time.Time
 	loadStart, loadEnd string
-	// The Gets' window, and the input rates during it: records the
-	// broker acknowledged, and records the nodes committed as processed.
+	// The Gets' window, and the rates during it: input records the broker
+	// acknowledged, records the nodes processed (count updates on the
+	// output topic, one per input record), input offsets they committed.
 	epoch               int64 // the assignment the Gets ran at
 	window              time.Duration
-	produced, processed float64
-	lag                 int64 // input records not committed at the window's end
-	gets                []getRun
+	produced, processed, committed float64
+	lag                            int64 // input records not committed at the window's end
+	gets, idle          []getRun
 	scanNode            string
 	scan                *scanRun
 }
@@ -49,9 +50,9 @@ func growth(before, peak uint64) string {
 }
 
 // getRows are the latency table's rows: one per node and kind.
-func (r *report) getRows() [][]string {
+func getRows(runs []getRun) [][]string {
 	var rows [][]string
-	for _, g := range r.gets {
+	for _, g := range runs {
 		if g.err != "" {
 			rows = append(rows, []string{g.name, "failed: " + g.err, "", "", "", "", "", "", ""})
 			continue
@@ -70,11 +71,19 @@ func (r *report) getRows() [][]string {
 var getHeader = []string{"node", "Get", "queries", "p50 ms", "p90 ms", "p99 ms", "max ms", "queries/s", "errors"}
 
 func (r *report) print(w io.Writer) {
-	fmt.Fprintf(w, "input: %.0f records/s acknowledged, %.0f records/s processed (asked %d) over %s; %d records behind at the end\n",
-		r.produced, r.processed, r.c.rate, r.window.Round(100*time.Millisecond), r.lag)
-	fmt.Fprintln(w, strings.Join(getHeader, "\t"))
-	for _, row := range r.getRows() {
-		fmt.Fprintln(w, strings.Join(row, "\t"))
+	fmt.Fprintf(w, "input: %.0f records/s acknowledged, %.0f records/s processed, %.0f records/s committed (asked %d) over %s; %d input records not committed at the end\n",
+		r.produced, r.processed, r.committed, r.c.rate, r.window.Round(100*time.Millisecond), r.lag)
+	for _, x := range []struct {
+		what string
+		runs []getRun
+	}{{"without input", r.idle}, {"under input", r.gets}} {
+		if len(x.runs) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "Gets %s:\n%s\n", x.what, strings.Join(getHeader, "\t"))
+		for _, row := range getRows(x.runs) {
+			fmt.Fprintln(w, strings.Join(row, "\t"))
+		}
 	}
 	if s := r.scan; s != nil {
 		if s.err != "" {
@@ -120,10 +129,14 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "## Gets while the cluster processes input\n\n")
 	fmt.Fprintf(&b, "%d nodes counting by key (%s, 8 tasks), input asked at %d records/s over %d keys; %d node(s) ran closed-loop Gets for %s each, concurrency %d. ",
 		c.nodes, c.guarantee, c.rate, c.keys, c.queryNodes, c.duration, c.concurrency)
-	fmt.Fprintf(&b, "During the Gets (%s) the broker acknowledged **%.0f records/s** and the nodes committed **%.0f records/s** as processed (%d records not yet committed at the end; assignment epoch %d).\n\n",
-		r.window.Round(100*time.Millisecond), r.produced, r.processed, r.lag, r.epoch)
+	fmt.Fprintf(&b, "During the Gets (%s) the broker acknowledged **%.0f records/s** and the nodes processed **%.0f records/s** (count updates written to the output topic, one per input record) and committed input offsets at %.0f records/s (%d input records not committed at the end; assignment epoch %d).\n\n",
+		r.window.Round(100*time.Millisecond), r.produced, r.processed, r.committed, r.lag, r.epoch)
 	fmt.Fprintf(&b, "*remote*: answered by another process, across protoactor remote (gRPC); *local*: answered by the querying process's own task.\n\n")
-	table(&b, getHeader, r.getRows())
+	table(&b, getHeader, getRows(r.gets))
+	if len(r.idle) > 0 {
+		fmt.Fprintf(&b, "\nThe same Gets, %s per node, on the idle cluster before the input started (all %d keys present, no input):\n\n", c.idle, c.keys)
+		table(&b, getHeader, getRows(r.idle))
+	}
 	if s := r.scan; s != nil {
 		x := s.res
 		fmt.Fprintf(&b, "\n## All keys\n\n%d distinct keys in the store; node %s reads all of them (most from the other nodes' tasks).\n\n", c.scanKeys, r.scanNode)
