@@ -2,12 +2,13 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/bench/internal/querystat"
+	"github.com/eddystreams/eddy/topology"
 )
 
 // key is the benchmark's key i: "k" and seven digits.
@@ -123,22 +125,26 @@ func gets(ctx context.Context, app *eddy.App, d time.Duration, keys, conc int) (
 	return res, ctx.Err()
 }
 
-// sampler records the largest heap in use and resident set seen every
-// 5 ms until stopped.
+// sampler records, every 5 ms until stopped, the largest live heap a
+// collection marked and the largest resident set.
 type sampler struct {
-	heap, rss atomic.Uint64
+	live, rss atomic.Uint64
+	gcs       atomic.Uint32
 	stop      chan struct{}
 	done      chan struct{}
 }
 
 func startSampler() *sampler {
 	s := &sampler{stop: make(chan struct{}), done: make(chan struct{})}
+	ms := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(ms)
+	gc0 := ms[1].Value.Uint64()
 	sample := func() {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		if ms.HeapInuse > s.heap.Load() {
-			s.heap.Store(ms.HeapInuse)
+		metrics.Read(ms)
+		if v := ms[0].Value.Uint64(); ms[1].Value.Uint64() > gc0 && v > s.live.Load() {
+			s.live.Store(v) // marked during the read
 		}
+		s.gcs.Store(uint32(ms[1].Value.Uint64() - gc0))
 		if r := vmRSS(); r > s.rss.Load() {
 			s.rss.Store(r)
 		}
@@ -161,18 +167,18 @@ func startSampler() *sampler {
 	return s
 }
 
-func (s *sampler) end() (heap, rss uint64) {
+func (s *sampler) end(p *querystat.ScanPass) {
 	close(s.stop)
 	<-s.done
-	return s.heap.Load(), s.rss.Load()
+	p.LivePeak, p.GCs, p.RSSPeak = s.live.Load(), s.gcs.Load(), s.rss.Load()
 }
 
-// heapAfterGC is the heap in use after a full collection.
-func heapAfterGC() uint64 {
+// liveAfterGC is the live heap after a full collection.
+func liveAfterGC() uint64 {
 	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
+	ms := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(ms)
+	return ms[0].Value.Uint64()
 }
 
 // vmRSS is the process's resident set in bytes, from /proc/self/status.
@@ -192,41 +198,54 @@ func vmRSS() uint64 {
 	return 0
 }
 
-// scan reads the whole store with AllSeq, then with All, sampling memory.
+// scan reads the whole store with AllSeq (a page per task at a time), with
+// All (the whole store collected), and with AllSeq again (the first read
+// finds colder caches), sampling memory during each.
 func scan(ctx context.Context, app *eddy.App) (querystat.ScanResult, error) {
 	r, err := eddy.Store[string, int64](app, storeName)
 	if err != nil {
 		return querystat.ScanResult{}, err
 	}
-	res := querystat.ScanResult{Node: string(app.ClusterStatus().Self), Ordered: true}
-	res.HeapBefore, res.RSSBefore = heapAfterGC(), vmRSS()
-	s := startSampler()
-	start := time.Now()
-	var prev []byte
-	for p, err := range r.AllSeq(ctx) {
+	res := querystat.ScanResult{Node: string(app.ClusterStatus().Self)}
+	// Collect when the heap grew by a tenth, not doubled, so that the live
+	// heap is marked often during each read: what a read holds shows in
+	// the peak rather than falling between two collections.
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	for _, read := range []string{"AllSeq", "All", "AllSeq"} {
+		p := querystat.ScanPass{Read: read, Ordered: true}
+		p.LiveBefore, p.RSSBefore = liveAfterGC(), vmRSS()
+		s := startSampler()
+		start := time.Now()
+		if read == "All" {
+			var all []topology.Pair[string, int64]
+			all, err = r.All(ctx)
+			p.Keys = len(all)
+			for i := 1; i < len(all); i++ {
+				if all[i].Key <= all[i-1].Key {
+					p.Ordered = false
+				}
+			}
+		} else {
+			var prev string
+			for kv, e := range r.AllSeq(ctx) {
+				if e != nil {
+					err = e
+					break
+				}
+				if p.Keys > 0 && kv.Key <= prev {
+					p.Ordered = false
+				}
+				prev = kv.Key
+				p.Keys++
+			}
+		}
+		p.Elapsed = time.Since(start)
+		s.end(&p)
+		res.Passes = append(res.Passes, p)
 		if err != nil {
-			s.end()
 			return res, err
 		}
-		if prev != nil && bytes.Compare([]byte(p.Key), prev) <= 0 {
-			res.Ordered = false
-		}
-		prev = append(prev[:0], p.Key...)
-		res.Keys++
 	}
-	res.Elapsed = time.Since(start)
-	res.HeapPeak, res.RSSPeak = s.end()
-
-	res.AllHeapBefore = heapAfterGC()
-	s = startSampler()
-	start = time.Now()
-	all, err := r.All(ctx)
-	res.AllElapsed = time.Since(start)
-	res.AllHeapPeak, res.AllRSSPeak = s.end()
-	if err != nil {
-		return res, err
-	}
-	res.AllKeys = len(all)
 	return res, nil
 }
 

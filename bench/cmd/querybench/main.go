@@ -369,10 +369,11 @@ func scanAll(ctx context.Context, c *config, b *broker, p *producer, n *node, re
 		rep.scan.err = err.Error()
 		return err
 	}
-	if rep.scan.res.Keys != c.scanKeys || rep.scan.res.AllKeys != c.scanKeys || !rep.scan.res.Ordered {
-		rep.scan.err = fmt.Sprintf("want %d keys in order from AllSeq and All, got %d (ordered %v) and %d",
-			c.scanKeys, rep.scan.res.Keys, rep.scan.res.Ordered, rep.scan.res.AllKeys)
-		return errors.New(rep.scan.err)
+	for _, x := range rep.scan.res.Passes {
+		if x.Keys != c.scanKeys || !x.Ordered {
+			rep.scan.err = fmt.Sprintf("%s: want %d keys in order, got %d (ordered %v)", x.Read, c.scanKeys, x.Keys, x.Ordered)
+			return errors.New(rep.scan.err)
+		}
 	}
 	return nil
 }

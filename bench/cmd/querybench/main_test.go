@@ -53,10 +53,12 @@ func TestReportMarkdown(t *testing.T) {
 			{name: "n2", err: "boom"},
 		},
 		scanNode: "n1",
-		scan:     &scanRun{res: querystat.ScanResult{Keys: 1_000_000, Elapsed: 2 * time.Second, HeapBefore: 10 << 20, HeapPeak: 14 << 20}},
+		scan: &scanRun{res: querystat.ScanResult{Passes: []querystat.ScanPass{
+			{Read: "AllSeq", Keys: 1_000_000, Elapsed: 2 * time.Second, LiveBefore: 10 << 20, LivePeak: 14 << 20, GCs: 3},
+		}}},
 	}
 	md := r.markdown()
-	for _, want := range []string{"**49000 records/s**", "| n1 | remote | 10 | 0.000 | 0.000 | 1.500 |", "| n2 | failed: boom |", "| AllSeq (pages) | 1000000 | 2s | 500000 | 10.0 | 4.0 |"} {
+	for _, want := range []string{"**49000 records/s**", "| n1 | remote | 10 | 0.000 | 0.000 | 1.500 |", "| n2 | failed: boom |", "| AllSeq | 1000000 | 2s | 500000 | 10.0 | 4.0 | 3 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

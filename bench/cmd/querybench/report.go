@@ -29,13 +29,13 @@ type report struct {
 	// The Gets' window, and the rates during it: input records the broker
 	// acknowledged, records the nodes processed (count updates on the
 	// output topic, one per input record), input offsets they committed.
-	epoch               int64 // the assignment the Gets ran at
-	window              time.Duration
+	epoch                          int64 // the assignment the Gets ran at
+	window                         time.Duration
 	produced, processed, committed float64
 	lag                            int64 // input records not committed at the window's end
-	gets, idle          []getRun
-	scanNode            string
-	scan                *scanRun
+	gets, idle                     []getRun
+	scanNode                       string
+	scan                           *scanRun
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/float64(time.Millisecond)) }
@@ -43,6 +43,9 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.3f", float64(d)/float64(
 func mib(b uint64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }
 
 func growth(before, peak uint64) string {
+	if peak == 0 {
+		return "n/a" // no collection during the read
+	}
 	if peak < before {
 		return "0.0"
 	}
@@ -89,13 +92,11 @@ func (r *report) print(w io.Writer) {
 		if s.err != "" {
 			fmt.Fprintf(w, "scan on %s failed: %s\n", r.scanNode, s.err)
 		}
-		x := s.res
-		fmt.Fprintf(w, "AllSeq on %s: %d keys in %s (%.0f keys/s); heap %s MiB before, +%s MiB at peak; RSS %s MiB before, +%s MiB at peak\n",
-			r.scanNode, x.Keys, x.Elapsed.Round(time.Millisecond), rate(x.Keys, x.Elapsed),
-			mib(x.HeapBefore), growth(x.HeapBefore, x.HeapPeak), mib(x.RSSBefore), growth(x.RSSBefore, x.RSSPeak))
-		fmt.Fprintf(w, "All on %s: %d keys in %s (%.0f keys/s); heap %s MiB before, +%s MiB at peak; RSS peak %s MiB\n",
-			r.scanNode, x.AllKeys, x.AllElapsed.Round(time.Millisecond), rate(x.AllKeys, x.AllElapsed),
-			mib(x.AllHeapBefore), growth(x.AllHeapBefore, x.AllHeapPeak), mib(x.AllRSSPeak))
+		for _, x := range s.res.Passes {
+			fmt.Fprintf(w, "%s on %s: %d keys in %s (%.0f keys/s); live heap %s MiB before, +%s MiB at peak (%d GCs); RSS %s MiB before, +%s MiB at peak\n",
+				x.Read, r.scanNode, x.Keys, x.Elapsed.Round(time.Millisecond), rate(x.Keys, x.Elapsed),
+				mib(x.LiveBefore), growth(x.LiveBefore, x.LivePeak), x.GCs, mib(x.RSSBefore), growth(x.RSSBefore, x.RSSPeak))
+		}
 	}
 }
 
@@ -138,17 +139,17 @@ func (r *report) markdown() string {
 		table(&b, getHeader, getRows(r.idle))
 	}
 	if s := r.scan; s != nil {
-		x := s.res
 		fmt.Fprintf(&b, "\n## All keys\n\n%d distinct keys in the store; node %s reads all of them (most from the other nodes' tasks).\n\n", c.scanKeys, r.scanNode)
 		if s.err != "" {
 			fmt.Fprintf(&b, "Failed: %s\n\n", s.err)
 		}
-		table(&b, []string{"read", "keys", "time", "keys/s", "heap before MiB", "heap growth at peak MiB", "RSS before MiB", "RSS growth at peak MiB"}, [][]string{
-			{"AllSeq (pages)", fmt.Sprint(x.Keys), x.Elapsed.Round(time.Millisecond).String(), fmt.Sprintf("%.0f", rate(x.Keys, x.Elapsed)),
-				mib(x.HeapBefore), growth(x.HeapBefore, x.HeapPeak), mib(x.RSSBefore), growth(x.RSSBefore, x.RSSPeak)},
-			{"All (collected)", fmt.Sprint(x.AllKeys), x.AllElapsed.Round(time.Millisecond).String(), fmt.Sprintf("%.0f", rate(x.AllKeys, x.AllElapsed)),
-				mib(x.AllHeapBefore), growth(x.AllHeapBefore, x.AllHeapPeak), "", growth(x.RSSBefore, x.AllRSSPeak)},
-		})
+		var rows [][]string
+		for _, x := range s.res.Passes {
+			rows = append(rows, []string{x.Read, fmt.Sprint(x.Keys), x.Elapsed.Round(time.Millisecond).String(), fmt.Sprintf("%.0f", rate(x.Keys, x.Elapsed)),
+				mib(x.LiveBefore), growth(x.LiveBefore, x.LivePeak), fmt.Sprint(x.GCs), mib(x.RSSBefore), growth(x.RSSBefore, x.RSSPeak)})
+		}
+		table(&b, []string{"read", "keys", "time", "keys/s", "live heap before MiB", "live heap growth at peak MiB", "GCs during", "RSS before MiB", "RSS growth at peak MiB"}, rows)
+		fmt.Fprintf(&b, "\nAllSeq holds one page (up to 1,000 entries) per task; All collects every pair. *Live heap*: what a garbage collection marked (runtime/metrics `/gc/heap/live:bytes`), the peak over the collections during the read (the node runs them with GOGC=10 during the scan so that they come often); growth is over a collection right before the read. RSS (VmRSS, sampled every 5 ms) also holds RocksDB's memory and memory the Go runtime has not returned yet.\n")
 	}
 	return b.String()
 }

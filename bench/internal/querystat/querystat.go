@@ -56,23 +56,27 @@ type GetResult struct {
 	Error string `json:"error,omitempty"`
 }
 
-// ScanResult is what a node measured in a scan command.
-type ScanResult struct {
-	Node string `json:"node"`
-	// Keys read by AllSeq, in Elapsed; Ordered says every key came after
-	// the one before.
+// ScanPass is one read of the whole store in a scan command.
+type ScanPass struct {
+	Read string `json:"read"` // "AllSeq" or "All"
+	// Keys read in Elapsed; Ordered says every key came after the one
+	// before.
 	Keys    int           `json:"keys"`
 	Elapsed time.Duration `json:"elapsed"`
 	Ordered bool          `json:"ordered"`
-	// The node's Go heap in use (runtime.MemStats.HeapInuse) and resident
-	// set (VmRSS) right before the scan (after a GC), and the largest
-	// sampled during it.
-	HeapBefore, HeapPeak uint64
-	RSSBefore, RSSPeak   uint64
-	// The same for All, which collects the whole store.
-	AllKeys                    int
-	AllElapsed                 time.Duration
-	AllHeapBefore, AllHeapPeak uint64
-	AllRSSPeak                 uint64
-	Error                      string `json:"error,omitempty"`
+	// The node's live Go heap (marked by a full collection) right before
+	// the read, and the largest live heap a collection marked during it,
+	// in GCs collections. Heap in use counts garbage not yet collected
+	// too, so it says little about what a read holds.
+	LiveBefore, LivePeak uint64
+	GCs                  uint32
+	// The resident set (VmRSS) before and the largest sampled during it.
+	RSSBefore, RSSPeak uint64
+}
+
+// ScanResult is what a node measured in a scan command.
+type ScanResult struct {
+	Node   string     `json:"node"`
+	Passes []ScanPass `json:"passes"`
+	Error  string     `json:"error,omitempty"`
 }
