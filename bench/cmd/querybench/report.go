@@ -57,21 +57,23 @@ func getRows(runs []getRun) [][]string {
 	var rows [][]string
 	for _, g := range runs {
 		if g.err != "" {
-			rows = append(rows, []string{g.name, "failed: " + g.err, "", "", "", "", "", "", ""})
+			rows = append(rows, []string{g.name, "failed: " + g.err, "", "", "", "", "", "", "", ""})
 			continue
 		}
 		for _, k := range []struct {
-			kind string
-			l    querystat.Latency
-		}{{"remote", g.res.Remote}, {"local", g.res.Local}} {
+			kind  string
+			l     querystat.Latency
+			moved string
+		}{{"remote", g.res.Remote, fmt.Sprint(g.res.Moved)}, {"local", g.res.Local, ""}} {
 			rows = append(rows, []string{g.name, k.kind, fmt.Sprint(k.l.N), ms(k.l.P50), ms(k.l.P90), ms(k.l.P99), ms(k.l.Max),
-				fmt.Sprintf("%.0f", k.l.PerSec), fmt.Sprint(k.l.Errors)})
+				fmt.Sprintf("%.0f", k.l.PerSec), fmt.Sprint(k.l.Errors), k.moved})
 		}
 	}
 	return rows
 }
 
-var getHeader = []string{"node", "Get", "queries", "p50 ms", "p90 ms", "p99 ms", "max ms", "queries/s", "errors"}
+// moved: answers from another node than KeyMetadata said just before.
+var getHeader = []string{"node", "Get", "queries", "p50 ms", "p90 ms", "p99 ms", "max ms", "queries/s", "errors", "moved"}
 
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "input: %.0f records/s acknowledged, %.0f records/s processed, %.0f records/s committed (asked %d) over %s; %d input records not committed at the end\n",
@@ -132,7 +134,7 @@ func (r *report) markdown() string {
 		c.nodes, c.guarantee, c.rate, c.keys, c.queryNodes, c.duration, c.concurrency)
 	fmt.Fprintf(&b, "During the Gets (%s) the broker acknowledged **%.0f records/s** and the nodes processed **%.0f records/s** (count updates written to the output topic, one per input record) and committed input offsets at %.0f records/s (%d input records not committed at the end; assignment epoch %d).\n\n",
 		r.window.Round(100*time.Millisecond), r.produced, r.processed, r.committed, r.lag, r.epoch)
-	fmt.Fprintf(&b, "*remote*: answered by another process, across protoactor remote (gRPC); *local*: answered by the querying process's own task.\n\n")
+	fmt.Fprintf(&b, "*remote*: answered by another process, across protoactor remote (gRPC); *local*: answered by the querying process's own task; *moved*: answers from another node than `KeyMetadata` said just before (a task moved).\n\n")
 	table(&b, getHeader, getRows(r.gets))
 	if len(r.idle) > 0 {
 		fmt.Fprintf(&b, "\nThe same Gets, %s per node, on the idle cluster before the input started (all %d keys present, no input):\n\n", c.idle, c.keys)
