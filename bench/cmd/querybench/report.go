@@ -76,6 +76,10 @@ func getRows(runs []getRun) [][]string {
 var getHeader = []string{"node", "Get", "queries", "p50 ms", "p90 ms", "p99 ms", "max ms", "queries/s", "errors", "moved"}
 
 func (r *report) print(w io.Writer) {
+	if r.window == 0 && len(r.idle) == 0 {
+		fmt.Fprintln(w, "nothing measured")
+		return
+	}
 	fmt.Fprintf(w, "input: %.0f records/s acknowledged, %.0f records/s processed, %.0f records/s committed (asked %d) over %s; %d input records not committed at the end\n",
 		r.produced, r.processed, r.committed, r.c.rate, r.window.Round(100*time.Millisecond), r.lag)
 	for _, x := range []struct {
