@@ -100,7 +100,7 @@ bench-cluster: deps
 
 ## bench-query: remote and local Gets while 3 nodes count 50,000 records/s, and a
 ## scan of 1,000,000 keys, on a broker of its own (QUERY_BENCH_PORT); writes
-## docs/benchmarks/queries-results.md (about 5 min here).
+## docs/benchmarks/queries-results.md (about 3 min here).
 ## QUERY_BENCH_FLAGS=-quick: short runs, 100,000 keys, printed only (about 2 min)
 QUERY_BENCH_PORT ?= 19492
 QUERY_BENCH_FLAGS ?=
