@@ -84,7 +84,7 @@ func WithRemoteTLS(server, client *tls.Config) Option {
 // only with a loopback WithRemoteBind (the default). The token never
 // appears in logs or errors.
 func WithRemoteToken(token string) Option {
-	return optFunc(func(c *cfg) { c.query.security.token = secret(token) })
+	return optFunc(func(c *cfg) { c.query.security.token = newSecret(token) })
 }
 
 // WithRemoteAdvertise sets the host:port the other nodes reach this node's

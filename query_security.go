@@ -30,22 +30,40 @@ import (
 // check.
 type remoteSecurity struct {
 	serverTLS, clientTLS *tls.Config
-	token                secret
+	token                *secret // nil: none
 }
 
-// secret is a token that prints as a placeholder, so that it never reaches
-// a log line or an error by accident.
-type secret string
+// secret holds a token behind a pointer, and prints as a placeholder: fmt
+// shows a nested pointer as an address, and the methods below cover the
+// rest, so that the token never reaches a log line or an error by
+// accident.
+type secret struct{ v string }
 
-func (secret) String() string       { return "[redacted]" }
-func (secret) GoString() string     { return "[redacted]" }
-func (secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
-func (s secret) digest() [32]byte   { return sha256.Sum256([]byte(s)) }
+// newSecret is nil for "".
+func newSecret(v string) *secret {
+	if v == "" {
+		return nil
+	}
+	return &secret{v}
+}
+
+func (*secret) String() string       { return "[redacted]" }
+func (*secret) GoString() string     { return "[redacted]" }
+func (*secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// digest is the token's SHA-256 (of "" for none).
+func (s *secret) digest() [32]byte {
+	if s == nil {
+		return sha256.Sum256(nil)
+	}
+	return sha256.Sum256([]byte(s.v))
+}
+
 func (s remoteSecurity) isZero() bool {
-	return s.serverTLS == nil && s.clientTLS == nil && s.token == ""
+	return s.serverTLS == nil && s.clientTLS == nil && s.token == nil
 }
 func (s remoteSecurity) hasTLS() bool   { return s.serverTLS != nil }
-func (s remoteSecurity) hasToken() bool { return s.token != "" }
+func (s remoteSecurity) hasToken() bool { return s.token != nil }
 
 // authHeader is the gRPC metadata key the token travels in.
 const authHeader = "authorization"
@@ -54,10 +72,10 @@ func (s remoteSecurity) validate(bind string) error {
 	if (s.serverTLS == nil) != (s.clientTLS == nil) {
 		return errors.New("WithRemoteTLS needs both a server and a client TLS config: every node both listens and dials")
 	}
-	if s.token == "" {
+	if s.token == nil {
 		return nil
 	}
-	for _, r := range s.token {
+	for _, r := range s.token.v {
 		if r < 0x20 || r > 0x7e {
 			// gRPC metadata values are printable ASCII; say where, not what.
 			return errors.New("WithRemoteToken: the token holds a character other than printable ASCII")
@@ -140,7 +158,7 @@ func (s remoteSecurity) configOptions(log *slog.Logger) []remote.ConfigOption {
 	if s.hasToken() {
 		chk := tokenCheck{want: s.token.digest(), log: log}
 		server = append(server, grpc.ChainStreamInterceptor(chk.stream), grpc.ChainUnaryInterceptor(chk.unary))
-		dial = append(dial, grpc.WithPerRPCCredentials(bearer{header: "Bearer " + string(s.token), secure: s.hasTLS()}))
+		dial = append(dial, grpc.WithPerRPCCredentials(bearer{header: "Bearer " + s.token.v, secure: s.hasTLS()}))
 	}
 	opts := []remote.ConfigOption{remote.WithDialOptions(dial...)}
 	if len(server) > 0 {
@@ -159,7 +177,7 @@ func (s remoteSecurity) configOptions(log *slog.Logger) []remote.ConfigOption {
 // add to, these. Refused connections and streams are logged on
 // slog.Default().
 func RemoteSecurityOptions(server, client *tls.Config, token string) ([]remote.ConfigOption, error) {
-	s := remoteSecurity{serverTLS: server, clientTLS: client, token: secret(token)}
+	s := remoteSecurity{serverTLS: server, clientTLS: client, token: newSecret(token)}
 	if err := s.validate(""); err != nil {
 		return nil, fmt.Errorf("eddy: %w", err)
 	}
