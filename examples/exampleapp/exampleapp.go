@@ -61,11 +61,14 @@ func RegisterFlags(fs *flag.FlagSet, appID string) *Flags {
 	}
 }
 
+// AppID is the application id the flags give.
+func (f *Flags) AppID() string { return *f.appID }
+
 // NewApp makes the App of an example from the flags: its state in -state-dir
 // (a new temporary directory named after tempPrefix when empty), on -brokers
-// or an embedded broker. cleanup closes the App and removes a temporary
-// state directory.
-func (f *Flags) NewApp(topo *topology.Topology, tempPrefix string) (app *eddy.App, cleanup func(), err error) {
+// or an embedded broker, with extra options after those of the flags.
+// cleanup closes the App and removes a temporary state directory.
+func (f *Flags) NewApp(topo *topology.Topology, tempPrefix string, extra ...eddy.Option) (app *eddy.App, cleanup func(), err error) {
 	g, err := eddy.ParseGuarantee(*f.guarantee)
 	if err != nil {
 		return nil, nil, err
@@ -99,7 +102,7 @@ func (f *Flags) NewApp(topo *topology.Topology, tempPrefix string) (app *eddy.Ap
 		return nil, nil, err
 	}
 	opts = append(opts, copts...)
-	app, err = eddy.New(topo, opts...)
+	app, err = eddy.New(topo, append(opts, extra...)...)
 	if err != nil {
 		removeDir()
 		return nil, nil, err
