@@ -58,7 +58,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		outTopic   = fs.String("output-topic", "word-counts", "output topic")
 		inputFile  = fs.String("input", "", "produce each line of this file (- for stdin) to the input topic first")
 		words      = fs.String("words", "", "words to ask for once all input is counted, comma-separated (required)")
-		timeout    = fs.Duration("query-timeout", 10*time.Second, "how long the program's actor waits for an answer")
 	)
 	common := exampleapp.RegisterFlags(fs, "actor-query")
 	if err := fs.Parse(args); err != nil {
@@ -110,7 +109,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		resp, err := ask(sys, target, req, *timeout)
+		resp, err := ask(sys, target, req, answerTimeout)
 		if err != nil {
 			return fmt.Errorf("word %q: %w", w, err)
 		}
@@ -128,6 +127,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	return nil
 }
+
+// answerTimeout bounds the wait of the program's actor for an answer.
+const answerTimeout = 15 * time.Second
 
 // requestFor is where the StoreRequest for word goes and the request: the
 // query actor of the node running the word's task, as the App's cluster

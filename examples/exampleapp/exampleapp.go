@@ -29,6 +29,7 @@ type Flags struct {
 
 	remoteBind, remoteAdvertise *string
 	queryTimeout                *time.Duration
+	remote                      remoteSecurity // remotesec.go
 }
 
 // GossipKeyEnv names the environment variable that may hold the gossip key,
@@ -58,6 +59,8 @@ func RegisterFlags(fs *flag.FlagSet, appID string) *Flags {
 		remoteBind:      fs.String("remote-bind", "", "host:port remote queries between nodes listen on (empty: loopback, any free port)"),
 		remoteAdvertise: fs.String("remote-advertise", "", "host:port the other nodes send queries to (empty: the bound address)"),
 		queryTimeout:    fs.Duration("query-timeout", 0, "bound of a query with its retries during moves (0: 10s)"),
+
+		remote: registerRemoteSecurity(fs),
 	}
 }
 
@@ -138,6 +141,11 @@ func (f *Flags) clusterOptions() ([]eddy.Option, error) {
 	if *f.queryTimeout != 0 {
 		opts = append(opts, eddy.WithQueryTimeout(*f.queryTimeout))
 	}
+	sec, err := f.remote.options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, sec...)
 	key, err := gossipKey(*f.gossipKeyFile, os.Getenv(GossipKeyEnv))
 	if err != nil {
 		return nil, err
