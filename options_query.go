@@ -71,7 +71,7 @@ func WithRemoteBind(addr string) Option { return optFunc(func(c *cfg) { c.query.
 // logged. Without this option the remote speaks plaintext.
 //
 // The remote is the process's (one per process): every App of a process
-// must give the same settings, or New's Start fails.
+// must give the same settings, or Start fails.
 func WithRemoteTLS(server, client *tls.Config) Option {
 	return optFunc(func(c *cfg) { c.query.security.serverTLS, c.query.security.clientTLS = server, client })
 }
