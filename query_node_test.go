@@ -53,16 +53,17 @@ type queryNodeSpec struct {
 type queryNodeApp struct{ AppID, Input, Output string }
 
 type queryCmd struct {
-	Seq    int64
-	Op     string   // tasks, idle, get, all, range, fetch, loop, stop
-	Words  []string // get, fetch, loop
-	From   string   // range
-	To     string   // range
-	FromTs int64    // fetch
-	ToTs   int64    // fetch
-	Max    time.Duration
-	Every  int // loop: an All every Every queries
-	Seed   int64
+	Seq     int64
+	Op      string   // tasks, idle, get, all, range, fetch, loop, stop
+	Words   []string // get, fetch, loop
+	From    string   // range
+	To      string   // range
+	FromTs  int64    // fetch
+	ToTs    int64    // fetch
+	Max     time.Duration
+	Every   int // loop: an All every Every queries
+	Workers int // loop: goroutines querying at once
+	Seed    int64
 }
 
 type queryEvent struct {
@@ -311,23 +312,31 @@ func (n *queryNode) run(ctx context.Context, c queryCmd) {
 			n.out.emit(e)
 		}
 	case "loop":
-		// Random words, and all keys every c.Every queries, until stopped
-		// or c.Max has passed.
+		// Random words, and all keys every c.Every queries, from
+		// c.Workers goroutines, until stopped or c.Max has passed.
 		lctx, cancel := context.WithTimeout(ctx, c.Max)
 		defer cancel()
 		n.mu.Lock()
 		n.stops[c.Seq] = cancel
 		n.mu.Unlock()
-		rng := rand.New(rand.NewSource(c.Seed))
-		for i := 1; lctx.Err() == nil; i++ {
-			// A query runs to its end even when the loop is stopped:
-			// its context is the node's, not the loop's.
-			if c.Every > 0 && i%c.Every == 0 {
-				n.all(ctx, c.Seq)
-			} else {
-				n.get(ctx, c.Seq, c.Words[rng.Intn(len(c.Words))])
-			}
+		var wg sync.WaitGroup
+		for k := range max(c.Workers, 1) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewSource(c.Seed + int64(k)))
+				for i := 1; lctx.Err() == nil; i++ {
+					// A query runs to its end even when the loop is
+					// stopped: its context is the node's, not the loop's.
+					if c.Every > 0 && i%c.Every == 0 {
+						n.all(ctx, c.Seq)
+					} else {
+						n.get(ctx, c.Seq, c.Words[rng.Intn(len(c.Words))])
+					}
+				}
+			}()
 		}
+		wg.Wait()
 	case "stop":
 		n.stopAll()
 	default:

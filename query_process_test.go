@@ -26,6 +26,8 @@ type nodeProc struct {
 	stdin   io.WriteCloser
 	logPath string
 	exited  chan struct{}
+	waitErr error // the process's exit, set before exited is closed
+	killed  bool  // by the test
 
 	mu     sync.Mutex
 	seq    int64
@@ -50,7 +52,7 @@ func startNodeProc(t *testing.T, spec queryNodeSpec) *nodeProc {
 	p.cmd = exec.Command(os.Args[0], "-test.run=^TestQueryNodeProcess$", "-test.count=1", "-test.timeout=10m")
 	p.cmd.Env = append(os.Environ(), queryNodeEnv+"="+string(raw))
 	p.cmd.Stderr = logf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	setNodeDeathSignal(p.cmd)
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +83,7 @@ func startNodeProc(t *testing.T, spec queryNodeSpec) *nodeProc {
 			p.change = make(chan struct{})
 			p.mu.Unlock()
 		}
-		p.cmd.Wait()
+		p.waitErr = p.cmd.Wait()
 		logf.Close()
 		close(p.exited)
 	}()
@@ -89,7 +91,12 @@ func startNodeProc(t *testing.T, spec queryNodeSpec) *nodeProc {
 		p.stdin.Close()
 		select {
 		case <-p.exited:
+			// A node that fails (a data race, say) fails the test.
+			if !p.killed && p.waitErr != nil {
+				t.Errorf("node %s: %v", p.name, p.waitErr)
+			}
 		case <-time.After(30 * time.Second):
+			t.Errorf("node %s did not stop within 30s of its input's end", p.name)
 			p.cmd.Process.Kill()
 			<-p.exited
 		}
@@ -197,6 +204,7 @@ func (p *nodeProc) call(t *testing.T, c queryCmd, d time.Duration) []queryEvent 
 // kill ends the node with SIGKILL and waits until it has exited.
 func (p *nodeProc) kill(t *testing.T) {
 	t.Helper()
+	p.killed = true
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
