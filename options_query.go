@@ -96,7 +96,9 @@ func WithRemoteAdvertise(addr string) Option {
 // WithQueryTimeout bounds a query, retries included: while a task moves or
 // fails over, a query asks again as the new owner takes over, and gives
 // ErrQueryUnavailable once the bound is passed. Default 10 s. A context
-// deadline that comes first wins.
+// deadline that comes first wins. A scan (Range, PrefixScan, All and their
+// iterators) reads each task's pages on its owner in turn: the bound is
+// each read's, so a scan during a failover may wait for several owners.
 func WithQueryTimeout(d time.Duration) Option {
 	return optFunc(func(c *cfg) { c.query.timeout = d })
 }

@@ -206,7 +206,9 @@ func runQueryNode(spec queryNodeSpec) error {
 			return err
 		}
 	}
-	out.node = string(wc.ClusterStatus().Self)
+	out.mu.Lock()
+	out.node = string(wc.ClusterStatus().Self) // ownership events may come before
+	out.mu.Unlock()
 	out.emit(queryEvent{Ev: "started", Remote: wc.RemoteAddr()})
 
 	n := &queryNode{out: out, apps: apps, wc: wc, counts: counts, windows: windows, stops: map[int64]context.CancelFunc{}}

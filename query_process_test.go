@@ -101,7 +101,7 @@ func startNodeProc(t *testing.T, spec queryNodeSpec) *nodeProc {
 			<-p.exited
 		}
 		if t.Failed() {
-			t.Logf("%s (%s) log:\n%s", p.name, p.id, tailFile(p.logPath, 30))
+			t.Logf("%s (%s) log:\n%s", p.name, p.id, tailFile(p.logPath, 60))
 		}
 	})
 	return p

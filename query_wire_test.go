@@ -176,8 +176,14 @@ func checkLoop(t *testing.T, who string, es []queryEvent, words []string, model 
 		if took > st.longest {
 			st.longest, st.slowest = took, e
 		}
-		if took > bound+queryMargin {
-			t.Errorf("%s: %s %q took %v, over the bound %v (+%v)", who, e.Ev, e.Word, took, bound, queryMargin)
+		// A get waits for one owner; all keys read the store's four
+		// tasks in turn, each read bounded by the query timeout.
+		limit := bound
+		if e.Ev == "all" {
+			limit = 4 * bound
+		}
+		if took > limit+queryMargin {
+			t.Errorf("%s: %s %q took %v, over the bound %v (+%v)", who, e.Ev, e.Word, took, limit, queryMargin)
 		}
 		if e.Err != "" {
 			if !e.Unavail {
