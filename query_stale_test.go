@@ -176,6 +176,18 @@ func TestQueriesDuringMove(t *testing.T) {
 	if err := b.app.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// A query on the closed node fails at once: its view of the cluster
+	// froze as it closed, and asking again would only wait out the timeout.
+	bc, err := eddy.Store[string, int64](b.app, wordcount.StoreName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range words[:8] {
+		start := time.Now()
+		if _, _, err := bc.Get(ctx, w); err == nil || errors.Is(err, eddy.ErrQueryUnavailable) || time.Since(start) > time.Second {
+			t.Fatalf("a query on a closed App: %v after %v; want another error at once", err, time.Since(start))
+		}
+	}
 	if err := d.app.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
