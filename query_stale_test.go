@@ -184,6 +184,11 @@ func TestQueriesDuringMove(t *testing.T) {
 	opts := []eddy.Option{eddy.WithCommitInterval(200 * time.Millisecond), eddy.WithQueryTimeout(queryBound)}
 	nodes := startWCCluster(t, ctx, e, []string{"a", "b", "c"}, opts...)
 	a, b, c := nodes[0], nodes[1], nodes[2]
+	// Counting tasks reach a node once its warm-up copy caught up: wait
+	// until the node that leaves runs one, so that its leave moves one.
+	waitFor(t, time.Minute, "b to run a counting task", func() bool {
+		return slices.ContainsFunc(b.app.Tasks(), func(id topology.TaskID) bool { return id.Subtopology == 1 })
+	})
 	text := randomText(111, 2000)
 	e.produce(t, text)
 	if err := a.app.WaitIdle(ctx); err != nil {
