@@ -3,101 +3,20 @@ package eddy_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/internal/testcerts"
 )
 
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// issue makes a certificate signed by the CA: for 127.0.0.1 when server,
-// for client authentication otherwise.
-func (ca *testCA) issue(t *testing.T, name string, server bool) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// writePEM writes c's certificate and key to files in dir.
-func writePEM(t *testing.T, dir, name string, c tls.Certificate) (certFile, keyFile string) {
-	t.Helper()
-	kd, err := x509.MarshalECPrivateKey(c.PrivateKey.(*ecdsa.PrivateKey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
-func httpsClient(ca *testCA, certs ...tls.Certificate) *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool, Certificates: certs}}}
+func httpsClient(ca *testcerts.CA, certs ...tls.Certificate) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool, Certificates: certs}}}
 }
 
 // syncBuffer is a log sink safe for the App's goroutines.
@@ -141,19 +60,19 @@ func getWithToken(cl *http.Client, u, token string) (int, error) {
 func TestHTTPGatewayMutualTLSAndToken(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ca, other := newTestCA(t, "eddy test CA"), newTestCA(t, "another CA")
+	ca, other := testcerts.NewCA(t, "eddy test CA"), testcerts.NewCA(t, "another CA")
 	const token = "tok-3f9a1c-never-logged"
 	logs := &syncBuffer{}
 	conf := &tls.Config{
-		Certificates: []tls.Certificate{ca.issue(t, "node", true)},
+		Certificates: []tls.Certificate{ca.Server(t, "node")},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
-		ClientCAs:    ca.pool,
+		ClientCAs:    ca.Pool,
 	}
 	e := newGatewayEnv(t, ctx, eddy.WithHTTPTLS(conf), eddy.WithHTTPToken(token), eddy.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
 	e.start(t, ctx)
 	u := "https://" + e.app.HTTPAddr() + "/v1/stores"
 
-	good := httpsClient(ca, ca.issue(t, "client", false))
+	good := httpsClient(ca, ca.Client(t, "client"))
 	for _, c := range []struct {
 		auth string
 		want int
@@ -172,8 +91,8 @@ func TestHTTPGatewayMutualTLSAndToken(t *testing.T) {
 	}
 	for name, cl := range map[string]*http.Client{
 		"no client certificate":        httpsClient(ca),
-		"a certificate of another CA":  httpsClient(ca, other.issue(t, "intruder", false)),
-		"a server that is not trusted": httpsClient(other, ca.issue(t, "client", false)),
+		"a certificate of another CA":  httpsClient(ca, other.Client(t, "intruder")),
+		"a server that is not trusted": httpsClient(other, ca.Client(t, "client")),
 	} {
 		if st, err := getWithToken(cl, u, "Bearer "+token); err == nil {
 			t.Errorf("%s: answered %d, want the TLS handshake refused", name, st)
@@ -200,8 +119,8 @@ func TestHTTPGatewayMutualTLSAndToken(t *testing.T) {
 func TestHTTPGatewayTLSFiles(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ca := newTestCA(t, "eddy test CA")
-	certFile, keyFile := writePEM(t, t.TempDir(), "node", ca.issue(t, "node", true))
+	ca := testcerts.NewCA(t, "eddy test CA")
+	certFile, keyFile := testcerts.WritePEM(t, t.TempDir(), "node", ca.Server(t, "node"))
 	e := newGatewayEnv(t, ctx, eddy.WithHTTPTLSFiles(certFile, keyFile))
 	e.start(t, ctx)
 	if st, err := getWithToken(httpsClient(ca), "https://"+e.app.HTTPAddr()+"/v1/stores", ""); err != nil || st != http.StatusOK {
