@@ -26,6 +26,7 @@ type Flags struct {
 	gossipBind, gossipAdvertise, seeds, gossipKeyFile, rack *string
 	standbys, capacity                                      *int
 	standalone                                              *bool
+	httpBind                                                *string
 }
 
 // GossipKeyEnv names the environment variable that may hold the gossip key,
@@ -51,6 +52,7 @@ func RegisterFlags(fs *flag.FlagSet, appID string) *Flags {
 		rack:            fs.String("rack", "", "where this node runs (rack, zone): standbys go to other racks when there are any"),
 		capacity:        fs.Int("capacity", 1, "this node's weight in the sharing out of tasks"),
 		standalone:      fs.Bool("standalone", false, "run every task in this process, without joining a cluster"),
+		httpBind:        fs.String("http-bind", "127.0.0.1:0", "host:port of the HTTP query gateway (GET /v1/stores/...; empty: off)"),
 	}
 }
 
@@ -92,6 +94,7 @@ func (f *Flags) NewApp(topo *topology.Topology, tempPrefix string) (app *eddy.Ap
 		return nil, nil, err
 	}
 	opts = append(opts, copts...)
+	opts = append(opts, eddy.WithHTTPBind(*f.httpBind))
 	app, err = eddy.New(topo, opts...)
 	if err != nil {
 		removeDir()
