@@ -188,6 +188,20 @@ func TestHTTPGatewayWordCount(t *testing.T) {
 		if len(served) != 2 {
 			t.Fatalf("node %s: answers came from %v, want both nodes", n.name, served)
 		}
+		// With max_lag a standby copy may answer, and says so.
+		waitFor(t, 30*time.Second, "a standby answering over HTTP with max_lag", func() bool {
+			for _, w := range words {
+				var g gwGet
+				if st := getJSON(t, cl, base+"/stores/counts/keys/"+url.PathEscape(w)+"?max_lag=1000000", &g); st != http.StatusOK || g.Standby == nil || g.Lag == nil {
+					t.Fatalf("node %s: %q with max_lag: %d %+v", n.name, w, st, g)
+				}
+				var v int64
+				if *g.Standby && g.Node == string(n.app.ClusterStatus().Self) && json.Unmarshal(g.Value, &v) == nil && v == model[w] && *g.Lag == 0 {
+					return true
+				}
+			}
+			return false
+		})
 		var missing gwGet
 		if st := getJSON(t, cl, base+"/stores/counts/keys/no-such-word", &missing); st != http.StatusNotFound || missing.Error == "" || missing.Node == "" {
 			t.Fatalf("node %s: a missing word: %d %+v", n.name, st, missing)
