@@ -2,6 +2,8 @@ package eddy
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -93,4 +95,28 @@ func FuzzHTTPGatewayParams(f *testing.F) {
 			t.Fatalf("%s?%s: %d, not a JSON error: %s", path, query, rec.Code, rec.Body)
 		}
 	})
+}
+
+// TestHTTPQueryErrorStatus checks the statuses of failed queries: 503 with
+// Retry-After while no owner answers, 502 when the owner refused.
+func TestHTTPQueryErrorStatus(t *testing.T) {
+	for _, c := range []struct {
+		err        error
+		status     int
+		retryAfter bool
+	}{
+		{fmt.Errorf("%w: store %q", ErrQueryUnavailable, "s"), http.StatusServiceUnavailable, true},
+		{fmt.Errorf("%w by node n: FAILED: disk", ErrQueryRefused), http.StatusBadGateway, false},
+		{errors.New("eddy: store \"s\": deserialize value: bad"), http.StatusInternalServerError, false},
+	} {
+		rec := httptest.NewRecorder()
+		writeQueryError(rec, c.err)
+		var e struct {
+			Error string `json:"error"`
+		}
+		if rec.Code != c.status || (rec.Header().Get("Retry-After") != "") != c.retryAfter ||
+			json.Unmarshal(rec.Body.Bytes(), &e) != nil || e.Error != c.err.Error() {
+			t.Errorf("%v: %d %q %s", c.err, rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+		}
+	}
 }

@@ -264,8 +264,9 @@ func TestHTTPGatewaySerdesWindowsAndErrors(t *testing.T) {
 	}
 }
 
-// TestHTTPGatewayOff checks that WithoutHTTP serves nothing, and that bad
-// HTTP options are refused.
+// TestHTTPGatewayOff checks that WithoutHTTP serves nothing, that an
+// advertised address is the one shown, and that bad HTTP options are
+// refused.
 func TestHTTPGatewayOff(t *testing.T) {
 	topo, err := windowcount.Topology("in", "out", gwWindow, 0)
 	if err != nil {
@@ -277,6 +278,11 @@ func TestHTTPGatewayOff(t *testing.T) {
 	e.start(t, ctx)
 	if e.app.HTTPAddr() != "" || e.app.Nodes()[0].HTTPAddr != "" {
 		t.Fatalf("an App without HTTP has an HTTP address: %q", e.app.HTTPAddr())
+	}
+	adv := newGatewayEnv(t, ctx, eddy.WithHTTPAdvertise("gw.example:8443"))
+	adv.start(t, ctx)
+	if adv.app.HTTPAddr() != "gw.example:8443" || adv.app.Nodes()[0].HTTPAddr != "gw.example:8443" {
+		t.Fatalf("advertised HTTP address: %q %+v", adv.app.HTTPAddr(), adv.app.Nodes())
 	}
 	for _, o := range []eddy.Option{eddy.WithHTTPBind("no-port"), eddy.WithHTTPAdvertise("no-port"), eddy.WithHTTPTLSFiles("cert.pem", "")} {
 		if _, err := eddy.New(topo, eddy.WithBrokers("127.0.0.1:1"), eddy.WithApplicationID("x"), o); err == nil {
