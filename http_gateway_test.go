@@ -44,11 +44,12 @@ func (pointSerde) Deserialize(_ string, b []byte) (point, error) {
 }
 
 // gatewayEnv is a standalone App with three stores of different serdes:
-// profiles (int64 -> JSON), places (point -> string) and a windowed count
-// (string -> int64 per 10 s window).
+// profiles (int64 -> JSON), places (point -> string), a windowed count
+// (string -> int64 per 10 s window) and a global table, regions (string ->
+// string).
 type gatewayEnv struct {
-	app                      *eddy.App
-	profiles, places, events string
+	app                               *eddy.App
+	profiles, places, events, regions string
 	cl                       *kgo.Client
 }
 
@@ -58,13 +59,14 @@ func newGatewayEnv(t *testing.T, ctx context.Context, opts ...eddy.Option) *gate
 	t.Helper()
 	brokers := realOrEmbedded(t)
 	name := kafkatest.UniqueName(t, "gw")
-	e := &gatewayEnv{profiles: name + "-profiles", places: name + "-places", events: name + "-events", cl: newClient(t, brokers)}
-	if _, err := kadm.NewClient(e.cl).CreateTopics(ctx, 2, -1, nil, e.profiles, e.places, e.events, name+"-out"); err != nil {
+	e := &gatewayEnv{profiles: name + "-profiles", places: name + "-places", events: name + "-events", regions: name + "-regions", cl: newClient(t, brokers)}
+	if _, err := kadm.NewClient(e.cl).CreateTopics(ctx, 2, -1, nil, e.profiles, e.places, e.events, e.regions, name+"-out"); err != nil {
 		t.Fatal(err)
 	}
 	b := topology.NewBuilder()
 	topology.Table(b, e.profiles, topology.Int64(), topology.JSON[profile](), topology.Named("profiles"))
 	topology.Table(b, e.places, topology.Serde[point](pointSerde{}), topology.String(), topology.Named("places"))
+	topology.GlobalTable(b, e.regions, topology.String(), topology.String(), topology.Named("regions"))
 	ev := topology.Stream(b, e.events, topology.String(), topology.Bytes())
 	topology.WindowedCount(ev.GroupByKey().WindowedBy(topology.TumblingWindows(gwWindow, time.Hour)), topology.Named(windowcount.StoreName)).ToStream().To(name + "-out")
 	topo, err := b.Build()
@@ -121,6 +123,7 @@ func TestHTTPGatewaySerdesWindowsAndErrors(t *testing.T) {
 	}
 	pk, _ := pointSerde{}.Serialize("", point{3, -4})
 	e.produce(t, ctx, &kgo.Record{Topic: e.places, Key: pk, Value: []byte("home")})
+	e.produce(t, ctx, &kgo.Record{Topic: e.regions, Key: []byte("eu"), Value: []byte("Europe")})
 	base := time.Now().Add(-time.Hour).UnixMilli() / 10000 * 10000
 	rng := rand.New(rand.NewSource(5))
 	windows := map[string]map[int64]int64{}
@@ -173,6 +176,23 @@ func TestHTTPGatewaySerdesWindowsAndErrors(t *testing.T) {
 	if st := getJSON(t, cl, v1+"/stores/places/keys/?key_b64="+base64.StdEncoding.EncodeToString(pk), &g); st != http.StatusOK ||
 		g.KeyB64 == nil || *g.KeyB64 != base64.StdEncoding.EncodeToString(pk) || g.Key != nil || string(g.Value) != `"home"` {
 		t.Fatalf("custom key serde: %d %+v", st, g)
+	}
+
+	// A global table's store: listed as such, answered here.
+	var stores struct {
+		Stores []map[string]any `json:"stores"`
+	}
+	if st := getJSON(t, cl, v1+"/stores", &stores); st != http.StatusOK || len(stores.Stores) != 4 {
+		t.Fatalf("stores: %d %v", st, stores)
+	}
+	for _, s := range stores.Stores {
+		if (s["name"] == "regions") != (s["global"] == true) || (s["name"] == windowcount.StoreName) != (s["window_size_ms"] == float64(10_000)) {
+			t.Fatalf("stores: %v", stores.Stores)
+		}
+	}
+	g = gwGet{}
+	if st := getJSON(t, cl, v1+"/stores/regions/keys/eu", &g); st != http.StatusOK || string(g.Value) != `"Europe"` {
+		t.Fatalf("global store: %d %+v", st, g)
 	}
 
 	// The windowed count equals the one made here from the events.
@@ -232,6 +252,7 @@ func TestHTTPGatewaySerdesWindowsAndErrors(t *testing.T) {
 		{"/stores/" + windowcount.StoreName + "/windows/k1?from=9&to=1", 400, "after"},
 		{"/stores/" + windowcount.StoreName + "/windows/k1?size=-1", 400, "size"},
 		{"/keys/profiles/zz/metadata", 400, "integer"},
+		{"/keys/regions/eu/metadata", 400, "global"},
 	} {
 		st, msg := status(t, cl, v1+c.path)
 		if st != c.status || !strings.Contains(msg, c.says) {

@@ -5,7 +5,9 @@ package eddy
 // query_route.go), and renders keys and values with the store's serdes.
 //
 //	GET /v1/stores
-//	    the stores: name, kind, key and value serde kinds, task count
+//	    the stores: name, kind, key and value serde kinds, task count (or
+//	    "global" for a global table's store, which every node answers from
+//	    its own copy)
 //	GET /v1/stores/{store}/keys/{key}
 //	    one key's value, with the node and assignment epoch that answered;
 //	    404 {"error": ...} when the key is absent
@@ -55,6 +57,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 
 	"github.com/eddystreams/eddy/topology"
@@ -268,15 +271,25 @@ type storeInfo struct {
 	ValueSerde string `json:"value_serde"`
 	Tasks      int32  `json:"tasks,omitempty"`
 	WindowMs   int64  `json:"window_size_ms,omitempty"`
+	// Global marks a global table's store: every node holds all of it
+	// and answers from its own copy.
+	Global bool `json:"global,omitempty"`
 }
 
 func (a *App) httpStores(w http.ResponseWriter, r *http.Request) {
 	running := a.queryReady() == nil
 	out := []storeInfo{}
-	for _, st := range a.topo.Subtopologies {
+	sts := a.topo.Subtopologies
+	if g := a.topo.GlobalSubtopology(); g != nil {
+		sts = append(slices.Clip(sts), g)
+	}
+	for _, st := range sts {
 		for _, spec := range st.Stores {
 			si := storeInfo{Name: spec.Name, Kind: spec.Kind.String(), KeySerde: serdeKind(spec.KeySerde), ValueSerde: serdeKind(spec.ValueSerde), WindowMs: spec.WindowSize.Milliseconds()}
-			if running {
+			switch {
+			case spec.Global:
+				si.Global = true
+			case running:
 				si.Tasks = a.layout.TaskCount(st.ID)
 			}
 			out = append(out, si)
@@ -541,6 +554,9 @@ func (a *App) httpKeyMetadata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	kb, herr := s.keyOf(r.URL.Query(), r.PathValue("key"))
+	if herr == nil && s.spec.Global {
+		herr = badRequest("store %q is a global table's store: every node holds all of it", s.spec.Name)
+	}
 	if herr == nil {
 		herr = a.queryReady()
 	}

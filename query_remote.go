@@ -59,7 +59,7 @@ func (a *App) startActors() error {
 		defer pa.mu.Unlock()
 		if pa.sys == nil {
 			pa.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-				return slog.Default().With("component", "actor")
+				return slog.New(quietHandler{slog.Default().Handler()}).With("component", "actor")
 			}))
 		}
 		sys = pa.sys
@@ -82,6 +82,31 @@ func (a *App) startActors() error {
 	a.mu.Unlock()
 	a.queries = make(chan struct{}, maxConcurrentQueries)
 	return nil
+}
+
+// quietHandler logs the actor library's lines below error at debug: its
+// informational lines (remote started, dead letters of requests that timed
+// out) speak of its internals, not of anything a user can act on; Eddy
+// says what matters in its own words.
+type quietHandler struct{ h slog.Handler }
+
+func (q quietHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return q.h.Enabled(ctx, quiet(l))
+}
+
+func (q quietHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = quiet(r.Level)
+	return q.h.Handle(ctx, r)
+}
+
+func (q quietHandler) WithAttrs(as []slog.Attr) slog.Handler { return quietHandler{q.h.WithAttrs(as)} }
+func (q quietHandler) WithGroup(n string) slog.Handler       { return quietHandler{q.h.WithGroup(n)} }
+
+func quiet(l slog.Level) slog.Level {
+	if l < slog.LevelError {
+		return slog.LevelDebug
+	}
+	return l
 }
 
 // spawnQueryActor spawns the App's query actor, named after its node.

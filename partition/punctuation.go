@@ -19,9 +19,13 @@ import (
 //     the largest record timestamp processed; wall clock: the task's clock).
 //     It is called with the current time, not with its scheduled time.
 //   - Afterwards its next time is scheduled+interval if that is still ahead
-//     of the current time, else current+interval ("we missed one or more
-//     punctuations"): so each punctuator fires at most once per check, even
-//     when time jumped by several intervals.
+//     of the current time; else ("we missed one or more punctuations") the
+//     first multiple of the interval past the current time on the
+//     schedule's own grid, scheduled + (missed+1)*interval, as
+//     PunctuationSchedule.next does since Kafka 1.1 (KAFKA-6323). Stream-time
+//     schedules stay aligned to 0, wall-clock ones to the time of the
+//     Schedule call plus the interval, and each punctuator fires at most once
+//     per check, even when time jumped by several intervals.
 //   - The record context during a punctuation has the punctuation time as
 //     timestamp and no topic, partition (-1), offset (-1) or headers; store
 //     writes are change-logged with that timestamp.
@@ -48,13 +52,14 @@ type punctuationSchedule struct {
 // Cancel implements topology.Cancellable.
 func (s *punctuationSchedule) Cancel() { s.cancelled.Store(true) }
 
-// advance moves the schedule past now, after it fired at now.
+// advance moves the schedule past now on its grid, after it fired at now.
 func (s *punctuationSchedule) advance(now int64) {
-	if s.next+s.interval > now {
-		s.next += s.interval
-	} else {
-		s.next = now + s.interval
+	next := s.next + s.interval
+	if now >= next {
+		missed := (now - s.next) / s.interval
+		next = s.next + (missed+1)*s.interval
 	}
+	s.next = next
 }
 
 // punctuationQueue holds a task's punctuators of one type. A task has few,

@@ -74,6 +74,27 @@ func ticker(typ topology.PunctuationType, every time.Duration, calls *[]tick) fu
 	}
 }
 
+// summer adds up the values it processes and records the sum at each
+// stream-time punctuation.
+func summer(every time.Duration, sums *[]int64) func() topology.Processor[string, int64, string, int64] {
+	return func() topology.Processor[string, int64, string, int64] {
+		var sum int64
+		return &funcProcessor[string, int64, string, int64]{
+			init: func(ctx topology.ProcessorContext[string, int64]) error {
+				_, err := ctx.Schedule(every, topology.StreamTime, func(int64) error {
+					*sums = append(*sums, sum)
+					return nil
+				})
+				return err
+			},
+			process: func(ctx topology.ProcessorContext[string, int64], r topology.Record[string, int64]) error {
+				sum += r.Value
+				return nil
+			},
+		}
+	}
+}
+
 func ats(calls []tick) []int64 {
 	out := make([]int64, len(calls))
 	for i, c := range calls {
@@ -92,8 +113,10 @@ func TestStreamTimePunctuation(t *testing.T) {
 	out := streamtest.CreateOutputTopic(d, "out", topology.String(), topology.Int64())
 	// Scheduled at 0, a stream-time punctuator fires after the first
 	// record; then when stream time reaches the next time: the previous
-	// one plus the interval if that is still ahead, else stream time plus
-	// the interval. It is called with the stream time.
+	// one plus the interval if that is still ahead, else the first
+	// multiple of the interval after the stream time (the schedule stays
+	// on its grid, Kafka Streams' PunctuationSchedule.next since 1.1). It is
+	// called with the stream time.
 	steps := []struct {
 		ts   int64
 		want []int64 // the calls so far
@@ -101,7 +124,7 @@ func TestStreamTimePunctuation(t *testing.T) {
 		{5, []int64{5}},                          // first record: due at 0; next 10
 		{7, []int64{5}},                          // 7 < 10
 		{12, []int64{5, 12}},                     // next 20
-		{30, []int64{5, 12, 30}},                 // 20+10 is not ahead of 30: next 40
+		{30, []int64{5, 12, 30}},                 // 20+10 is not ahead of 30: next 40 (the grid)
 		{31, []int64{5, 12, 30}},                 //
 		{45, []int64{5, 12, 30, 45}},             // next 50
 		{44, []int64{5, 12, 30, 45}},             // out of order: stream time stays 45
@@ -109,6 +132,8 @@ func TestStreamTimePunctuation(t *testing.T) {
 		{1000, []int64{5, 12, 30, 45, 50, 1000}}, // a jump of many intervals fires once; next 1010
 		{1009, []int64{5, 12, 30, 45, 50, 1000}},
 		{1010, []int64{5, 12, 30, 45, 50, 1000, 1010}},
+		{1035, []int64{5, 12, 30, 45, 50, 1000, 1010, 1035}}, // next 1040, not 1045
+		{1040, []int64{5, 12, 30, 45, 50, 1000, 1010, 1035, 1040}},
 	}
 	for _, st := range steps {
 		must(t, in.PipeAt("k", st.ts, st.ts))
@@ -165,6 +190,44 @@ func TestStreamTimePunctuationKafkaExample(t *testing.T) {
 	}
 }
 
+// Kafka's StreamTaskTest (shouldPunctuateOnceStreamTimeAfterGap): stream
+// times 20 25 142 145 155 159 160 161 with a 10 ms stream-time punctuator
+// punctuate at 20, 142, 155 and 160 — after the gap from 20 to 142 the
+// schedule is due at 150, on the grid of multiples of 10, not at 152.
+func TestStreamTimePunctuationAfterGap(t *testing.T) {
+	var calls []tick
+	d := newDriver(t, build(t, func(b *topology.Builder) {
+		s := topology.Stream(b, "in", topology.String(), topology.Int64())
+		topology.Process(s, ticker(topology.StreamTime, 10*time.Millisecond, &calls)).To("out")
+	}))
+	in := streamtest.CreateInputTopic(d, "in", topology.String(), topology.Int64())
+	for _, ts := range []int64{20, 25, 142, 145, 155, 159, 160, 161} {
+		must(t, in.PipeAt("k", ts, ts))
+	}
+	if got, want := ats(calls), []int64{20, 142, 155, 160}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("punctuations at %v, want %v", got, want)
+	}
+}
+
+// A 10 s stream-time punctuator summing values, one partition: records at
+// 1700000000500 (1) and 1700000010100 (2). The first record fires it (due
+// at 0, then due at 1700000010000 on the grid), so the second fires it
+// again and it sees 3; under the drifting rule it would be due at
+// 1700000010500 and see 1 only.
+func TestStreamTimePunctuationSeesTheGrid(t *testing.T) {
+	var sums []int64
+	d := newDriver(t, build(t, func(b *topology.Builder) {
+		s := topology.Stream(b, "in", topology.String(), topology.Int64())
+		topology.Process(s, summer(10*time.Second, &sums)).To("out")
+	}))
+	in := streamtest.CreateInputTopic(d, "in", topology.String(), topology.Int64())
+	must(t, in.PipeAt("k", 1, 1700000000500))
+	must(t, in.PipeAt("k", 2, 1700000010100))
+	if want := []int64{1, 3}; !reflect.DeepEqual(sums, want) {
+		t.Fatalf("the punctuator saw sums %v, want %v", sums, want)
+	}
+}
+
 func TestWallClockPunctuation(t *testing.T) {
 	start := time.UnixMilli(1_000_000)
 	var calls []tick
@@ -186,10 +249,10 @@ func TestWallClockPunctuation(t *testing.T) {
 		{500 * time.Millisecond, []int64{1_001_000}},
 		{999 * time.Millisecond, []int64{1_001_000}},
 		{time.Millisecond, []int64{1_001_000, 1_002_000}},
-		{3500 * time.Millisecond, []int64{1_001_000, 1_002_000, 1_005_500}}, // once for 3.5 intervals; next 1_006_500
-		{999 * time.Millisecond, []int64{1_001_000, 1_002_000, 1_005_500}},
-		{time.Millisecond, []int64{1_001_000, 1_002_000, 1_005_500, 1_006_500}},
-		{0, []int64{1_001_000, 1_002_000, 1_005_500, 1_006_500}},
+		{3500 * time.Millisecond, []int64{1_001_000, 1_002_000, 1_005_500}}, // once for 3.5 intervals; next 1_006_000, on the schedule's grid
+		{499 * time.Millisecond, []int64{1_001_000, 1_002_000, 1_005_500}},
+		{time.Millisecond, []int64{1_001_000, 1_002_000, 1_005_500, 1_006_000}},
+		{0, []int64{1_001_000, 1_002_000, 1_005_500, 1_006_000}},
 	}
 	for i, st := range steps {
 		must(t, d.AdvanceWallClock(st.step))

@@ -41,8 +41,9 @@ func randomEvents(seed int64, n int) []event {
 // partition is a task with its own stream time and punctuation schedule,
 // processing its events in the order they were written. A stream-time
 // punctuator is due at 0 first, fires after a record once stream time
-// reaches its time, and then moves on by the interval, or past stream time
-// if it fell behind (Kafka Streams' PunctuationSchedule).
+// reaches its time, and then is due at the first multiple of the interval
+// after that stream time (Kafka Streams' PunctuationSchedule keeps
+// stream-time schedules on the grid of interval multiples from 0).
 func expected(events []event, partitions int32, interval int64) string {
 	type task struct {
 		streamTime, next int64
@@ -66,11 +67,7 @@ func expected(events []event, partitions int32, interval int64) string {
 				emitted[k] = t.sums[k]
 			}
 			clear(t.changed)
-			if t.next+interval > t.streamTime {
-				t.next += interval
-			} else {
-				t.next = t.streamTime + interval
-			}
+			t.next = (t.streamTime/interval + 1) * interval
 		}
 	}
 	keys := make([]string, 0, len(emitted))

@@ -26,7 +26,9 @@ type Flags struct {
 	gossipBind, gossipAdvertise, seeds, gossipKeyFile, rack *string
 	standbys, capacity                                      *int
 	standalone                                              *bool
-	httpBind                                                *string
+
+	remoteBind, remoteAdvertise, httpBind *string
+	queryTimeout                          *time.Duration
 }
 
 // GossipKeyEnv names the environment variable that may hold the gossip key,
@@ -52,6 +54,10 @@ func RegisterFlags(fs *flag.FlagSet, appID string) *Flags {
 		rack:            fs.String("rack", "", "where this node runs (rack, zone): standbys go to other racks when there are any"),
 		capacity:        fs.Int("capacity", 1, "this node's weight in the sharing out of tasks"),
 		standalone:      fs.Bool("standalone", false, "run every task in this process, without joining a cluster"),
+
+		remoteBind:      fs.String("remote-bind", "", "host:port remote queries between nodes listen on (empty: loopback, any free port)"),
+		remoteAdvertise: fs.String("remote-advertise", "", "host:port the other nodes send queries to (empty: the bound address)"),
+		queryTimeout:    fs.Duration("query-timeout", 0, "bound of a query with its retries during moves (0: 10s)"),
 		httpBind:        fs.String("http-bind", "127.0.0.1:0", "host:port of the HTTP query gateway (GET /v1/stores/...; empty: off)"),
 	}
 }
@@ -121,6 +127,15 @@ func (f *Flags) clusterOptions() ([]eddy.Option, error) {
 	}
 	if *f.rack != "" {
 		opts = append(opts, eddy.WithRack(*f.rack))
+	}
+	if *f.remoteBind != "" {
+		opts = append(opts, eddy.WithRemoteBind(*f.remoteBind))
+	}
+	if *f.remoteAdvertise != "" {
+		opts = append(opts, eddy.WithRemoteAdvertise(*f.remoteAdvertise))
+	}
+	if *f.queryTimeout != 0 {
+		opts = append(opts, eddy.WithQueryTimeout(*f.queryTimeout))
 	}
 	key, err := gossipKey(*f.gossipKeyFile, os.Getenv(GossipKeyEnv))
 	if err != nil {
