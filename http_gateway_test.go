@@ -50,7 +50,7 @@ func (pointSerde) Deserialize(_ string, b []byte) (point, error) {
 type gatewayEnv struct {
 	app                               *eddy.App
 	profiles, places, events, regions string
-	cl                       *kgo.Client
+	cl                                *kgo.Client
 }
 
 const gwWindow = 10 * time.Second
