@@ -58,6 +58,9 @@ type App struct {
 	queryPID *actor.PID
 	queries  chan struct{}
 
+	// http is the App's HTTP server: the query gateway (http.go).
+	http *appHTTP
+
 	mu      sync.Mutex
 	started bool
 	closed  bool
@@ -94,6 +97,7 @@ func New(topo *topology.Topology, opts ...Option) (*App, error) {
 		c.commitInterval = 100 * time.Millisecond
 	}
 	a := &App{cfg: c, topo: topo, log: c.Logger.With("app", c.AppID), failed: make(chan struct{})}
+	a.http = newAppHTTP(a)
 	for a.owner == 0 {
 		a.owner = rand.Int64()
 	}
@@ -178,6 +182,9 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	if err := a.startActors(); err != nil { // query_remote.go
+		return err
+	}
+	if err := a.startHTTP(); err != nil { // http.go; before the cluster node, which announces it
 		return err
 	}
 	var lease interface{ Valid(time.Time) bool }
@@ -293,6 +300,7 @@ func (a *App) Close() error {
 	a.closed = true
 	a.mu.Unlock()
 	var errs []error
+	a.closeHTTP() // first: no new queries while the tasks close
 	if a.purger != nil {
 		a.purger.Close()
 	}

@@ -266,6 +266,12 @@ type pager struct {
 // page goes to the task's owner at the time it is asked for, so a scan
 // goes on across a move.
 func (r *StoreReader[K, V]) scan(ctx context.Context, from, to []byte, opts ...QueryOption) iter.Seq2[topology.Pair[K, V], error] {
+	return r.scanPages(ctx, from, to, 0, opts...)
+}
+
+// scanPages is scan reading at most pageLimit entries per request to a
+// task (0: the server's default page), for callers that want few entries.
+func (r *StoreReader[K, V]) scanPages(ctx context.Context, from, to []byte, pageLimit int, opts ...QueryOption) iter.Seq2[topology.Pair[K, V], error] {
 	return func(yield func(topology.Pair[K, V], error) bool) {
 		if err := r.ready(); err != nil {
 			yield(topology.Pair[K, V]{}, err)
@@ -284,7 +290,7 @@ func (r *StoreReader[K, V]) scan(ctx context.Context, from, to []byte, opts ...Q
 			return nil
 		}
 		for _, id := range r.tasks() {
-			p := &pager{id: id, q: actors.StoreQuery{From: from, To: to}}
+			p := &pager{id: id, q: actors.StoreQuery{From: from, To: to, Limit: pageLimit}}
 			if err := fill(p); err != nil {
 				yield(topology.Pair[K, V]{}, err)
 				return

@@ -158,7 +158,7 @@ func (s remoteSecurity) configOptions(log *slog.Logger) []remote.ConfigOption {
 	if s.hasToken() {
 		chk := tokenCheck{want: s.token.digest(), log: log}
 		server = append(server, grpc.ChainStreamInterceptor(chk.stream), grpc.ChainUnaryInterceptor(chk.unary))
-		dial = append(dial, grpc.WithPerRPCCredentials(bearer{header: "Bearer " + s.token.v, secure: s.hasTLS()}))
+		dial = append(dial, grpc.WithPerRPCCredentials(bearerCreds{header: "Bearer " + s.token.v, secure: s.hasTLS()}))
 	}
 	opts := []remote.ConfigOption{remote.WithDialOptions(dial...)}
 	if len(server) > 0 {
@@ -184,20 +184,20 @@ func RemoteSecurityOptions(server, client *tls.Config, token string) ([]remote.C
 	return s.configOptions(slog.Default()), nil
 }
 
-// bearer attaches the token to every gRPC stream a node opens to another.
+// bearerCreds attaches the token to every gRPC stream a node opens to another.
 // secure: gRPC sends it over TLS only (a token without TLS is allowed on
 // loopback alone, remoteSecurity.validate).
-type bearer struct {
+type bearerCreds struct {
 	header string
 	secure bool
 }
 
-func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+func (b bearerCreds) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
 	return map[string]string{authHeader: b.header}, nil
 }
-func (b bearer) RequireTransportSecurity() bool { return b.secure }
-func (bearer) String() string                   { return "bearer [redacted]" }
-func (bearer) GoString() string                 { return "bearer [redacted]" }
+func (b bearerCreds) RequireTransportSecurity() bool { return b.secure }
+func (bearerCreds) String() string                   { return "bearer [redacted]" }
+func (bearerCreds) GoString() string                 { return "bearer [redacted]" }
 
 // errRefused is what a peer without the right token is told: no more than
 // that it was refused and why in two words; never the token either side

@@ -68,7 +68,7 @@ func TestRemoteTokenNeverPrinted(t *testing.T) {
 	var logged bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logged, nil))
 	log.Info("settings", "security", s.token, "cfg", fmt.Sprintf("%+v", c))
-	b := bearer{header: "Bearer " + token}
+	b := bearerCreds{header: "Bearer " + token}
 	out := fmt.Sprintf("%v %+v %#v %v %#v %s %s", s, s, s, c, c, b, s.describe()) + fmt.Sprintf("%#v", b) + logged.String()
 	if strings.Contains(out, token) {
 		t.Fatalf("the token shows: %s", out)

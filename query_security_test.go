@@ -2,7 +2,6 @@ package eddy_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -155,24 +154,6 @@ func runSecClient(t *testing.T, n secNode, log *slog.Logger) {
 	}
 	out, _ := json.Marshal(res)
 	fmt.Printf("RESULT %s\n", out)
-}
-
-// syncBuffer collects a process's output while it runs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // secProcess starts the test binary as the helper node n; its stdout lines

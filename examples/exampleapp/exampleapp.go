@@ -27,9 +27,9 @@ type Flags struct {
 	standbys, capacity                                      *int
 	standalone                                              *bool
 
-	remoteBind, remoteAdvertise *string
-	queryTimeout                *time.Duration
-	remote                      remoteSecurity // remotesec.go
+	remoteBind, remoteAdvertise, httpBind *string
+	queryTimeout                          *time.Duration
+	remote                                remoteSecurity // remotesec.go
 }
 
 // GossipKeyEnv names the environment variable that may hold the gossip key,
@@ -59,6 +59,7 @@ func RegisterFlags(fs *flag.FlagSet, appID string) *Flags {
 		remoteBind:      fs.String("remote-bind", "", "host:port remote queries between nodes listen on (empty: loopback, any free port)"),
 		remoteAdvertise: fs.String("remote-advertise", "", "host:port the other nodes send queries to (empty: the bound address)"),
 		queryTimeout:    fs.Duration("query-timeout", 0, "bound of a query with its retries during moves (0: 10s)"),
+		httpBind:        fs.String("http-bind", "127.0.0.1:0", "host:port of the HTTP query gateway (GET /v1/stores/...; empty: off)"),
 
 		remote: registerRemoteSecurity(fs),
 	}
@@ -105,6 +106,7 @@ func (f *Flags) NewApp(topo *topology.Topology, tempPrefix string, extra ...eddy
 		return nil, nil, err
 	}
 	opts = append(opts, copts...)
+	opts = append(opts, eddy.WithHTTPBind(*f.httpBind))
 	app, err = eddy.New(topo, append(opts, extra...)...)
 	if err != nil {
 		removeDir()
