@@ -18,7 +18,7 @@ TEST_TIMEOUT ?= 25m
 # apt-get needs root; use sudo only when we are not root already.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: deps rocksdb kafka-jars build demo cluster-demo test test-short kafka-up kafka-down kafka-status bench bench-quick bench-cluster
+.PHONY: deps rocksdb kafka-jars build demo cluster-demo test test-short kafka-up kafka-down kafka-status bench bench-quick bench-cluster bench-query
 
 ## deps: system packages (RocksDB for the state stores) and the Kafka broker jars
 deps: rocksdb kafka-jars
@@ -97,3 +97,14 @@ CLUSTER_BENCH_FLAGS ?=
 bench-cluster: deps
 	$(GO) run ./bench/cmd/clusterbench -port $(CLUSTER_BENCH_PORT) \
 	  $(if $(findstring -quick,$(CLUSTER_BENCH_FLAGS)),,-results docs/benchmarks/cluster-results.md) $(CLUSTER_BENCH_FLAGS)
+
+## bench-query: remote and local Gets while 3 nodes count 50,000 records/s, and a
+## scan of 1,000,000 keys, on a broker of its own (QUERY_BENCH_PORT); writes
+## docs/benchmarks/queries-results.md (about 3 min here).
+## QUERY_BENCH_FLAGS=-quick: short runs, 100,000 keys, printed only (about 2 min)
+QUERY_BENCH_PORT ?= 19492
+QUERY_BENCH_FLAGS ?=
+
+bench-query: deps
+	$(GO) run ./bench/cmd/querybench -port $(QUERY_BENCH_PORT) \
+	  $(if $(findstring -quick,$(QUERY_BENCH_FLAGS)),,-results docs/benchmarks/queries-results.md) $(QUERY_BENCH_FLAGS)

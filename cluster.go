@@ -41,6 +41,7 @@ func (a *App) newClusterNode() error {
 			Capacity:                cc.capacity,
 			Rack:                    cc.rack,
 			RemoteAddr:              a.RemoteAddr(),
+			HTTPAddr:                a.HTTPAddr(),
 			Logger:                  a.log,
 			WrapTransport:           cc.wrap,
 		},

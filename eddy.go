@@ -59,6 +59,9 @@ type App struct {
 	queryPID *actor.PID
 	queries  chan struct{}
 
+	// http is the App's HTTP server: the query gateway (http.go).
+	http *appHTTP
+
 	mu      sync.Mutex
 	started bool
 	closed  bool
@@ -112,6 +115,7 @@ func New(topo *topology.Topology, opts ...Option) (*App, error) {
 		closeDone: make(chan struct{}), life: newLifecycle(c.stateListener)}
 	a.lifeCtx, a.lifeCancel = context.WithCancel(context.Background())
 	a.brokers = newBrokerWatch(a.log, cmp.Or(c.brokerWarnEvery, brokerWarnEvery))
+	a.http = newAppHTTP(a)
 	for a.owner == 0 {
 		a.owner = rand.Int64()
 	}
@@ -210,6 +214,9 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	if err := a.startActors(); err != nil { // query_remote.go
+		return err
+	}
+	if err := a.startHTTP(); err != nil { // http.go; before the cluster node, which announces it
 		return err
 	}
 	var lease interface{ Valid(time.Time) bool }
@@ -358,6 +365,7 @@ func (a *App) close(leave bool) error {
 
 func (a *App) closeAll(leave bool) error {
 	var errs []error
+	a.closeHTTP() // first: no new queries while the tasks close
 	if a.purger != nil {
 		a.purger.Close()
 	}

@@ -151,7 +151,8 @@ func (a *App) fail(err error) {
 }
 
 // GlobalStore returns the named global table's store on this node (every
-// node holds all of it), read only, for lookups by serialized key; wrap it
+// node holds all of it), read only, for lookups by serialized key (eddy.Store
+// reads it typed, like any store); wrap it
 // with GlobalKTable.Reader or topology.NewTypedKeyValueStore for typed
 // reads. It fails before Start and for a store that is not a global
 // table's.

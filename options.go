@@ -52,6 +52,7 @@ type cfg struct {
 	internalConfig    map[string]string       // configs of every internal topic
 	cluster           clusterCfg              // options_cluster.go
 	query             queryCfg                // options_query.go
+	http              httpCfg                 // options_http.go
 	stateListener     func(old, new State)    // lifecycle.go
 	fatalHandler      func(error) FatalAction // fatal.go
 	restoreListener   RestoreListener         // restore_listener.go
@@ -106,6 +107,7 @@ func defaultCfg() cfg {
 		txnTimeout:       60 * time.Second,
 		purgeInterval:    30 * time.Second,
 		cluster:          clusterCfg{standbys: 1},
+		http:             httpCfg{bind: defaultHTTPBind},
 	}
 }
 
@@ -138,7 +140,7 @@ func (c *cfg) validate() error {
 	if c.purgeInterval < 0 {
 		errs = append(errs, fmt.Errorf("repartition purge interval %v is negative (0 turns the purge off)", c.purgeInterval))
 	}
-	errs = append(errs, c.cluster.validate(), c.query.validate())
+	errs = append(errs, c.cluster.validate(), c.query.validate(), c.http.validate())
 	return errors.Join(errs...)
 }
 

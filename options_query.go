@@ -1,6 +1,7 @@
 package eddy
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"time"
@@ -14,6 +15,7 @@ type queryCfg struct {
 	bind      string             // protoactor remote host:port; "" is 127.0.0.1:0
 	advertise string             // what the others reach this node at; "" is the bound address
 	timeout   time.Duration      // bound of one query with its retries
+	security  remoteSecurity     // TLS and token of the remote (query_security.go)
 }
 
 // defaultQueryTimeout bounds a query and its retries on new owners during a
@@ -33,7 +35,7 @@ func (c *queryCfg) validate() error {
 			return fmt.Errorf("remote address %q: %w", a, err)
 		}
 	}
-	return nil
+	return c.security.validate(c.bind)
 }
 
 // WithActorSystem has the App live in an actor system the program already
@@ -43,7 +45,10 @@ func (c *queryCfg) validate() error {
 // stores by sending a querypb.StoreRequest to that actor. When the system
 // already runs protoactor remote, the App uses it and WithRemoteBind is
 // ignored; otherwise the App starts remote on it. The App never shuts the
-// system down.
+// system down. The security of a remote the program started itself is the
+// program's: start it with RemoteSecurityOptions (or gRPC options of its
+// own); WithRemoteTLS and WithRemoteToken are refused for it, as they
+// cannot apply to a listener already running.
 func WithActorSystem(sys *actor.ActorSystem) Option {
 	return optFunc(func(c *cfg) { c.query.system = sys })
 }
@@ -54,6 +59,34 @@ func WithActorSystem(sys *actor.ActorSystem) Option {
 // machines.
 func WithRemoteBind(addr string) Option { return optFunc(func(c *cfg) { c.query.bind = addr }) }
 
+// WithRemoteTLS has protoactor remote, which carries queries between the
+// App's nodes, speak TLS: server is the config of its listener, client the
+// config of the connections it dials to the other nodes (every node both
+// listens and dials, as a reply travels on a connection of its own). For
+// mutual TLS, have server require and verify client certificates
+// (ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs) and give client a
+// certificate of that CA; client's RootCAs must trust the others' server
+// certificates, which must name the address they are dialed at (an IP SAN
+// for an IP address). Connections that fail the handshake are refused and
+// logged. Without this option the remote speaks plaintext.
+//
+// The remote is the process's (one per process): every App of a process
+// must give the same settings, or Start fails.
+func WithRemoteTLS(server, client *tls.Config) Option {
+	return optFunc(func(c *cfg) { c.query.security.serverTLS, c.query.security.clientTLS = server, client })
+}
+
+// WithRemoteToken has every node attach token to the gRPC streams it opens
+// to another node's remote, and refuse streams that do not carry it
+// (compared in constant time, logged with the peer's address, never with
+// either token). All nodes of the App share the token. Without
+// WithRemoteTLS the token crosses the wire in clear, so it is allowed then
+// only with a loopback WithRemoteBind (the default). The token never
+// appears in logs or errors.
+func WithRemoteToken(token string) Option {
+	return optFunc(func(c *cfg) { c.query.security.token = newSecret(token) })
+}
+
 // WithRemoteAdvertise sets the host:port the other nodes reach this node's
 // remote at, when it is not the bound address (NAT, containers).
 func WithRemoteAdvertise(addr string) Option {
@@ -63,7 +96,9 @@ func WithRemoteAdvertise(addr string) Option {
 // WithQueryTimeout bounds a query, retries included: while a task moves or
 // fails over, a query asks again as the new owner takes over, and gives
 // ErrQueryUnavailable once the bound is passed. Default 10 s. A context
-// deadline that comes first wins.
+// deadline that comes first wins. A scan (Range, PrefixScan, All and their
+// iterators) reads each task's pages on its owner in turn: the bound is
+// each read's, so a scan during a failover may wait for several owners.
 func WithQueryTimeout(d time.Duration) Option {
 	return optFunc(func(c *cfg) { c.query.timeout = d })
 }

@@ -28,6 +28,19 @@ type StoreReader[K, V any] struct {
 // topology gave it. It fails when the store does not exist or its types are
 // not K and V.
 func Store[K, V any](app *App, name string) (*StoreReader[K, V], error) {
+	r, err := typedStore[K, V](app, name)
+	if err != nil {
+		return nil, err
+	}
+	if k := r.spec.Kind; k == topology.KindWindow || k == topology.KindSession {
+		return nil, fmt.Errorf("eddy: store %q is a %s store: read it with eddy.WindowStore", name, k)
+	}
+	return r, nil
+}
+
+// typedStore is a reader of any store with the serdes the topology gave
+// it.
+func typedStore[K, V any](app *App, name string) (*StoreReader[K, V], error) {
 	r, err := storeReader[K, V](app, name)
 	if err != nil {
 		return nil, err
@@ -60,6 +73,10 @@ func storeReader[K, V any](app *App, name string) (*StoreReader[K, V], error) {
 	if !ok {
 		return nil, fmt.Errorf("eddy: no store named %q in the topology", name)
 	}
+	if spec.Global {
+		// Every node holds all of a global table: read here.
+		return &StoreReader[K, V]{app: app, spec: spec}, nil
+	}
 	st, ok := app.topo.SubtopologyOfStore(name)
 	if !ok {
 		return nil, fmt.Errorf("eddy: store %q is used by no processor", name)
@@ -79,12 +96,38 @@ func (r *StoreReader[K, V]) topic() string {
 }
 
 func (r *StoreReader[K, V]) taskOf(kb []byte) topology.TaskID {
+	if r.st == nil {
+		return topology.TaskID{} // a global store: one copy, here
+	}
 	return topology.TaskID{Subtopology: r.st.ID, Partition: partition.KeyPartition(kb, r.app.layout.TaskCount(r.st.ID))}
+}
+
+// tasks lists the store's tasks (a global store: one, here).
+func (r *StoreReader[K, V]) tasks() []topology.TaskID {
+	if r.st == nil {
+		return []topology.TaskID{{}}
+	}
+	ids := make([]topology.TaskID, r.app.layout.TaskCount(r.st.ID))
+	for i := range ids {
+		ids[i] = topology.TaskID{Subtopology: r.st.ID, Partition: int32(i)}
+	}
+	return ids
 }
 
 // query runs q on task id of the store, on the node that owns it (this one
 // or another, see request).
 func (r *StoreReader[K, V]) query(ctx context.Context, id topology.TaskID, q actors.StoreQuery, opts ...QueryOption) (actors.StoreResult, QueryMeta, error) {
+	if r.st == nil {
+		kv, err := r.app.GlobalStore(r.spec.Name)
+		if err != nil {
+			return actors.StoreResult{}, QueryMeta{}, err
+		}
+		res, err := actors.ServeKV(kv, q)
+		if err != nil {
+			return res, QueryMeta{}, fmt.Errorf("eddy: global store %q: %w", r.spec.Name, err)
+		}
+		return res, QueryMeta{Node: r.app.nodeName()}, nil
+	}
 	var o queryOpts
 	for _, opt := range opts {
 		opt(&o)
@@ -223,6 +266,12 @@ type pager struct {
 // page goes to the task's owner at the time it is asked for, so a scan
 // goes on across a move.
 func (r *StoreReader[K, V]) scan(ctx context.Context, from, to []byte, opts ...QueryOption) iter.Seq2[topology.Pair[K, V], error] {
+	return r.scanPages(ctx, from, to, 0, opts...)
+}
+
+// scanPages is scan reading at most pageLimit entries per request to a
+// task (0: the server's default page), for callers that want few entries.
+func (r *StoreReader[K, V]) scanPages(ctx context.Context, from, to []byte, pageLimit int, opts ...QueryOption) iter.Seq2[topology.Pair[K, V], error] {
 	return func(yield func(topology.Pair[K, V], error) bool) {
 		if err := r.ready(); err != nil {
 			yield(topology.Pair[K, V]{}, err)
@@ -240,8 +289,8 @@ func (r *StoreReader[K, V]) scan(ctx context.Context, from, to []byte, opts ...Q
 			}
 			return nil
 		}
-		for part := int32(0); part < r.app.layout.TaskCount(r.st.ID); part++ {
-			p := &pager{id: topology.TaskID{Subtopology: r.st.ID, Partition: part}, q: actors.StoreQuery{From: from, To: to}}
+		for _, id := range r.tasks() {
+			p := &pager{id: id, q: actors.StoreQuery{From: from, To: to, Limit: pageLimit}}
 			if err := fill(p); err != nil {
 				yield(topology.Pair[K, V]{}, err)
 				return

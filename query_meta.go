@@ -31,7 +31,7 @@ func (a *App) Nodes() []NodeInfo {
 	cn := a.cluster
 	a.mu.Unlock()
 	if cn == nil {
-		return []NodeInfo{{ID: a.nodeName(), RemoteAddr: a.RemoteAddr(), Self: true, Active: a.Tasks(), Epoch: 1}}
+		return []NodeInfo{{ID: a.nodeName(), RemoteAddr: a.RemoteAddr(), HTTPAddr: a.HTTPAddr(), Self: true, Active: a.Tasks(), Epoch: 1}}
 	}
 	st := cn.Status()
 	out := make([]NodeInfo, 0, len(st.Members))

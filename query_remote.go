@@ -39,10 +39,11 @@ const localAddress = "nonhost"
 // process would race. Apps share it, each with its own query actor; it
 // lives as long as the process.
 var processActors struct {
-	mu     sync.Mutex
-	sys    *actor.ActorSystem
-	remote *remote.Remote
-	bind   string
+	mu       sync.Mutex
+	sys      *actor.ActorSystem
+	remote   *remote.Remote
+	bind     string
+	security remoteSecurity
 }
 
 // startActors adopts the App's actor system (its own WithActorSystem, or the
@@ -61,19 +62,24 @@ func (a *App) startActors() error {
 			pa.sys = actor.NewActorSystem(actors.QuietLogger(slog.Default().Handler()))
 		}
 		sys = pa.sys
+		sec := a.cfg.query.security
 		if needRemote && pa.remote == nil {
-			r, bind, err := startRemote(sys, a.cfg.query.bind, a.cfg.query.advertise)
+			r, bind, err := startRemote(sys, a.cfg.query.bind, a.cfg.query.advertise, sec.configOptions(a.log))
 			if err != nil {
 				return err
 			}
-			pa.remote, pa.bind = r, bind
+			pa.remote, pa.bind, pa.security = r, bind, sec
 		} else if needRemote && a.cfg.query.bind != "" && a.cfg.query.bind != pa.bind {
 			return fmt.Errorf("eddy: this process already serves remote queries at %s (bound to %s): one remote listener per process; give every App of the process the same WithRemoteBind, or none", sys.Address(), pa.bind)
+		} else if needRemote && !sec.same(pa.security) {
+			return fmt.Errorf("eddy: this process already serves remote queries at %s with other security settings (%s): one remote listener per process; give every App of the process the same WithRemoteTLS and WithRemoteToken", sys.Address(), pa.security.describe())
 		}
 	} else if needRemote && sys.Address() == localAddress {
-		if _, _, err := startRemote(sys, a.cfg.query.bind, a.cfg.query.advertise); err != nil {
+		if _, _, err := startRemote(sys, a.cfg.query.bind, a.cfg.query.advertise, a.cfg.query.security.configOptions(a.log)); err != nil {
 			return err
 		}
+	} else if needRemote && !a.cfg.query.security.isZero() {
+		return errors.New("eddy: WithRemoteTLS / WithRemoteToken with an actor system that already runs protoactor remote: its security is the program's (start its remote with RemoteSecurityOptions)")
 	}
 	a.mu.Lock()
 	a.system = sys
@@ -98,7 +104,7 @@ func (a *App) spawnQueryActor() error {
 
 // startRemote starts protoactor remote on sys. Remote.Start panics when it
 // cannot listen; that becomes an error.
-func startRemote(sys *actor.ActorSystem, bind, advertise string) (r *remote.Remote, _ string, err error) {
+func startRemote(sys *actor.ActorSystem, bind, advertise string, opts []remote.ConfigOption) (r *remote.Remote, _ string, err error) {
 	if bind == "" {
 		bind = "127.0.0.1:0"
 	}
@@ -110,7 +116,6 @@ func startRemote(sys *actor.ActorSystem, bind, advertise string) (r *remote.Remo
 	if err != nil {
 		return nil, "", fmt.Errorf("eddy: remote address %q: bad port", bind)
 	}
-	var opts []remote.ConfigOption
 	if advertise != "" {
 		opts = append(opts, remote.WithAdvertisedHost(advertise))
 	}

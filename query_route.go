@@ -122,6 +122,9 @@ func (a *App) request(ctx context.Context, id topology.TaskID, req *querypb.Stor
 	if a.QueryPID() == nil {
 		return nil, errors.New("eddy: query before Start")
 	}
+	if a.isClosed() {
+		return nil, errQueryClosed
+	}
 	req.Protocol = QueryProtocol
 	req.Subtopology, req.Partition = int32(id.Subtopology), id.Partition
 	req.AllowStale, req.MaxLag = o.stale, o.maxLag
@@ -130,6 +133,12 @@ func (a *App) request(ctx context.Context, id topology.TaskID, req *querypb.Stor
 	backoff := 20 * time.Millisecond
 	var last string
 	for {
+		// A closed App's view of the cluster no longer changes, and its
+		// own tasks are gone: asking again would only wait out the
+		// timeout.
+		if a.isClosed() {
+			return nil, errQueryClosed
+		}
 		ts, epoch := a.targets(id, o)
 		if req.MinEpoch < epoch {
 			req.MinEpoch = epoch
@@ -164,6 +173,15 @@ func (a *App) request(ctx context.Context, id topology.TaskID, req *querypb.Stor
 		}
 		backoff = min(2*backoff, 500*time.Millisecond)
 	}
+}
+
+// errQueryClosed is the error of a query on a closed App.
+var errQueryClosed = errors.New("eddy: query on a closed App")
+
+func (a *App) isClosed() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.closed
 }
 
 // ask sends req to one target: served in this goroutine when the target is

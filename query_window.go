@@ -32,7 +32,7 @@ type WindowStoreReader[K, V any] struct {
 // windows (Fetch reports window ends as start + size); it is ignored for
 // session stores, whose keys hold both ends.
 func WindowStore[K, V any](app *App, name string, size int64) (*WindowStoreReader[K, V], error) {
-	r, err := Store[K, V](app, name)
+	r, err := typedStore[K, V](app, name)
 	if err != nil {
 		return nil, err
 	}

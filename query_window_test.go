@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,6 +53,11 @@ func TestWindowStoreQueries(t *testing.T) {
 	defer app.Close()
 	if _, err := eddy.WindowStore[string, string](app, windowcount.StoreName, size.Milliseconds()); err == nil {
 		t.Fatal("a reader with the wrong value type must fail")
+	}
+	// A key-value reader of a window store is refused when asked for, not
+	// on its first read.
+	if _, err := eddy.Store[string, int64](app, windowcount.StoreName); err == nil || !strings.Contains(err.Error(), "WindowStore") {
+		t.Fatalf("eddy.Store of a window store: %v, want an error pointing at eddy.WindowStore", err)
 	}
 	ws, err := eddy.WindowStore[string, int64](app, windowcount.StoreName, size.Milliseconds())
 	if err != nil {

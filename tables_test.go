@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -272,6 +274,37 @@ func (e globalEnv) app(t *testing.T, dir string, g eddy.Guarantee) *eddy.App {
 	return app
 }
 
+// checkTypedGlobal reads the global store through eddy.Store, as any
+// store: every key by Get, and All in key order, equal want.
+func checkTypedGlobal(t *testing.T, ctx context.Context, app *eddy.App, want map[string]string) {
+	t.Helper()
+	r, err := eddy.Store[string, string](app, "regions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range want {
+		if got, ok, err := r.Get(ctx, k); err != nil || !ok || got != v {
+			t.Fatalf("global store Get(%q) = %q, %v, %v; want %q", k, got, ok, err, v)
+		}
+	}
+	if _, ok, err := r.Get(ctx, "no-such-region"); err != nil || ok {
+		t.Fatalf("global store Get of a missing key: %v %v", ok, err)
+	}
+	all, err := r.All(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := slices.Sorted(maps.Keys(want))
+	if len(all) != len(keys) {
+		t.Fatalf("global store All: %d entries, want %d", len(all), len(keys))
+	}
+	for i, p := range all {
+		if p.Key != keys[i] || p.Value != want[keys[i]] {
+			t.Fatalf("global store All entry %d: %s=%s, want %s=%s", i, p.Key, p.Value, keys[i], want[keys[i]])
+		}
+	}
+}
+
 // globalContents reads the whole global store of app.
 func globalContents(t *testing.T, app *eddy.App) map[string]string {
 	t.Helper()
@@ -375,6 +408,7 @@ func TestGlobalTable(t *testing.T) {
 				if got := globalContents(t, app); !reflect.DeepEqual(got, want) {
 					t.Fatalf("global store after Start: %d keys, want %d", len(got), len(want))
 				}
+				checkTypedGlobal(t, ctx, app, want)
 				kv, _ := app.GlobalStore("regions")
 				if err := kv.Put([]byte("x"), []byte("y")); err == nil {
 					t.Fatal("a write to the global store succeeded")

@@ -82,6 +82,11 @@ func serve(t storeHolder, q StoreQuery) (StoreResult, error) {
 		}
 		return StoreResult{}, fmt.Errorf("store %q is not a key-value store", q.Store)
 	}
+	return ServeKV(kv, q)
+}
+
+// ServeKV runs q on kv: a get, or a page of a range.
+func ServeKV(kv topology.KeyValueStore, q StoreQuery) (StoreResult, error) {
 	if q.Get {
 		v, err := kv.Get(q.Key)
 		return StoreResult{Value: v, Found: v != nil}, err

@@ -120,6 +120,9 @@ type StoreSpec struct {
 	// the store has seen) a time-keyed store keeps data; older segments are
 	// dropped and writes to them ignored. Zero for KindKeyValue.
 	Retention time.Duration
+	// WindowSize is the size of a KindWindow store's windows (a window
+	// ends at its start plus the size); zero for other kinds.
+	WindowSize time.Duration
 	// SegmentInterval is the time span of one segment of a time-keyed
 	// store; zero picks max(Retention/2, 60s), as Kafka Streams does.
 	SegmentInterval time.Duration

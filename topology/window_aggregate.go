@@ -95,14 +95,15 @@ func windowChangelogConfig(retention time.Duration) map[string]string {
 }
 
 // addTimeKeyedStore registers the store of a windowed aggregation with the
-// retention asked for, which must cover minRetention.
-func addTimeKeyedStore(b *Builder, cfg *storeCfg, kind StoreKind, minRetention time.Duration, ks, vs any) {
+// retention asked for, which must cover minRetention, and (time and
+// sliding windows) the size of its windows.
+func addTimeKeyedStore(b *Builder, cfg *storeCfg, kind StoreKind, minRetention, windowSize time.Duration, ks, vs any) {
 	if cfg.retention == 0 {
 		cfg.retention = minRetention
 	} else if cfg.retention < minRetention {
 		b.fail("store %s: retention %v is shorter than the %v its windows need (size or gap, plus grace)", cfg.name, cfg.retention, minRetention)
 	}
-	spec := StoreSpec{Name: cfg.name, Engine: cfg.engine, Kind: kind, Retention: cfg.retention, Logging: cfg.logging, KeySerde: ks, ValueSerde: vs}
+	spec := StoreSpec{Name: cfg.name, Engine: cfg.engine, Kind: kind, Retention: cfg.retention, WindowSize: windowSize, Logging: cfg.logging, KeySerde: ks, ValueSerde: vs}
 	if cfg.logging {
 		spec.ChangelogConfig = windowChangelogConfig(cfg.retention)
 	}
@@ -129,7 +130,7 @@ func windowedAggregate[K, V, A any](w *TimeWindowedKStream[K, V], prefix string,
 		size, grace = w.sliding.TimeDifference, w.sliding.Grace
 		minRetention = 2*size + grace
 	}
-	addTimeKeyedStore(b, &cfg, KindWindow, minRetention, s.keySerde, aggSerde)
+	addTimeKeyedStore(b, &cfg, KindWindow, minRetention, size, s.keySerde, aggSerde)
 	store := cfg.name
 	stores, index := addEmitIndex(b, cfg, w.emitFinal)
 	src := s.throughRepartition(store)

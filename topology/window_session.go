@@ -84,7 +84,7 @@ func sessionAggregate[K, V, A any](w *SessionWindowedKStream[K, V], prefix strin
 	if cfg.name == "" {
 		cfg.name = b.newName(prefix + "STATE-STORE-")
 	}
-	addTimeKeyedStore(b, &cfg, KindSession, w.w.InactivityGap+w.w.Grace, s.keySerde, aggSerde)
+	addTimeKeyedStore(b, &cfg, KindSession, w.w.InactivityGap+w.w.Grace, 0, s.keySerde, aggSerde)
 	store := cfg.name
 	stores, index := addEmitIndex(b, cfg, w.emitFinal)
 	src := s.throughRepartition(store)

@@ -3,6 +3,7 @@
 //	eddy dev [--port N] [--data DIR]   run an embedded Kafka-compatible broker
 //	eddy demo                          count words of a built-in text on an embedded broker
 //	eddy describe                      print the demo's topology
+//	eddy query -addr HOST:PORT ...     read a running App's stores over its HTTP gateway
 package main
 
 import (
@@ -16,6 +17,8 @@ commands:
   dev       run an embedded Kafka-compatible broker (franz-go's kfake) until interrupted
   demo      count the words of a built-in text on an embedded broker and show the counts
   describe  print the sub-topologies, stores and topics of the demo's topology
+  query     read the state stores of a running App through a node's HTTP gateway
+            (eddy query -h for its queries and flags)
 `
 
 func main() {
@@ -31,6 +34,8 @@ func main() {
 		err = demo(args)
 	case "describe":
 		err = describe(args)
+	case "query":
+		err = query(args, os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

@@ -27,8 +27,9 @@ type Flags struct {
 	standbys, capacity                                      *int
 	standalone                                              *bool
 
-	remoteBind, remoteAdvertise *string
-	queryTimeout                *time.Duration
+	remoteBind, remoteAdvertise, httpBind *string
+	queryTimeout                          *time.Duration
+	remote                                remoteSecurity // remotesec.go
 }
 
 // GossipKeyEnv names the environment variable that may hold the gossip key,
@@ -58,14 +59,20 @@ func RegisterFlags(fs *flag.FlagSet, appID string) *Flags {
 		remoteBind:      fs.String("remote-bind", "", "host:port remote queries between nodes listen on (empty: loopback, any free port)"),
 		remoteAdvertise: fs.String("remote-advertise", "", "host:port the other nodes send queries to (empty: the bound address)"),
 		queryTimeout:    fs.Duration("query-timeout", 0, "bound of a query with its retries during moves (0: 10s)"),
+		httpBind:        fs.String("http-bind", "127.0.0.1:0", "host:port of the HTTP query gateway (GET /v1/stores/...; empty: off)"),
+
+		remote: registerRemoteSecurity(fs),
 	}
 }
 
+// AppID is the application id the flags give.
+func (f *Flags) AppID() string { return *f.appID }
+
 // NewApp makes the App of an example from the flags: its state in -state-dir
 // (a new temporary directory named after tempPrefix when empty), on -brokers
-// or an embedded broker. cleanup closes the App and removes a temporary
-// state directory.
-func (f *Flags) NewApp(topo *topology.Topology, tempPrefix string) (app *eddy.App, cleanup func(), err error) {
+// or an embedded broker, with extra options after those of the flags.
+// cleanup closes the App and removes a temporary state directory.
+func (f *Flags) NewApp(topo *topology.Topology, tempPrefix string, extra ...eddy.Option) (app *eddy.App, cleanup func(), err error) {
 	g, err := eddy.ParseGuarantee(*f.guarantee)
 	if err != nil {
 		return nil, nil, err
@@ -99,7 +106,8 @@ func (f *Flags) NewApp(topo *topology.Topology, tempPrefix string) (app *eddy.Ap
 		return nil, nil, err
 	}
 	opts = append(opts, copts...)
-	app, err = eddy.New(topo, opts...)
+	opts = append(opts, eddy.WithHTTPBind(*f.httpBind))
+	app, err = eddy.New(topo, append(opts, extra...)...)
 	if err != nil {
 		removeDir()
 		return nil, nil, err
@@ -135,6 +143,11 @@ func (f *Flags) clusterOptions() ([]eddy.Option, error) {
 	if *f.queryTimeout != 0 {
 		opts = append(opts, eddy.WithQueryTimeout(*f.queryTimeout))
 	}
+	sec, err := f.remote.options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, sec...)
 	key, err := gossipKey(*f.gossipKeyFile, os.Getenv(GossipKeyEnv))
 	if err != nil {
 		return nil, err
