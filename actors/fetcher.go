@@ -96,6 +96,25 @@ func (f *fetcher) inputLag(tps []state.TopicPartition) int64 {
 	return sum
 }
 
+// inputLags is the last known lag of every input partition fetched now:
+// the records on the broker past those fetched.
+func (f *fetcher) inputLags() map[state.TopicPartition]int64 {
+	f.lagMu.Lock()
+	defer f.lagMu.Unlock()
+	m := make(map[state.TopicPartition]int64, len(f.lags))
+	for tp, l := range f.lags {
+		if l >= 0 {
+			m[tp] = l
+		}
+	}
+	return m
+}
+
+// InputLags is, for every input partition of the node's running tasks
+// whose lag is known, the records on the broker past those fetched
+// (Kafka's consumer records-lag); a partition not fetched yet is missing.
+func (n *Node) InputLags() map[state.TopicPartition]int64 { return n.fetch.inputLags() }
+
 // add starts fetching the inputs of rt from starts (absent: the earliest
 // offset). ends are the inputs' offsets when rt needs lags, else nil.
 func (f *fetcher) add(rt *runningTask, starts map[state.TopicPartition]int64, ends map[state.TopicPartition]InputOffsets) {
