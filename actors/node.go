@@ -135,7 +135,7 @@ type Node struct {
 	cancel   context.CancelFunc
 	closed   bool
 	restarts int64
-	closing  map[*runningTask]bool // stopped, not yet closed
+	closing  map[*runningTask]bool                      // stopped, not yet closed
 	retired  map[topology.TaskID]*partition.TaskMetrics // counters of closed tasks, by task
 	assigned map[topology.TaskID]bool
 	lost     int64 // tasks given up because another instance fenced them
