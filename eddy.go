@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -68,6 +69,16 @@ type App struct {
 	failErr error
 	owner   int64         // this run, in commit metadata (partition.CommitPoint.PredecessorGrace)
 	lock    *stateDirLock // held from Start to Close
+
+	// memMu orders the metrics' reads of budget and records with their
+	// making (Start) and the budget's release (Close).
+	memMu        sync.Mutex
+	budgetClosed bool
+
+	// Prometheus metrics (metrics_prom.go)
+	restores    restoreTracker
+	promOnce    sync.Once
+	promHandler http.Handler
 }
 
 // New checks the options and prepares an App for topo. With
@@ -376,6 +387,7 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		MaxTaskIdle:            max(a.cfg.maxTaskIdle, 0),
 		IdleStreamTimeAdvance:  a.cfg.IdleAdvance,
 		OnDroppedRecord:        a.cfg.droppedHandler(),
+		RestoreListener:        &a.restores,
 		Owner:                  a.owner,
 		CommitInterval:         a.cfg.commitInterval,
 		OwnershipLease:         lease,

@@ -113,6 +113,10 @@ func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartit
 	if from >= end.Offset {
 		return from, nil
 	}
+	trace := restoreTraceOf(ctx)
+	if trace != nil {
+		trace.start(from, end.Offset)
+	}
 	opts := append(append([]kgo.Opt(nil), k.Opts...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(from)}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -153,6 +157,9 @@ func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartit
 			if err := apply(batch); err != nil {
 				return next, err
 			}
+		}
+		if trace != nil && len(batch) > 0 {
+			trace.batch(next, len(batch))
 		}
 	}
 	return next, nil

@@ -50,6 +50,10 @@ type StateConfig struct {
 	// stops at the last commit's positions and rolls nothing back.
 	Standby bool
 	Logger  *slog.Logger
+	// Subtopology names the task, with Partition, for RestoreListener;
+	// RestoreListener, when set, hears of each store's restoration.
+	Subtopology     int
+	RestoreListener RestoreListener
 }
 
 // ChangelogWriter is the one thing a StateManager needs of a producer:

@@ -218,10 +218,12 @@ func (m *StateManager) restoreStore(ctx context.Context, kv topology.KeyValueSto
 		defer seg.UncapObservedStreamTime()
 	}
 	rs := newRestorer(kv) // write batches, bulk-load settings for long restores
+	ctx, ended := m.traceRestore(ctx, kv.Name(), tp)
 	next, err = m.cfg.Changelogs.Restore(ctx, tp, from, until, rs.apply)
 	if ferr := rs.finish(); err == nil {
 		err = ferr
 	}
+	ended(int64(rs.applied))
 	return next, int64(rs.applied), err
 }
 
