@@ -120,6 +120,8 @@ func TestMetricsOfAWordCount(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkWork(t, scrapeMetrics(t, srv.URL), first)
+	// The node's own HTTP server serves the same at /metrics.
+	checkWork(t, scrapeMetrics(t, "http://"+app.HTTPAddr()+"/metrics"), first)
 
 	scraped := make(chan []float64, 1)
 	stop := make(chan struct{})
