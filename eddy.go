@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -83,6 +84,16 @@ type App struct {
 	brokers *brokerWatch
 	owner   int64         // this run, in commit metadata (partition.CommitPoint.PredecessorGrace)
 	lock    *stateDirLock // held from Start to Close
+
+	// memMu orders the metrics' reads of budget and records with their
+	// making (Start) and the budget's release (Close).
+	memMu        sync.Mutex
+	budgetClosed bool
+
+	// Prometheus metrics (metrics_prom.go)
+	restores    restoreTracker
+	promOnce    sync.Once
+	promHandler http.Handler
 }
 
 // New checks the options and prepares an App for topo. With
@@ -443,12 +454,12 @@ func (a *App) newTask(id topology.TaskID) (*partition.Task, error) {
 		GlobalStores:           a.globalStores(),
 		OnProcessingError:      a.cfg.OnProcessing,
 		OnProductionError:      a.cfg.OnProduction,
-		RestoreListener:        a.cfg.restoreListener,
 		Logger:                 a.log,
 		WaitForInputs:          a.cfg.maxTaskIdle >= 0,
 		MaxTaskIdle:            max(a.cfg.maxTaskIdle, 0),
 		IdleStreamTimeAdvance:  a.cfg.IdleAdvance,
 		OnDroppedRecord:        a.cfg.droppedHandler(),
+		RestoreListener:        a.restoreListener(), // restore_listener.go: metrics and the user's
 		Owner:                  a.owner,
 		CommitInterval:         a.cfg.commitInterval,
 		OwnershipLease:         lease,

@@ -33,10 +33,14 @@ type appHTTP struct {
 func newAppHTTP(a *App) *appHTTP {
 	h := &appHTTP{mux: http.NewServeMux()}
 	a.registerQueryRoutes(h.mux)
+	h.mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.MetricsHandler().ServeHTTP(w, r)
+	}))
 	return h
 }
 
-// HTTPHandler is the App's HTTP handler (the query gateway, with the bearer
+// HTTPHandler is the App's HTTP handler (the query gateway and /metrics,
+// with the bearer
 // token check of WithHTTPToken), for programs that serve it on a server of
 // their own, e.g. with WithoutHTTP.
 func (a *App) HTTPHandler() http.Handler { return a.requireToken(a.http.mux) }

@@ -45,7 +45,8 @@ package eddy
 //
 // Errors are {"error": "..."}: 400 for a bad parameter, 404 for an unknown
 // store or route, 401 without the bearer token, 503 with Retry-After when
-// the key's task has no owner that answers now (ErrQueryUnavailable), 502
+// the key's task has no owner that answers now (ErrQueryUnavailable) or
+// this node is closed (ErrAppClosed), 502
 // when the owner refused the query (ErrQueryRefused).
 
 import (
@@ -212,10 +213,11 @@ func parseMillis(q url.Values, name string, def int64) (int64, *httpError) {
 }
 
 // writeQueryError answers a failed query: 503 (with Retry-After) while the
-// task has no owner that answers, 502 when the owner refused it.
+// task has no owner that answers or this node is closing, 502 when the
+// owner refused it.
 func writeQueryError(w http.ResponseWriter, err error) {
 	switch {
-	case errors.Is(err, ErrQueryUnavailable):
+	case errors.Is(err, ErrQueryUnavailable), errors.Is(err, ErrAppClosed):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, ErrQueryRefused):

@@ -53,10 +53,14 @@ func (a *App) startMemory() error {
 		if err != nil {
 			return fmt.Errorf("eddy: %w", err)
 		}
+		a.memMu.Lock()
 		a.budget = b
+		a.memMu.Unlock()
 	}
 	if a.cfg.CacheMaxBytes > 0 {
+		a.memMu.Lock()
 		a.records = state.NewRecordCache(a.cfg.CacheMaxBytes)
+		a.memMu.Unlock()
 	}
 	return nil
 }
@@ -70,8 +74,11 @@ func (a *App) changelogReader() *partition.KafkaChangelogReader {
 
 // closeMemory releases the memory budget, once every store is closed.
 func (a *App) closeMemory() {
-	if a.budget != nil {
+	a.memMu.Lock()
+	defer a.memMu.Unlock()
+	if a.budget != nil && !a.budgetClosed {
 		a.budget.Close()
+		a.budgetClosed = true
 	}
 }
 

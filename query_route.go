@@ -123,7 +123,7 @@ func (a *App) request(ctx context.Context, id topology.TaskID, req *querypb.Stor
 		return nil, errors.New("eddy: query before Start")
 	}
 	if a.isClosed() {
-		return nil, errQueryClosed
+		return nil, ErrAppClosed
 	}
 	req.Protocol = QueryProtocol
 	req.Subtopology, req.Partition = int32(id.Subtopology), id.Partition
@@ -137,7 +137,7 @@ func (a *App) request(ctx context.Context, id topology.TaskID, req *querypb.Stor
 		// own tasks are gone: asking again would only wait out the
 		// timeout.
 		if a.isClosed() {
-			return nil, errQueryClosed
+			return nil, ErrAppClosed
 		}
 		ts, epoch := a.targets(id, o)
 		if req.MinEpoch < epoch {
@@ -175,8 +175,8 @@ func (a *App) request(ctx context.Context, id topology.TaskID, req *querypb.Stor
 	}
 }
 
-// errQueryClosed is the error of a query on a closed App.
-var errQueryClosed = errors.New("eddy: query on a closed App")
+// ErrAppClosed is the error of a query on a closed App: ask another node.
+var ErrAppClosed = errors.New("eddy: query on a closed App")
 
 func (a *App) isClosed() bool {
 	a.mu.Lock()

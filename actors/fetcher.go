@@ -66,6 +66,13 @@ func (p *fetchPos) observe(fp *kgo.FetchPartition, readCommitted bool) {
 	if fp.Err != nil {
 		return
 	}
+	if p.next < 0 && fp.LogStartOffset >= 0 {
+		// Nothing fetched yet, and p.next would be known had fetching
+		// started from a committed offset (add): it started at the log
+		// start, and is still there. So an empty partition has lag 0, as
+		// Kafka's consumer reports, not an unknown one.
+		p.next = fp.LogStartOffset
+	}
 	end := fp.HighWatermark
 	if readCommitted {
 		end = fp.LastStableOffset
@@ -96,15 +103,35 @@ func (f *fetcher) inputLag(tps []state.TopicPartition) int64 {
 	return sum
 }
 
+// inputLags is the last known lag of every input partition fetched now:
+// the records on the broker past those fetched.
+func (f *fetcher) inputLags() map[state.TopicPartition]int64 {
+	f.lagMu.Lock()
+	defer f.lagMu.Unlock()
+	m := make(map[state.TopicPartition]int64, len(f.lags))
+	for tp, l := range f.lags {
+		if l >= 0 {
+			m[tp] = l
+		}
+	}
+	return m
+}
+
+// InputLags is, for every input partition of the node's running tasks
+// whose lag is known, the records on the broker past those fetched
+// (Kafka's consumer records-lag); a partition not fetched yet is missing.
+func (n *Node) InputLags() map[state.TopicPartition]int64 { return n.fetch.inputLags() }
+
 // add starts fetching the inputs of rt from starts (absent: the earliest
-// offset). ends are the inputs' offsets when rt needs lags, else nil.
-func (f *fetcher) add(rt *runningTask, starts map[state.TopicPartition]int64, ends map[state.TopicPartition]InputOffsets) {
+// offset). ends are the inputs' offsets (nil: unknown), which report (rt
+// needs lags) requires.
+func (f *fetcher) add(rt *runningTask, starts map[state.TopicPartition]int64, ends map[state.TopicPartition]InputOffsets, report bool) {
 	f.do(func() {
 		add := map[string]map[int32]kgo.Offset{}
 		var lags map[state.TopicPartition]int64
 		for _, tp := range rt.task.Inputs() {
 			f.byTP[tp] = rt
-			p := &fetchPos{next: -1, end: -1, report: ends != nil}
+			p := &fetchPos{next: -1, end: -1, report: report}
 			if e, ok := ends[tp]; ok {
 				p.next, p.end = e.Start, e.End
 			}
@@ -113,6 +140,9 @@ func (f *fetcher) add(rt *runningTask, starts map[state.TopicPartition]int64, en
 			}
 			p.sent = p.lag()
 			f.pos[tp] = p
+			f.lagMu.Lock()
+			f.lags[tp] = p.sent
+			f.lagMu.Unlock()
 			if p.report {
 				if lags == nil {
 					lags = map[state.TopicPartition]int64{}

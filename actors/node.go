@@ -135,8 +135,8 @@ type Node struct {
 	cancel   context.CancelFunc
 	closed   bool
 	restarts int64
-	closing  map[*runningTask]bool // stopped, not yet closed
-	retired  partition.TaskMetrics // counters of closed tasks
+	closing  map[*runningTask]bool                      // stopped, not yet closed
+	retired  map[topology.TaskID]*partition.TaskMetrics // counters of closed tasks, by task
 	assigned map[topology.TaskID]bool
 	lost     int64 // tasks given up because another instance fenced them
 	// staleBatches counts record batches a restarted task actor dropped:
@@ -283,7 +283,14 @@ func (n *Node) stopTask(rt *runningTask, close func() error) error {
 	n.mu.Lock()
 	if n.closing[rt] {
 		delete(n.closing, rt)
-		n.retired.Add(rt.task.Metrics())
+		if n.retired == nil {
+			n.retired = map[topology.TaskID]*partition.TaskMetrics{}
+		}
+		id := rt.task.ID()
+		if n.retired[id] == nil {
+			n.retired[id] = &partition.TaskMetrics{}
+		}
+		n.retired[id].Add(rt.task.Metrics())
 	}
 	n.mu.Unlock()
 	return err
@@ -293,15 +300,34 @@ func (n *Node) stopTask(rt *runningTask, close func() error) error {
 // closed since the node started (a task restarted after a failure counts
 // the records it processes again).
 func (n *Node) Metrics() partition.TaskMetrics {
+	var m partition.TaskMetrics
+	for _, t := range n.TaskMetrics() {
+		m.Add(t)
+	}
+	return m
+}
+
+// TaskMetrics are the record counters of every task the node has run since
+// it started, by task: those of its incarnations closed since (after a
+// revocation or a failure) plus those of the one running now, so that each
+// only grows.
+func (n *Node) TaskMetrics() map[topology.TaskID]partition.TaskMetrics {
 	n.mu.RLock()
 	defer n.mu.RUnlock()
-	var m partition.TaskMetrics
-	m.Add(n.retired)
+	m := make(map[topology.TaskID]partition.TaskMetrics, len(n.retired)+len(n.tasks))
+	add := func(id topology.TaskID, o partition.TaskMetrics) {
+		t := m[id]
+		t.Add(o)
+		m[id] = t
+	}
+	for id, t := range n.retired {
+		add(id, *t)
+	}
 	for _, rt := range n.tasks {
-		m.Add(rt.task.Metrics())
+		add(rt.task.ID(), rt.task.Metrics())
 	}
 	for rt := range n.closing {
-		m.Add(rt.task.Metrics())
+		add(rt.task.ID(), rt.task.Metrics())
 	}
 	return m
 }

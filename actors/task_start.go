@@ -161,12 +161,22 @@ func (a *taskActor) startIncarnation(ctx context.Context, self *actor.PID, first
 	}
 	ph.mark(&ph.restore)
 	var ends map[state.TopicPartition]InputOffsets
-	if task.NeedsFetchedLags() {
+	report := task.NeedsFetchedLags()
+	if report {
 		if n.cfg.InputOffsets == nil {
 			return fmt.Errorf("task %s waits for empty inputs, but the node cannot list input offsets", id)
 		}
 		if ends, err = n.cfg.InputOffsets(ctx, task.Inputs()); err != nil {
 			return &partition.RecoverableError{Err: fmt.Errorf("task %s: input offsets: %w", id, err)}
+		}
+	} else if n.cfg.InputOffsets != nil {
+		// For the lags the node reports (InputLags, Status): without the
+		// offsets, a partition nothing is fetched from (an empty one)
+		// would have none. Best effort: the lags stay unknown until the
+		// first fetch without them.
+		if ends, err = n.cfg.InputOffsets(ctx, task.Inputs()); err != nil {
+			n.log.Debug("input offsets not listed; lags unknown until fetched", "task", id.String(), "error", err)
+			ends, err = nil, nil
 		}
 	}
 	n.mu.Lock()
@@ -178,7 +188,7 @@ func (a *taskActor) startIncarnation(ctx context.Context, self *actor.PID, first
 	n.mu.Unlock()
 	// From the last commit: the records fetched for an earlier incarnation
 	// and still queued are dropped (recordBatch.rt).
-	n.fetch.add(a.rt, starts, ends)
+	n.fetch.add(a.rt, starts, ends, report)
 	ph.mark(&ph.register)
 	n.log.Debug("task start phases", "task", id.String(), "predecessor", ph.predecessor, "handover", ph.handover,
 		"slot", ph.slot, "fence", ph.fence, "offsets", ph.offsets, "grace", ph.grace, "restore", ph.restore,

@@ -24,6 +24,17 @@ type TaskMetrics struct {
 	Commits       int64
 	CommitTime    time.Duration
 	CommitTimeMax time.Duration
+	// SkippedBy splits Skipped by what failed: "deserialization",
+	// "processing" or "production".
+	SkippedBy map[string]int64
+	// Punctuations counts punctuator runs by type ("stream-time",
+	// "wall-clock-time").
+	Punctuations map[string]int64
+	// ProcessLatency is the time records take through the processors,
+	// sampled: one record in ProcessLatencySample is timed. CommitLatency
+	// is every commit's time (as CommitTime), PunctuateLatency every
+	// punctuator run's.
+	ProcessLatency, CommitLatency, PunctuateLatency LatencySnapshot
 }
 
 // Add adds o's counts to m.
@@ -39,6 +50,21 @@ func (m *TaskMetrics) Add(o TaskMetrics) {
 		}
 		m.Dropped[r] += n
 	}
+	m.SkippedBy = addCounts(m.SkippedBy, o.SkippedBy)
+	m.Punctuations = addCounts(m.Punctuations, o.Punctuations)
+	m.ProcessLatency.Add(o.ProcessLatency)
+	m.CommitLatency.Add(o.CommitLatency)
+	m.PunctuateLatency.Add(o.PunctuateLatency)
+}
+
+func addCounts(m, o map[string]int64) map[string]int64 {
+	for k, n := range o {
+		if m == nil {
+			m = map[string]int64{}
+		}
+		m[k] += n
+	}
+	return m
 }
 
 // dropCounters count dropped records by reason; other goroutines read them.
@@ -94,7 +120,9 @@ func (t *Task) RecordDropped(reason string) { t.pctx.RecordDropped(reason) }
 // Metrics returns the task's counters. Safe from any goroutine.
 func (t *Task) Metrics() TaskMetrics {
 	return TaskMetrics{Processed: t.processed.Load(), Skipped: t.skipped.Load(), Dropped: t.pctx.dropped.snapshot(),
-		Commits: t.commits.Load(), CommitTime: time.Duration(t.commitNanos.Load()), CommitTimeMax: time.Duration(t.commitMaxNanos.Load())}
+		Commits: t.commits.Load(), CommitTime: time.Duration(t.commitNanos.Load()), CommitTimeMax: time.Duration(t.commitMaxNanos.Load()),
+		SkippedBy: t.skips.snapshot(), Punctuations: t.punctuations.snapshot(),
+		ProcessLatency: t.processLatency.Snapshot(), CommitLatency: t.commitLatency.Snapshot(), PunctuateLatency: t.punctuateLatency.Snapshot()}
 }
 
 // timeCommit records one commit that took d.
@@ -104,4 +132,5 @@ func (t *Task) timeCommit(d time.Duration) {
 	if int64(d) > t.commitMaxNanos.Load() {
 		t.commitMaxNanos.Store(int64(d)) // only the task's goroutine writes it
 	}
+	t.commitLatency.Observe(d)
 }

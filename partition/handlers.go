@@ -38,10 +38,12 @@ func (t *Task) applyHandler(h ErrorHandler, kind string, rec *topology.RawRecord
 	switch h.Action {
 	case ActionContinue:
 		t.skipped.Add(1)
+		t.skips.add(kind)
 		t.log.Warn("skipping record: "+kind+" failed", "record", where, "error", cause)
 		return nil
 	case ActionDeadLetter:
 		t.skipped.Add(1)
+		t.skips.add(kind)
 		if err := t.collector.Send(h.DeadLetterTopic, rec.Key, rec.Value, rec.Timestamp, t.deadLetterHeaders(rec, cause)); err != nil {
 			return &handledError{fmt.Errorf("dead-letter %s: %w", where, err)}
 		}

@@ -190,7 +190,10 @@ func (t *Task) punctuateStreamTime() error {
 func (t *Task) punctuate(typ topology.PunctuationType, s *punctuationSchedule, ts int64) (err error) {
 	t.pctx.SetRecord(topology.RecordMeta{Partition: -1, Offset: -1, Timestamp: ts})
 	t.dirty = true
+	began := time.Now()
 	defer func() {
+		t.punctuations.add(typ.String())
+		t.punctuateLatency.Observe(time.Since(began))
 		if p := recover(); p != nil {
 			err = panicError(p)
 		}

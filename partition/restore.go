@@ -78,11 +78,6 @@ func (k *KafkaChangelogReader) endOffset(ctx context.Context, tp state.TopicPart
 
 // Restore implements ChangelogReader.
 func (k *KafkaChangelogReader) Restore(ctx context.Context, tp state.TopicPartition, from, until int64, apply func([]*kgo.Record) error) (int64, error) {
-	return k.RestoreRange(ctx, tp, from, until, nil, apply)
-}
-
-// RestoreRange implements RangedChangelogReader.
-func (k *KafkaChangelogReader) RestoreRange(ctx context.Context, tp state.TopicPartition, from, until int64, onRange func(start, end int64), apply func([]*kgo.Record) error) (int64, error) {
 	end, err := k.endOffset(ctx, tp)
 	if err != nil {
 		return 0, err
@@ -118,8 +113,9 @@ func (k *KafkaChangelogReader) RestoreRange(ctx context.Context, tp state.TopicP
 	if from >= end.Offset {
 		return from, nil
 	}
-	if onRange != nil {
-		onRange(from, end.Offset)
+	trace := restoreTraceOf(ctx)
+	if trace != nil {
+		trace.start(from, end.Offset)
 	}
 	opts := append(append([]kgo.Opt(nil), k.Opts...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{tp.Topic: {tp.Partition: kgo.NewOffset().At(from)}}),
@@ -161,6 +157,9 @@ func (k *KafkaChangelogReader) RestoreRange(ctx context.Context, tp state.TopicP
 			if err := apply(batch); err != nil {
 				return next, err
 			}
+		}
+		if trace != nil && len(batch) > 0 {
+			trace.batch(next, len(batch))
 		}
 	}
 	return next, nil

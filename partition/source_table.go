@@ -49,7 +49,8 @@ func (m *StateManager) restoreSourceTable(ctx context.Context, spec topology.Sto
 func (m *StateManager) restoreFromSource(ctx context.Context, spec topology.StoreSpec, kv topology.KeyValueStore, tp state.TopicPartition, from, until int64) (int64, int, error) {
 	skipped := 0
 	rs := newRestorer(kv) // restorer.go: bulk mode for long restores
-	next, err := m.restoreFrom(ctx, spec.Name, tp, from, until, func(recs []*kgo.Record) error {
+	ctx, ended := m.traceRestore(ctx, spec.Name, tp)
+	next, err := m.cfg.Changelogs.Restore(ctx, tp, from, until, func(recs []*kgo.Record) error {
 		keep := filterSourceRecords(spec, recs)
 		skipped += len(recs) - len(keep)
 		return rs.apply(keep)
@@ -57,6 +58,7 @@ func (m *StateManager) restoreFromSource(ctx context.Context, spec topology.Stor
 	if ferr := rs.finish(); err == nil {
 		err = ferr
 	}
+	ended(int64(rs.applied))
 	return next, skipped, err
 }
 

@@ -49,12 +49,11 @@ type StateConfig struct {
 	// is ever written to a changelog, so restoration under at-least-once
 	// stops at the last commit's positions and rolls nothing back.
 	Standby bool
-	// Task is the task the stores belong to, for the restore listener
-	// and the progress lines.
-	Task topology.TaskID
-	// RestoreListener, when set, is told of the stores' restores.
+	Logger  *slog.Logger
+	// Subtopology names the task, with Partition, for RestoreListener;
+	// RestoreListener, when set, hears of each store's restoration.
+	Subtopology     int
 	RestoreListener RestoreListener
-	Logger          *slog.Logger
 }
 
 // ChangelogWriter is the one thing a StateManager needs of a producer:

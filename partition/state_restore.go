@@ -107,7 +107,7 @@ func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) e
 		}
 		from = 0
 	}
-	next, applied, err := m.restoreStore(ctx, spec.Name, kv, tp, from, until)
+	next, applied, err := m.restoreStore(ctx, kv, tp, from, until)
 	var behind *ChangelogBehindError
 	if errors.As(err, &behind) {
 		// The checkpoint is past the changelog's end: the topic was
@@ -123,7 +123,7 @@ func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) e
 		}
 		from = 0
 		var again int64
-		next, again, err = m.restoreStore(ctx, spec.Name, kv, tp, from, until)
+		next, again, err = m.restoreStore(ctx, kv, tp, from, until)
 		applied += again
 	}
 	m.restoredStores++
@@ -209,7 +209,7 @@ func (m *StateManager) openEngine(spec topology.StoreSpec, engine topology.Engin
 
 // restoreStore restores a logged store's engine from its changelog, from
 // offset from up to until (-1: the end).
-func (m *StateManager) restoreStore(ctx context.Context, store string, kv topology.KeyValueStore, tp state.TopicPartition, from, until int64) (next, applied int64, err error) {
+func (m *StateManager) restoreStore(ctx context.Context, kv topology.KeyValueStore, tp state.TopicPartition, from, until int64) (next, applied int64, err error) {
 	if seg, ok := kv.(*state.SegmentedStore); ok && until >= 0 && m.streamTime >= 0 {
 		// Changelog records before the commit position may come from
 		// processing rolled back after an earlier crash; their times must
@@ -217,11 +217,13 @@ func (m *StateManager) restoreStore(ctx context.Context, store string, kv topolo
 		seg.CapObservedStreamTime(m.streamTime)
 		defer seg.UncapObservedStreamTime()
 	}
-	rs := newRestorer(kv)                                            // write batches, bulk-load settings for long restores
-	next, err = m.restoreFrom(ctx, store, tp, from, until, rs.apply) // restore_progress.go
+	rs := newRestorer(kv) // write batches, bulk-load settings for long restores
+	ctx, ended := m.traceRestore(ctx, kv.Name(), tp)
+	next, err = m.cfg.Changelogs.Restore(ctx, tp, from, until, rs.apply)
 	if ferr := rs.finish(); err == nil {
 		err = ferr
 	}
+	ended(int64(rs.applied))
 	return next, int64(rs.applied), err
 }
 

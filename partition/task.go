@@ -58,9 +58,6 @@ type Config struct {
 	// OnProductionError decides what happens to a record Kafka refuses for
 	// good (too large, invalid); see Task.productionFailed.
 	OnProductionError ErrorHandler
-	// RestoreListener, when set, is told of the restores of the task's
-	// stores (restore_progress.go).
-	RestoreListener RestoreListener
 	// GlobalStores are the global tables' stores (read-only views), which
 	// Store returns too.
 	GlobalStores map[string]topology.StateStore
@@ -111,6 +108,9 @@ type Config struct {
 	// drops on purpose (topology.RecordDropped; dropped.go), on the task's
 	// goroutine.
 	OnDroppedRecord func(DroppedRecord)
+	// RestoreListener, when set, hears of the restoration of the task's
+	// stores (restore_listener.go).
+	RestoreListener RestoreListener
 }
 
 // Task runs one sub-topology on one partition number (Kafka Streams'
@@ -139,10 +139,15 @@ type Task struct {
 	skipped     atomic.Int64
 	// commit timings (see TaskMetrics)
 	commits, commitNanos, commitMaxNanos atomic.Int64
-	log                                  *slog.Logger
-	punct                                punctuations   // punctuation.go; the processor context schedules into it
-	idling                               atomic.Bool    // idle.go: waiting for an empty input
-	idleST                               idleStreamTime // stream_time.go
+	// latencies and counts by kind (see TaskMetrics); sampled counts the
+	// records towards the next timed one.
+	processLatency, commitLatency, punctuateLatency Latency
+	skips, punctuations                             dropCounters
+	sampled                                         int
+	log                                             *slog.Logger
+	punct                                           punctuations   // punctuation.go; the processor context schedules into it
+	idling                                          atomic.Bool    // idle.go: waiting for an empty input
+	idleST                                          idleStreamTime // stream_time.go
 
 	// warnedMetadata is set once the task warned that its changelog
 	// positions do not fit its commit metadata (commit_point.go).
@@ -193,9 +198,9 @@ func NewTask(cfg Config) (*Task, error) {
 		Record:          t.pctx,
 		RecordCache:     cfg.RecordCache,
 		ExactlyOnce:     cfg.ExactlyOnce,
-		Task:            cfg.ID,
-		RestoreListener: cfg.RestoreListener,
 		Logger:          t.log,
+		Subtopology:     cfg.ID.Subtopology,
+		RestoreListener: cfg.RestoreListener,
 	})
 	t.pctx.stores = t.stateMgr
 	return t, nil
@@ -316,7 +321,15 @@ func (t *Task) Process(max int) (int, error) {
 			}
 			continue
 		}
-		if err := t.processOne(q.tp, r, ts); err != nil {
+		if t.sampled++; t.sampled == ProcessLatencySample {
+			t.sampled = 0
+			began := time.Now()
+			err := t.processOne(q.tp, r, ts)
+			t.processLatency.Observe(time.Since(began))
+			if err != nil {
+				return n, err
+			}
+		} else if err := t.processOne(q.tp, r, ts); err != nil {
 			return n, err
 		}
 		t.idleST.reset(now, t.streamTime)
@@ -326,6 +339,11 @@ func (t *Task) Process(max int) (int, error) {
 	}
 	return n, nil
 }
+
+// ProcessLatencySample is how often a record's time through the processors
+// is measured: one record in that many, so that the clock is read twice per
+// ProcessLatencySample records rather than per record.
+const ProcessLatencySample = 16
 
 // processOne runs r through the processors with timestamp ts, the one its
 // source's extractor gave.

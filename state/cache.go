@@ -24,6 +24,12 @@ const cacheEntryOverhead = 128
 type RecordCache struct {
 	max  int64
 	used atomic.Int64
+
+	// The stores charging the budget, for Lookups, and the lookups of
+	// those closed.
+	mu           sync.Mutex
+	stores       map[*CachingStore]struct{}
+	hits, misses int64
 }
 
 // NewRecordCache makes a budget of maxBytes (> 0).
@@ -36,6 +42,41 @@ func (c *RecordCache) MaxBytes() int64 { return c.max }
 
 // Used is the bytes charged by every cache now.
 func (c *RecordCache) Used() int64 { return c.used.Load() }
+
+// Lookups counts the reads of keys (Get) of every store with this budget
+// since it was made: those the cache answered (hits) and those it passed to
+// the store underneath (misses), as Kafka Streams' record cache hit ratio.
+func (c *RecordCache) Lookups() (hits, misses int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	hits, misses = c.hits, c.misses
+	for s := range c.stores {
+		s.mu.Lock()
+		hits += s.hits
+		misses += s.misses
+		s.mu.Unlock()
+	}
+	return hits, misses
+}
+
+func (c *RecordCache) register(s *CachingStore) {
+	c.mu.Lock()
+	if c.stores == nil {
+		c.stores = map[*CachingStore]struct{}{}
+	}
+	c.stores[s] = struct{}{}
+	c.mu.Unlock()
+}
+
+// unregister forgets a closed store, keeping its lookups (given, as s.mu
+// is not held here).
+func (c *RecordCache) unregister(s *CachingStore, hits, misses int64) {
+	c.mu.Lock()
+	delete(c.stores, s)
+	c.hits += hits
+	c.misses += misses
+	c.mu.Unlock()
+}
 
 func (c *RecordCache) over() bool { return c.used.Load() > c.max }
 
@@ -69,6 +110,8 @@ type CachingStore struct {
 	listener topology.CacheFlushListener
 	flushing bool
 	closed   bool
+	// reads of keys the cache answered, and those it did not
+	hits, misses int64
 }
 
 var (
@@ -136,7 +179,7 @@ func (l *entryList) remove(e *cacheEntry) {
 // NewCachingStore puts a record cache in front of inner, charging budget.
 // ctx gives the context of the record being processed.
 func NewCachingStore(inner topology.KeyValueStore, budget *RecordCache, ctx RecordContext) *CachingStore {
-	return &CachingStore{
+	s := &CachingStore{
 		inner:   inner,
 		budget:  budget,
 		ctx:     ctx,
@@ -144,6 +187,8 @@ func NewCachingStore(inner topology.KeyValueStore, budget *RecordCache, ctx Reco
 		lru:     entryList{at: func(e *cacheEntry) *links { return &e.lru }},
 		dirty:   entryList{at: func(e *cacheEntry) *links { return &e.drt }},
 	}
+	budget.register(s)
+	return s
 }
 
 // Inner returns the store underneath.
@@ -170,12 +215,14 @@ func (s *CachingStore) Get(key []byte) ([]byte, error) {
 		return nil, s.errorf("get", ErrClosed)
 	}
 	if e, ok := s.entries.Get(&cacheEntry{key: key}); ok {
+		s.hits++
 		s.lru.remove(e)
 		s.lru.pushFront(e)
 		v := clone(e.value)
 		s.mu.Unlock()
 		return v, nil
 	}
+	s.misses++
 	s.mu.Unlock()
 	return s.inner.Get(key)
 }
@@ -378,7 +425,10 @@ func (s *CachingStore) Close() error {
 	s.entries.Clear(false)
 	s.lru = entryList{at: s.lru.at}
 	s.dirty = entryList{at: s.dirty.at}
+	hits, misses := s.hits, s.misses
+	s.hits, s.misses = 0, 0
 	s.mu.Unlock()
+	s.budget.unregister(s, hits, misses)
 	return s.inner.Close()
 }
 
