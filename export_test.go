@@ -10,3 +10,8 @@ import (
 func WithGossipTransport(wrap func(cluster.NodeID, memberlist.NodeAwareTransport) memberlist.NodeAwareTransport) Option {
 	return optFunc(func(c *cfg) { c.cluster.wrap = wrap })
 }
+
+// HoldRestores has every restore batch of a (not yet started) App call
+// hook first, before it is counted: a test blocks in hook to watch a
+// restore in progress.
+func HoldRestores(a *App, hook func()) { a.restores.batchHook = hook }
