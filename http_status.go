@@ -167,10 +167,11 @@ func (a *App) ready() (bool, string) {
 	if st.Epoch == 0 {
 		return false, "waiting for an assignment"
 	}
+	restores := a.restores.byTask()
 	var waiting []string
 	for _, t := range st.Tasks {
 		if t.State != actors.TaskRunning && t.State != actors.TaskNotRun {
-			waiting = append(waiting, t.ID.String()+" "+t.Role.String()+" "+t.State.String())
+			waiting = append(waiting, t.ID.String()+" "+t.Role.String()+" "+taskState(t, restores[t.ID]))
 		}
 	}
 	if len(waiting) > 0 {
@@ -223,7 +224,7 @@ func (a *App) status() Status {
 	slices.SortFunc(st.Tasks, func(x, y actors.TaskStatus) int { return compareTasks(x.ID, y.ID) })
 	for _, t := range st.Tasks {
 		m := metrics[t.ID]
-		row := StatusTask{ID: t.ID.String(), Role: t.Role.String(), State: t.State.String(), Error: t.Err,
+		row := StatusTask{ID: t.ID.String(), Role: t.Role.String(), State: taskState(t, restores[t.ID]), Error: t.Err,
 			InputLag: t.InputLag, ChangelogLag: t.ChangelogLag, Processed: m.Processed, Commits: m.Commits,
 			Commit: latencySummary(m.CommitLatency)}
 		if t.Role == actors.RoleActive {
@@ -239,6 +240,19 @@ func (a *App) status() Status {
 		s.Tasks = append(s.Tasks, row)
 	}
 	return s
+}
+
+// taskState names t's state; a starting active task with a restoration
+// under way is restoring.
+func taskState(t actors.TaskStatus, rs []StatusRestoring) string {
+	if t.State == actors.TaskStarting && t.Role == actors.RoleActive && t.Err == "" {
+		for _, r := range rs {
+			if !r.Done {
+				return actors.TaskRestoring.String()
+			}
+		}
+	}
+	return t.State.String()
 }
 
 // byTask is the restore progress of every store, by task, stores in order.
