@@ -106,6 +106,9 @@ func (v pageView) bars() map[string]float64 {
 // that move and reach 100%, and the node turning ready. Screenshots are
 // kept as artifacts.
 func TestStatusPageInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
 	exe := chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
