@@ -151,17 +151,23 @@ func (a *App) healthy() (bool, string) {
 	return true, ""
 }
 
-// ready: healthy, an assignment applied, and every task this node was
-// given runs (or is in a role this node does not run).
+// ready: healthy, an assignment applied (in a cluster, one that counts
+// this node in), and every task this node was given runs (or is in a role
+// this node does not run).
 func (a *App) ready() (bool, string) {
 	if ok, reason := a.healthy(); !ok {
 		return false, reason
 	}
 	a.mu.Lock()
-	node := a.node
+	node, cn := a.node, a.cluster
 	a.mu.Unlock()
 	if node == nil {
 		return false, "starting"
+	}
+	if cn != nil {
+		if _, joined := cn.Applied().Nodes[cn.Self()]; !joined {
+			return false, "joining the cluster"
+		}
 	}
 	st := node.Status()
 	if st.Epoch == 0 {
