@@ -18,16 +18,24 @@ TEST_TIMEOUT ?= 25m
 # apt-get needs root; use sudo only when we are not root already.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: deps rocksdb kafka-jars build demo cluster-demo test test-short kafka-up kafka-down kafka-status bench bench-quick bench-cluster bench-query
+.PHONY: deps rocksdb chromium kafka-jars build demo cluster-demo test test-short kafka-up kafka-down kafka-status bench bench-quick bench-cluster bench-query
 
-## deps: system packages (RocksDB for the state stores) and the Kafka broker jars
-deps: rocksdb kafka-jars
+## deps: system packages (RocksDB for the state stores, Chromium for the status
+## page's browser test) and the Kafka broker jars
+deps: rocksdb chromium kafka-jars
 
 rocksdb:
 	@if ! dpkg -s librocksdb-dev >/dev/null 2>&1; then \
 	  echo "installing librocksdb-dev"; \
 	  $(SUDO) apt-get update; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y librocksdb-dev; \
+	fi
+
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing chromium"; \
+	  $(SUDO) apt-get update; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	fi
 
 kafka-jars:
@@ -51,15 +59,17 @@ CLUSTER_DEMO_FLAGS ?=
 cluster-demo: deps
 	$(GO) run ./examples/06-cluster $(CLUSTER_DEMO_FLAGS)
 
-## test: all tests, with the race detector, against a real Kafka broker
+## test: all tests, with the race detector, against a real Kafka broker; the
+## status page's browser test must run (EDDY_REQUIRE_BROWSER=1) and keeps its
+## screenshots in test-artifacts/
 # The broker is stopped on every way out (test failure, Ctrl-C, SIGTERM, a closed
 # terminal or output pipe) and the exit code of go test is kept.
 test: deps
 	@$(KAFKA) start; \
 	trap '$(KAFKA) stop || true' EXIT; \
 	trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM; \
-	echo "EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./..."; \
-	EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	echo "EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./..."; \
+	EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## test-short: unit tests only; tests that need a real broker skip themselves
 test-short: rocksdb

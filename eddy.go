@@ -300,12 +300,7 @@ func (a *App) Tasks() []topology.TaskID {
 		return nil
 	}
 	ids := node.RunningTasks()
-	slices.SortFunc(ids, func(x, y topology.TaskID) int {
-		if x.Subtopology != y.Subtopology {
-			return x.Subtopology - y.Subtopology
-		}
-		return int(x.Partition - y.Partition)
-	})
+	slices.SortFunc(ids, topology.CompareTaskIDs)
 	return ids
 }
 

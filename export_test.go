@@ -24,3 +24,8 @@ func WithBrokerWarnInterval(d time.Duration) Option {
 func WithCommitTimeout(d time.Duration) Option {
 	return optFunc(func(c *cfg) { c.commitTimeout = d })
 }
+
+// HoldRestores has every restore batch of a (not yet started) App call
+// hook first, before it is counted: a test blocks in hook to watch a
+// restore in progress.
+func HoldRestores(a *App, hook func()) { a.restores.batchHook = hook }

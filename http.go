@@ -33,16 +33,16 @@ type appHTTP struct {
 func newAppHTTP(a *App) *appHTTP {
 	h := &appHTTP{mux: http.NewServeMux()}
 	a.registerQueryRoutes(h.mux)
+	a.registerStatusRoutes(h.mux) // http_status.go
 	h.mux.Handle("GET /metrics", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.MetricsHandler().ServeHTTP(w, r)
 	}))
 	return h
 }
 
-// HTTPHandler is the App's HTTP handler (the query gateway and /metrics,
-// with the bearer
-// token check of WithHTTPToken), for programs that serve it on a server of
-// their own, e.g. with WithoutHTTP.
+// HTTPHandler is the App's HTTP handler (the query gateway, /metrics and
+// the status routes, with the bearer token check of WithHTTPToken), for
+// programs that serve it on a server of their own, e.g. with WithoutHTTP.
 func (a *App) HTTPHandler() http.Handler { return a.requireToken(a.http.mux) }
 
 // HTTPAddr is the host:port of the App's HTTP server (its advertised
@@ -145,6 +145,10 @@ func (a *App) requireToken(h http.Handler) http.Handler {
 	}
 	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if publicPath(r) { // the probes and the status page's shell (http_status.go)
+			h.ServeHTTP(w, r)
+			return
+		}
 		got, ok := bearer(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(got))
 		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {

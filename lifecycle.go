@@ -164,7 +164,7 @@ func WithStateListener(fn func(old, new State)) Option {
 // returns the assignment's generation for rebalanced.
 func (l *lifecycle) assigning(a *actors.Assign) (gen int64, rebalance bool) {
 	active := slices.Clone(a.Active)
-	slices.SortFunc(active, compareTasks)
+	slices.SortFunc(active, topology.CompareTaskIDs)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	changed := !slices.Equal(active, l.active)
@@ -187,13 +187,6 @@ func (l *lifecycle) rebalanced(gen int64) {
 	if gen == l.gen && l.state == Rebalancing {
 		l.setLocked(Running)
 	}
-}
-
-func compareTasks(x, y topology.TaskID) int {
-	if x.Subtopology != y.Subtopology {
-		return x.Subtopology - y.Subtopology
-	}
-	return int(x.Partition - y.Partition)
 }
 
 // tellAssign tells the node an assignment from the cluster; when it starts

@@ -205,6 +205,9 @@ func histogram(d *prometheus.Desc, s partition.LatencySnapshot, labels ...string
 type restoreTracker struct {
 	mu sync.Mutex
 	by map[restoreKey]*restoreProgress
+	// batchHook, when set (tests), runs before each batch is counted, so
+	// that a test can hold a restore where it is.
+	batchHook func()
 }
 
 type restoreKey struct {
@@ -213,6 +216,7 @@ type restoreKey struct {
 }
 
 type restoreProgress struct {
+	from      int64 // first offset of the restoration under way
 	end, next int64 // offsets of the restoration under way; next = end when done
 	restored  int64 // records restored, over every restoration
 }
@@ -235,11 +239,14 @@ func (r *restoreTracker) progress(task topology.TaskID, store string) *restorePr
 func (r *restoreTracker) OnRestoreStart(task topology.TaskID, store string, _ state.TopicPartition, from, end int64) {
 	r.mu.Lock()
 	p := r.progress(task, store)
-	p.next, p.end = from, end
+	p.from, p.next, p.end = from, from, end
 	r.mu.Unlock()
 }
 
 func (r *restoreTracker) OnBatchRestored(task topology.TaskID, store string, _ state.TopicPartition, next int64, records int) {
+	if r.batchHook != nil {
+		r.batchHook()
+	}
 	r.mu.Lock()
 	p := r.progress(task, store)
 	p.next = next

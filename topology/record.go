@@ -66,6 +66,15 @@ type TaskID struct {
 // String is Kafka Streams' form, "<subtopology>_<partition>".
 func (id TaskID) String() string { return fmt.Sprintf("%d_%d", id.Subtopology, id.Partition) }
 
+// CompareTaskIDs orders task ids by sub-topology, then partition (for
+// slices.SortFunc).
+func CompareTaskIDs(x, y TaskID) int {
+	if x.Subtopology != y.Subtopology {
+		return x.Subtopology - y.Subtopology
+	}
+	return int(x.Partition - y.Partition)
+}
+
 // RecordMeta describes the input record being processed.
 type RecordMeta struct {
 	Topic     string

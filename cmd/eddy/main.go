@@ -4,9 +4,11 @@
 //	eddy demo                          count words of a built-in text on an embedded broker
 //	eddy describe                      print the demo's topology
 //	eddy query -addr HOST:PORT ...     read a running App's stores over its HTTP gateway
+//	eddy status -addr HOST:PORT        a running App's nodes, tasks, lags and restores
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 )
@@ -19,6 +21,8 @@ commands:
   describe  print the sub-topologies, stores and topics of the demo's topology
   query     read the state stores of a running App through a node's HTTP gateway
             (eddy query -h for its queries and flags)
+  status    a running App's nodes, tasks, lags and restore progress, from a node's
+            HTTP server (eddy status -h for its flags)
 `
 
 func main() {
@@ -36,6 +40,8 @@ func main() {
 		err = describe(args)
 	case "query":
 		err = query(args, os.Stdout)
+	case "status":
+		err = status(args, os.Stdout)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return
@@ -45,6 +51,9 @@ func main() {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "eddy:", err)
+		if errors.Is(err, errNotReady) { // status.go
+			os.Exit(3)
+		}
 		os.Exit(1)
 	}
 }
