@@ -151,7 +151,7 @@ func (a *App) healthy() (bool, string) {
 	return true, ""
 }
 
-// ready: healthy, an assignment applied (in a cluster, one that counts
+// ready: healthy, started (state RUNNING or REBALANCING), an assignment applied (in a cluster, one that counts
 // this node in), and every task this node was given runs (or is in a role
 // this node does not run).
 func (a *App) ready() (bool, string) {
@@ -183,6 +183,9 @@ func (a *App) ready() (bool, string) {
 	if len(waiting) > 0 {
 		slices.Sort(waiting)
 		return false, fmt.Sprintf("%d of %d tasks not running: %v", len(waiting), len(st.Tasks), waiting)
+	}
+	if s := a.State(); s != Running && s != Rebalancing {
+		return false, "state " + s.String()
 	}
 	return true, ""
 }
