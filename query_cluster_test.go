@@ -15,7 +15,7 @@ import (
 )
 
 // startWCCluster starts n word count nodes of one application together and
-// waits until every task runs on one of them.
+// waits until the tasks are settled on them.
 func startWCCluster(t *testing.T, ctx context.Context, e wcEnv, names []string, opts ...eddy.Option) []*clusterNode {
 	t.Helper()
 	owners := newOwnerLog()
@@ -34,11 +34,24 @@ func startWCCluster(t *testing.T, ctx context.Context, e wcEnv, names []string, 
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, time.Minute, "every task running on one node", func() bool {
+	// Settled: every task runs on one node, each node runs a counting
+	// task (sub-topology 1, the store's), and no warm-up is under way (it
+	// would move a task later, in the middle of a test's queries).
+	waitFor(t, time.Minute, "every task running on one node, a counting task on each, no warm-up", func() bool {
 		seen := map[topology.TaskID]int{}
 		for _, n := range nodes {
+			counting := false
 			for _, id := range n.app.Tasks() {
 				seen[id]++
+				counting = counting || id.Subtopology == 1
+			}
+			if !counting {
+				return false
+			}
+			for _, na := range n.app.ClusterStatus().Applied.Nodes {
+				if len(na.Warmup) > 0 {
+					return false
+				}
 			}
 		}
 		if len(seen) != 8 {
