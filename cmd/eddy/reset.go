@@ -148,13 +148,13 @@ func reset(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, f resetFlags, 
 		fmt.Fprintln(out, "dry run: nothing is changed")
 	}
 	fmt.Fprintf(out, "%s the committed offsets of group %s:\n", verb("set"), f.appID)
-	target.Each(func(o kadm.Offset) {
+	for _, o := range target.Sorted() {
 		was := "none"
-		if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.Err == nil {
+		if c, ok := committed.Lookup(o.Topic, o.Partition); ok && c.Err == nil && c.At >= 0 {
 			was = fmt.Sprint(c.At)
 		}
 		fmt.Fprintf(out, "  %s[%d]: %s -> %d\n", o.Topic, o.Partition, was, o.At)
-	})
+	}
 	var internalCommitted kadm.TopicsSet = kadm.TopicsSet{}
 	for _, t := range internal {
 		committed.Each(func(r kadm.OffsetResponse) {
