@@ -39,6 +39,7 @@ type cfg struct {
 	embeddedDataDir   string
 	commitInterval    time.Duration
 	replication       int16
+	createTopics      []topicsToCreate // topics_create.go
 	maxBuffered       int
 	maxBufferedBytes  int64
 	kafkaOpts         []kgo.Opt
