@@ -53,7 +53,7 @@ func versionCmd(args []string, stdout io.Writer) error {
 	for _, p := range pinned {
 		v, ok := deps[p]
 		if !ok {
-			v = "not linked"
+			v = "not in this build" // grocksdb without cgo
 		}
 		fmt.Fprintf(stdout, "  %-36s %s\n", p, v)
 	}
