@@ -48,7 +48,7 @@ func WithCacheMaxBytes(bytes int64) Option {
 
 // startMemory makes the node's memory budget and record cache budget.
 func (a *App) startMemory() error {
-	if a.cfg.memoryBudget > 0 {
+	if a.cfg.memoryBudget > 0 && state.RocksDBAvailable { // no RocksDB, no budget
 		b, err := state.NewMemoryBudget(a.cfg.memoryBudget, a.cfg.memoryBudget/2)
 		if err != nil {
 			return fmt.Errorf("eddy: %w", err)

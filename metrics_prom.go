@@ -133,7 +133,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descMemtables, float64(b.MemtableUsage()))
 	}
 	a.memMu.Unlock()
-	if a.cfg.memoryBudget > 0 {
+	if a.cfg.memoryBudget > 0 && state.RocksDBAvailable { // no RocksDB (no cgo): no budget
 		gauge(descBudget, float64(a.cfg.memoryBudget))
 	}
 	if cn == nil {

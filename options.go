@@ -11,6 +11,7 @@ import (
 	"github.com/eddystreams/eddy/actors"
 	"github.com/eddystreams/eddy/internal/settings"
 	"github.com/eddystreams/eddy/partition"
+	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -39,6 +40,7 @@ type cfg struct {
 	embeddedDataDir   string
 	commitInterval    time.Duration
 	replication       int16
+	createTopics      []topicsToCreate // topics_create.go
 	maxBuffered       int
 	maxBufferedBytes  int64
 	kafkaOpts         []kgo.Opt
@@ -92,11 +94,20 @@ func ParseGuarantee(s string) (Guarantee, error) {
 	return 0, fmt.Errorf("unknown processing guarantee %q (want at_least_once or exactly_once)", s)
 }
 
+// defaultEngine is RocksDB, or memory in a build without cgo (and so
+// without RocksDB).
+func defaultEngine() topology.Engine {
+	if state.RocksDBAvailable {
+		return topology.EngineRocksDB
+	}
+	return topology.EngineMemory
+}
+
 func defaultCfg() cfg {
 	return cfg{
 		Settings: settings.Settings{
 			StateDir:      filepath.Join(os.TempDir(), "eddy"),
-			Engine:        topology.EngineRocksDB,
+			Engine:        defaultEngine(),
 			CacheMaxBytes: defaultCacheMaxBytes,
 		},
 		commitInterval:   30 * time.Second,

@@ -11,6 +11,9 @@ import (
 // their partition counts and creates or checks the internal topics
 // (internal/topics.Prepare).
 func (a *App) prepareTopics(ctx context.Context) error {
+	if err := a.createTopics(ctx); err != nil { // topics_create.go
+		return err
+	}
 	var dlqs []string
 	for _, h := range []ErrorHandler{a.cfg.OnDeserialize, a.cfg.OnProcessing, a.cfg.OnProduction} {
 		if h.DeadLetterTopic != "" {

@@ -301,6 +301,7 @@ func TestStartHasNoDeadline(t *testing.T) {
 // Apply returns, and the task is closed, its RocksDB store released (it can
 // be opened again).
 func TestCancelledStartClosesTask(t *testing.T) {
+	needRocksDB(t)
 	n := newTestNode(t, NodeConfig{})
 	n.log.hold = make(chan struct{}) // never closed: only the cancel ends it
 	ctx, cancel := context.WithCancel(context.Background())

@@ -365,6 +365,7 @@ func TestStandbyStopsAtTheLastCommit(t *testing.T) {
 // again restores only what was written since, and an active promoted from
 // a standby on the same node restores only the tail (here nothing).
 func TestStandbyCheckpointAndPromotion(t *testing.T) {
+	needRocksDB(t)
 	c, a, b, bDir, tp, first := followedActive(t)
 	ctx := context.Background()
 	if err := b.Close(); err != nil {
@@ -460,6 +461,7 @@ func TestRevokeStandbyClosesIt(t *testing.T) {
 // checkpoint: only the records written since (a cold start would restore
 // them all).
 func TestActiveAfterStandbyRestoresOnlyTheTail(t *testing.T) {
+	needRocksDB(t)
 	c, a, b, bDir, _, first := followedActive(t)
 	ctx := context.Background()
 	if err := b.Close(); err != nil { // the standby's node stops

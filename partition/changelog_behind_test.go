@@ -18,6 +18,7 @@ import (
 // gone. The task wipes it and restores what the changelog holds now, and
 // says so.
 func TestCheckpointBeyondChangelogEndWipesAndRestores(t *testing.T) {
+	needRocksDB(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	br := newLCBroker()

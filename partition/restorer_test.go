@@ -16,6 +16,7 @@ import (
 // switch to bulk mode (sorted batches), with keys written several times in
 // one batch and deletes, and checks the store holds each key's last value.
 func TestRestorerBulkLoadKeepsLastValues(t *testing.T) {
+	needRocksDB(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	want := map[string]string{}
 	var recs []*kgo.Record

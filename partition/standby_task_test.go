@@ -148,6 +148,7 @@ func TestStandbyTaskExactlyOnceFollowsToTheEnd(t *testing.T) {
 // A standby checkpoints as it goes: a standby started again in the same
 // directory restores only what follows its checkpoint.
 func TestStandbyTaskCheckpointSurvivesRestart(t *testing.T) {
+	needRocksDB(t)
 	dir := t.TempDir()
 	b := &countingReader{lcBroker: newLCBroker()}
 	b.logs[smChangelog] = clRecs(0, "a", "1", "b", "2", "c", "3", "d", "4")
@@ -199,6 +200,7 @@ func TestStandbyTaskCheckpointSurvivesRestart(t *testing.T) {
 // last commit; what a crashed owner wrote past the commit is rolled back,
 // not applied (decision 0002), although a checkpoint was there.
 func TestActiveAfterStandbyRestoresTailAndRollsBack(t *testing.T) {
+	needRocksDB(t)
 	dir := t.TempDir()
 	b := &countingReader{lcBroker: newLCBroker()}
 	b.logs[smChangelog] = clRecs(0, "a", "1", "b", "2")

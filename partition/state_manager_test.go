@@ -124,6 +124,7 @@ func smPut(t *testing.T, sm *partition.StateManager, store, key, value string) {
 // the record context's timestamp, and a checkpoint after them lets the next
 // start restore only what came after it.
 func TestStateManagerRestoresWritesAndCheckpoints(t *testing.T) {
+	needRocksDB(t)
 	dir, b := t.TempDir(), newLCBroker()
 	b.logs[smChangelog] = []*kgo.Record{rec(smChangelog.Topic, 0, 1, "a", "1"), rec(smChangelog.Topic, 1, 2, "b", "2")}
 	w := newSMWriter(b)
@@ -227,6 +228,7 @@ func TestStateManagerCheckpointBeyondChangelogEnd(t *testing.T) {
 // at-least-once, and is wiped under exactly-once, where the files may hold
 // writes never committed.
 func TestStateManagerUnloggedStoreAfterUncleanStop(t *testing.T) {
+	needRocksDB(t)
 	for _, eos := range []bool{false, true} {
 		dir, b := t.TempDir(), newLCBroker()
 		cfg := smConfig(dir, b, nil, topology.StoreSpec{Name: "local", Kind: topology.KindKeyValue})
@@ -305,6 +307,7 @@ func TestStateManagerWithoutWriterRefusesRollBack(t *testing.T) {
 // task's stores: all of them from scratch, only the tail after a
 // checkpoint.
 func TestStateManagerLogsRestoreTotals(t *testing.T) {
+	needRocksDB(t)
 	dir, b := t.TempDir(), newLCBroker()
 	b.logs[smChangelog] = []*kgo.Record{rec(smChangelog.Topic, 0, 1, "a", "1"), rec(smChangelog.Topic, 1, 2, "b", "2")}
 	restored := func(cfg partition.StateConfig) string {

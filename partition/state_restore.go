@@ -54,12 +54,17 @@ func (m *StateManager) Restore(ctx context.Context, cp CommitPoint, streamTime i
 	return nil
 }
 
-// engineOf is the engine a store's spec asks for, the default one if none.
+// engineOf is the engine a store's spec asks for, the default one if none;
+// in a build without RocksDB (no cgo) every store is in memory.
 func (m *StateManager) engineOf(spec topology.StoreSpec) topology.Engine {
-	if spec.Engine == topology.EngineDefault {
-		return m.cfg.DefaultEngine
+	e := spec.Engine
+	if e == topology.EngineDefault {
+		e = m.cfg.DefaultEngine
 	}
-	return spec.Engine
+	if e != topology.EngineMemory && !state.RocksDBAvailable {
+		return topology.EngineMemory
+	}
+	return e
 }
 
 func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) error {

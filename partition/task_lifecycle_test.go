@@ -218,6 +218,7 @@ func TestTaskProcessesLowestTimestampFirst(t *testing.T) {
 }
 
 func TestTaskCommitOffsetsAndCheckpoint(t *testing.T) {
+	needRocksDB(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	br := newLCBroker()

@@ -1,34 +1,5 @@
 package state
 
-import (
-	"github.com/linxGnu/grocksdb"
-)
-
-// DeleteRange removes every key in [from, to) at once: one range tombstone,
-// however many keys the range holds. Both bounds are required, and an empty
-// range (from >= to) deletes nothing. SegmentedStore drops expired segments
-// with it.
-func (s *RocksDBStore) DeleteRange(from, to []byte) error {
-	if from == nil || to == nil {
-		return s.errorf("delete range", ErrNilKey)
-	}
-	if emptyRange(from, to) {
-		return nil
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return s.errorf("delete range", ErrClosed)
-	}
-	wb := grocksdb.NewWriteBatch()
-	defer wb.Destroy()
-	wb.DeleteRange(from, to)
-	if err := s.db.Write(s.wo, wb); err != nil {
-		return s.errorf("delete range", err)
-	}
-	return nil
-}
-
 // DeleteRange removes every key in [from, to). Both bounds are required,
 // and an empty range (from >= to) deletes nothing.
 func (s *MemoryStore) DeleteRange(from, to []byte) error {

@@ -1,9 +1,10 @@
+//go:build cgo
+
 package state
 
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,15 @@ import (
 	"github.com/linxGnu/grocksdb"
 
 	"github.com/eddystreams/eddy/topology"
+)
+
+// RocksDBAvailable tells whether this build has RocksDB: builds without
+// cgo have in-memory stores only (rocksdb_nocgo.go).
+const RocksDBAvailable = true
+
+var (
+	_ SegmentEngine = (*RocksDBStore)(nil)
+	_ BulkLoader    = (*RocksDBStore)(nil)
 )
 
 const (
@@ -61,20 +71,6 @@ type RocksDBConfig struct {
 // every store using it is closed.
 func NewSharedBlockCache(bytes uint64) *grocksdb.Cache {
 	return grocksdb.NewLRUCache(bytes)
-}
-
-// WipeDir removes dir and everything in it, so a store can be restored
-// from scratch. The store in dir must be closed. A missing dir is not an
-// error.
-func WipeDir(dir string) error {
-	clean := filepath.Clean(dir)
-	if dir == "" || clean == "." || clean == string(filepath.Separator) {
-		return fmt.Errorf("wipe state dir %q: refusing to remove it", dir)
-	}
-	if err := os.RemoveAll(clean); err != nil {
-		return fmt.Errorf("wipe state dir %s: %w", clean, err)
-	}
-	return nil
 }
 
 // RocksDBStore is a topology.KeyValueStore and topology.BatchWriter backed

@@ -28,10 +28,7 @@ type SegmentEngine interface {
 	DeleteRange(from, to []byte) error
 }
 
-var (
-	_ SegmentEngine = (*RocksDBStore)(nil)
-	_ SegmentEngine = (*MemoryStore)(nil)
-)
+var _ SegmentEngine = (*MemoryStore)(nil)
 
 // SegmentedConfig configures a SegmentedStore.
 type SegmentedConfig struct {

@@ -16,27 +16,17 @@ type engine interface {
 	topology.BatchWriter
 }
 
-// engines lists the engines every suite test runs against.
+// engines lists the engines every suite test runs against (RocksDB is
+// added in builds with cgo: store_suite_rocksdb_test.go).
 var engines = []struct {
 	name string
 	open func(t testing.TB) engine
 }{
-	{"rocksdb", func(t testing.TB) engine { return openRocks(t, t.TempDir(), RocksDBConfig{}) }},
 	{"memory", func(t testing.TB) engine {
 		s := NewMemoryStore("test")
 		t.Cleanup(func() { s.Close() })
 		return s
 	}},
-}
-
-func openRocks(t testing.TB, dir string, cfg RocksDBConfig) *RocksDBStore {
-	t.Helper()
-	s, err := OpenRocksDB(dir, "test", cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 func TestEngines(t *testing.T) {

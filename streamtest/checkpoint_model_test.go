@@ -29,6 +29,7 @@ import (
 // driver's crash still closes RocksDB, which flushes), so every record
 // processed again after a crash counts once more.
 func TestCheckpointRemovalAtStartAgainstModel(t *testing.T) {
+	needRocksDB(t)
 	for seed := uint64(1); seed <= 8; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 0xc4ec))

@@ -89,6 +89,7 @@ func TestRestartWithWipedRocksDBStateRestores(t *testing.T) {
 }
 
 func TestRestartKeepsRocksDBStateAtCheckpoint(t *testing.T) {
+	needRocksDB(t)
 	log, buf := debugLog()
 	d := newDriver(t, build(t, counter), eddy.WithDefaultStoreEngine(topology.EngineRocksDB), eddy.WithLogger(log))
 	pipeKeys(t, d, "a", "b", "a")
@@ -192,6 +193,7 @@ func TestRestartCleanAcrossPartitions(t *testing.T) {
 }
 
 func TestUnloggedRocksDBStoreSurvivesCleanRestart(t *testing.T) {
+	needRocksDB(t)
 	// topology.WithLogging says a store without a changelog "starts empty
 	// whenever its task moves or its state directory is lost", so a clean
 	// restart on the same state directory should keep it. partition.Task

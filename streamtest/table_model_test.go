@@ -165,6 +165,7 @@ func TestTableAggregateMatchesModel(t *testing.T) {
 }
 
 func TestSourceTableRestoresToTheCommittedOffset(t *testing.T) {
+	needRocksDB(t)
 	log, buf := debugLog()
 	d := newDriver(t, build(t, regionTopology), eddy.WithDefaultStoreEngine(topology.EngineRocksDB), eddy.WithLogger(log))
 	in := streamtest.CreateInputTopic(d, "users", topology.String(), topology.String())

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,10 +27,18 @@ Each task owns one partition of the input and the state for that partition.
 Count the words, send every update, and read the final counts back.
 `
 
+const demoUsage = `usage: eddy demo [flags]
+
+Counts the words of a built-in text with an App on an embedded broker and
+prints the topology and the counts.
+
+flags:
+`
+
 func demo(args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs := newFlags("demo")
 	top := fs.Int("top", 0, "show only the N most frequent words (0: all)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, demoUsage, args, os.Stdout); err != nil {
 		return err
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
@@ -93,16 +100,4 @@ func printCounts(w io.Writer, counts []wordcount.Count, top int) {
 	for _, c := range counts {
 		fmt.Fprintf(w, "  %-12s %d\n", c.Word, c.Count)
 	}
-}
-
-func describe(args []string) error {
-	if len(args) > 0 {
-		return fmt.Errorf("describe takes no arguments")
-	}
-	topo, err := wordcount.Topology("text-lines", "word-counts")
-	if err != nil {
-		return err
-	}
-	fmt.Print(topo.Describe())
-	return nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -11,13 +10,21 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
+const devUsage = `usage: eddy dev [flags]
+
+Runs franz-go's in-process Kafka (kfake) as a local broker until
+interrupted, for development: eddy run -brokers 127.0.0.1:9092.
+
+flags:
+`
+
 // dev runs franz-go's in-process Kafka (kfake) as a standalone local broker.
 func dev(args []string) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs := newFlags("dev")
 	port := fs.Int("port", 9092, "port to listen on (127.0.0.1)")
 	data := fs.String("data", "", "directory to persist the broker's log in (empty: memory only)")
 	partitions := fs.Int("partitions", 1, "partitions of auto-created topics")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, devUsage, args, os.Stdout); err != nil {
 		return err
 	}
 	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.Ports(*port), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(*partitions)}

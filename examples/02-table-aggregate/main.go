@@ -9,7 +9,7 @@
 // "user region" sets the user's region, "user" alone removes the user; line
 // i (from 0) gets timestamp 1700000000000+i.
 //
-//	go run ./examples/02-table-aggregate -input users.txt -print
+//	go run ./examples/02-table-aggregate -input examples/02-table-aggregate/users.txt -print
 package main
 
 import (

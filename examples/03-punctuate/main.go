@@ -5,9 +5,9 @@
 // a task) writes the current sum of every key that changed since the last
 // time to the output topic.
 //
-//	go run ./examples/03-punctuate -input events.txt -print
+//	go run ./examples/03-punctuate -input examples/03-punctuate/events.txt -print
 //
-// where events.txt has lines "key timestampMillis value":
+// where events.txt (a sample beside this file) has lines "key timestampMillis value":
 //
 //	a 1000 5
 //	b 1500 2

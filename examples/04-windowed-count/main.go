@@ -7,9 +7,9 @@
 // TimeWindowedSerializer), value the count as Kafka's 8-byte big-endian
 // long. Every update is sent: no suppression, no record cache.
 //
-//	go run ./examples/04-windowed-count -input events.txt -print -window 10s -grace 2s
+//	go run ./examples/04-windowed-count -input examples/04-windowed-count/events.txt -print -window 10s -grace 2s
 //
-// where events.txt has lines "key timestampMillis":
+// where events.txt has (examples/04-windowed-count/events.txt is a longer sample) lines "key timestampMillis":
 //
 //	a 1000
 //	b 12500

@@ -6,9 +6,9 @@
 // is processed. An inner join drops orders of unknown customers; with
 // -left they come out with the name "null".
 //
-//	go run ./examples/05-enrich-orders -input shop.txt -print [-left]
+//	go run ./examples/05-enrich-orders -input examples/05-enrich-orders/shop.txt -print [-left]
 //
-// where shop.txt has lines "C customerId name" (the customer's name, set
+// where shop.txt (a sample beside this file) has lines "C customerId name" (the customer's name, set
 // or changed) and "O customerId orderId amount" (an order):
 //
 //	C c1 Ann

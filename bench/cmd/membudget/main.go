@@ -1,3 +1,5 @@
+//go:build cgo
+
 // Command membudget measures the memory of many RocksDB stores under one
 // node-wide budget (state.MemoryBudget): it opens -stores stores, writes
 // -data bytes round-robin into them and reads them back at random (mode
