@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -36,6 +35,7 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/bench/internal/benchnode"
 	"github.com/eddystreams/eddy/topology"
 )
 
@@ -71,15 +71,7 @@ func run() error {
 		cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of each get command to this file")
 	)
 	flag.Parse()
-	if *stateDir == "" {
-		return fmt.Errorf("-state-dir is required")
-	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("-log-level: %w", err)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-	g, err := eddy.ParseGuarantee(*guarantee)
+	log, g, err := benchnode.Setup(*stateDir, *level, *guarantee)
 	if err != nil {
 		return err
 	}
