@@ -11,13 +11,10 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/eddystreams/eddy"
@@ -77,12 +74,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Start(ctx); err != nil {
-		return fmt.Errorf("start: %w", err)
+	ctx, stop, err := benchnode.Start(app)
+	if err != nil {
+		return err
 	}
-	fmt.Println("ready")
+	defer stop()
 	select {
 	case <-ctx.Done():
 	case <-failed(app):

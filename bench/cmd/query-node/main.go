@@ -28,10 +28,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/eddystreams/eddy"
@@ -88,12 +86,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Start(ctx); err != nil {
-		return fmt.Errorf("start: %w", err)
+	ctx, stop, err := benchnode.Start(app)
+	if err != nil {
+		return err
 	}
-	fmt.Println("ready")
+	defer stop()
 	cmds := make(chan string)
 	go func() {
 		defer close(cmds)
