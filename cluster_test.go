@@ -210,40 +210,17 @@ func testClusterInProcess(t *testing.T, g eddy.Guarantee) {
 			eddy.WithGossipTransport(cutter.Wrap))
 		return n
 	}
-	start := func(nodes ...*clusterNode) {
-		t.Helper()
-		errs := make(chan error, len(nodes))
-		for _, n := range nodes {
-			go func() { errs <- n.app.Start(ctx) }()
-		}
-		for range nodes {
-			if err := <-errs; err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	const all = 8 // the word count's two sub-topologies on 4 partitions (newWCEnv)
 	// placed says every task runs on exactly one of nodes, each node runs
 	// at least one, and the ownership log agrees.
 	placed := func(nodes ...*clusterNode) func() bool {
 		return func() bool {
-			seen := map[topology.TaskID]int{}
+			var tasks [][]topology.TaskID
 			for _, n := range nodes {
-				ts := n.app.Tasks()
-				if len(ts) == 0 {
-					return false
-				}
-				for _, id := range ts {
-					seen[id]++
-				}
+				tasks = append(tasks, n.app.Tasks())
 			}
-			if len(seen) != all {
+			if !placedOnce(all, tasks...) {
 				return false
-			}
-			for _, c := range seen {
-				if c != 1 {
-					return false
-				}
 			}
 			for _, ns := range owners.owners() {
 				if len(ns) > 1 {
@@ -262,7 +239,7 @@ func testClusterInProcess(t *testing.T, g eddy.Guarantee) {
 	}
 
 	a, b, c := newNode("a"), newNode("b"), newNode("c")
-	start(a, b, c)
+	startNodes(t, ctx, a, b, c)
 	waitFor(t, time.Minute, "the tasks spread over three nodes started together", placed(a, b, c))
 	t.Logf("three nodes: %s", where(a, b, c))
 	e.produce(t, texts[0])
@@ -292,7 +269,7 @@ func testClusterInProcess(t *testing.T, g eddy.Guarantee) {
 	}
 	waitFor(t, 30*time.Second, "a and c to run every task after b left", placed(a, c))
 	d := newNode("d")
-	start(d)
+	startNodes(t, ctx, d)
 	waitFor(t, time.Minute, "d to get tasks after it joined", placed(a, c, d))
 	t.Logf("b left, d joined: %s", where(a, c, d))
 	e.produce(t, texts[2])

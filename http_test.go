@@ -37,11 +37,18 @@ type gwScan struct {
 	Next    string    `json:"next"`
 }
 
-// getJSON GETs u and decodes its JSON answer into out; it returns the
-// status.
-func getJSON(t *testing.T, cl *http.Client, u string, out any) int {
+// doGet GETs u with cl, with the bearer token unless it is empty, and
+// returns the answer with its body read.
+func doGet(t *testing.T, cl *http.Client, u, token string) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := cl.Get(u)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := cl.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", u, err)
 	}
@@ -50,6 +57,14 @@ func getJSON(t *testing.T, cl *http.Client, u string, out any) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resp, b
+}
+
+// getJSON GETs u and decodes its JSON answer into out; it returns the
+// status.
+func getJSON(t *testing.T, cl *http.Client, u string, out any) int {
+	t.Helper()
+	resp, b := doGet(t, cl, u, "")
 	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
 		t.Fatalf("GET %s: content type %q, body %s", u, ct, b)
 	}
@@ -117,19 +132,7 @@ func TestHTTPGatewayWordCount(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	nodes := startWCCluster(t, ctx, e, []string{"a", "b"}, eddy.WithCommitInterval(200*time.Millisecond))
-	text := randomText(29, 1500)
-	e.produce(t, text)
-	for _, n := range nodes {
-		if err := n.app.WaitIdle(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	model := independentCount(text)
-	words := make([]string, 0, len(model))
-	for w := range model {
-		words = append(words, w)
-	}
-	slices.Sort(words) // Go orders strings bytewise, as the store orders keys
+	model, words := countText(t, ctx, e, nodes, 29, 1500)
 	cl := &http.Client{Timeout: 30 * time.Second}
 	for i, n := range nodes {
 		other := nodes[1-i]

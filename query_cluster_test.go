@@ -25,27 +25,15 @@ func startWCCluster(t *testing.T, ctx context.Context, e wcEnv, names []string, 
 		n.app = e.newApp(t, n.dir, append([]eddy.Option{eddy.WithLogger(slog.New(owners.handler(name)))}, opts...)...)
 		nodes[i] = n
 	}
-	errs := make(chan error, len(nodes))
-	for _, n := range nodes {
-		go func() { errs <- n.app.Start(ctx) }()
-	}
-	for range nodes {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
+	startNodes(t, ctx, nodes...)
 	// Settled: every task runs on one node, each node runs a counting
 	// task (sub-topology 1, the store's), and no warm-up is under way (it
 	// would move a task later, in the middle of a test's queries).
 	waitFor(t, time.Minute, "every task running on one node, a counting task on each, no warm-up", func() bool {
-		seen := map[topology.TaskID]int{}
+		var placed [][]topology.TaskID
 		for _, n := range nodes {
-			counting := false
-			for _, id := range n.app.Tasks() {
-				seen[id]++
-				counting = counting || id.Subtopology == 1
-			}
-			if !counting {
+			ids := n.app.Tasks()
+			if !slices.ContainsFunc(ids, func(id topology.TaskID) bool { return id.Subtopology == 1 }) {
 				return false
 			}
 			for _, na := range n.app.ClusterStatus().Applied.Nodes {
@@ -53,16 +41,9 @@ func startWCCluster(t *testing.T, ctx context.Context, e wcEnv, names []string, 
 					return false
 				}
 			}
+			placed = append(placed, ids)
 		}
-		if len(seen) != 8 {
-			return false
-		}
-		for _, c := range seen {
-			if c != 1 {
-				return false
-			}
-		}
-		return true
+		return placedOnce(8, placed...)
 	})
 	return nodes
 }
@@ -76,16 +57,13 @@ func realOrEmbedded(t *testing.T) []string {
 	return kafkatest.Embedded(t)
 }
 
-// TestRemoteQueriesFromEveryNode runs a word count on three nodes and asks
-// every node for every word, for ranges and for all keys: each answer equals
-// an independent count, in key order, wherever the word's task runs.
-func TestRemoteQueriesFromEveryNode(t *testing.T) {
-	brokers := realOrEmbedded(t)
-	e := newWCEnv(t, brokers)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	nodes := startWCCluster(t, ctx, e, []string{"a", "b", "c"}, eddy.WithCommitInterval(200*time.Millisecond))
-	text := randomText(71, 3000)
+// countText writes seeded random text of lines lines to the word count's
+// input and waits until every node has processed it. It returns the
+// independent count and its words in key order (Go orders strings
+// bytewise, as the store orders keys).
+func countText(t *testing.T, ctx context.Context, e wcEnv, nodes []*clusterNode, seed int64, lines int) (map[string]int64, []string) {
+	t.Helper()
+	text := randomText(seed, lines)
 	e.produce(t, text)
 	for _, n := range nodes {
 		if err := n.app.WaitIdle(ctx); err != nil {
@@ -98,6 +76,57 @@ func TestRemoteQueriesFromEveryNode(t *testing.T) {
 		words = append(words, w)
 	}
 	slices.Sort(words)
+	return model, words
+}
+
+// startNodes starts the Apps of nodes together and waits until every Start
+// has returned.
+func startNodes(t *testing.T, ctx context.Context, nodes ...*clusterNode) {
+	t.Helper()
+	errs := make(chan error, len(nodes))
+	for _, n := range nodes {
+		go func() { errs <- n.app.Start(ctx) }()
+	}
+	for range nodes {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// placedOnce says whether every one of all tasks is in exactly one of the
+// nodes' task lists, and no list is empty.
+func placedOnce[K comparable](all int, perNode ...[]K) bool {
+	seen := map[K]int{}
+	for _, ids := range perNode {
+		if len(ids) == 0 {
+			return false
+		}
+		for _, id := range ids {
+			seen[id]++
+		}
+	}
+	if len(seen) != all {
+		return false
+	}
+	for _, c := range seen {
+		if c != 1 {
+			return false
+		}
+	}
+	return true
+}
+
+// TestRemoteQueriesFromEveryNode runs a word count on three nodes and asks
+// every node for every word, for ranges and for all keys: each answer equals
+// an independent count, in key order, wherever the word's task runs.
+func TestRemoteQueriesFromEveryNode(t *testing.T) {
+	brokers := realOrEmbedded(t)
+	e := newWCEnv(t, brokers)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	nodes := startWCCluster(t, ctx, e, []string{"a", "b", "c"}, eddy.WithCommitInterval(200*time.Millisecond))
+	model, words := countText(t, ctx, e, nodes, 71, 3000)
 	for _, n := range nodes {
 		counts, err := eddy.Store[string, int64](n.app, wordcount.StoreName)
 		if err != nil {

@@ -215,25 +215,15 @@ func (p *nodeProc) kill(t *testing.T) {
 // nodes, each of which runs some.
 func tasksPlaced(t *testing.T, all int, nodes ...*nodeProc) bool {
 	t.Helper()
-	seen := map[string]int{}
+	var tasks [][]string
 	for _, p := range nodes {
 		es := p.call(t, queryCmd{Op: "tasks"}, 30*time.Second)
 		if len(es) != 1 || len(es[0].Tasks) == 0 {
 			return false
 		}
-		for _, id := range es[0].Tasks {
-			seen[id]++
-		}
+		tasks = append(tasks, es[0].Tasks)
 	}
-	if len(seen) != all {
-		return false
-	}
-	for _, c := range seen {
-		if c != 1 {
-			return false
-		}
-	}
-	return true
+	return placedOnce(all, tasks...)
 }
 
 // checkPairs compares the entries of an all-keys or range answer with the

@@ -3,23 +3,19 @@ package eddy
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/eddystreams/eddy/internal/testcerts"
 )
 
 func TestRemoteSecurityValidate(t *testing.T) {
@@ -128,7 +124,7 @@ func TestSameTLS(t *testing.T) {
 		}
 		return p
 	}
-	caA, caB := testCertDER(t, "a"), testCertDER(t, "b")
+	caA, caB := testcerts.NewCA(t, "a").Cert.Raw, testcerts.NewCA(t, "b").Cert.Raw
 	base := func() *tls.Config {
 		return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{caA}}}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool(caA)}
 	}
@@ -156,20 +152,4 @@ func TestSameTLS(t *testing.T) {
 	if a.same(b) || !a.same(remoteSecurity{token: newSecret("x")}) || a.same(remoteSecurity{}) {
 		t.Error("tokens compare wrong")
 	}
-}
-
-// testCertDER is a self-signed CA certificate named name.
-func testCertDER(t *testing.T, name string) []byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der
 }

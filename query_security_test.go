@@ -3,20 +3,13 @@ package eddy_test
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +22,7 @@ import (
 	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/actors/querypb"
 	"github.com/eddystreams/eddy/examples/wordcount"
+	"github.com/eddystreams/eddy/internal/testcerts"
 )
 
 // One process runs one protoactor remote, so these tests run the nodes as
@@ -350,53 +344,18 @@ func TestRemoteQueryMutualTLS(t *testing.T) {
 }
 
 // writeSecCerts makes two CAs and a certificate of each for 127.0.0.1,
-// good for both ends of a TLS connection, in dir: ca-node.pem, node.pem,
-// node-key.pem, and the same for "other".
+// good for both ends of a TLS connection, in dir: node/ca.crt,
+// node/node.crt, node/node.key, and the same for "other".
 func writeSecCerts(t *testing.T, dir string) {
 	t.Helper()
-	for i, name := range []string{"node", "other"} {
-		caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
+	for _, name := range []string{"node", "other"} {
+		d := filepath.Join(dir, name)
+		if err := os.Mkdir(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		ca := &x509.Certificate{
-			SerialNumber: big.NewInt(int64(100 + i)), Subject: pkix.Name{CommonName: "eddy test CA " + name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-		}
-		caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		caCert, _ := x509.ParseCertificate(caDER)
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leaf := &x509.Certificate{
-			SerialNumber: big.NewInt(int64(200 + i)), Subject: pkix.Name{CommonName: "eddy node " + name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage:    x509.KeyUsageDigitalSignature,
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for file, block := range map[string]*pem.Block{
-			"ca-" + name + ".pem": {Type: "CERTIFICATE", Bytes: caDER},
-			name + ".pem":         {Type: "CERTIFICATE", Bytes: der},
-			name + "-key.pem":     {Type: "EC PRIVATE KEY", Bytes: keyDER},
-		} {
-			if err := os.WriteFile(filepath.Join(dir, file), pem.EncodeToMemory(block), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
+		ca := testcerts.NewCA(t, "eddy test CA "+name)
+		ca.WriteCA(t, d)
+		testcerts.WritePEM(t, d, name, ca.Node(t, "eddy node "+name))
 	}
 }
 
@@ -406,18 +365,18 @@ func writeSecCerts(t *testing.T, dir string) {
 // dials.
 func secTLS(t *testing.T, dir, name string) (server, client *tls.Config) {
 	t.Helper()
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem"))
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, name, name+".crt"), filepath.Join(dir, name, name+".key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := func(ca string) *x509.CertPool {
-		b, err := os.ReadFile(filepath.Join(dir, "ca-"+ca+".pem"))
+		b, err := os.ReadFile(filepath.Join(dir, ca, "ca.crt"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		p := x509.NewCertPool()
 		if !p.AppendCertsFromPEM(b) {
-			t.Fatalf("no certificate in ca-%s.pem", ca)
+			t.Fatalf("no certificate in %s/ca.crt", ca)
 		}
 		return p
 	}

@@ -50,31 +50,49 @@ type queryFlags struct {
 	timeout                            time.Duration
 }
 
-// query runs "eddy query".
-func query(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("query", flag.ContinueOnError)
-	fs.SetOutput(io.Discard) // usage below: on stdout for -h, on stderr for a mistake
-	var f queryFlags
-	fs.StringVar(&f.addr, "addr", "", "host:port (or http:// or https:// URL) of a node's HTTP gateway (required)")
+// nodeFlags registers on fs the flags that say how to reach a node's HTTP
+// server (server names it in -addr's help): -addr, -token-file, -cacert,
+// -cert, -key and -timeout (timeout by default).
+func (f *queryFlags) nodeFlags(fs *flag.FlagSet, server string, timeout time.Duration, timeoutHelp string) {
+	fs.StringVar(&f.addr, "addr", "", "host:port (or http:// or https:// URL) of a node's "+server+" (required)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token (WithHTTPToken)")
 	fs.StringVar(&f.caCert, "cacert", "", "PEM file of the authorities to trust for the node's certificate (implies HTTPS)")
 	fs.StringVar(&f.cert, "cert", "", "PEM client certificate for mutual TLS (with -key; implies HTTPS)")
 	fs.StringVar(&f.key, "key", "", "PEM key of the client certificate")
-	fs.BoolVar(&f.b64, "b64", false, "keys, bounds and prefixes are base64 of serialized bytes")
-	fs.Int64Var(&f.maxLag, "max-lag", -1, "let a standby at most this many records behind answer (-1: the active only)")
-	fs.IntVar(&f.limit, "limit", 1000, "entries per page of a scan (1..10000)")
-	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "bound of each HTTP request")
-	usage := func(w io.Writer) {
-		fmt.Fprint(w, queryUsage)
+	fs.DurationVar(&f.timeout, "timeout", timeout, timeoutHelp)
+}
+
+// parseCommand parses a command's args into fs. usage prints text and the
+// flags; -h prints it on stdout and gives help, a mistake prints it on
+// standard error and gives the error.
+func parseCommand(fs *flag.FlagSet, text string, args []string, stdout io.Writer) (usage func(io.Writer), help bool, err error) {
+	fs.SetOutput(io.Discard) // usage below: on stdout for -h, on stderr for a mistake
+	usage = func(w io.Writer) {
+		fmt.Fprint(w, text)
 		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			usage(stdout)
-			return nil
+			return usage, true, nil
 		}
 		usage(os.Stderr)
+		return usage, false, err
+	}
+	return usage, false, nil
+}
+
+// query runs "eddy query".
+func query(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("query", flag.ContinueOnError)
+	var f queryFlags
+	f.nodeFlags(fs, "HTTP gateway", 30*time.Second, "bound of each HTTP request")
+	fs.BoolVar(&f.b64, "b64", false, "keys, bounds and prefixes are base64 of serialized bytes")
+	fs.Int64Var(&f.maxLag, "max-lag", -1, "let a standby at most this many records behind answer (-1: the active only)")
+	fs.IntVar(&f.limit, "limit", 1000, "entries per page of a scan (1..10000)")
+	usage, help, err := parseCommand(fs, queryUsage, args, stdout)
+	if help || err != nil {
 		return err
 	}
 	if f.addr == "" || fs.NArg() == 0 {
@@ -242,11 +260,7 @@ func (q *querier) options(v url.Values) url.Values {
 // get sends one GET and decodes its answer into out; an answer that is not
 // 2xx is an error carrying the gateway's message.
 func (q *querier) get(path string, v url.Values, out any) error {
-	u := q.base + path
-	if enc := q.options(v).Encode(); enc != "" {
-		u += "?" + enc
-	}
-	body, status, err := q.do(u)
+	body, status, err := q.do(path, v)
 	if err != nil {
 		return err
 	}
@@ -259,7 +273,13 @@ func (q *querier) get(path string, v url.Values, out any) error {
 	return nil
 }
 
-func (q *querier) do(u string) ([]byte, int, error) {
+// do sends a GET of path with the query's options and v, and returns the
+// answer's body and status.
+func (q *querier) do(path string, v url.Values) ([]byte, int, error) {
+	u := q.base + path
+	if enc := q.options(v).Encode(); enc != "" {
+		u += "?" + enc
+	}
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
 		return nil, 0, err
@@ -289,11 +309,7 @@ func gatewayError(status int, body []byte) error {
 // printOne prints one answer on a line; a 404 of a key is printed too (it
 // says which node answered), and is an error.
 func (q *querier) printOne(path string, v url.Values) error {
-	u := q.base + path
-	if enc := q.options(v).Encode(); enc != "" {
-		u += "?" + enc
-	}
-	body, status, err := q.do(u)
+	body, status, err := q.do(path, v)
 	if err != nil {
 		return err
 	}

@@ -28,15 +28,7 @@ import (
 func TestQueryCommand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	ca := testcerts.NewCA(t, "query test CA")
-	caFile := ca.WriteCA(t, dir)
-	certFile, keyFile := testcerts.WritePEM(t, dir, "client", ca.Client(t, "cli"))
 	const token = "cli-token-7c1e"
-	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 
 	const size = 10 * time.Second
 	b := topology.NewBuilder()
@@ -49,20 +41,9 @@ func TestQueryCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := eddy.New(topo, eddy.WithEmbeddedBroker(""), eddy.WithApplicationID("query-cli"), eddy.WithStateDir(dir), eddy.WithStandalone(),
-		eddy.WithHTTPToken(token), eddy.WithHTTPTLS(&tls.Config{Certificates: []tls.Certificate{ca.Server(t, "node")}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 3, 1, nil, "lines"); err != nil {
-		t.Fatal(err)
-	}
+	n := newTLSNode(ctx, t, "query", "query-cli", token, topo, "lines")
+	defer n.close()
+	app, cl := n.app, n.cl
 	base := time.Now().Add(-time.Hour).UnixMilli() / 10000 * 10000
 	rng := rand.New(rand.NewSource(11))
 	vocab := []string{"kafka", "stream", "state", "actor", "table", "window", "join", "über", "42"}
@@ -94,7 +75,7 @@ func TestQueryCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	flags := []string{"-addr", app.HTTPAddr(), "-token-file", tokenFile, "-cacert", caFile, "-cert", certFile, "-key", keyFile}
+	flags := n.flags()
 	run := func(args ...string) ([]map[string]any, error) {
 		var out bytes.Buffer
 		err := query(append(slices.Clone(flags), args...), &out)
@@ -176,10 +157,10 @@ func TestQueryCommand(t *testing.T) {
 
 	// Without the token, or without the client certificate: refused.
 	var out bytes.Buffer
-	if err := query([]string{"-addr", app.HTTPAddr(), "-cacert", caFile, "-cert", certFile, "-key", keyFile, "all", "counts"}, &out); err == nil || !strings.Contains(err.Error(), "401") {
+	if err := query([]string{"-addr", app.HTTPAddr(), "-cacert", n.caFile, "-cert", n.certFile, "-key", n.keyFile, "all", "counts"}, &out); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("without the token: %v", err)
 	}
-	if err := query([]string{"-addr", app.HTTPAddr(), "-token-file", tokenFile, "-cacert", caFile, "all", "counts"}, &out); err == nil {
+	if err := query([]string{"-addr", app.HTTPAddr(), "-token-file", n.tokenFile, "-cacert", n.caFile, "all", "counts"}, &out); err == nil {
 		t.Fatal("without a client certificate: answered")
 	}
 	if strings.Contains(out.String(), token) {
@@ -191,4 +172,53 @@ func TestQueryCommand(t *testing.T) {
 	if err := query(append(slices.Clone(flags), "nonsense", "counts"), &out); err == nil {
 		t.Fatal("an unknown query must fail")
 	}
+}
+
+// tlsNode is a standalone App on an embedded broker whose HTTP server takes
+// mutual TLS and a bearer token, with the files a client of it needs.
+type tlsNode struct {
+	app                                       *eddy.App
+	cl                                        *kgo.Client // of the embedded broker
+	dir, caFile, certFile, keyFile, tokenFile string
+}
+
+// newTLSNode makes the App of topo (not started) under a fresh CA named
+// after what, with its state in n.dir, and creates topics with 3
+// partitions each.
+func newTLSNode(ctx context.Context, t *testing.T, what, appID, token string, topo *topology.Topology, topics ...string) *tlsNode {
+	t.Helper()
+	n := &tlsNode{dir: t.TempDir()}
+	ca := testcerts.NewCA(t, what+" test CA")
+	n.caFile = ca.WriteCA(t, n.dir)
+	n.certFile, n.keyFile = testcerts.WritePEM(t, n.dir, "client", ca.Client(t, "cli"))
+	n.tokenFile = filepath.Join(n.dir, "token")
+	if err := os.WriteFile(n.tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	n.app, err = eddy.New(topo, eddy.WithEmbeddedBroker(""), eddy.WithApplicationID(appID), eddy.WithStateDir(n.dir), eddy.WithStandalone(),
+		eddy.WithHTTPToken(token), eddy.WithHTTPTLS(&tls.Config{Certificates: []tls.Certificate{ca.Server(t, "node")}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.cl, err = kgo.NewClient(kgo.SeedBrokers(n.app.Brokers()...)); err != nil {
+		n.app.Close()
+		t.Fatal(err)
+	}
+	if _, err := kadm.NewClient(n.cl).CreateTopics(ctx, 3, 1, nil, topics...); err != nil {
+		n.close()
+		t.Fatal(err)
+	}
+	return n
+}
+
+// flags are the command-line flags that reach the node with every
+// credential.
+func (n *tlsNode) flags() []string {
+	return []string{"-addr", n.app.HTTPAddr(), "-token-file", n.tokenFile, "-cacert", n.caFile, "-cert", n.certFile, "-key", n.keyFile}
+}
+
+func (n *tlsNode) close() {
+	n.cl.Close()
+	n.app.Close()
 }

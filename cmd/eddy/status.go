@@ -33,26 +33,11 @@ var errNotReady = errors.New("status: the node is not ready")
 // status runs "eddy status".
 func status(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
 	var f queryFlags
-	fs.StringVar(&f.addr, "addr", "", "host:port (or http:// or https:// URL) of a node's HTTP server (required)")
-	fs.StringVar(&f.tokenFile, "token-file", "", "file holding the bearer token (WithHTTPToken)")
-	fs.StringVar(&f.caCert, "cacert", "", "PEM file of the authorities to trust for the node's certificate (implies HTTPS)")
-	fs.StringVar(&f.cert, "cert", "", "PEM client certificate for mutual TLS (with -key; implies HTTPS)")
-	fs.StringVar(&f.key, "key", "", "PEM key of the client certificate")
-	fs.DurationVar(&f.timeout, "timeout", 10*time.Second, "bound of the HTTP request")
+	f.nodeFlags(fs, "HTTP server", 10*time.Second, "bound of the HTTP request")
 	asJSON := fs.Bool("json", false, "print the node's JSON answer as is")
-	usage := func(w io.Writer) {
-		fmt.Fprint(w, statusUsage)
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			usage(stdout)
-			return nil
-		}
-		usage(os.Stderr)
+	usage, help, err := parseCommand(fs, statusUsage, args, stdout)
+	if help || err != nil {
 		return err
 	}
 	if f.addr == "" || fs.NArg() != 0 {

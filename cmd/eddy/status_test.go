@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -17,8 +16,6 @@ import (
 
 	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/examples/wordcount"
-	"github.com/eddystreams/eddy/internal/testcerts"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -28,33 +25,14 @@ import (
 func TestStatusCommand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	ca := testcerts.NewCA(t, "status test CA")
-	caFile := ca.WriteCA(t, dir)
-	certFile, keyFile := testcerts.WritePEM(t, dir, "client", ca.Client(t, "cli"))
 	const token = "status-cli-token-3f9a"
-	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	topo, err := wordcount.Topology("lines", "counts-out")
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := eddy.New(topo, eddy.WithEmbeddedBroker(""), eddy.WithApplicationID("status-cli"), eddy.WithStateDir(dir), eddy.WithStandalone(),
-		eddy.WithHTTPToken(token), eddy.WithHTTPTLS(&tls.Config{Certificates: []tls.Certificate{ca.Server(t, "node")}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopics(ctx, 3, 1, nil, "lines", "counts-out"); err != nil {
-		t.Fatal(err)
-	}
+	n := newTLSNode(ctx, t, "status", "status-cli", token, topo, "lines", "counts-out")
+	defer n.close()
+	app, cl := n.app, n.cl
 	if err := app.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +49,7 @@ func TestStatusCommand(t *testing.T) {
 	if err := app.WaitIdle(ctx); err != nil {
 		t.Fatal(err)
 	}
-	flags := []string{"-addr", app.HTTPAddr(), "-cacert", caFile, "-cert", certFile, "-key", keyFile, "-token-file", tokenFile}
+	flags := n.flags()
 
 	// Ready once every task runs (WaitIdle does not wait for that).
 	var out bytes.Buffer
@@ -130,11 +108,11 @@ func TestStatusCommand(t *testing.T) {
 	}
 
 	// A wrong token is refused and said so.
-	bad := filepath.Join(dir, "bad")
+	bad := filepath.Join(n.dir, "bad")
 	if err := os.WriteFile(bad, []byte("wrong"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	err = status([]string{"-addr", app.HTTPAddr(), "-cacert", caFile, "-cert", certFile, "-key", keyFile, "-token-file", bad}, &out)
+	err = status([]string{"-addr", app.HTTPAddr(), "-cacert", n.caFile, "-cert", n.certFile, "-key", n.keyFile, "-token-file", bad}, &out)
 	if err == nil || !strings.Contains(err.Error(), "401") || errors.Is(err, errNotReady) {
 		t.Fatalf("wrong token: %v", err)
 	}

@@ -18,10 +18,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/eddystreams/eddy/examples/exampleapp"
 	"github.com/eddystreams/eddy/examples/regioncount"
@@ -30,16 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func main() {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "table-aggregate:", err)
-		os.Exit(1)
-	}
-}
+func main() { exampleapp.Main("table-aggregate", run) }
 
 // run is the whole program, given its arguments and where -print writes.
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -52,11 +39,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		printAll   = fs.Bool("print", false, `once all input is processed and committed, print "region count" for every region, sorted, and exit`)
 	)
 	common := exampleapp.RegisterFlags(fs, "table-aggregate")
-	if err := fs.Parse(args); err != nil {
+	if err := exampleapp.Parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *partitions < 1 {
 		return fmt.Errorf("-partitions %d: need at least 1", *partitions)
@@ -103,11 +87,4 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(w, "%s %d\n", c.Region, c.Users)
 	}
 	return w.Flush()
-}
-
-func logLevel() slog.Level {
-	if os.Getenv("EDDY_DEBUG") != "" {
-		return slog.LevelDebug
-	}
-	return slog.LevelWarn
 }

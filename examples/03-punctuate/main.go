@@ -17,14 +17,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/eddystreams/eddy/examples/exampleapp"
@@ -34,19 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func main() {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "punctuate:", err)
-		os.Exit(1)
-	}
-}
+func main() { exampleapp.Main("punctuate", run) }
 
 // run is the program, with its arguments and output as parameters so that
 // tests can run it in-process.
@@ -61,11 +44,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		printAll   = fs.Bool("print", false, `once all input is processed and committed, print the last sum emitted per key ("key sum", sorted by key) and exit`)
 	)
 	common := exampleapp.RegisterFlags(fs, "punctuate")
-	if err := fs.Parse(args); err != nil {
+	if err := exampleapp.Parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	topo, err := punctuate.Topology(*inputTopic, *outTopic, *interval)
 	if err != nil {
@@ -119,11 +99,4 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(w, "%s %d\n", s.Key, s.Sum)
 	}
 	return w.Flush()
-}
-
-func logLevel() slog.Level {
-	if os.Getenv("EDDY_DEBUG") != "" {
-		return slog.LevelDebug
-	}
-	return slog.LevelWarn
 }

@@ -68,14 +68,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/eddystreams/eddy/examples/exampleapp"
@@ -85,19 +80,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func main() {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "windowed-count:", err)
-		os.Exit(1)
-	}
-}
+func main() { exampleapp.Main("windowed-count", run) }
 
 // run is the program, with its arguments and output as parameters so that
 // tests can run it in-process.
@@ -114,11 +97,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		final      = fs.Bool("final", false, "send each window's count once, when the window closes, instead of every update (windows still open when the input ends are not sent)")
 	)
 	common := exampleapp.RegisterFlags(fs, "windowed-count")
-	if err := fs.Parse(args); err != nil {
+	if err := exampleapp.Parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *partitions < 1 {
 		return fmt.Errorf("-partitions %d: need at least 1", *partitions)
@@ -181,11 +161,4 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(w, "%s %d %d %d\n", c.Key, c.Window.Start, c.Window.End, c.Count)
 	}
 	return w.Flush()
-}
-
-func logLevel() slog.Level {
-	if os.Getenv("EDDY_DEBUG") != "" {
-		return slog.LevelDebug
-	}
-	return slog.LevelWarn
 }

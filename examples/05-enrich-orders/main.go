@@ -43,14 +43,9 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/eddystreams/eddy/examples/enrich"
 	"github.com/eddystreams/eddy/examples/exampleapp"
@@ -59,19 +54,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func main() {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "enrich-orders:", err)
-		os.Exit(1)
-	}
-}
+func main() { exampleapp.Main("enrich-orders", run) }
 
 // run is the program, with its arguments and output as parameters so that
 // tests can run it in-process.
@@ -87,11 +70,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		printAll       = fs.Bool("print", false, "once all input is processed and committed, print the output values, one per order id, sorted by order id, and exit")
 	)
 	common := exampleapp.RegisterFlags(fs, "enrich-orders")
-	if err := fs.Parse(args); err != nil {
+	if err := exampleapp.Parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	if *partitions < 1 {
 		return fmt.Errorf("-partitions %d: need at least 1", *partitions)
@@ -148,11 +128,4 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintln(w, v)
 	}
 	return w.Flush()
-}
-
-func logLevel() slog.Level {
-	if os.Getenv("EDDY_DEBUG") != "" {
-		return slog.LevelDebug
-	}
-	return slog.LevelWarn
 }

@@ -22,10 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -37,16 +34,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-func main() {
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel()})))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "actor-query:", err)
-		os.Exit(1)
-	}
-}
+func main() { exampleapp.Main("actor-query", run) }
 
 // run is the whole program, given its arguments and where the answers go:
 // "word count" per word, 0 for a word never seen.
@@ -60,11 +48,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		words      = fs.String("words", "", "words to ask for once all input is counted, comma-separated (required)")
 	)
 	common := exampleapp.RegisterFlags(fs, "actor-query")
-	if err := fs.Parse(args); err != nil {
+	if err := exampleapp.Parse(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	asked := exampleapp.SplitList(*words)
 	if len(asked) == 0 {
@@ -192,11 +177,4 @@ func ask(sys *actor.ActorSystem, target *actor.PID, req *querypb.StoreRequest, t
 	}))
 	a := <-done
 	return a.resp, a.err
-}
-
-func logLevel() slog.Level {
-	if os.Getenv("EDDY_DEBUG") != "" {
-		return slog.LevelDebug
-	}
-	return slog.LevelWarn
 }

@@ -51,12 +51,23 @@ func NewCA(t testing.TB, name string) *CA {
 }
 
 // Server issues a server certificate for 127.0.0.1.
-func (ca *CA) Server(t testing.TB, name string) tls.Certificate { return ca.issue(t, name, true) }
+func (ca *CA) Server(t testing.TB, name string) tls.Certificate {
+	return ca.issue(t, name, true, x509.ExtKeyUsageServerAuth)
+}
 
 // Client issues a client certificate.
-func (ca *CA) Client(t testing.TB, name string) tls.Certificate { return ca.issue(t, name, false) }
+func (ca *CA) Client(t testing.TB, name string) tls.Certificate {
+	return ca.issue(t, name, false, x509.ExtKeyUsageClientAuth)
+}
 
-func (ca *CA) issue(t testing.TB, name string, server bool) tls.Certificate {
+// Node issues a certificate for 127.0.0.1 good for both ends of a TLS
+// connection: a node that serves and dials with one certificate.
+func (ca *CA) Node(t testing.TB, name string) tls.Certificate {
+	return ca.issue(t, name, true, x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
+}
+
+// issue issues a certificate for usage, for 127.0.0.1 when loopback is set.
+func (ca *CA) issue(t testing.TB, name string, loopback bool, usage ...x509.ExtKeyUsage) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -65,10 +76,9 @@ func (ca *CA) issue(t testing.TB, name string, server bool) tls.Certificate {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: usage,
 	}
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	if loopback {
 		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)

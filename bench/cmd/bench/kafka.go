@@ -3,119 +3,35 @@ package main
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/eddystreams/eddy/bench/internal/benchkafka"
 	"github.com/eddystreams/eddy/bench/workload"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// fastMetadata lets the driver's clients refresh metadata at once: with
-// franz-go's default minimum age (5 s), a client that looked a topic up just
-// before it was created waits 5 s to see it, and the driver creates topics
-// all the time.
-var fastMetadata = kgo.MetadataMinAge(50 * time.Millisecond)
+// fastMetadata lets the driver's clients refresh metadata at once (the
+// driver creates topics all the time).
+var fastMetadata = benchkafka.FastMetadata
 
 // broker is the Kafka broker of a run, started with scripts/kafka.sh.
-type broker struct {
-	root  string
-	port  int
-	addr  string
-	cl    *kgo.Client
-	admin *kadm.Client
-}
+type broker struct{ *benchkafka.Broker }
 
-func (b *broker) script(args ...string) *exec.Cmd {
-	cmd := exec.Command("bash", append([]string{b.root + "/scripts/kafka.sh"}, args...)...)
-	cmd.Env = append(os.Environ(),
-		"EDDY_KAFKA_PORT="+strconv.Itoa(b.port),
-		"EDDY_KAFKA_CONTROLLER_PORT="+strconv.Itoa(b.port+1))
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	return cmd
-}
-
-// start starts a broker with empty data (the script's "fresh").
-func (b *broker) start() error {
-	if err := b.script("fresh").Run(); err != nil {
-		return fmt.Errorf("kafka.sh fresh: %w", err)
-	}
-	b.addr = "127.0.0.1:" + strconv.Itoa(b.port)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.addr), fastMetadata)
-	if err != nil {
-		return err
-	}
-	b.cl, b.admin = cl, kadm.NewClient(cl)
-	return nil
-}
-
-func (b *broker) stop() {
-	if b.cl != nil {
-		b.cl.Close()
-	}
-	_ = b.script("stop").Run()
-}
-
-// createTopic creates a topic with the benchmark's partition count.
+// createTopic creates a topic with the benchmark's partition count and waits
+// until every partition has a leader.
 func (b *broker) createTopic(ctx context.Context, name string, configs map[string]*string) error {
 	defer slow(time.Now(), "create topic "+name)
-	resp, err := b.admin.CreateTopic(ctx, workload.Partitions, 1, configs, name)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		return fmt.Errorf("create topic %s: %w", name, err)
-	}
-	// CreateTopics answers before every partition has a leader in the
-	// broker's metadata; a program started right away may not see it. kadm's
-	// ListTopics would answer from a metadata cache (up to 5 s stale after a
-	// miss), so ask the broker directly.
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if b.topicReady(ctx, name) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("topic %s has no leaders after 30s", name)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// topicReady tells whether every partition of topic has a leader, by an
-// uncached Metadata request.
-func (b *broker) topicReady(ctx context.Context, topic string) bool {
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, b.cl)
-	if err != nil || len(resp.Topics) != 1 {
-		return false
-	}
-	t := resp.Topics[0]
-	if t.ErrorCode != 0 || len(t.Partitions) != workload.Partitions {
-		return false
-	}
-	for _, p := range t.Partitions {
-		if p.ErrorCode != 0 || p.Leader < 0 {
-			return false
-		}
-	}
-	return true
+	return b.CreateTopics(ctx, workload.Partitions, configs, name)
 }
 
 // deletePrefixed deletes every topic named prefix or starting with it
 // (a run's output and internal topics).
 func (b *broker) deletePrefixed(ctx context.Context, prefixes ...string) error {
 	defer slow(time.Now(), "delete topics "+strings.Join(prefixes, ","))
-	tds, err := b.admin.ListTopics(ctx)
+	tds, err := b.Admin.ListTopics(ctx)
 	if err != nil {
 		return err
 	}
@@ -131,22 +47,20 @@ func (b *broker) deletePrefixed(ctx context.Context, prefixes ...string) error {
 	if len(names) == 0 {
 		return nil
 	}
-	_, err = b.admin.DeleteTopics(ctx, names...)
+	_, err = b.Admin.DeleteTopics(ctx, names...)
 	return err
 }
 
 // endOffsets sums the end offsets of topic's partitions, per partition too.
 func (b *broker) endOffsets(ctx context.Context, topic string) (int64, map[int32]int64, error) {
-	ends, err := b.admin.ListEndOffsets(ctx, topic)
+	per, err := b.EndOffsets(ctx, topic, false)
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := ends.Error(); err != nil {
-		return 0, nil, err
-	}
-	per := map[int32]int64{}
 	var sum int64
-	ends.Each(func(o kadm.ListedOffset) { per[o.Partition] = o.Offset; sum += o.Offset })
+	for _, o := range per {
+		sum += o
+	}
 	return sum, per, nil
 }
 
@@ -156,17 +70,13 @@ func (b *broker) committedBehind(ctx context.Context, group, topic string) (int6
 	if err != nil {
 		return 0, err
 	}
-	offs, err := b.admin.FetchOffsets(ctx, group)
+	committed, err := b.Committed(ctx, group, topic, ends)
 	if err != nil {
 		return 0, err
 	}
 	var behind int64
 	for p, end := range ends {
-		c := int64(0)
-		if o, ok := offs.Lookup(topic, p); ok && o.Err == nil && o.At > 0 {
-			c = o.At
-		}
-		if end > c {
+		if c := committed[p]; end > c {
 			behind += end - c
 		}
 	}

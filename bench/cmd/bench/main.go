@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/eddystreams/eddy/bench/internal/benchkafka"
 	"github.com/eddystreams/eddy/bench/workload"
 )
 
@@ -106,7 +107,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	c.root = findRoot(wd)
+	c.root = benchkafka.FindRoot(wd)
 	c.cache = filepath.Join(c.root, ".cache", "bench")
 	if err := run(&c); err != nil {
 		fatal(err)
@@ -116,18 +117,6 @@ func main() {
 func fatal(err error) {
 	logf("error: %v", err)
 	os.Exit(1)
-}
-
-// findRoot walks up to the directory holding scripts/kafka.sh.
-func findRoot(dir string) string {
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "scripts", "kafka.sh")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			return dir
-		}
-	}
 }
 
 func run(c *config) error {
@@ -141,11 +130,11 @@ func run(c *config) error {
 	if err != nil {
 		return err
 	}
-	b := &broker{root: c.root, port: c.port}
-	if err := b.start(); err != nil {
+	b := &broker{&benchkafka.Broker{Root: c.root, Port: c.port}}
+	if err := b.Start(); err != nil {
 		return err
 	}
-	defer b.stop()
+	defer b.Stop()
 	r := &runner{c: c, b: b, systems: systems, ctx: ctx, loaded: map[string]bool{}}
 	rep := &report{start: start, startLoad: loadAvg(), c: c}
 	for _, name := range c.workloads {

@@ -114,7 +114,7 @@ func (r *runner) load(wl workloadDef) error {
 		return err
 	}
 	r.loaded[wl.input] = true
-	l, err := newLoader(r.b.addr)
+	l, err := newLoader(r.b.Addr)
 	if err != nil {
 		return err
 	}
@@ -173,7 +173,7 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 		}
 		defer func() { _ = r.b.deletePrefixed(context.Background(), input) }()
 	}
-	args := []string{"-workload", wl.name, "-brokers", r.b.addr, "-app-id", appID, "-state-dir", stateDir,
+	args := []string{"-workload", wl.name, "-brokers", r.b.Addr, "-app-id", appID, "-state-dir", stateDir,
 		"-input", input, "-output", output, "-commit-interval", r.c.commit.String()}
 	if wl.table != "" {
 		args = append(args, "-table", wl.table)
@@ -330,7 +330,7 @@ func (r *runner) loadChangelog(s *system, appID, input string) error {
 	if err := r.b.createTopic(r.ctx, topic, map[string]*string{"cleanup.policy": &compact}); err != nil {
 		return err
 	}
-	l, err := newLoader(r.b.addr)
+	l, err := newLoader(r.b.Addr)
 	if err != nil {
 		return err
 	}
@@ -404,13 +404,13 @@ func (r *runner) latency(p *proc, input, output string, filters bool) (measureme
 	p.drain()
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
-	cons, err := kgo.NewClient(kgo.SeedBrokers(r.b.addr), fastMetadata, kgo.ConsumeTopics(output),
+	cons, err := kgo.NewClient(kgo.SeedBrokers(r.b.Addr), fastMetadata, kgo.ConsumeTopics(output),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(100*time.Millisecond))
 	if err != nil {
 		return m, "", err
 	}
 	defer cons.Close()
-	prod, err := kgo.NewClient(kgo.SeedBrokers(r.b.addr), fastMetadata, kgo.ProducerLinger(0))
+	prod, err := kgo.NewClient(kgo.SeedBrokers(r.b.Addr), fastMetadata, kgo.ProducerLinger(0))
 	if err != nil {
 		return m, "", err
 	}

@@ -11,17 +11,14 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/bench/internal/benchnode"
 	"github.com/eddystreams/eddy/examples/wordcount"
 )
 
@@ -46,15 +43,7 @@ func run() error {
 		appendT   = flag.Bool("append-time", false, "create the internal topics with message.timestamp.type=LogAppendTime (the broker stamps each batch when it writes it: a measure of when the tasks wrote)")
 	)
 	flag.Parse()
-	if *stateDir == "" {
-		return fmt.Errorf("-state-dir is required")
-	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("-log-level: %w", err)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-	g, err := eddy.ParseGuarantee(*guarantee)
+	log, g, err := benchnode.Setup(*stateDir, *level, *guarantee)
 	if err != nil {
 		return err
 	}
@@ -85,12 +74,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Start(ctx); err != nil {
-		return fmt.Errorf("start: %w", err)
+	ctx, stop, err := benchnode.Start(app)
+	if err != nil {
+		return err
 	}
-	fmt.Println("ready")
+	defer stop()
 	select {
 	case <-ctx.Done():
 	case <-failed(app):

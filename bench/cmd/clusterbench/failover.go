@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eddystreams/eddy/bench/internal/benchkafka"
 	"github.com/eddystreams/eddy/cluster"
 )
 
@@ -118,7 +119,7 @@ func (s *scenario) kill(ctx context.Context, k int) (killResult, error) {
 	newOwner := map[string]*interval{}
 	before := len(s.incidents)
 	err = s.untilDone(ctx, r.n, func() error {
-		return waitFor(ctx, s.c.failoverTimeout, "the killed node's tasks run elsewhere", func() (bool, error) {
+		return benchkafka.WaitFor(ctx, s.c.failoverTimeout, "the killed node's tasks run elsewhere", func() (bool, error) {
 			owners := s.ev.owners()
 			for _, t := range tasks {
 				if newOwner[t] != nil {
@@ -140,7 +141,7 @@ func (s *scenario) kill(ctx context.Context, k int) (killResult, error) {
 		r.err = fmt.Sprintf("the failover waited for a stuck cluster: %v", s.incidents[before].err)
 	}
 	if err != nil {
-		if !errors.Is(err, errTimeout) {
+		if !errors.Is(err, benchkafka.ErrTimeout) {
 			return r, err
 		}
 		var missing []string
@@ -155,7 +156,7 @@ func (s *scenario) kill(ctx context.Context, k int) (killResult, error) {
 		r.excerpt = s.ev.excerpt(at.Add(-2*time.Minute), 40, append(missing, "coordinat", "msg=decided")...)
 	}
 	// Their first records after the new owner started.
-	_ = waitFor(ctx, 10*time.Second, "the killed node's tasks produce again", func() (bool, error) {
+	_ = benchkafka.WaitFor(ctx, 10*time.Second, "the killed node's tasks produce again", func() (bool, error) {
 		for t, iv := range newOwner {
 			if key, ok := s.stream(t); ok {
 				if _, ok := s.watch.firstAfter(key, iv.since); !ok {

@@ -143,7 +143,7 @@ func (s *scenario) join(ctx context.Context, baseline time.Duration) (joinResult
 			r.inputBaseline = max(r.inputBaseline, g)
 		}
 	}
-	ends, err := s.b.endOffsets(ctx, s.changelog, false)
+	ends, err := s.b.EndOffsets(ctx, s.changelog, false)
 	if err != nil {
 		return r, err
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eddystreams/eddy/bench/internal/benchkafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -25,11 +26,10 @@ type loader struct {
 	rng        *rand.Rand
 	next       int32 // partition of the next line
 
-	sent   atomic.Int64
-	mu     sync.Mutex
-	err    error
-	cancel context.CancelFunc
-	done   chan struct{}
+	sent atomic.Int64
+	mu   sync.Mutex
+	err  error
+	stop func() // ends steady
 }
 
 func newLoader(addr, topic string, partitions int32, vocab int, seed uint64) (*loader, error) {
@@ -82,27 +82,9 @@ func (l *loader) preload(ctx context.Context, n int) error {
 	return l.failed()
 }
 
-// steady writes rate lines per second until stop, in a burst every 10 ms.
+// steady writes rate lines per second until close, in a burst every 10 ms.
 func (l *loader) steady(rate int) {
-	ctx, cancel := context.WithCancel(context.Background())
-	l.cancel, l.done = cancel, make(chan struct{})
-	go func() {
-		defer close(l.done)
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		start, sent := time.Now(), 0
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				due := int(now.Sub(start).Seconds() * float64(rate))
-				for ; sent < due; sent++ {
-					l.produce(ctx)
-				}
-			}
-		}
-	}()
+	l.stop = benchkafka.Steady(rate, l.produce)
 }
 
 func (l *loader) failed() error {
@@ -112,9 +94,8 @@ func (l *loader) failed() error {
 }
 
 func (l *loader) close() {
-	if l.cancel != nil {
-		l.cancel()
-		<-l.done
+	if l.stop != nil {
+		l.stop()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	_ = l.cl.Flush(ctx)

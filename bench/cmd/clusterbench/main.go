@@ -35,6 +35,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/eddystreams/eddy/bench/internal/benchkafka"
 )
 
 type config struct {
@@ -95,7 +97,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	c.root = findRoot(wd)
+	c.root = benchkafka.FindRoot(wd)
 	cache := filepath.Join(c.root, ".cache", "clusterbench")
 	c.work, c.logs = filepath.Join(cache, "state"), filepath.Join(cache, "logs")
 	c.nodeBin = filepath.Join(cache, "bin", "cluster-node")
@@ -107,18 +109,6 @@ func main() {
 func fatal(err error) {
 	logf("error: %v", err)
 	os.Exit(1)
-}
-
-// findRoot walks up to the directory holding scripts/kafka.sh.
-func findRoot(dir string) string {
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "scripts", "kafka.sh")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			return dir
-		}
-	}
 }
 
 // configuration is one failover measurement.
@@ -170,11 +160,11 @@ func run(c *config) error {
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("build cluster-node: %w", err)
 	}
-	b := &broker{root: c.root, port: c.port}
-	if err := b.start(); err != nil {
+	b := &broker{&benchkafka.Broker{Root: c.root, Port: c.port}}
+	if err := b.Start(); err != nil {
 		return err
 	}
-	defer b.stop()
+	defer b.Stop()
 	rep := &report{c: c, start: time.Now(), loadStart: loadAvg()}
 	for _, f := range confs {
 		s := newScenario(c, b, f.name(), f.guarantee, f.standbys)

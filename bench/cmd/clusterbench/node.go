@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/eddystreams/eddy/bench/internal/benchkafka"
 )
 
 // node is one cluster-node process of a scenario, started again on the same
@@ -125,7 +127,7 @@ wait:
 		case <-exited:
 			return fmt.Errorf("node %s exited before it was ready: %v (log %s)", n.name, n.exitErr, n.logPath)
 		case <-t.C:
-			return fmt.Errorf("%w: node %s not ready after %s (log %s)", errTimeout, n.name, timeout, n.logPath)
+			return fmt.Errorf("%w: node %s not ready after %s (log %s)", benchkafka.ErrTimeout, n.name, timeout, n.logPath)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-poll.C:
@@ -160,7 +162,7 @@ func (n *node) kill() (time.Time, error) {
 	select {
 	case <-exited:
 	case <-time.After(30 * time.Second):
-		return at, fmt.Errorf("%w: node %s (pid %d) still running 30s after SIGKILL", errTimeout, n.name, pid)
+		return at, fmt.Errorf("%w: node %s (pid %d) still running 30s after SIGKILL", benchkafka.ErrTimeout, n.name, pid)
 	}
 	return at, nil
 }

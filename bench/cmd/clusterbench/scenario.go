@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eddystreams/eddy/bench/internal/benchkafka"
 	"github.com/eddystreams/eddy/cluster"
 	"github.com/eddystreams/eddy/examples/wordcount"
 	"github.com/eddystreams/eddy/state"
@@ -70,17 +71,17 @@ func (s *scenario) setup(ctx context.Context, n int) error {
 	// the load and the tasks wrote, whatever the benchmark's own readers'
 	// delays.
 	appendTime := "LogAppendTime"
-	if err := s.b.createTopics(ctx, partitions, map[string]*string{"message.timestamp.type": &appendTime}, s.input, s.output); err != nil {
+	if err := s.b.CreateTopics(ctx, partitions, map[string]*string{"message.timestamp.type": &appendTime}, s.input, s.output); err != nil {
 		return err
 	}
-	if err := cluster.EnsureLogTopic(ctx, s.b.admin, s.app, 1); err != nil {
+	if err := cluster.EnsureLogTopic(ctx, s.b.Admin, s.app, 1); err != nil {
 		return err
 	}
 	var err error
-	if s.reader, err = cluster.NewLogReader(cluster.LogReaderConfig{App: s.app, Client: s.b.clientOpts(), OnDecision: s.ev.onDecision}); err != nil {
+	if s.reader, err = cluster.NewLogReader(cluster.LogReaderConfig{App: s.app, Client: s.b.ClientOpts(), OnDecision: s.ev.onDecision}); err != nil {
 		return err
 	}
-	if s.load, err = newLoader(s.b.addr, s.input, partitions, s.c.vocab, uint64(len(s.name))); err != nil {
+	if s.load, err = newLoader(s.b.Addr, s.input, partitions, s.c.vocab, uint64(len(s.name))); err != nil {
 		return err
 	}
 	t0 := time.Now()
@@ -105,11 +106,11 @@ func (s *scenario) setup(ctx context.Context, n int) error {
 	if s.eos() {
 		topics = append(topics, s.repartition)
 	}
-	if s.watch, err = newWatcher(s.b.addr, s.eos(), true, "", topics...); err != nil {
+	if s.watch, err = newWatcher(s.b.Addr, s.eos(), true, "", topics...); err != nil {
 		return err
 	}
 	if s.eos() {
-		if s.watchRaw, err = newWatcher(s.b.addr, true, false, s.input, topics...); err != nil {
+		if s.watchRaw, err = newWatcher(s.b.Addr, true, false, s.input, topics...); err != nil {
 			return err
 		}
 	}
@@ -132,7 +133,7 @@ func (s *scenario) addNode() error {
 	}
 	nd := &node{idx: i, name: name, stateDir: dir, bin: s.c.nodeBin, s: s,
 		logPath: filepath.Join(s.c.logs, s.app+"-"+name+".log"),
-		args: []string{"-brokers", s.b.addr, "-app-id", s.app, "-state-dir", dir,
+		args: []string{"-brokers", s.b.Addr, "-app-id", s.app, "-state-dir", dir,
 			"-guarantee", s.guarantee, "-commit-interval", s.commit.String(),
 			"-standbys", strconv.Itoa(s.standbys), "-input-topic", s.input, "-output-topic", s.output, "-append-time"}}
 	s.nodes = append(s.nodes, nd)
@@ -148,7 +149,7 @@ func (s *scenario) all() []int {
 }
 
 func (s *scenario) findRepartition(ctx context.Context) error {
-	tds, err := s.b.admin.ListTopics(ctx)
+	tds, err := s.b.Admin.ListTopics(ctx)
 	if err != nil {
 		return err
 	}
@@ -166,7 +167,7 @@ func (s *scenario) findRepartition(ctx context.Context) error {
 func (s *scenario) waitCaughtUp(ctx context.Context, timeout time.Duration) error {
 	allowed := int64(2 * s.c.rate)
 	var lagIn, lagRe int64
-	return waitFor(ctx, timeout, "the preload is processed", func() (bool, error) {
+	return benchkafka.WaitFor(ctx, timeout, "the preload is processed", func() (bool, error) {
 		var err error
 		if lagIn, err = s.b.groupLag(ctx, s.app, s.input); err != nil {
 			return false, nil
@@ -243,7 +244,7 @@ func (s *scenario) settled(ctx context.Context, want []int) (bool, string) {
 		}
 	}
 	if s.standbys > 0 {
-		ends, err := s.b.endOffsets(ctx, s.changelog, false)
+		ends, err := s.b.EndOffsets(ctx, s.changelog, false)
 		if err != nil {
 			return false, "changelog ends: " + err.Error()
 		}
@@ -289,7 +290,7 @@ func describeOwners(o []*interval, s *scenario) string {
 // lostGrace.
 func (s *scenario) waitSettled(ctx context.Context, want []int, timeout time.Duration) error {
 	var why string
-	err := waitFor(ctx, timeout, "the cluster settles", func() (bool, error) {
+	err := benchkafka.WaitFor(ctx, timeout, "the cluster settles", func() (bool, error) {
 		var ok bool
 		ok, why = s.settled(ctx, want)
 		if !ok {

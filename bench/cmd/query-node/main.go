@@ -27,15 +27,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
-	"os/signal"
 	"runtime/pprof"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/bench/internal/benchnode"
 	"github.com/eddystreams/eddy/topology"
 )
 
@@ -71,15 +69,7 @@ func run() error {
 		cpuprof   = flag.String("cpuprofile", "", "write a CPU profile of each get command to this file")
 	)
 	flag.Parse()
-	if *stateDir == "" {
-		return fmt.Errorf("-state-dir is required")
-	}
-	var lvl slog.Level
-	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-		return fmt.Errorf("-log-level: %w", err)
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
-	g, err := eddy.ParseGuarantee(*guarantee)
+	log, g, err := benchnode.Setup(*stateDir, *level, *guarantee)
 	if err != nil {
 		return err
 	}
@@ -96,12 +86,11 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := app.Start(ctx); err != nil {
-		return fmt.Errorf("start: %w", err)
+	ctx, stop, err := benchnode.Start(app)
+	if err != nil {
+		return err
 	}
-	fmt.Println("ready")
+	defer stop()
 	cmds := make(chan string)
 	go func() {
 		defer close(cmds)

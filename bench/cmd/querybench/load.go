@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/eddystreams/eddy/bench/internal/benchkafka"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -29,8 +30,7 @@ type producer struct {
 	mu    sync.Mutex
 	err   error
 
-	cancel context.CancelFunc
-	done   chan struct{}
+	stop func() // ends steady
 }
 
 func newProducer(addr, topic string) (*producer, error) {
@@ -61,33 +61,14 @@ func (p *producer) produce(ctx context.Context, i int) {
 // steady writes rate records per second of random keys below keys, in a
 // burst every 10 ms, until stopSteady.
 func (p *producer) steady(rate, keys int) {
-	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel, p.done = cancel, make(chan struct{})
-	go func() {
-		defer close(p.done)
-		rng := rand.New(rand.NewPCG(1, 2))
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		start, sent := time.Now(), 0
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				due := int(now.Sub(start).Seconds() * float64(rate))
-				for ; sent < due; sent++ {
-					p.produce(ctx, rng.IntN(keys))
-				}
-			}
-		}
-	}()
+	rng := rand.New(rand.NewPCG(1, 2))
+	p.stop = benchkafka.Steady(rate, func(ctx context.Context) { p.produce(ctx, rng.IntN(keys)) })
 }
 
 func (p *producer) stopSteady() {
-	if p.cancel != nil {
-		p.cancel()
-		<-p.done
-		p.cancel = nil
+	if p.stop != nil {
+		p.stop()
+		p.stop = nil
 	}
 }
 

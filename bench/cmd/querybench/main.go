@@ -30,6 +30,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/eddystreams/eddy/bench/internal/benchkafka"
 )
 
 type config struct {
@@ -129,7 +131,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	c.root = findRoot(wd)
+	c.root = benchkafka.FindRoot(wd)
 	rep, err := run(c)
 	if rep != nil {
 		rep.print(os.Stdout)
@@ -149,18 +151,6 @@ func main() {
 func fatal(err error) {
 	logf("error: %v", err)
 	os.Exit(1)
-}
-
-// findRoot walks up to the directory holding scripts/kafka.sh.
-func findRoot(dir string) string {
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "scripts", "kafka.sh")); err == nil {
-			return d
-		}
-		if filepath.Dir(d) == d {
-			return dir
-		}
-	}
 }
 
 const (
@@ -195,12 +185,12 @@ func run(c *config) (*report, error) {
 	rep := &report{c: c, start: time.Now(), loadStart: loadAvg()}
 	defer func() { rep.end, rep.loadEnd = time.Now(), loadAvg() }()
 
-	b := &broker{root: c.root, port: c.port}
-	defer b.stop()
-	if err := b.start(); err != nil {
+	b := &benchkafka.Broker{Root: c.root, Port: c.port}
+	defer b.Stop()
+	if err := b.Start(); err != nil {
 		return rep, err
 	}
-	if err := b.createTopics(ctx, partitions, input, output); err != nil {
+	if err := b.CreateTopics(ctx, partitions, nil, input, output); err != nil {
 		return rep, err
 	}
 	var nodes []*node
@@ -211,7 +201,7 @@ func run(c *config) (*report, error) {
 	}()
 	for i := 1; i <= c.nodes; i++ {
 		name := "n" + strconv.Itoa(i)
-		args := []string{"-brokers", b.addr, "-app-id", appID, "-state-dir", filepath.Join(work, name),
+		args := []string{"-brokers", b.Addr, "-app-id", appID, "-state-dir", filepath.Join(work, name),
 			"-input-topic", input, "-output-topic", output, "-guarantee", c.guarantee}
 		if c.cpuprofile {
 			args = append(args, "-cpuprofile", filepath.Join(logs, name+".cpu.prof"))
@@ -237,7 +227,7 @@ func run(c *config) (*report, error) {
 	}
 	logf("cluster at rest at epoch %d", rep.epoch)
 
-	p, err := newProducer(b.addr, input)
+	p, err := newProducer(b.Addr, input)
 	if err != nil {
 		return rep, err
 	}
@@ -281,14 +271,14 @@ func getRound(ctx context.Context, c *config, nodes []*node, d time.Duration) ([
 
 // gets has the querying nodes run Gets on the idle cluster (no input),
 // then feeds input at c.rate and has them run Gets meanwhile.
-func gets(ctx context.Context, c *config, b *broker, p *producer, nodes []*node, rep *report) error {
+func gets(ctx context.Context, c *config, b *benchkafka.Broker, p *producer, nodes []*node, rep *report) error {
 	if c.idle > 0 {
 		logf("writing keys 0..%d so that Gets find them", c.keys-1)
 		if err := p.fill(ctx, c.keys); err != nil {
 			return fmt.Errorf("fill: %w", err)
 		}
-		if err := waitFor(ctx, 5*time.Minute, "the input is processed", func() (bool, error) {
-			out, _, err := b.progress(ctx, appID, output)
+		if err := benchkafka.WaitFor(ctx, 5*time.Minute, "the input is processed", func() (bool, error) {
+			out, _, err := b.Progress(ctx, appID, output)
 			return err == nil && out >= int64(c.keys), nil
 		}); err != nil {
 			return err
@@ -306,11 +296,11 @@ func gets(ctx context.Context, c *config, b *broker, p *producer, nodes []*node,
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	end0, committed0, err := b.progress(ctx, appID, input)
+	end0, committed0, err := b.Progress(ctx, appID, input)
 	if err != nil {
 		return err
 	}
-	out0, _, err := b.progress(ctx, appID, output)
+	out0, _, err := b.Progress(ctx, appID, output)
 	if err != nil {
 		return err
 	}
@@ -320,13 +310,13 @@ func gets(ctx context.Context, c *config, b *broker, p *producer, nodes []*node,
 	rep.gets, first = getRound(ctx, c, nodes, c.duration)
 	elapsed := time.Since(t0)
 	acked1 := p.acked.Load()
-	end1, committed1, err := b.progress(ctx, appID, input)
+	end1, committed1, err := b.Progress(ctx, appID, input)
 	p.stopSteady()
 	if err != nil {
 		return err
 	}
 	rep.lag = end1 - committed1
-	out1, _, err := b.progress(ctx, appID, output)
+	out1, _, err := b.Progress(ctx, appID, output)
 	if err != nil {
 		return err
 	}
@@ -350,14 +340,14 @@ func cmp(a, b error) error {
 
 // scanAll fills the store to c.scanKeys keys, waits until the nodes
 // committed all the input, and has n scan it.
-func scanAll(ctx context.Context, c *config, b *broker, p *producer, n *node, rep *report) error {
+func scanAll(ctx context.Context, c *config, b *benchkafka.Broker, p *producer, n *node, rep *report) error {
 	logf("writing keys 0..%d", c.scanKeys-1)
 	if err := p.fill(ctx, c.scanKeys); err != nil {
 		return fmt.Errorf("fill: %w", err)
 	}
 	logf("waiting until the nodes committed all the input")
-	if err := waitFor(ctx, 15*time.Minute, "the input is committed", func() (bool, error) {
-		end, committed, err := b.progress(ctx, appID, input)
+	if err := benchkafka.WaitFor(ctx, 15*time.Minute, "the input is committed", func() (bool, error) {
+		end, committed, err := b.Progress(ctx, appID, input)
 		return err == nil && committed >= end, nil
 	}); err != nil {
 		return err

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/eddystreams/eddy/bench/internal/benchkafka"
 )
 
 // node is one query-node process.
@@ -77,7 +79,7 @@ func (n *node) waitReady(ctx context.Context, timeout time.Duration) error {
 	case <-n.exited:
 		return fmt.Errorf("node %s exited before it was ready (log %s)", n.name, n.logPath)
 	case <-time.After(timeout):
-		return fmt.Errorf("%w: node %s not ready after %s (log %s)", errTimeout, n.name, timeout, n.logPath)
+		return fmt.Errorf("%w: node %s not ready after %s (log %s)", benchkafka.ErrTimeout, n.name, timeout, n.logPath)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -100,7 +102,7 @@ func (n *node) call(ctx context.Context, timeout time.Duration, command string, 
 	case <-n.exited:
 		return fmt.Errorf("node %s exited during %q (log %s)", n.name, command, n.logPath)
 	case <-time.After(timeout):
-		return fmt.Errorf("%w: node %s: no result of %q after %s", errTimeout, n.name, command, timeout)
+		return fmt.Errorf("%w: node %s: no result of %q after %s", benchkafka.ErrTimeout, n.name, command, timeout)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
