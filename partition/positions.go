@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"hash/fnv"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -307,6 +308,9 @@ func decodeV2(body string) (CommitMetadata, error) {
 	if err != nil {
 		return m, err
 	}
+	if flags&^(flagPositionsOmitted|flagOwner|flagReleased) != 0 {
+		return m, fmt.Errorf("unknown flags %#x", flags)
+	}
 	st, n := binary.Varint(b)
 	if n <= 0 {
 		return m, errShortMetadata
@@ -335,8 +339,14 @@ func decodeV2(body string) (CommitMetadata, error) {
 		if err != nil {
 			return m, err
 		}
+		if i > math.MaxInt32 || o > math.MaxInt64 {
+			return m, fmt.Errorf("store %d position %d out of range", i, o)
+		}
 		if m.StorePositions == nil {
 			m.StorePositions = map[int]int64{}
+		}
+		if _, dup := m.StorePositions[int(i)]; dup {
+			return m, fmt.Errorf("store %d listed twice", i)
 		}
 		m.StorePositions[int(i)] = int64(o)
 	}
@@ -355,7 +365,13 @@ func decodeV2(body string) (CommitMetadata, error) {
 		if err != nil {
 			return m, err
 		}
+		if ms > uint64(math.MaxInt64/int64(time.Millisecond)) {
+			return m, fmt.Errorf("commit interval of %d ms out of range", ms)
+		}
 		m.Interval = time.Duration(ms) * time.Millisecond
+	}
+	if len(b) != 0 {
+		return m, fmt.Errorf("%d bytes after the last field", len(b))
 	}
 	return m, nil
 }
