@@ -321,3 +321,16 @@ func FuzzVersionedValue(f *testing.F) {
 		}
 	})
 }
+
+// Corrupt foreign-key responses and versioned values the decoders once
+// accepted are refused.
+func TestCorruptTopologyBytesRefused(t *testing.T) {
+	if r, err := decodeResponse([]byte{fkWireVersion, 0, 0, 'x'}); err == nil {
+		t.Errorf("response without a value but with bytes after it accepted as %+v", r)
+	}
+	for _, b := range [][]byte{{}, {0, 1}, {2, 'v'}} {
+		if _, _, err := decodeVersionValue(b); err == nil {
+			t.Errorf("versioned value % x accepted", b)
+		}
+	}
+}
