@@ -36,7 +36,12 @@ const MaxCommitMetadataBytes = 4096
 //	         with flagOwner: varint owner, varint commit time (Unix ms),
 //	         uvarint commit interval (ms)
 //
-// where a store's index is its place in the sub-topology's Stores. That is
+// and nothing after. A reader refuses unknown flags and bytes after the
+// last field as corruption, so a new field needs a new prefix ("eddy/3;"),
+// which older readers take as metadata that is not theirs (positions
+// unknown: restore to the changelogs' ends), never as version 2.
+//
+// A store's index is its place in the sub-topology's Stores. That is
 // about 6 to 14 bytes a store whatever its name. When even that does not fit
 // one partition's metadata, it is cut into parts spread over the task's
 // input partitions (each has its own MaxCommitMetadataBytes), each part
