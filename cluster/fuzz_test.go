@@ -11,7 +11,9 @@ import (
 // Fuzz targets for what nodes read from each other: the messages sent to
 // the coordinator, the gossiped node metadata and the decision log's
 // records. Each decodes arbitrary bytes without panicking, and what it
-// accepts encodes to bytes that decode to the same value. The seeds run
+// accepts encodes to bytes that decode to the same value. Not to the same
+// bytes: a varint has longer forms (0xee 0x00 for 0x6e) that read as the
+// same number (testdata/fuzz keeps two such inputs). The seeds run
 // with every `go test`; `make fuzz` explores further (docs/fuzzing.md).
 
 func FuzzNodeMessage(f *testing.F) {
@@ -78,9 +80,6 @@ func FuzzNodeMeta(f *testing.F) {
 			}
 			t.Fatalf("% x decoded to %+v, which does not encode: %v", b, m, err)
 		}
-		if b[0] == metaVersion && string(out) != string(b) {
-			t.Fatalf("% x came back as % x", b, out)
-		}
 		m2, err := decodeMeta(out)
 		if err != nil || !m2.Started.Equal(m.Started) {
 			t.Fatalf("%+v came back as %+v, %v", m, m2, err)
@@ -124,8 +123,9 @@ func FuzzLogRecord(f *testing.F) {
 			}
 		case r.released != nil:
 			out := encodeReleased(*r.released)
-			if string(out) != string(value) {
-				t.Fatalf("% x decoded to %+v, which encodes as % x", value, *r.released, out)
+			rel, err := decodeReleased(out)
+			if err != nil || rel != *r.released {
+				t.Fatalf("% x decoded to %+v, came back as %+v, %v", value, *r.released, rel, err)
 			}
 		}
 	})
