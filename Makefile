@@ -18,7 +18,7 @@ TEST_TIMEOUT ?= 25m
 # apt-get needs root; use sudo only when we are not root already.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: deps rocksdb chromium kafka-jars build demo cluster-demo test test-short kafka-up kafka-down kafka-status bench bench-quick bench-cluster bench-query
+.PHONY: deps rocksdb chromium kafka-jars build demo cluster-demo test test-short fuzz kafka-up kafka-down kafka-status bench bench-quick bench-cluster bench-query
 
 ## deps: system packages (RocksDB for the state stores, Chromium for the status
 ## page's browser test) and the Kafka broker jars
@@ -74,6 +74,24 @@ test: deps
 ## test-short: unit tests only; tests that need a real broker skip themselves
 test-short: rocksdb
 	env -u EDDY_KAFKA_BROKERS $(GO) test -race -short -count=1 ./...
+
+## fuzz: run every fuzz target for FUZZTIME each (docs/fuzzing.md), one at
+## a time (go test -fuzz takes one target per run). Their seed corpora
+## already run as plain tests in make test.
+FUZZTIME ?= 30s
+FUZZPARALLEL ?= 2
+FUZZ_TARGETS := \
+	./topology:FuzzScalarSerdes ./topology:FuzzJSONSerde ./topology:FuzzWindowedSerdes \
+	./topology:FuzzChangeSerde ./topology:FuzzStoreKeys ./topology:FuzzForeignKeyWire \
+	./topology:FuzzVersionedValue ./state:FuzzCheckpoint ./partition:FuzzCommitMetadata \
+	./cluster:FuzzNodeMessage ./cluster:FuzzNodeMeta ./cluster:FuzzLogRecord \
+	.:FuzzServeQuery .:FuzzHTTPGatewayParams
+fuzz: rocksdb
+	@for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "$(GO) test -run '^$$' -fuzz '^$$name\$$' -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) $$pkg"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) $$pkg; \
+	done
 
 ## kafka-up / kafka-down / kafka-status: a broker for working by hand
 kafka-up:

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -149,8 +150,12 @@ func decodeDecision(v []byte) (Decision, error) {
 				lists[i] = append(lists[i], r.task())
 			}
 		}
+		if _, dup := d.Nodes[id]; dup && r.err == nil {
+			r.err = fmt.Errorf("node %q listed twice", id)
+		}
 		d.Nodes[id] = NodeAssignment{Active: lists[0], Standby: lists[1], Warmup: lists[2]}
 	}
+	r.end()
 	if r.err != nil {
 		return Decision{}, fmt.Errorf("decode assignment record: %w", r.err)
 	}
@@ -173,6 +178,7 @@ func decodeReleased(v []byte) (Released, error) {
 	}
 	rel := Released{Epoch: r.varint(), Node: NodeID(r.string())}
 	rel.Task = r.task()
+	r.end()
 	if r.err != nil {
 		return Released{}, fmt.Errorf("decode released record: %w", r.err)
 	}
@@ -281,8 +287,24 @@ func (r *decoder) string() string {
 	return s
 }
 
+// task reads a task id, refusing a sub-topology or partition number out of
+// the range appendTask writes (an int32 partition, a sub-topology that
+// fits an int32 too), rather than wrapping it to another task.
 func (r *decoder) task() topology.TaskID {
-	return topology.TaskID{Subtopology: int(r.uvarint()), Partition: int32(r.varint())}
+	sub, p := r.uvarint(), r.varint()
+	if sub > math.MaxInt32 || p < math.MinInt32 || p > math.MaxInt32 {
+		r.fail("task id")
+		return topology.TaskID{}
+	}
+	return topology.TaskID{Subtopology: int(sub), Partition: int32(p)}
+}
+
+// end fails when bytes are left after the last field: a record of this
+// version has nothing after it, so they can only be corruption.
+func (r *decoder) end() {
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%d bytes after the last field", len(r.b))
+	}
 }
 
 // sameNodes says whether a and b place every task alike, whatever their

@@ -102,6 +102,9 @@ func decodeMeta(b []byte) (NodeMeta, error) {
 	if version < 1 {
 		return m, fmt.Errorf("node metadata: version %d unknown (this build reads 1 and later)", version)
 	}
+	if version == metaVersion && b[2]&^3 != 0 {
+		return m, fmt.Errorf("node metadata: unknown flags %#x in version 1", b[2])
+	}
 	m.Protocol = b[1]
 	m.Draining = b[2]&1 != 0
 	m.Leaving = b[2]&2 != 0

@@ -66,6 +66,9 @@ func decodeNodeMessage(b []byte) (nodeMessage, error) {
 		m.lags = make(map[topology.TaskID]int64, n)
 		for i := 0; i < n && r.err == nil; i++ {
 			t := r.task()
+			if _, dup := m.lags[t]; dup && r.err == nil {
+				r.err = fmt.Errorf("task %s listed twice", t)
+			}
 			m.lags[t] = r.varint()
 		}
 	case msgKindRelease:
@@ -76,6 +79,7 @@ func decodeNodeMessage(b []byte) (nodeMessage, error) {
 	default:
 		return nodeMessage{}, fmt.Errorf("unknown message kind %d", m.kind)
 	}
+	r.end()
 	if r.err != nil {
 		return nodeMessage{}, r.err
 	}

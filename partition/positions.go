@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"hash/fnv"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -35,7 +36,12 @@ const MaxCommitMetadataBytes = 4096
 //	         with flagOwner: varint owner, varint commit time (Unix ms),
 //	         uvarint commit interval (ms)
 //
-// where a store's index is its place in the sub-topology's Stores. That is
+// and nothing after. A reader refuses unknown flags and bytes after the
+// last field as corruption, so a new field needs a new prefix ("eddy/3;"),
+// which older readers take as metadata that is not theirs (positions
+// unknown: restore to the changelogs' ends), never as version 2.
+//
+// A store's index is its place in the sub-topology's Stores. That is
 // about 6 to 14 bytes a store whatever its name. When even that does not fit
 // one partition's metadata, it is cut into parts spread over the task's
 // input partitions (each has its own MaxCommitMetadataBytes), each part
@@ -307,6 +313,9 @@ func decodeV2(body string) (CommitMetadata, error) {
 	if err != nil {
 		return m, err
 	}
+	if flags&^(flagPositionsOmitted|flagOwner|flagReleased) != 0 {
+		return m, fmt.Errorf("unknown flags %#x", flags)
+	}
 	st, n := binary.Varint(b)
 	if n <= 0 {
 		return m, errShortMetadata
@@ -335,8 +344,14 @@ func decodeV2(body string) (CommitMetadata, error) {
 		if err != nil {
 			return m, err
 		}
+		if i > math.MaxInt32 || o > math.MaxInt64 {
+			return m, fmt.Errorf("store %d position %d out of range", i, o)
+		}
 		if m.StorePositions == nil {
 			m.StorePositions = map[int]int64{}
+		}
+		if _, dup := m.StorePositions[int(i)]; dup {
+			return m, fmt.Errorf("store %d listed twice", i)
 		}
 		m.StorePositions[int(i)] = int64(o)
 	}
@@ -355,7 +370,13 @@ func decodeV2(body string) (CommitMetadata, error) {
 		if err != nil {
 			return m, err
 		}
+		if ms > uint64(math.MaxInt64/int64(time.Millisecond)) {
+			return m, fmt.Errorf("commit interval of %d ms out of range", ms)
+		}
 		m.Interval = time.Duration(ms) * time.Millisecond
+	}
+	if len(b) != 0 {
+		return m, fmt.Errorf("%d bytes after the last field", len(b))
 	}
 	return m, nil
 }

@@ -112,7 +112,7 @@ func (c *Checkpoint) parse(data []byte) error {
 		case 3:
 			p, errP := strconv.ParseInt(f[1], 10, 32)
 			o, errO := strconv.ParseInt(f[2], 10, 64)
-			if f[0] == "" || errP != nil || errO != nil || p < 0 || o < 0 {
+			if !validCheckpointTopic(f[0]) || errP != nil || errO != nil || p < 0 || o < 0 {
 				return corrupt("bad offset entry %q", text)
 			}
 			tp := TopicPartition{Topic: f[0], Partition: int32(p)}
@@ -133,12 +133,20 @@ func (c *Checkpoint) parse(data []byte) error {
 	return nil
 }
 
+// validCheckpointTopic says whether a topic name can be written to a
+// checkpoint file and read back: not empty, and no white space (a field
+// separator; the reader splits lines and fields, so a tab or a carriage
+// return would not come back as written).
+func validCheckpointTopic(t string) bool {
+	return t != "" && !strings.ContainsFunc(t, unicode.IsSpace)
+}
+
 // encode renders c in the file format, sorted so equal checkpoints give
 // equal bytes.
 func (c *Checkpoint) encode() ([]byte, error) {
 	tps := make([]TopicPartition, 0, len(c.Offsets))
 	for tp, o := range c.Offsets {
-		if tp.Topic == "" || strings.ContainsFunc(tp.Topic, unicode.IsSpace) {
+		if !validCheckpointTopic(tp.Topic) {
 			return nil, fmt.Errorf("invalid topic name %q", tp.Topic)
 		}
 		if tp.Partition < 0 || o < 0 {

@@ -113,6 +113,9 @@ func decodeResponse(b []byte) (response, error) {
 		return r, errors.New("foreign-key join: truncated response")
 	}
 	r.hash, r.hasValue, r.value = hash, rest[0] == 1, rest[1:]
+	if !r.hasValue && len(r.value) != 0 {
+		return response{}, fmt.Errorf("foreign-key join: response without a value has %d bytes after its end", len(r.value))
+	}
 	return r, nil
 }
 

@@ -130,7 +130,7 @@ func (s *VersionedKeyValueStore[K, V]) Put(k K, v V, ts int64) (validTo int64, o
 	if err != nil {
 		return 0, false, fmt.Errorf("store %s: serialize value: %w", s.Store.Name(), err)
 	}
-	return s.put(kb, append([]byte{1}, vb...), ts)
+	return s.put(kb, encodeVersionValue(vb), ts)
 }
 
 // Delete writes a null for k at time ts and returns the version it ended:
@@ -164,6 +164,22 @@ func (s *VersionedKeyValueStore[K, V]) PutNull(k K, ts int64) (validTo int64, ok
 
 var nullVersion = []byte{0}
 
+// encodeVersionValue lays out a version's value: [1][value bytes].
+func encodeVersionValue(v []byte) []byte { return append([]byte{1}, v...) }
+
+// decodeVersionValue takes apart a stored version's value: the value's own
+// bytes (aliasing b) of [1][value], or isNull for nullVersion. Anything
+// else (empty, another tag, bytes after a null's tag) is corrupt.
+func decodeVersionValue(b []byte) (value []byte, isNull bool, err error) {
+	switch {
+	case len(b) == 1 && b[0] == 0:
+		return nil, true, nil
+	case len(b) >= 1 && b[0] == 1:
+		return b[1:], false, nil
+	}
+	return nil, false, fmt.Errorf("corrupt versioned store value of %d bytes: neither [1][value] nor a null [0]", len(b))
+}
+
 // Get returns the latest version of k; found is false when k has none (or
 // its latest record is a null).
 func (s *VersionedKeyValueStore[K, V]) Get(k K) (VersionedRecord[V], bool, error) {
@@ -181,13 +197,20 @@ func (s *VersionedKeyValueStore[K, V]) GetAsOf(k K, ts int64) (VersionedRecord[V
 		return zero, false, err
 	}
 	e, found, err := s.versionAt(kb, ts)
-	if err != nil || !found || e.null() {
+	if err != nil || !found {
 		return zero, false, err
+	}
+	vb, isNull, err := decodeVersionValue(e.value)
+	if err != nil {
+		return zero, false, fmt.Errorf("store %s: %w", s.Store.Name(), err)
+	}
+	if isNull {
+		return zero, false, nil
 	}
 	if e.to != math.MaxInt64 && s.tooOld(ts) {
 		return zero, false, nil
 	}
-	v, err := s.ValueSerde.Deserialize(s.topic, e.value[1:])
+	v, err := s.ValueSerde.Deserialize(s.topic, vb)
 	if err != nil {
 		return zero, false, fmt.Errorf("store %s: deserialize value: %w", s.Store.Name(), err)
 	}
@@ -207,8 +230,6 @@ type version struct {
 	from, to int64
 	value    []byte // [1][bytes] or [0]
 }
-
-func (v version) null() bool { return len(v.value) == 0 || v.value[0] == 0 }
 
 // versionKeyEnd is past every versioned key of kb.
 func versionKeyEnd(kb []byte) []byte {
