@@ -13,7 +13,7 @@ export GOFLAGS ?= -buildvcs=false
 KAFKA := scripts/kafka.sh
 export EDDY_KAFKA_PORT ?= 19092
 KAFKA_BROKERS := 127.0.0.1:$(EDDY_KAFKA_PORT)
-TEST_TIMEOUT ?= 25m
+TEST_TIMEOUT ?= 40m
 
 # apt-get needs root; use sudo only when we are not root already.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)

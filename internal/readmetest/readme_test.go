@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,8 +38,10 @@ func (c command) skipped() string {
 		return "starts a server that runs until killed, on a fixed port (8080)"
 	case c.pkg == "./examples/06-cluster":
 		return "starts a Kafka broker of its own (Java) and three nodes for minutes (make cluster-demo)"
-	case c.pkg == "./cmd/eddy" && len(c.args) > 0 && (c.args[0] == "query" || c.args[0] == "dev"):
-		return "talks to the gateway of a running App, or is a broker that runs until interrupted"
+	case c.pkg == "./cmd/eddy" && len(c.args) > 0 && c.args[0] == "dev":
+		return "is a broker that runs until interrupted"
+	case c.pkg == "./cmd/eddy" && slices.Contains(c.args, "-addr"):
+		return "talks to the HTTP server of a running App (the one started in the background above)"
 	case strings.Contains(c.text, realKafka) && !strings.Contains(os.Getenv(kafkatest.EnvBrokers), realKafka):
 		// Run as written, so only when the Kafka the tests are given is
 		// the one the README names (EDDY_KAFKA_PORT may move it).
