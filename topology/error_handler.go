@@ -32,7 +32,8 @@ func (a ErrorAction) String() string {
 type ErrorHandler struct {
 	Action ErrorAction
 	// DeadLetterTopic receives the failed records when Action (or what Func
-	// returns) is ActionDeadLetter. It is created with the internal topics.
+	// returns) is ActionDeadLetter. It must exist (the App checks it at
+	// Start, with the other external topics).
 	DeadLetterTopic string
 	// Func, when set, decides for each failed record: ActionFail,
 	// ActionContinue, or ActionDeadLetter (to DeadLetterTopic). Action must
