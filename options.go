@@ -225,6 +225,19 @@ func DeadLetter(topic string) ErrorHandler {
 	return partition.ErrorHandler{Action: partition.ActionDeadLetter, DeadLetterTopic: topic}
 }
 
+// ErrorContext is what a handler function learns of a failed record.
+type ErrorContext = topology.ErrorContext
+
+// DecideErrors is a handler whose fn decides for each failed record:
+// FailOnError's ActionFail, ActionContinue, or ActionDeadLetter to
+// deadLetterTopic (may be "" when fn never chooses it). fn runs on a
+// producer's goroutine for production errors: it must be safe for
+// concurrent use. A panic in fn, or a dead-letter choice without a topic,
+// fails the record.
+func DecideErrors(deadLetterTopic string, fn func(ErrorContext) topology.ErrorAction) ErrorHandler {
+	return partition.ErrorHandler{Func: fn, DeadLetterTopic: deadLetterTopic}
+}
+
 // WithDeserializationErrorHandler chooses what happens to input records whose
 // key or value cannot be deserialized. Default: FailOnError.
 func WithDeserializationErrorHandler(h ErrorHandler) Option {

@@ -305,10 +305,19 @@ func (g *GlobalTask) Record() topology.RecordMeta { return g.cur }
 func (g *GlobalTask) StreamTime() int64 { return g.streamTime }
 
 // DeserializationFailed implements topology.TaskContext: fail, or skip the
-// record with a warning (the global task has no dead-letter producer).
+// record with a warning (the global task has no dead-letter producer, so
+// a dead-letter choice skips too).
 func (g *GlobalTask) DeserializationFailed(rec *topology.RawRecord, cause error) error {
 	where := fmt.Sprintf("%s-%d@%d", rec.Topic, rec.Partition, rec.Offset)
-	if g.cfg.OnDeserializationError.Action == ActionFail {
+	action, herr := g.cfg.OnDeserializationError.Decide(topology.ErrorContext{
+		Kind: topology.DeserializationError, TaskID: "global",
+		Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Timestamp: rec.Timestamp,
+		Headers: rec.Headers, Key: rec.Key, Value: rec.Value, Err: cause,
+	})
+	if herr != nil {
+		return fmt.Errorf("deserialization %s: %w (%v)", where, cause, herr)
+	}
+	if action == ActionFail {
 		return fmt.Errorf("deserialization %s: %w (choose another deserialization error handler to skip such records)", where, cause)
 	}
 	g.skipped++

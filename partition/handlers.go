@@ -30,20 +30,33 @@ func (t *Task) deadLetterHeaders(rec *topology.RawRecord, cause error) []topolog
 	)
 }
 
+// errorContext is the handler's view of a failed input record.
+func (t *Task) errorContext(kind topology.ErrorKind, rec *topology.RawRecord, cause error) topology.ErrorContext {
+	return topology.ErrorContext{
+		Kind: kind, TaskID: t.cfg.ID.String(), Processor: topology.FailedProcessor(cause),
+		Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset, Timestamp: rec.Timestamp,
+		Headers: rec.Headers, Key: rec.Key, Value: rec.Value, Err: cause,
+	}
+}
+
 // applyHandler carries out a handler's choice for a failed input record:
 // nil to go on (skipped, maybe dead-lettered), or the error that fails the
 // task.
-func (t *Task) applyHandler(h ErrorHandler, kind string, rec *topology.RawRecord, cause error) error {
+func (t *Task) applyHandler(h ErrorHandler, kind topology.ErrorKind, rec *topology.RawRecord, cause error) error {
 	where := fmt.Sprintf("%s-%d@%d", rec.Topic, rec.Partition, rec.Offset)
-	switch h.Action {
+	action, herr := h.Decide(t.errorContext(kind, rec, cause))
+	if herr != nil {
+		return &handledError{fmt.Errorf("%s %s: %w (%v)", kind, where, cause, herr)}
+	}
+	switch action {
 	case ActionContinue:
 		t.skipped.Add(1)
-		t.skips.add(kind)
-		t.log.Warn("skipping record: "+kind+" failed", "record", where, "error", cause)
+		t.skips.add(kind.String())
+		t.log.Warn("skipping record: "+kind.String()+" failed", "record", where, "error", cause)
 		return nil
 	case ActionDeadLetter:
 		t.skipped.Add(1)
-		t.skips.add(kind)
+		t.skips.add(kind.String())
 		if err := t.collector.Send(h.DeadLetterTopic, rec.Key, rec.Value, rec.Timestamp, t.deadLetterHeaders(rec, cause)); err != nil {
 			return &handledError{fmt.Errorf("dead-letter %s: %w", where, err)}
 		}
@@ -55,7 +68,7 @@ func (t *Task) applyHandler(h ErrorHandler, kind string, rec *topology.RawRecord
 // deserializationFailed applies the user's deserialization error handler
 // (for ProcessorContext.DeserializationFailed and invalid timestamps).
 func (t *Task) deserializationFailed(rec *topology.RawRecord, cause error) error {
-	return t.applyHandler(t.cfg.OnDeserializationError, "deserialization", rec, cause)
+	return t.applyHandler(t.cfg.OnDeserializationError, topology.DeserializationError, rec, cause)
 }
 
 // processGuarded runs a record through the processors, turning a panic in
@@ -84,13 +97,44 @@ func panicError(p any) error {
 // the task restart, fencing, a handler's own decision, a failed send — pass
 // through unchanged.
 func (t *Task) processingFailed(raw *topology.RawRecord, err error) error {
+	if passesHandlers(err) {
+		return err
+	}
+	return t.applyHandler(t.cfg.OnProcessingError, topology.ProcessingError, raw, err)
+}
+
+// passesHandlers reports an error no handler may decide on: Kafka I/O that
+// makes the task restart, fencing, a handler's own decision, a failed send.
+func passesHandlers(err error) bool {
 	var rec *RecoverableError
 	var handled *handledError
 	var prod *ProductionError
-	if errors.As(err, &rec) || errors.As(err, &handled) || errors.As(err, &prod) || errors.Is(err, ErrFenced) {
+	return errors.As(err, &rec) || errors.As(err, &handled) || errors.As(err, &prod) || errors.Is(err, ErrFenced)
+}
+
+// punctuationFailed applies the processing error handler to a punctuator's
+// error, as Kafka Streams does since KIP-1033: the context names the
+// processor that scheduled it and has no input record (topic "", partition
+// and offset -1, the punctuation time as timestamp). Dead-lettering has no
+// record to send, so it skips the punctuation like ActionContinue.
+func (t *Task) punctuationFailed(ts int64, err error) error {
+	if passesHandlers(err) {
 		return err
 	}
-	return t.applyHandler(t.cfg.OnProcessingError, "processing", raw, err)
+	proc := topology.FailedProcessor(err)
+	action, herr := t.cfg.OnProcessingError.Decide(topology.ErrorContext{
+		Kind: topology.ProcessingError, TaskID: t.cfg.ID.String(), Processor: proc,
+		Partition: -1, Offset: -1, Timestamp: ts, Err: err,
+	})
+	if herr != nil {
+		return &handledError{fmt.Errorf("%w (%v)", err, herr)}
+	}
+	if action == ActionFail {
+		return &handledError{fmt.Errorf("%w (choose another processing error handler to go on after such errors)", err)}
+	}
+	t.skips.add(topology.ProcessingError.String())
+	t.log.Warn("punctuation failed, going on", "processor", proc, "time", ts, "error", err)
+	return nil
 }
 
 // ProductionError is a send Kafka refused for good, which the production
@@ -119,11 +163,22 @@ func (t *Task) productionFailed(r *kgo.Record, err error, changelog bool) error 
 		return &ProductionError{Err: fmt.Errorf("changelog write refused, task %s fails: %w (a store's changelog records are never skipped, whatever the production error handler: the store and its changelog would diverge; the handler applies to output records only)", t.cfg.ID, err)}
 	}
 	h := t.cfg.OnProductionError
-	if h.Action == ActionFail || t.cfg.ExactlyOnce && !errors.Is(err, kerr.MessageTooLarge) {
+	if h.Func == nil && h.Action == ActionFail || t.cfg.ExactlyOnce && !errors.Is(err, kerr.MessageTooLarge) {
+		return &ProductionError{Err: err}
+	}
+	action, herr := h.Decide(topology.ErrorContext{
+		Kind: topology.ProductionError, TaskID: t.cfg.ID.String(),
+		Topic: r.Topic, Partition: r.Partition, Offset: -1, Timestamp: r.Timestamp.UnixMilli(),
+		Headers: headersOf(r.Headers), Key: r.Key, Value: r.Value, Err: err,
+	})
+	if herr != nil {
+		return &ProductionError{Err: fmt.Errorf("%w (%v)", err, herr)}
+	}
+	if action == ActionFail {
 		return &ProductionError{Err: err}
 	}
 	where := fmt.Sprintf("a record for %s-%d", r.Topic, r.Partition)
-	if h.Action == ActionContinue {
+	if action == ActionContinue {
 		t.log.Warn("dropping record Kafka refused", "record", where, "error", err)
 		return nil
 	}

@@ -123,3 +123,39 @@ func TestRefusedChangelogRecordFailsTheTask(t *testing.T) {
 		})
 	}
 }
+
+// A production handler function (Kafka Streams' ProductionExceptionHandler)
+// sees the refused output record and decides per record; here it skips one
+// and dead-letters the other.
+func TestRefusedOutputRecordHandlerFunc(t *testing.T) {
+	var seen []topology.ErrorContext
+	h := partition.ErrorHandler{DeadLetterTopic: "dlq", Func: func(ec topology.ErrorContext) topology.ErrorAction {
+		seen = append(seen, ec)
+		if len(seen) == 1 {
+			return topology.ActionContinue
+		}
+		return topology.ActionDeadLetter
+	}}
+	b, _, err := runRefusing(t, h, "out")
+	if err != nil {
+		t.Fatalf("commit after handled output records: %v", err)
+	}
+	if len(seen) != 2 {
+		t.Fatalf("handler called %d times, want 2", len(seen))
+	}
+	ec := seen[0]
+	if ec.Kind != topology.ProductionError || ec.Topic != "out" || ec.Partition != 0 || ec.Offset != -1 ||
+		string(ec.Key) != "a" || ec.Value == nil || !errors.Is(ec.Err, kerr.MessageTooLarge) || ec.TaskID != "0_0" {
+		t.Fatalf("context %+v", ec)
+	}
+	if n := len(b.logs[state.TopicPartition{Topic: "dlq"}]); n != 1 {
+		t.Fatalf("%d records dead-lettered, want 1", n)
+	}
+
+	// A function that chooses fail fails the task.
+	_, _, err = runRefusing(t, partition.ErrorHandler{Func: func(topology.ErrorContext) topology.ErrorAction { return topology.ActionFail }}, "out")
+	var perr *partition.ProductionError
+	if !errors.As(err, &perr) {
+		t.Fatalf("handler chose fail: %v", err)
+	}
+}

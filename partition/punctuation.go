@@ -164,7 +164,7 @@ func (t *Task) HasWallClockPunctuation() bool { return t.punct.hasWall.Load() }
 
 // PunctuateWallClock runs the wall-clock punctuators due at now. It does
 // nothing unless the task is running. An error (a punctuator's, or a panic
-// in one) fails the task.
+// in one) the processing error handler does not skip fails the task.
 func (t *Task) PunctuateWallClock(now time.Time) error {
 	if t.state != StateRunning {
 		return nil
@@ -196,6 +196,9 @@ func (t *Task) punctuate(typ topology.PunctuationType, s *punctuationSchedule, t
 		t.punctuateLatency.Observe(time.Since(began))
 		if p := recover(); p != nil {
 			err = panicError(p)
+		}
+		if err != nil {
+			err = t.punctuationFailed(ts, err) // handlers.go
 		}
 		if err != nil {
 			err = fmt.Errorf("task %s: %s punctuation at %d: %w", t.cfg.ID, typ, ts, err)

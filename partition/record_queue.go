@@ -105,14 +105,19 @@ func (q *recordQueue) pop() (*kgo.Record, int64, error) {
 
 // rawRecord is r as the processors see it, with timestamp ts.
 func rawRecord(tp state.TopicPartition, r *kgo.Record, ts int64) topology.RawRecord {
-	raw := topology.RawRecord{Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: ts}
-	if len(r.Headers) > 0 {
-		raw.Headers = make([]topology.Header, len(r.Headers))
-		for i, h := range r.Headers {
-			raw.Headers[i] = topology.Header{Key: h.Key, Value: h.Value}
-		}
+	return topology.RawRecord{Topic: tp.Topic, Partition: tp.Partition, Offset: r.Offset, Key: r.Key, Value: r.Value, Timestamp: ts, Headers: headersOf(r.Headers)}
+}
+
+// headersOf converts a Kafka record's headers (nil for none).
+func headersOf(hs []kgo.RecordHeader) []topology.Header {
+	if len(hs) == 0 {
+		return nil
 	}
-	return raw
+	out := make([]topology.Header, len(hs))
+	for i, h := range hs {
+		out[i] = topology.Header{Key: h.Key, Value: h.Value}
+	}
+	return out
 }
 
 // partitionGroup chooses which buffered record a task processes next: the

@@ -33,6 +33,8 @@ import (
 //	dropped REASON N                the driver counted N drops for REASON
 //
 // Outputs are compared in order; after the script no output may be left.
+// A line the parser does not know, or an argument it cannot read, fails
+// the script (TestWindowScriptTyposFail).
 // Drop counts add up over restarts.
 
 type windowScript struct {
@@ -53,64 +55,181 @@ func TestWindowScripts(t *testing.T) {
 	}
 }
 
-func runWindowScript(t *testing.T, path string) {
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	var lines [][]string
-	var lineNos []int
-	sc := bufio.NewScanner(fh)
-	for n := 1; sc.Scan(); n++ {
+// windowStep is one parsed line of a script's body.
+type windowStep struct {
+	line    int
+	op      string
+	key     string
+	ts, n   int64  // pipe: timestamp and value; dropped: count
+	want    string // out: "KEY START END VALUE|null"
+	reason  string // dropped
+	restart []streamtest.RestartOption
+}
+
+// parseWindowScript reads a script. A line it cannot parse — an unknown
+// directive or option, a missing, extra or malformed argument — is an
+// error naming the line, so that a typo fails the test rather than assert
+// nothing.
+func parseWindowScript(text string) (windowScript, []windowStep, error) {
+	ws := windowScript{agg: "count"}
+	var steps []windowStep
+	sc := bufio.NewScanner(strings.NewReader(text))
+	body := false
+	for ln := 1; sc.Scan(); ln++ {
 		l := strings.TrimSpace(sc.Text())
 		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}
-		lines = append(lines, strings.Fields(l))
-		lineNos = append(lineNos, n)
-	}
-	var ws windowScript
-	ws.agg = "count"
-	i := 0
-	for ; i < len(lines); i++ {
-		f := lines[i]
-		switch f[0] {
-		case "windows":
-			ws.kind = f[1]
-			for _, a := range f[2:] {
+		f := strings.Fields(l)
+		fail := func(format string, args ...any) (windowScript, []windowStep, error) {
+			return ws, nil, fmt.Errorf("line %d %q: %s", ln, l, fmt.Sprintf(format, args...))
+		}
+		args := func(min, max int) bool { return len(f)-1 >= min && len(f)-1 <= max }
+		durations := func(fs []string) ([]time.Duration, error) {
+			var ds []time.Duration
+			for _, a := range fs {
 				d, err := time.ParseDuration(a)
 				if err != nil {
-					t.Fatalf("line %d: %v", lineNos[i], err)
+					return nil, err
 				}
-				ws.durations = append(ws.durations, d)
+				ds = append(ds, d)
 			}
-			continue
-		case "agg":
-			ws.agg = f[1]
-			continue
-		case "emit":
-			ws.final = f[1] == "final"
-			continue
-		case "suppress":
-			var sp topology.Suppressed
-			if f[1] == "closes" {
-				sp = topology.UntilWindowCloses(topology.BufferConfig{})
-			} else {
-				d, err := time.ParseDuration(f[2])
-				if err != nil {
-					t.Fatalf("line %d: %v", lineNos[i], err)
-				}
-				var bc topology.BufferConfig
-				if len(f) > 3 {
-					bc.MaxRecords, _ = strconv.Atoi(f[3])
-				}
-				sp = topology.UntilTimeLimit(d, bc)
-			}
-			ws.suppress = &sp
-			continue
+			return ds, nil
 		}
-		break
+		if !body {
+			switch f[0] {
+			case "windows":
+				want := map[string]int{"tumbling": 2, "hopping": 3, "sliding": 2, "session": 2}
+				if len(f) < 2 {
+					return fail("windows needs a kind")
+				}
+				n, ok := want[f[1]]
+				if !ok {
+					return fail("unknown windows %q (tumbling, hopping, sliding, session)", f[1])
+				}
+				if len(f)-2 != n {
+					return fail("%s windows take %d durations, got %d", f[1], n, len(f)-2)
+				}
+				ds, err := durations(f[2:])
+				if err != nil {
+					return fail("%v", err)
+				}
+				ws.kind, ws.durations = f[1], ds
+				continue
+			case "agg":
+				if !args(1, 1) || f[1] != "count" && f[1] != "sum" {
+					return fail("want agg count | sum")
+				}
+				ws.agg = f[1]
+				continue
+			case "emit":
+				if !args(1, 1) || f[1] != "updates" && f[1] != "final" {
+					return fail("want emit updates | final")
+				}
+				ws.final = f[1] == "final"
+				continue
+			case "suppress":
+				var sp topology.Suppressed
+				switch {
+				case args(1, 1) && f[1] == "closes":
+					sp = topology.UntilWindowCloses(topology.BufferConfig{})
+				case args(2, 3) && f[1] == "limit":
+					ds, err := durations(f[2:3])
+					if err != nil {
+						return fail("%v", err)
+					}
+					var bc topology.BufferConfig
+					if len(f) > 3 {
+						if bc.MaxRecords, err = strconv.Atoi(f[3]); err != nil {
+							return fail("%v", err)
+						}
+					}
+					sp = topology.UntilTimeLimit(ds[0], bc)
+				default:
+					return fail("want suppress closes | limit DUR [N]")
+				}
+				ws.suppress = &sp
+				continue
+			}
+			if ws.kind == "" {
+				return fail("the script must begin with a windows line")
+			}
+			body = true
+		}
+		st := windowStep{line: ln, op: f[0]}
+		var err error
+		switch f[0] {
+		case "pipe":
+			if !args(2, 3) {
+				return fail("want pipe KEY TS [VALUE]")
+			}
+			st.key, st.n = f[1], 1
+			if st.ts, err = strconv.ParseInt(f[2], 10, 64); err != nil {
+				return fail("%v", err)
+			}
+			if len(f) > 3 {
+				if st.n, err = strconv.ParseInt(f[3], 10, 64); err != nil {
+					return fail("%v", err)
+				}
+			}
+		case "out":
+			if !args(4, 4) {
+				return fail("want out KEY START END VALUE|null")
+			}
+			for _, a := range f[2:4] {
+				if _, err := strconv.ParseInt(a, 10, 64); err != nil {
+					return fail("%v", err)
+				}
+			}
+			if _, err := strconv.ParseInt(f[4], 10, 64); err != nil && f[4] != "null" {
+				return fail("value %q: want a number or null", f[4])
+			}
+			st.want = strings.Join(f[1:], " ")
+		case "commit":
+			if !args(0, 0) {
+				return fail("commit takes no arguments")
+			}
+		case "restart":
+			for _, o := range f[1:] {
+				switch o {
+				case "unclean":
+					st.restart = append(st.restart, streamtest.Unclean())
+				case "wipe":
+					st.restart = append(st.restart, streamtest.WipeState())
+				default:
+					return fail("unknown restart option %q (unclean, wipe)", o)
+				}
+			}
+		case "dropped":
+			if !args(2, 2) {
+				return fail("want dropped REASON N")
+			}
+			st.reason = f[1]
+			if st.n, err = strconv.ParseInt(f[2], 10, 64); err != nil {
+				return fail("%v", err)
+			}
+		default:
+			return fail("unknown directive %q", f[0])
+		}
+		steps = append(steps, st)
+	}
+	if err := sc.Err(); err != nil {
+		return ws, nil, err
+	}
+	if ws.kind == "" {
+		return ws, nil, fmt.Errorf("no windows line")
+	}
+	return ws, steps, nil
+}
+
+func runWindowScript(t *testing.T, path string) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, steps, err := parseWindowScript(string(text))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
 	topo, outSerde := windowTopology(t, ws)
 	d, err := streamtest.New(topo, streamtest.WithPartitions(1))
@@ -120,64 +239,42 @@ func runWindowScript(t *testing.T, path string) {
 	defer d.Close()
 	in := streamtest.CreateInputTopic(d, "in", topology.String(), topology.Int64())
 	out := streamtest.CreateOutputTopic(d, "out", outSerde, topology.Int64())
-	for ; i < len(lines); i++ {
-		f, ln := lines[i], lineNos[i]
-		switch f[0] {
+	for _, st := range steps {
+		ln := st.line
+		switch st.op {
 		case "pipe":
-			ts, err := strconv.ParseInt(f[2], 10, 64)
-			if err != nil {
-				t.Fatalf("line %d: %v", ln, err)
-			}
-			v := int64(1)
-			if len(f) > 3 {
-				if v, err = strconv.ParseInt(f[3], 10, 64); err != nil {
-					t.Fatalf("line %d: %v", ln, err)
-				}
-			}
-			if err := in.PipeAt(f[1], v, ts); err != nil {
+			if err := in.PipeAt(st.key, st.n, st.ts); err != nil {
 				t.Fatalf("line %d: %v", ln, err)
 			}
 		case "out":
 			if out.IsEmpty() {
-				t.Fatalf("line %d: expected %s, but there is no more output", ln, strings.Join(f[1:], " "))
+				t.Fatalf("line %d: expected %s, but there is no more output", ln, st.want)
 			}
 			r, err := out.ReadRecord()
 			if err != nil {
 				t.Fatalf("line %d: %v", ln, err)
 			}
 			got := fmt.Sprintf("%s %d %d %s", r.Key.Key, r.Key.Window.Start, r.Key.Window.End, valueString(r))
-			if want := strings.Join(f[1:], " "); got != want {
+			if got != st.want {
 				rest, _ := out.ReadAll()
-				t.Fatalf("line %d: got output %q, want %q (then %v)", ln, got, want, rest)
+				t.Fatalf("line %d: got output %q, want %q (then %v)", ln, got, st.want, rest)
 			}
 		case "commit":
 			if err := d.Commit(); err != nil {
 				t.Fatalf("line %d: %v", ln, err)
 			}
 		case "restart":
-			var opts []streamtest.RestartOption
-			for _, o := range f[1:] {
-				switch o {
-				case "unclean":
-					opts = append(opts, streamtest.Unclean())
-				case "wipe":
-					opts = append(opts, streamtest.WipeState())
-				}
-			}
-			if err := d.Restart(opts...); err != nil {
+			if err := d.Restart(st.restart...); err != nil {
 				t.Fatalf("line %d: %v", ln, err)
 			}
 		case "dropped":
-			n, _ := strconv.ParseInt(f[2], 10, 64)
 			dr, ok := any(d).(interface{ DroppedRecords() map[string]int64 })
 			if !ok {
 				t.Fatalf("line %d: the driver does not count dropped records", ln)
 			}
-			if got := dr.DroppedRecords()[f[1]]; got != n {
-				t.Fatalf("line %d: %d records dropped as %s, want %d", ln, got, f[1], n)
+			if got := dr.DroppedRecords()[st.reason]; got != st.n {
+				t.Fatalf("line %d: %d records dropped as %s, want %d", ln, got, st.reason, st.n)
 			}
-		default:
-			t.Fatalf("line %d: unknown directive %q", ln, f[0])
 		}
 	}
 	if !out.IsEmpty() {
@@ -187,6 +284,44 @@ func runWindowScript(t *testing.T, path string) {
 			extra = append(extra, fmt.Sprintf("%s %d %d %s", r.Key.Key, r.Key.Window.Start, r.Key.Window.End, valueString(r)))
 		}
 		t.Fatalf("unexpected output after the script: %s", strings.Join(extra, "; "))
+	}
+}
+
+// A typo in a script fails it: an unknown directive or option, a missing,
+// extra or malformed argument. Before, an unknown restart option or emit
+// mode was ignored, so the script asserted less than it said.
+func TestWindowScriptTyposFail(t *testing.T) {
+	const head = "windows tumbling 10ms 0ms\n"
+	for _, c := range []struct{ script, want string }{
+		{head + "restart uncleen", `unknown restart option "uncleen"`},
+		{head + "restart wipe unclean\npip A 1", `unknown directive "pip"`},
+		{"windows tumbling 10ms 0ms\nemit finall", "want emit updates | final"},
+		{"windows tumbling 10ms 0ms\nagg avg", "want agg count | sum"},
+		{"windows tumbling 10ms 0ms\nsuppress close", "want suppress closes"},
+		{"windows tumbling 10ms 0ms\nsuppress limit 5ms x", "invalid syntax"},
+		{"windows tumbled 10ms 0ms", `unknown windows "tumbled"`},
+		{"windows hopping 10ms 0ms", "take 3 durations, got 2"},
+		{"windows tumbling 10 0ms", "missing unit"},
+		{"pipe A 1", "must begin with a windows line"},
+		{head + "pipe A", "want pipe KEY TS [VALUE]"},
+		{head + "pipe A 1 2 3", "want pipe KEY TS [VALUE]"},
+		{head + "pipe A 1x", "invalid syntax"},
+		{head + "out A 0 10", "want out KEY START END"},
+		{head + "out A 0 10 one", "want a number or null"},
+		{head + "dropped late", "want dropped REASON N"},
+		{head + "dropped late one", "invalid syntax"},
+		{head + "commit now", "commit takes no arguments"},
+		{head + "pipe A 1\nagg sum", `unknown directive "agg"`},
+	} {
+		_, _, err := parseWindowScript(c.script)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "line ") {
+			t.Errorf("script %q: error %v, want one naming the line and %q", c.script, err, c.want)
+		}
+	}
+	// And the scripts of testdata/windows all parse.
+	ws, steps, err := parseWindowScript(head + "agg sum\nemit final\nsuppress limit 5ms 3\npipe A 1 7\nout A 0 10 7\nout A 0 10 null\ncommit\nrestart unclean wipe\ndropped late 0")
+	if err != nil || ws.agg != "sum" || !ws.final || ws.suppress == nil || len(steps) != 6 || steps[0].n != 7 || len(steps[4].restart) != 2 {
+		t.Fatalf("a valid script: %+v %+v %v", ws, steps, err)
 	}
 }
 

@@ -107,7 +107,8 @@ func (g *KGroupedTable[K, V]) Reduce(adder, subtractor func(agg, v V) V, opts ..
 // init makes the aggregate of a new group, adder adds a value that joins the
 // group, subtractor removes a value that leaves it (the old value of an
 // update or a delete). A nil aggSerde means DefaultSerde. A group whose
-// values all left keeps its aggregate (it is not deleted).
+// values all left keeps its aggregate (it is not deleted; AggregateTableOrDelete
+// can delete it).
 func AggregateTable[K, V, A any](g *KGroupedTable[K, V], init func() A, adder, subtractor func(K, V, A) A, aggSerde Serde[A], opts ...StoreOption) *KTable[K, A] {
 	return aggregateTable(g, "KTABLE-AGGREGATE-",
 		func(k K, v V, agg A, found bool) A {
@@ -119,7 +120,31 @@ func AggregateTable[K, V, A any](g *KGroupedTable[K, V], init func() A, adder, s
 		subtractor, orDefault(aggSerde), opts)
 }
 
+// AggregateTableOrDelete is AggregateTable whose adder and subtractor may
+// yield no value (false): the group is then deleted from the store and a
+// tombstone goes downstream, as when Kafka Streams' adder or subtractor
+// returns null (KTableAggregate: the store is put the null aggregate and it
+// is forwarded). A subtractor that yields nothing on an update starts the
+// group again from init() for the adder, as in Kafka Streams.
+func AggregateTableOrDelete[K, V, A any](g *KGroupedTable[K, V], init func() A, adder, subtractor func(K, V, A) (A, bool), aggSerde Serde[A], opts ...StoreOption) *KTable[K, A] {
+	return aggregateTableOpt(g, "KTABLE-AGGREGATE-",
+		func(k K, v V, agg A, found bool) (A, bool) {
+			if !found {
+				agg = init()
+			}
+			return adder(k, v, agg)
+		},
+		subtractor, orDefault(aggSerde), opts)
+}
+
 func aggregateTable[K, V, A any](g *KGroupedTable[K, V], prefix string, add func(k K, v V, agg A, found bool) A, sub func(K, V, A) A, aggSerde Serde[A], opts []StoreOption) *KTable[K, A] {
+	return aggregateTableOpt(g, prefix,
+		func(k K, v V, agg A, found bool) (A, bool) { return add(k, v, agg, found), true },
+		func(k K, v V, agg A) (A, bool) { return sub(k, v, agg), true },
+		aggSerde, opts)
+}
+
+func aggregateTableOpt[K, V, A any](g *KGroupedTable[K, V], prefix string, add func(k K, v V, agg A, found bool) (A, bool), sub func(K, V, A) (A, bool), aggSerde Serde[A], opts []StoreOption) *KTable[K, A] {
 	b := g.b
 	cfg := applyStoreOpts(opts)
 	procName := b.newName(prefix)
@@ -200,13 +225,20 @@ func aggregateTable[K, V, A any](g *KGroupedTable[K, V], prefix string, add func
 			}
 			agg, has := old, found
 			if r.Value.HasOld && has {
-				agg = sub(r.Key, r.Value.Old, agg)
+				agg, has = sub(r.Key, r.Value.Old, agg)
 			}
 			if r.Value.HasNew {
-				agg, has = add(r.Key, r.Value.New, agg, has), true
+				agg, has = add(r.Key, r.Value.New, agg, has)
 			}
 			if !has {
-				return nil // a subtraction from a group that does not exist
+				if !found {
+					return nil // a subtraction from a group that does not exist
+				}
+				// The adder or subtractor yielded no value: delete the group.
+				if err := ts.Delete(r.Key); err != nil || cached {
+					return err
+				}
+				return next(Record[K, Change[A]]{Key: r.Key, Value: Change[A]{Old: old, HasOld: true}, Timestamp: r.Timestamp, Headers: r.Headers})
 			}
 			if err := ts.Put(r.Key, agg); err != nil || cached {
 				return err

@@ -86,7 +86,7 @@ func (p *processorNode[KOut, VOut]) wrap(err error) error {
 	if err == nil {
 		return nil
 	}
-	return fmt.Errorf("processor %s: %w", p.name, err)
+	return &ProcessorError{Processor: p.name, Err: err}
 }
 
 func (p *processorNode[KOut, VOut]) phaseName() string {
@@ -189,7 +189,7 @@ func (p *processorNode[KOut, VOut]) Schedule(interval time.Duration, typ Punctua
 	c, err := p.sched.Schedule(interval, typ, func(ts int64) error {
 		defer namePanic(name)
 		if err := fn(ts); err != nil {
-			return fmt.Errorf("processor %s: %w", name, err)
+			return &ProcessorError{Processor: name, Err: err}
 		}
 		return nil
 	})

@@ -34,7 +34,9 @@ func (t PunctuationType) String() string {
 // gets the time it runs at: the task's stream time for StreamTime, the wall
 // clock in milliseconds since the epoch for WallClockTime. It may forward
 // records (give them a timestamp; the punctuation time is the usual one)
-// and read and write the processor's stores. An error fails the task.
+// and read and write the processor's stores. An error (or a panic) goes to
+// the processing error handler, naming the processor, as in Kafka Streams
+// since KIP-1033; with the default handler it fails the task.
 type Punctuator func(timestamp int64) error
 
 // Cancellable stops a scheduled punctuator. Cancel may be called more than

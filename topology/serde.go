@@ -36,7 +36,15 @@ func Float64() Serde[float64] { return float64Serde{} }
 func JSON[T any]() Serde[T] { return jsonSerde[T]{} }
 
 // DefaultSerde picks the serde Eddy uses for T when none is given: the Kafka
-// encodings for string, []byte, int32, int64 and float64, JSON otherwise.
+// encodings for string, []byte, every integer type (see Int8 for the types
+// Kafka has none for), bool, float32 and float64, JSON otherwise. Only these
+// exact types: a named type (type Celsius int32) gets JSON.
+//
+// Earlier Eddy gave integers other than int32 and int64, and bool, JSON (an
+// int 12 was the text "12"): a store, changelog or topic written that way
+// with the default serde does not decode now (or, for one-byte types,
+// decodes wrongly). Give such a store or topic topology.JSON[T]() to keep
+// its old format, or reset the application (decision 0032).
 func DefaultSerde[T any]() Serde[T] {
 	var zero T
 	var s any
@@ -51,6 +59,26 @@ func DefaultSerde[T any]() Serde[T] {
 		s = int64Serde{}
 	case float64:
 		s = float64Serde{}
+	case int8:
+		s = Int8()
+	case int16:
+		s = Int16()
+	case int:
+		s = Int()
+	case uint8:
+		s = Uint8()
+	case uint16:
+		s = Uint16()
+	case uint32:
+		s = Uint32()
+	case uint64:
+		s = Uint64()
+	case uint:
+		s = Uint()
+	case bool:
+		s = Bool()
+	case float32:
+		s = Float32()
 	default:
 		return jsonSerde[T]{}
 	}

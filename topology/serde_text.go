@@ -22,8 +22,9 @@ type TextKeys interface {
 // as JSON: the HTTP query gateway renders keys and values with it. Serdes
 // without it are shown as base64 of their serialized bytes.
 type JSONValues interface {
-	// SerdeKind names the encoding: "string", "bytes", "int32", "int64",
-	// "float64" or "json".
+	// SerdeKind names the encoding: "string", "bytes", "int8", "int16",
+	// "int32", "int64", "int", "uint8" ... "uint64", "uint", "bool",
+	// "float32", "float64" or "json".
 	SerdeKind() string
 	// SerializedJSON renders serialized data as a JSON value: a string, a
 	// number, the JSON document itself, or bytes as a base64 string.
