@@ -2,8 +2,6 @@ package eddy
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -113,7 +111,7 @@ func (a *App) startHTTP() error {
 	if conf != nil {
 		scheme = "https"
 	}
-	a.log.Info("serving HTTP", "addr", ln.Addr().String(), "scheme", scheme, "token", c.token != "")
+	a.log.Info("serving HTTP", "addr", ln.Addr().String(), "scheme", scheme, "token", c.token != nil)
 	return nil
 }
 
@@ -135,23 +133,21 @@ func (a *App) closeHTTP() {
 	<-done
 }
 
-// requireToken wraps h with the bearer token check of WithHTTPToken. The
-// comparison is of SHA-256 digests in constant time, so that neither the
-// token's bytes nor its length leak through timing.
+// requireToken wraps h with the bearer token check of WithHTTPToken (a
+// constant-time comparison of digests, matches).
 func (a *App) requireToken(h http.Handler) http.Handler {
 	token := a.cfg.http.token
-	if token == "" {
+	if token == nil {
 		return h
 	}
-	want := sha256.Sum256([]byte(token))
+	want := token.digest()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if publicPath(r) { // the probes and the status page's shell (http_status.go)
 			h.ServeHTTP(w, r)
 			return
 		}
 		got, ok := bearer(r.Header.Get("Authorization"))
-		sum := sha256.Sum256([]byte(got))
-		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+		if !ok || !matches(want, got) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="eddy"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token (Authorization: Bearer <token>)")
 			return

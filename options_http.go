@@ -15,7 +15,7 @@ type httpCfg struct {
 	tls       *tls.Config
 	certFile  string // with keyFile: a certificate loaded at Start
 	keyFile   string
-	token     string // bearer token required of every request; "" none
+	token     *secret // bearer token required of every request; nil none (prints redacted)
 }
 
 // defaultHTTPBind is loopback and any free port: reachable from this
@@ -73,4 +73,6 @@ func WithHTTPTLSFiles(certFile, keyFile string) Option {
 // "Authorization: Bearer <token>"; others get 401. The token is compared in
 // constant time and never logged. Send it over HTTPS only: in plain HTTP
 // anyone on the path can read it.
-func WithHTTPToken(token string) Option { return optFunc(func(c *cfg) { c.http.token = token }) }
+func WithHTTPToken(token string) Option {
+	return optFunc(func(c *cfg) { c.http.token = newSecret(token) })
+}

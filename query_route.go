@@ -122,9 +122,6 @@ func (a *App) request(ctx context.Context, id topology.TaskID, req *querypb.Stor
 	if a.QueryPID() == nil {
 		return nil, errors.New("eddy: query before Start")
 	}
-	if a.isClosed() {
-		return nil, ErrAppClosed
-	}
 	req.Protocol = QueryProtocol
 	req.Subtopology, req.Partition = int32(id.Subtopology), id.Partition
 	req.AllowStale, req.MaxLag = o.stale, o.maxLag
