@@ -14,6 +14,9 @@ KAFKA := scripts/kafka.sh
 export EDDY_KAFKA_PORT ?= 19092
 KAFKA_BROKERS := 127.0.0.1:$(EDDY_KAFKA_PORT)
 TEST_TIMEOUT ?= 40m
+# make test ends with a short run of every fuzz target (about 3 min here);
+# TEST_FUZZTIME=0 leaves it out.
+TEST_FUZZTIME ?= 5s
 
 # apt-get needs root; use sudo only when we are not root already.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
@@ -61,7 +64,8 @@ cluster-demo: deps
 
 ## test: all tests, with the race detector, against a real Kafka broker; the
 ## status page's browser test must run (EDDY_REQUIRE_BROWSER=1) and keeps its
-## screenshots in test-artifacts/
+## screenshots in test-artifacts/; then every fuzz target runs for
+## TEST_FUZZTIME (default 5s)
 # The broker is stopped on every way out (test failure, Ctrl-C, SIGTERM, a closed
 # terminal or output pipe) and the exit code of go test is kept.
 test: deps
@@ -69,7 +73,11 @@ test: deps
 	trap '$(KAFKA) stop || true' EXIT; \
 	trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM; \
 	echo "EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./..."; \
-	EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...; \
+	if [ "$(TEST_FUZZTIME)" != 0 ]; then \
+	  echo "short fuzz run: every fuzz target for $(TEST_FUZZTIME)"; \
+	  $(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME); \
+	fi
 
 ## test-short: unit tests only; tests that need a real broker skip themselves
 test-short: rocksdb
