@@ -1,0 +1,97 @@
+package registry
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"testing"
+)
+
+// Tests against a real registry (make test starts Apicurio Registry with
+// scripts/registry.sh and sets EDDY_SCHEMA_REGISTRY_URL to its
+// Confluent-compatible API).
+
+func uniqueTopic(t *testing.T, prefix string) string {
+	t.Helper()
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+func realClient(t *testing.T) *Client {
+	t.Helper()
+	c, err := Dial(registryURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestRealRegistryAvro(t *testing.T) {
+	url := registryURL(t)
+	topic := uniqueTopic(t, "avro")
+	c, err := Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w1, _ := Avro[userV1T](c, userV1)
+	b1, err := w1.Serialize(topic, userV1T{Name: "ab", Age: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b1[0] != 0 || len(b1) != 9 || string(b1[5:]) != "\x04ab\x06" {
+		t.Fatalf("bytes % x", b1)
+	}
+	// The evolved schema is registered as a second version of the subject.
+	w2, _ := Avro[userV2T](c, userV2)
+	b2, err := w2.Serialize(topic, userV2T{Name: "cd", Age: 4, Email: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b1[1:5]) == string(b2[1:5]) {
+		t.Fatalf("v1 and v2 share id % x", b1[1:5])
+	}
+	// Fresh Clients fetch both writers' schemas by id and resolve.
+	r2, _ := Avro[userV2T](realClient(t), userV2)
+	if v, err := r2.Deserialize(topic, b1); err != nil || v != (userV2T{Name: "ab", Age: 3, Email: "none"}) {
+		t.Fatalf("v1 as v2: %+v %v", v, err)
+	}
+	r1, _ := Avro[userV1T](realClient(t), userV1)
+	if v, err := r1.Deserialize(topic, b2); err != nil || v != (userV1T{Name: "cd", Age: 4}) {
+		t.Fatalf("v2 as v1: %+v %v", v, err)
+	}
+	// Registration off: the registered schema is found, an absent subject is not.
+	off, _ := Avro[userV1T](realClient(t), userV1, AutoRegister(false))
+	if b, err := off.Serialize(topic, userV1T{Name: "ab", Age: 3}); err != nil || string(b) != string(b1) {
+		t.Fatalf("look-up: % x %v, want % x", b, err, b1)
+	}
+	if _, err := off.Serialize(topic+"-absent", userV1T{}); !errors.Is(err, ErrNotRegistered) {
+		t.Fatalf("absent subject: %v", err)
+	}
+	// An id the registry never gave.
+	if _, err := r1.Deserialize(topic, []byte{0, 0x7f, 0xff, 0xff, 0xf0, 0}); !errors.Is(err, ErrUnknownSchemaID) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	// Record-name strategies register under the record's name.
+	rn, _ := Avro[userV1T](c, userV1, Subjects(TopicRecordName))
+	if _, err := rn.Serialize(topic, userV1T{}); err != nil {
+		t.Fatal(err)
+	}
+	subjects, err := c.SR().Subjects(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{topic + "-value": false, topic + "-eddy.test.User": false}
+	for _, s := range subjects {
+		if _, ok := want[s]; ok {
+			want[s] = true
+		}
+	}
+	for s, ok := range want {
+		if !ok {
+			t.Errorf("subject %s not in the registry's %v", s, subjects)
+		}
+	}
+}
