@@ -1,10 +1,16 @@
 package registry
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"testing"
+
+	"github.com/eddystreams/eddy/serde/registry/internal/testpb"
+	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/proto"
 )
 
 // Tests against a real registry (make test starts Apicurio Registry with
@@ -93,5 +99,37 @@ func TestRealRegistryAvro(t *testing.T) {
 		if !ok {
 			t.Errorf("subject %s not in the registry's %v", s, subjects)
 		}
+	}
+}
+
+func TestRealRegistryProtobuf(t *testing.T) {
+	topic := uniqueTopic(t, "proto")
+	c := realClient(t)
+	// The registry parses the generated .proto text: it accepting it is
+	// part of the test.
+	w, _ := Protobuf[*testpb.Order](c)
+	in := &testpb.Order{Id: "o", Lines: []*testpb.Order_Line{{Sku: "x", Quantity: 1}}, Totals: map[string]int64{"a": 1}}
+	b, err := w.Serialize(topic, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b[0] != 0 || b[5] != 0x02 || b[6] != 0x02 {
+		t.Fatalf("header and index % x, want magic 0 and index [1] (02 02)", b[:7])
+	}
+	r, _ := Protobuf[*testpb.Order](realClient(t))
+	out, err := r.Deserialize(topic, b)
+	if err != nil || !proto.Equal(in, out) {
+		t.Fatalf("read %v, %v", out, err)
+	}
+	s, err := c.SR().SchemaByVersion(t.Context(), topic+"-value", -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Type != sr.TypeProtobuf || s.ID != int(binary.BigEndian.Uint32(b[1:5])) {
+		t.Fatalf("registered %v id %d, record id % x", s.Type, s.ID, b[1:5])
+	}
+	off, _ := Protobuf[*testpb.Order](realClient(t), AutoRegister(false))
+	if got, err := off.Serialize(topic, in); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("look-up: % x %v", got, err)
 	}
 }
