@@ -133,3 +133,23 @@ func TestRealRegistryProtobuf(t *testing.T) {
 		t.Fatalf("look-up: % x %v", got, err)
 	}
 }
+
+func TestRealRegistryJSONSchema(t *testing.T) {
+	topic := uniqueTopic(t, "json")
+	w, _ := JSONSchema[person](realClient(t), personSchema)
+	b, err := w.Serialize(topic, person{Name: "ab", Age: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b[5:]) != `{"name":"ab","age":3}` {
+		t.Fatalf("payload %q", b[5:])
+	}
+	r, _ := JSONSchema[person](realClient(t), personSchema)
+	if v, err := r.Deserialize(topic, b); err != nil || v != (person{Name: "ab", Age: 3}) {
+		t.Fatalf("read %+v %v", v, err)
+	}
+	bad := append(append([]byte{}, b[:5]...), `{"name":"","age":3}`...)
+	if _, err := r.Deserialize(topic, bad); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("invalid record: %v", err)
+	}
+}
