@@ -18,6 +18,7 @@ import (
 //	POST /subjects/{subject}/versions  {"schema":..,"schemaType":..} -> {"id":N}
 //	POST /subjects/{subject}           lookup -> {"subject","id","version","schema"} or 404 40401/40403
 //	GET  /schemas/ids/{id}             -> {"schema":..,"schemaType":..} or 404 40403
+//	GET  /subjects/{subject}/versions/{version|latest} -> {"subject","id","version","schema"}
 //
 // Ids are global and an identical schema keeps its id, as in the registry.
 // It counts requests by kind and can be made to fail every request.
@@ -101,6 +102,22 @@ func (f *fakeRegistry) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reply(f.schemas[id-1])
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/subjects/") && strings.Contains(path, "/versions/"):
+		f.requests["version"]++
+		subj, ver, _ := strings.Cut(strings.TrimPrefix(path, "/subjects/"), "/versions/")
+		subject, _ := url.PathUnescape(subj)
+		versions := f.subjects[subject]
+		v, err := strconv.Atoi(ver)
+		if ver == "latest" || v == -1 {
+			v, err = len(versions), nil
+		}
+		if err != nil || v < 1 || v > len(versions) {
+			srError(w, 404, 40402, "Version not found")
+			return
+		}
+		id := versions[v-1]
+		s := f.schemas[id-1]
+		reply(map[string]any{"subject": subject, "id": id, "version": v, "schema": s.Schema, "schemaType": s.SchemaType})
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "/subjects/"):
 		rest := strings.TrimPrefix(path, "/subjects/")
 		register := strings.HasSuffix(rest, "/versions")

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/proto"
 )
 
 // SubjectNameStrategy names the registry subject a record's schema is
@@ -110,3 +112,9 @@ func (b *base) id(topic string) (int, error) {
 	b.ids.Store(subject, id)
 	return id, nil
 }
+
+var (
+	_ topology.Serde[struct{}]      = (*AvroSerde[struct{}])(nil)
+	_ topology.Serde[proto.Message] = (*ProtobufSerde[proto.Message])(nil)
+	_ topology.Serde[struct{}]      = (*JSONSchemaSerde[struct{}])(nil)
+)
