@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -29,6 +30,9 @@ type ProtobufSerde[T proto.Message] struct {
 // for RecordName and TopicRecordName, is the message's full name.
 func Protobuf[T proto.Message](c *Client, opts ...Option) (*ProtobufSerde[T], error) {
 	var zero T
+	if any(zero) == nil {
+		return nil, errors.New("protobuf serde: T must be a generated message type, such as *orderpb.Order, not an interface")
+	}
 	// A nil generated message pointer still reports its type.
 	mt := zero.ProtoReflect().Type()
 	md := mt.Descriptor()

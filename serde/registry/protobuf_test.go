@@ -189,3 +189,9 @@ func TestProtobufRoundTripAndErrors(t *testing.T) {
 		t.Error("garbage payload decoded")
 	}
 }
+
+func TestProtobufInterfaceType(t *testing.T) {
+	if _, err := Protobuf[proto.Message](newFakeRegistry(t).client(t)); err == nil {
+		t.Fatal("an interface T was accepted")
+	}
+}
