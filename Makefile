@@ -92,7 +92,7 @@ FUZZPARALLEL ?= 2
 FUZZ_TARGETS := \
 	./topology:FuzzScalarSerdes ./topology:FuzzJSONSerde ./topology:FuzzWindowedSerdes \
 	./topology:FuzzChangeSerde ./topology:FuzzStoreKeys ./topology:FuzzForeignKeyWire \
-	./topology:FuzzVersionedValue ./serde/registry:FuzzWireFormat ./state:FuzzCheckpoint ./partition:FuzzCommitMetadata \
+	./topology:FuzzVersionedValue ./serde/registry:FuzzWireFormat ./serde/registry:FuzzDeserialize ./state:FuzzCheckpoint ./partition:FuzzCommitMetadata \
 	./cluster:FuzzNodeMessage ./cluster:FuzzNodeMeta ./cluster:FuzzLogRecord \
 	.:FuzzServeQuery .:FuzzHTTPGatewayParams
 fuzz: rocksdb
