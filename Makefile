@@ -1,6 +1,6 @@
 # Build, test and demo entry points. `make test` is what CI runs (via .ci/run):
-# it starts a real Kafka broker (scripts/kafka.sh), runs every test against it
-# and always stops the broker again.
+# it starts a real Kafka broker (scripts/kafka.sh) and a schema registry
+# (scripts/registry.sh), runs every test against them and always stops both.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -13,6 +13,9 @@ export GOFLAGS ?= -buildvcs=false
 KAFKA := scripts/kafka.sh
 export EDDY_KAFKA_PORT ?= 19092
 KAFKA_BROKERS := 127.0.0.1:$(EDDY_KAFKA_PORT)
+REGISTRY := scripts/registry.sh
+export EDDY_REGISTRY_PORT ?= 19342
+REGISTRY_URL := http://127.0.0.1:$(EDDY_REGISTRY_PORT)/apis/ccompat/v7
 TEST_TIMEOUT ?= 40m
 # make test ends with a short run of every fuzz target (about 3 min here);
 # TEST_FUZZTIME=0 leaves it out.
@@ -21,11 +24,11 @@ TEST_FUZZTIME ?= 5s
 # apt-get needs root; use sudo only when we are not root already.
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
-.PHONY: deps rocksdb chromium kafka-jars build demo cluster-demo test test-short fuzz kafka-up kafka-down kafka-status bench bench-quick bench-cluster bench-query
+.PHONY: deps rocksdb chromium kafka-jars registry-dist build demo cluster-demo test test-short fuzz kafka-up kafka-down kafka-status registry-up registry-down bench bench-quick bench-cluster bench-query
 
 ## deps: system packages (RocksDB for the state stores, Chromium for the status
-## page's browser test) and the Kafka broker jars
-deps: rocksdb chromium kafka-jars
+## page's browser test), the Kafka broker jars and the schema registry
+deps: rocksdb chromium kafka-jars registry-dist
 
 rocksdb:
 	@if ! dpkg -s librocksdb-dev >/dev/null 2>&1; then \
@@ -43,6 +46,9 @@ chromium:
 
 kafka-jars:
 	$(KAFKA) jars
+
+registry-dist:
+	$(REGISTRY) fetch
 
 ## build: compile every package and the eddy binary into bin/
 build: rocksdb
@@ -62,18 +68,21 @@ CLUSTER_DEMO_FLAGS ?=
 cluster-demo: deps
 	$(GO) run ./examples/06-cluster $(CLUSTER_DEMO_FLAGS)
 
-## test: all tests, with the race detector, against a real Kafka broker; the
-## status page's browser test must run (EDDY_REQUIRE_BROWSER=1) and keeps its
-## screenshots in test-artifacts/; then every fuzz target runs for
-## TEST_FUZZTIME (default 5s)
-# The broker is stopped on every way out (test failure, Ctrl-C, SIGTERM, a closed
-# terminal or output pipe) and the exit code of go test is kept.
+## test: all tests, with the race detector, against a real Kafka broker and a
+## schema registry (Apicurio, in memory); the status page's browser test must
+## run (EDDY_REQUIRE_BROWSER=1) and keeps its screenshots in test-artifacts/;
+## then every fuzz target runs for TEST_FUZZTIME (default 5s)
+# The registry starts while the broker does. Both are stopped on every way out
+# (test failure, Ctrl-C, SIGTERM, a closed terminal or output pipe) and the exit
+# code of go test is kept.
 test: deps
-	@$(KAFKA) start; \
-	trap '$(KAFKA) stop || true' EXIT; \
+	@$(REGISTRY) start & rpid=$$!; \
+	trap 'wait $$rpid 2>/dev/null; $(KAFKA) stop || true; $(REGISTRY) stop || true' EXIT; \
 	trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM; \
-	echo "EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./..."; \
-	EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...; \
+	$(KAFKA) start; \
+	wait $$rpid || { echo "the schema registry did not start"; exit 1; }; \
+	echo "EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_SCHEMA_REGISTRY_URL=$(REGISTRY_URL) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./..."; \
+	EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_SCHEMA_REGISTRY_URL=$(REGISTRY_URL) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...; \
 	if [ "$(TEST_FUZZTIME)" != 0 ]; then \
 	  echo "short fuzz run: every fuzz target for $(TEST_FUZZTIME)"; \
 	  $(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME); \
@@ -81,7 +90,7 @@ test: deps
 
 ## test-short: unit tests only; tests that need a real broker skip themselves
 test-short: rocksdb
-	env -u EDDY_KAFKA_BROKERS $(GO) test -race -short -count=1 ./...
+	env -u EDDY_KAFKA_BROKERS -u EDDY_SCHEMA_REGISTRY_URL $(GO) test -race -short -count=1 ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each (docs/fuzzing.md), one at
 ## a time (go test -fuzz takes one target per run). Their seed corpora
@@ -91,7 +100,7 @@ FUZZPARALLEL ?= 2
 FUZZ_TARGETS := \
 	./topology:FuzzScalarSerdes ./topology:FuzzJSONSerde ./topology:FuzzWindowedSerdes \
 	./topology:FuzzChangeSerde ./topology:FuzzStoreKeys ./topology:FuzzForeignKeyWire \
-	./topology:FuzzVersionedValue ./state:FuzzCheckpoint ./partition:FuzzCommitMetadata \
+	./topology:FuzzVersionedValue ./serde/registry:FuzzWireFormat ./serde/registry:FuzzDeserialize ./state:FuzzCheckpoint ./partition:FuzzCommitMetadata \
 	./cluster:FuzzNodeMessage ./cluster:FuzzNodeMeta ./cluster:FuzzLogRecord \
 	.:FuzzServeQuery .:FuzzHTTPGatewayParams
 fuzz: rocksdb
@@ -110,6 +119,14 @@ kafka-down:
 
 kafka-status:
 	$(KAFKA) status
+
+## registry-up / registry-down: the schema registry for working by hand
+## (EDDY_SCHEMA_REGISTRY_URL=$(scripts/registry.sh url) for its tests)
+registry-up:
+	$(REGISTRY) start
+
+registry-down:
+	$(REGISTRY) stop
 
 ## bench: Eddy side by side with Kafka Streams, goka and a raw franz-go pipe on a
 ## broker of its own (BENCH_PORT); writes docs/benchmarks/RESULTS.md and ratios.png
