@@ -377,14 +377,14 @@ func (s *RocksDBStore) Close() error {
 		// memtables through s.setOptions.
 		s.budget.release(s)
 	}
-	// Buffered writes reach RocksDB before it closes, as direct ones
-	// would have.
-	pendingErr := s.applyPending()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
+	// Buffered writes reach RocksDB before it closes, as direct ones
+	// would have.
+	pendingErr := s.applyPendingLocked()
 	s.closed = true
 	s.itersMu.Lock()
 	for it := range s.iters {

@@ -70,8 +70,8 @@ func (s *RocksDBStore) EndWrites() error {
 
 // bufferWrite buffers a put (deleted false) or delete of key when a chunk
 // is open or writes are still buffered (a direct write would be hidden by
-// an older buffered one), and reports whether it did. The caller holds s.mu (read); the
-// lock order is s.mu, then s.pmu.
+// an older buffered one), and reports whether it did. The caller holds
+// s.mu (read); the lock order is s.mu, then s.pmu.
 func (s *RocksDBStore) bufferWrite(key, value []byte, deleted bool) bool {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
