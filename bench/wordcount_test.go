@@ -1,11 +1,14 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,24 +76,56 @@ func BenchmarkWordCountEmbedded(b *testing.B) {
 
 // BenchmarkWordCountKafka runs on the real Kafka broker at
 // EDDY_KAFKA_BROKERS (skipped without it), with fresh topics and
-// application id per iteration.
+// application id per iteration, under each processing guarantee. With
+// EDDY_BENCH_BROKER_PID set to the broker's process id (a broker of the
+// benchmark's own: scripts/kafka.sh on a port of its own), it also reports
+// the broker's CPU time per word (Linux /proc).
 func BenchmarkWordCountKafka(b *testing.B) {
 	brokers := kafkatest.RealBrokers(b)
 	lines := wcText()
-	for i := 0; i < b.N; i++ {
-		suffix := fmt.Sprintf("%d-%d", time.Now().UnixMilli(), i)
-		in, out := "wc-bench-lines-"+suffix, "wc-bench-counts-"+suffix
-		topo, err := wordcount.Topology(in, out)
-		if err != nil {
-			b.Fatal(err)
-		}
-		app, err := eddy.New(topo, eddy.WithBrokers(brokers...), eddy.WithApplicationID("wc-bench-"+suffix),
-			eddy.WithStateDir(b.TempDir()), eddy.WithLogger(quietLogger()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		runWordCount(b, app, lines, in, out)
+	for _, g := range []eddy.Guarantee{eddy.AtLeastOnce, eddy.ExactlyOnce} {
+		b.Run("guarantee="+g.String(), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				suffix := fmt.Sprintf("%d-%d", time.Now().UnixMilli(), i)
+				in, out := "wc-bench-lines-"+suffix, "wc-bench-counts-"+suffix
+				topo, err := wordcount.Topology(in, out)
+				if err != nil {
+					b.Fatal(err)
+				}
+				app, err := eddy.New(topo, eddy.WithBrokers(brokers...), eddy.WithApplicationID("wc-bench-"+suffix),
+					eddy.WithStateDir(b.TempDir()), eddy.WithLogger(quietLogger()), eddy.WithProcessingGuarantee(g))
+				if err != nil {
+					b.Fatal(err)
+				}
+				runWordCount(b, app, lines, in, out)
+			}
+		})
 	}
+}
+
+// brokerCPU is the CPU time (user and system) of the process
+// EDDY_BENCH_BROKER_PID names, and false without one.
+func brokerCPU() (time.Duration, bool) {
+	pid := os.Getenv("EDDY_BENCH_BROKER_PID")
+	if pid == "" {
+		return 0, false
+	}
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the command's closing parenthesis: utime and stime are
+	// the 12th and 13th, in clock ticks (100 a second on Linux).
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(f) < 13 {
+		return 0, false
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(u+s) * 10 * time.Millisecond, true
 }
 
 // runWordCount loads lines into in (not timed), then times app from Start
@@ -113,6 +148,7 @@ func runWordCount(b *testing.B, app *eddy.App, lines []string, in, out string) {
 		b.Fatal(err)
 	}
 	b.StartTimer()
+	bcpu0, haveBroker := brokerCPU()
 	t0 := time.Now()
 	if err := app.Start(ctx); err != nil {
 		b.Fatal(err)
@@ -124,6 +160,12 @@ func runWordCount(b *testing.B, app *eddy.App, lines []string, in, out string) {
 	b.StopTimer()
 	b.ReportMetric(float64(len(lines))/d.Seconds(), "lines/s")
 	b.ReportMetric(float64(len(lines)*wcWords)/d.Seconds(), "words/s")
+	if bcpu1, ok := brokerCPU(); ok && haveBroker {
+		b.ReportMetric(float64((bcpu1-bcpu0).Microseconds())/float64(len(lines)*wcWords), "broker-cpu-us/word")
+	}
+	if m := app.Metrics(); d > 0 {
+		b.ReportMetric(float64(m.Commits)/d.Seconds(), "commits/s")
+	}
 	if err := app.Close(); err != nil {
 		b.Fatal(err)
 	}

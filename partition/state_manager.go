@@ -107,6 +107,7 @@ type StateManager struct {
 	engines   map[state.TopicPartition]topology.KeyValueStore // changelog partition -> the logged store's engine (ApplyChangelog)
 	logIdx    map[int]state.TopicPartition                    // store index in Stores -> its changelog partition
 	sources   map[state.TopicPartition]int64                  // source tables' partitions -> restored up to
+	chunked   []state.ChunkWriter                             // engines that buffer a chunk's writes (BeginChunk)
 }
 
 // NewStateManager makes a state manager; nothing is opened until
@@ -229,9 +230,32 @@ func (m *StateManager) Close() error {
 		}
 	}
 	m.names = nil
+	m.chunked = nil
 	clear(m.stores)
 	clear(m.engines)
 	m.caches = nil
+	return errors.Join(errs...)
+}
+
+// BeginChunk makes the engines that can (RocksDB key-value stores) buffer
+// their writes until EndChunk, which applies each one's as a single write
+// batch (state.ChunkWriter): a Task brackets each chunk of records it
+// processes with them. Reads see the buffered writes; the changelog is
+// written per write as before.
+func (m *StateManager) BeginChunk() {
+	for _, cw := range m.chunked {
+		cw.BeginWrites()
+	}
+}
+
+// EndChunk applies the writes buffered since BeginChunk.
+func (m *StateManager) EndChunk() error {
+	var errs []error
+	for _, cw := range m.chunked {
+		if err := cw.EndWrites(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 

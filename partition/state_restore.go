@@ -67,7 +67,7 @@ func (m *StateManager) engineOf(spec topology.StoreSpec) topology.Engine {
 	return e
 }
 
-func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) error {
+func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) (err error) {
 	engine := m.engineOf(spec)
 	tp := state.TopicPartition{Topic: topology.ChangelogTopicName(m.cfg.ApplicationID, spec.Name), Partition: m.cfg.Partition}
 	restorable := spec.Logging
@@ -89,6 +89,12 @@ func (m *StateManager) openStore(ctx context.Context, spec topology.StoreSpec) e
 	if engine == topology.EngineMemory || wipe {
 		from = 0 // memory starts empty whatever the checkpoint says
 	}
+	defer func() {
+		// kv is the engine the store ends up on (a wipe reopens it).
+		if cw, ok := kv.(state.ChunkWriter); ok && err == nil {
+			m.chunked = append(m.chunked, cw)
+		}
+	}()
 	if spec.SourceTopic != "" {
 		m.addStore(spec.Name, kv) // written by processing its source topic: nothing to log
 		return m.restoreSourceTable(ctx, spec, kv, tp, from)

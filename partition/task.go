@@ -287,13 +287,21 @@ func (t *Task) Buffered() int { return t.queues.buffered }
 // first, and returns how many it took from the buffers. It stops early
 // while the task waits for an empty input partition (idle.go; see
 // WaitingForInput).
-func (t *Task) Process(max int) (int, error) {
+func (t *Task) Process(max int) (n int, err error) {
 	if t.state != StateRunning {
 		return 0, fmt.Errorf("task %s: process in state %s", t.cfg.ID, t.state)
 	}
 	now := t.WallClockTime()
-	n, waiting := 0, false
+	waiting := false
 	defer func() { t.idling.Store(waiting) }()
+	// The chunk's store writes go to RocksDB as one batch per store at
+	// its end (StateManager.BeginChunk).
+	t.stateMgr.BeginChunk()
+	defer func() {
+		if cerr := t.stateMgr.EndChunk(); cerr != nil && err == nil {
+			err = fmt.Errorf("task %s: %w", t.cfg.ID, cerr)
+		}
+	}()
 	for n < max {
 		if t.leaseExpired() {
 			return n, ErrLeaseExpired

@@ -22,6 +22,9 @@ func (s *RocksDBStore) DeleteRange(from, to []byte) error {
 	if s.closed {
 		return s.errorf("delete range", ErrClosed)
 	}
+	if err := s.applyPendingLocked(); err != nil {
+		return err
+	}
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
 	wb.DeleteRange(from, to)

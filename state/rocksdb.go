@@ -99,6 +99,16 @@ type RocksDBStore struct {
 	iters   map[*rocksIterator]struct{}
 
 	reclaiming atomic.Bool // the budget is flushing the memtable (MemoryBudget.reclaim)
+
+	// Chunked writes (rocksdb_chunk.go): writes wait in pending (about
+	// pendingBytes) and go to RocksDB as one batch (wb). Guarded by pmu,
+	// taken after mu.
+	wal          bool
+	pmu          sync.Mutex
+	chunked      bool
+	pending      map[string]pendingValue
+	pendingBytes int
+	wb           *grocksdb.WriteBatch
 }
 
 var (
@@ -165,6 +175,7 @@ func OpenRocksDB(dir, name string, cfg RocksDBConfig) (*RocksDBStore, error) {
 	s.ro = grocksdb.NewDefaultReadOptions()
 	s.wo = grocksdb.NewDefaultWriteOptions()
 	s.wo.DisableWAL(!cfg.EnableWAL)
+	s.wal = cfg.EnableWAL
 	s.fo = grocksdb.NewDefaultFlushOptions()
 	s.fo.SetWait(true)
 	return s, nil
@@ -204,6 +215,9 @@ func (s *RocksDBStore) Get(key []byte) ([]byte, error) {
 	if s.closed {
 		return nil, s.errorf("get", ErrClosed)
 	}
+	if v, ok := s.pendingGet(key); ok {
+		return v, nil
+	}
 	h, err := s.db.GetPinned(s.ro, key)
 	if err != nil {
 		return nil, s.errorf("get", err)
@@ -228,6 +242,9 @@ func (s *RocksDBStore) Put(key, value []byte) error {
 	if s.closed {
 		return s.errorf("put", ErrClosed)
 	}
+	if s.bufferWrite(key, value, false) {
+		return nil
+	}
 	if err := s.db.Put(s.wo, key, value); err != nil {
 		return s.errorf("put", err)
 	}
@@ -243,6 +260,9 @@ func (s *RocksDBStore) Delete(key []byte) error {
 	defer s.mu.RUnlock()
 	if s.closed {
 		return s.errorf("delete", ErrClosed)
+	}
+	if s.bufferWrite(key, nil, true) {
+		return nil
 	}
 	if err := s.db.Delete(s.wo, key); err != nil {
 		return s.errorf("delete", err)
@@ -273,6 +293,9 @@ func (s *RocksDBStore) writeBatch(kvs []topology.KeyValue) error {
 	if s.closed {
 		return s.errorf("write batch", ErrClosed)
 	}
+	if err := s.applyPendingLocked(); err != nil {
+		return err
+	}
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
 	for _, kv := range kvs {
@@ -301,6 +324,9 @@ func (s *RocksDBStore) flushWith(fo *grocksdb.FlushOptions) error {
 	if s.closed {
 		return s.errorf("flush", ErrClosed)
 	}
+	if err := s.applyPendingLocked(); err != nil {
+		return err
+	}
 	if err := s.db.Flush(fo); err != nil {
 		return s.errorf("flush", err)
 	}
@@ -326,6 +352,9 @@ func (s *RocksDBStore) ApproximateNumEntries() (int64, error) {
 	defer s.mu.RUnlock()
 	if s.closed {
 		return 0, s.errorf("estimate entries", ErrClosed)
+	}
+	if err := s.applyPendingLocked(); err != nil {
+		return 0, err
 	}
 	v := s.db.GetProperty("rocksdb.estimate-num-keys")
 	n, err := strconv.ParseUint(v, 10, 64)
@@ -353,6 +382,9 @@ func (s *RocksDBStore) Close() error {
 	if s.closed {
 		return nil
 	}
+	// Buffered writes reach RocksDB before it closes, as direct ones
+	// would have.
+	pendingErr := s.applyPendingLocked()
 	s.closed = true
 	s.itersMu.Lock()
 	for it := range s.iters {
@@ -365,8 +397,11 @@ func (s *RocksDBStore) Close() error {
 	s.ro.Destroy()
 	s.wo.Destroy()
 	s.fo.Destroy()
+	if s.wb != nil {
+		s.wb.Destroy()
+	}
 	s.freeOptions()
-	return nil
+	return pendingErr
 }
 
 func (s *RocksDBStore) freeOptions() {

@@ -31,6 +31,9 @@ func (s *RocksDBStore) newIterator(op string, from, to []byte) (topology.KeyValu
 	if s.closed {
 		return nil, s.errorf(op, ErrClosed)
 	}
+	if err := s.applyPendingLocked(); err != nil {
+		return nil, err
+	}
 	if emptyRange(from, to) {
 		return &sliceIterator{}, nil
 	}
