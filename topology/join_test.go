@@ -101,7 +101,11 @@ func TestPlanStreamTableJoin(t *testing.T) {
 	}
 }
 
-func TestJoiningDerivedTablesAddsNoStore(t *testing.T) {
+// Joining derived tables keeps no copy of their values: the join reads them
+// through the source tables' stores. Its only store is the one that keeps
+// the timestamps of both sides' values, for Kafka Streams' result
+// timestamps (join_table_table.go).
+func TestJoiningDerivedTablesAddsOnlyATimestampsStore(t *testing.T) {
 	b := topology.NewBuilder()
 	s := topology.Stream(b, "s", str, str)
 	l := topology.Table(b, "l", str, str, topology.Named("l"))
@@ -120,8 +124,8 @@ func TestJoiningDerivedTablesAddsNoStore(t *testing.T) {
 	for _, s := range topo.Subtopologies[0].Stores {
 		names = append(names, s.Name)
 	}
-	if !reflect.DeepEqual(names, []string{"l", "r"}) {
-		t.Fatalf("stores %v, want only the source tables' [l r]", names)
+	if want := []string{"l", "r", "KTABLE-LEFTTHIS-0000000007-timestamps"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("stores %v, want the source tables' and the join's timestamps %v", names, want)
 	}
 	// The stream join reads the join result through both tables' stores.
 	expectContains(t, topo.Describe(), "Processor: KSTREAM-LEFTJOIN-0000000010 (stores: [l, r])")
