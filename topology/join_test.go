@@ -36,7 +36,9 @@ func TestForeignKeyJoinDescribeListsItsTopicsAndStores(t *testing.T) {
 		"Store: oc (sub-topology: 0, engine: default, changelog: <app>-oc-changelog)",
 		"Store: oc-subscription-store (sub-topology: 1, engine: default, changelog: <app>-oc-subscription-store-changelog)",
 		"Processor: KTABLE-FK-JOIN-OUTPUT-0000000011 (stores: [oc, orders])",
-		"Processor: KTABLE-FK-JOIN-SUBSCRIPTION-RECEIVE-0000000007 (stores: [oc-subscription-store, customers])",
+		"Store: oc-foreign-timestamps (sub-topology: 1, engine: default, changelog: <app>-oc-foreign-timestamps-changelog)",
+		"Processor: KTABLE-FK-JOIN-SUBSCRIPTION-RECEIVE-0000000007 (stores: [oc-subscription-store, oc-foreign-timestamps, customers])",
+		"Processor: KTABLE-FK-JOIN-FOREIGN-0000000008 (stores: [oc-subscription-store, oc-foreign-timestamps])",
 	)
 }
 
