@@ -2,6 +2,7 @@ package streamtest_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/eddystreams/eddy/streamtest"
 	"github.com/eddystreams/eddy/topology"
@@ -61,5 +62,37 @@ func TestGlobalTableJoinNoKeyKIP962(t *testing.T) {
 	}
 	if n := d.DroppedRecords()[topology.DropNullKey]; n != 1 {
 		t.Fatalf("%d null-key drops, want 1 (the inner join's)", n)
+	}
+}
+
+// A record that waits in a stream-table join's grace buffer keeps its
+// headers and timestamp (Kafka Streams' buffer keeps the record context),
+// also when the buffer comes back from its changelog.
+func TestStreamTableJoinGraceKeepsHeaders(t *testing.T) {
+	d := newDriver(t, build(t, func(b *topology.Builder) {
+		tb := topology.Table(b, "t", str, str, topology.Versioned(time.Hour))
+		topology.JoinTable(topology.Stream(b, "s", str, str), tb, func(v, vt string) string { return v + "+" + vt },
+			topology.WithGracePeriod(10*time.Millisecond)).To("out")
+	}))
+	must(t, streamtest.CreateInputTopic(d, "t", str, str).PipeRecord(topology.Record[string, string]{Key: "k", Value: "T", Timestamp: 1}))
+	in := streamtest.CreateInputTopic(d, "s", str, str)
+	hs := []topology.Header{{Key: "trace", Value: []byte("abc")}, {Key: "empty", Value: []byte{}}, {Key: "nil"}}
+	must(t, in.PipeRecord(topology.Record[string, string]{Key: "k", Value: "A", Timestamp: 5, Headers: hs}))
+	out := streamtest.CreateOutputTopic(d, "out", str, str)
+	if !out.IsEmpty() {
+		t.Fatal("a record went out before its grace period passed")
+	}
+	must(t, d.Commit())
+	must(t, d.Restart(streamtest.WipeState()))
+	must(t, in.PipeRecord(topology.Record[string, string]{Key: "x", Value: "B", Timestamp: 20}))
+	r, err := out.ReadRecord()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Key != "k" || r.Value != "A+T" || r.Timestamp != 5 || len(r.Headers) != 3 ||
+		r.Headers[0].Key != "trace" || string(r.Headers[0].Value) != "abc" ||
+		r.Headers[1].Key != "empty" || r.Headers[1].Value == nil || len(r.Headers[1].Value) != 0 ||
+		r.Headers[2].Key != "nil" || r.Headers[2].Value != nil {
+		t.Fatalf("result %+v, want k=A+T at 5 with headers %+v", r, hs)
 	}
 }
