@@ -21,8 +21,9 @@ import (
 //
 //	join inner|left|outer BEFORE AFTER GRACE   a stream-stream join of the
 //	                         topics "left" and "right" (durations, e.g. 10ms)
-//	versioned inner|left HISTORY   the topic "stream" joined with the
-//	                         versioned table of the topic "table"
+//	versioned inner|left HISTORY [GRACE]   the topic "stream" joined with
+//	                         the versioned table of the topic "table"
+//	                         (with GRACE: WithGracePeriod(GRACE))
 //	partitions N             input partitions (default 1)
 //	left|right|stream|table KEY TS VALUE   send a record; KEY or VALUE
 //	                         "null" sends a Kafka null
@@ -124,12 +125,20 @@ func ssTopology(t *testing.T, f []string) *topology.Topology {
 	case "versioned":
 		stream := topology.Stream(b, "stream", str, str)
 		table := topology.Table(b, "table", str, str, topology.Versioned(ds[0]), topology.Named("versions"))
+		var opts []topology.StoreOption
+		switch len(ds) {
+		case 1:
+		case 2:
+			opts = append(opts, topology.WithGracePeriod(ds[1]))
+		default:
+			t.Fatalf("versioned wants HISTORY [GRACE]")
+		}
 		var out *topology.KStream[string, string]
 		switch f[1] {
 		case "inner":
-			out = topology.JoinTable(stream, table, func(v, vt string) string { return ssValue(v, true, vt, true) })
+			out = topology.JoinTable(stream, table, func(v, vt string) string { return ssValue(v, true, vt, true) }, opts...)
 		case "left":
-			out = topology.LeftJoinTable(stream, table, func(v, vt string, found bool) string { return ssValue(v, true, vt, found) })
+			out = topology.LeftJoinTable(stream, table, func(v, vt string, found bool) string { return ssValue(v, true, vt, found) }, opts...)
 		default:
 			t.Fatalf("unknown join %q", f[1])
 		}

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 )
 
@@ -102,6 +103,11 @@ func fkJoin[K, V, KO, VO, VR any](l *KTable[K, V], r *KTable[KO, VO], foreignKey
 	// The subscriptions are the right side's memory of who refers to
 	// what: always change-logged.
 	b.addStore(StoreSpec{Name: subStore, Engine: cfg.engine, Logging: true})
+	// The timestamps of the right side's values, by serialized foreign key:
+	// an answer to a subscription carries the later of the subscription's
+	// and the right value's timestamps, as in Kafka Streams.
+	tsStore := name + "-foreign-timestamps"
+	b.addStore(StoreSpec{Name: tsStore, Engine: cfg.engine, Logging: true})
 	b.addStore(StoreSpec{Name: resultStore, Engine: cfg.engine, Logging: cfg.logging, Caching: cfg.caching, KeySerde: lks, ValueSerde: vrs})
 
 	// Left side: every update of l subscribes to its foreign key.
@@ -205,6 +211,10 @@ func fkJoin[K, V, KO, VO, VR any](l *KTable[K, V], r *KTable[KO, VO], foreignKey
 		if err != nil {
 			return nil, err
 		}
+		times, ok := ctx.Store(tsStore).(KeyValueStore)
+		if !ok {
+			return nil, fmt.Errorf("store %q is not a key-value store of this task", tsStore)
+		}
 		subFull, respFull := subTopic.FullName(ctx.ApplicationID()), respTopic.FullName(ctx.ApplicationID())
 		next := fanout[[]byte, fkWire](kids)
 		return func(rec Record[[]byte, subscription]) error {
@@ -241,9 +251,19 @@ func fkJoin[K, V, KO, VO, VR any](l *KTable[K, V], r *KTable[KO, VO], foreignKey
 					found = true
 				}
 			}
+			ts := rec.Timestamp
+			if found {
+				rt, err := times.Get(rec.Key)
+				if err != nil {
+					return err
+				}
+				if len(rt) == 8 {
+					ts = max(ts, int64(binary.BigEndian.Uint64(rt)))
+				}
+			}
 			answer := func(has bool) error {
 				resp := response{hash: s.hash, value: vb, hasValue: has}
-				return next(Record[[]byte, fkWire]{Key: s.primaryKey, Value: fkWire{value: resp.encode(), partition: s.partition}, Timestamp: rec.Timestamp, Headers: rec.Headers})
+				return next(Record[[]byte, fkWire]{Key: s.primaryKey, Value: fkWire{value: resp.encode(), partition: s.partition}, Timestamp: ts, Headers: rec.Headers})
 			}
 			switch s.instruction {
 			case fkDeleteAndPropagate:
@@ -254,7 +274,7 @@ func fkJoin[K, V, KO, VO, VR any](l *KTable[K, V], r *KTable[KO, VO], foreignKey
 			return nil
 		}, nil
 	})
-	receive.stores = unionStores([]string{subStore}, rget.stores)
+	receive.stores = unionStores([]string{subStore, tsStore}, rget.stores)
 
 	// Right side: an update of r answers every subscription to its key.
 	foreign := b.addNode(kindProcessor, b.newName("KTABLE-FK-JOIN-FOREIGN-"), []*node{r.node}, func(ctx TaskContext, kids []any) (any, error) {
@@ -262,12 +282,24 @@ func fkJoin[K, V, KO, VO, VR any](l *KTable[K, V], r *KTable[KO, VO], foreignKey
 		if !ok {
 			return nil, fmt.Errorf("store %q is not a key-value store of this task", subStore)
 		}
+		times, ok := ctx.Store(tsStore).(KeyValueStore)
+		if !ok {
+			return nil, fmt.Errorf("store %q is not a key-value store of this task", tsStore)
+		}
 		subFull, respFull := subTopic.FullName(ctx.ApplicationID()), respTopic.FullName(ctx.ApplicationID())
 		next := fanout[[]byte, fkWire](kids)
 		return func(rec Record[KO, Change[VO]]) error {
 			fk, err := rks.Serialize(subFull, rec.Key)
 			if err != nil {
 				return fmt.Errorf("foreign-key join: serialize foreign key: %w", err)
+			}
+			if rec.Value.HasNew {
+				err = times.Put(fk, binary.BigEndian.AppendUint64(nil, uint64(rec.Timestamp)))
+			} else {
+				err = times.Delete(fk)
+			}
+			if err != nil {
+				return err
 			}
 			var vb []byte
 			if rec.Value.HasNew {
@@ -298,7 +330,7 @@ func fkJoin[K, V, KO, VO, VR any](l *KTable[K, V], r *KTable[KO, VO], foreignKey
 			return it.Err()
 		}, nil
 	})
-	foreign.stores = []string{subStore}
+	foreign.stores = []string{subStore, tsStore}
 	fkSink(b, receive, respTopic, foreign)
 
 	// Left side: join each answer with the left key's current value.

@@ -37,8 +37,12 @@ import (
 // the rules above differ from Kafka Streams for records that arrive after
 // a window closed.
 //
-// Records with a null key or a null value join nothing and are dropped
-// (DropNullKey, DropNullValue), as Kafka Streams did before KIP-962.
+// Records with a null value join nothing and are dropped (DropNullValue).
+// A record with a null key joins nothing either: an inner join drops it
+// (DropNullKey), as does the right side of a left join; but a left record
+// of a left or outer join, or a right record of an outer join, goes out at
+// once as joiner(value, zero, false) or joiner(zero, false, value, true)
+// at its own time, keeping its null key (Kafka Streams 3.7+, KIP-962).
 //
 // A side whose key may have changed since its source (Map, SelectKey, ...)
 // is first repartitioned through "<app>-<name>-left-repartition" or

@@ -77,6 +77,11 @@ func (j *streamJoinTask[K, L, R, VR]) emits(side int) bool {
 }
 
 func (j *streamJoinTask[K, L, R, VR]) processLeft(r Record[K, L]) error {
+	if r.NullKey && !r.NullValue && j.spec.emitsLeft {
+		j.time = max(j.time, j.ctx.StreamTime(), r.Timestamp)
+		var zero R
+		return j.next(Record[K, VR]{Key: r.Key, NullKey: true, Value: j.spec.joiner(r.Value, true, zero, false), Timestamp: r.Timestamp, Headers: r.Headers})
+	}
 	if j.skip(r.NullKey, r.NullValue) {
 		return nil
 	}
@@ -95,6 +100,11 @@ func (j *streamJoinTask[K, L, R, VR]) processLeft(r Record[K, L]) error {
 }
 
 func (j *streamJoinTask[K, L, R, VR]) processRight(r Record[K, R]) error {
+	if r.NullKey && !r.NullValue && j.spec.emitsRight {
+		j.time = max(j.time, j.ctx.StreamTime(), r.Timestamp)
+		var zero L
+		return j.next(Record[K, VR]{Key: r.Key, NullKey: true, Value: j.spec.joiner(zero, false, r.Value, true), Timestamp: r.Timestamp, Headers: r.Headers})
+	}
 	if j.skip(r.NullKey, r.NullValue) {
 		return nil
 	}
@@ -111,6 +121,12 @@ func (j *streamJoinTask[K, L, R, VR]) processRight(r Record[K, R]) error {
 		return j.spec.joiner(v, true, r.Value, true), nil
 	})
 }
+
+// A record with a null key but a value, of a side whose records are kept
+// without a partner (the left side of a left join, either side of an outer
+// join), goes out at once with no other side, at its own time (KIP-962,
+// Kafka Streams 3.7+): it can never find a partner, so there is nothing to
+// wait for. It still moves the join's stream time.
 
 // skip drops records without a key or a value: they join nothing.
 func (j *streamJoinTask[K, L, R, VR]) skip(nullKey, nullValue bool) bool {

@@ -1,6 +1,9 @@
 package topology
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Stream–table and stream–global-table joins: Kafka Streams'
 // KStream#join/leftJoin(KTable) and KStream#join/leftJoin(GlobalKTable,
@@ -20,41 +23,77 @@ import "fmt"
 // key. Records whose key t does not hold produce nothing.
 //
 // If the key of s may have changed since its source (Map, SelectKey, ...),
-// s is first repartitioned through "<app>-<join name>-left-repartition"
-// (the join name is generated, KSTREAM-JOIN-<n>). The stream's topic (or
-// that repartition topic) and t's topic must be co-partitioned: the same
-// partition count, keys partitioned alike. The join reads t's store in the
-// stream's task, so stream and table form one sub-topology; Build and the
-// application report topics whose partition counts differ. A table that
-// keeps no store (after Filter or MapTableValues) is read through its
-// parent's store. A versioned table (VersionedTable, or Table with
-// Versioned) is looked up as of each stream record's timestamp, as Kafka
-// Streams does since 3.5 (KIP-914; see versioned_table.go).
-func JoinTable[K, V, VT, VR any](s *KStream[K, V], t *KTable[K, VT], joiner func(v V, vt VT) VR) *KStream[K, VR] {
-	return streamTableJoin(s, t, "KSTREAM-JOIN-", false, func(v V, vt VT, _ bool) VR { return joiner(v, vt) })
+// s is first repartitioned. The stream's topic (or that repartition topic)
+// and t's topic must be co-partitioned: the same partition count, keys
+// partitioned alike. The join reads t's store in the stream's task, so
+// stream and table form one sub-topology; Build and the application report
+// topics whose partition counts differ. A table that keeps no store (after
+// Filter or MapTableValues) is read through its parent's store. A
+// versioned table (VersionedTable, or Table with Versioned) is looked up as
+// of each stream record's timestamp, as Kafka Streams does since 3.5
+// (KIP-914; see versioned_table.go).
+//
+// Options (Kafka Streams' Joined):
+//
+//   - Named(name) names the join (default KSTREAM-JOIN-<n>) and with it the
+//     repartition topic: "<app>-<name>-repartition", as Joined.withName
+//     does. Unnamed, the repartition topic is "<app>-<generated
+//     name>-left-repartition".
+//   - WithGracePeriod(d) buffers the stream's records and joins them in
+//     timestamp order once they are d behind the join's stream time
+//     (KIP-923); t must be versioned, with a history retention of at least
+//     d. See WithGracePeriod.
+//   - WithEngine and WithLogging apply to the grace period's buffer store.
+func JoinTable[K, V, VT, VR any](s *KStream[K, V], t *KTable[K, VT], joiner func(v V, vt VT) VR, opts ...StoreOption) *KStream[K, VR] {
+	return streamTableJoin(s, t, "KSTREAM-JOIN-", false, func(v V, vt VT, _ bool) VR { return joiner(v, vt) }, opts)
 }
 
 // LeftJoinTable is JoinTable as a left join: every record of s with a value
 // produces one record, joiner(stream value, table value, found), where found
 // is false (and the table value the zero value) when t does not hold the
 // key, or when the record's key is null.
-func LeftJoinTable[K, V, VT, VR any](s *KStream[K, V], t *KTable[K, VT], joiner func(v V, vt VT, found bool) VR) *KStream[K, VR] {
-	return streamTableJoin(s, t, "KSTREAM-LEFTJOIN-", true, joiner)
+func LeftJoinTable[K, V, VT, VR any](s *KStream[K, V], t *KTable[K, VT], joiner func(v V, vt VT, found bool) VR, opts ...StoreOption) *KStream[K, VR] {
+	return streamTableJoin(s, t, "KSTREAM-LEFTJOIN-", true, joiner, opts)
 }
 
-func streamTableJoin[K, V, VT, VR any](s *KStream[K, V], t *KTable[K, VT], prefix string, left bool, joiner func(V, VT, bool) VR) *KStream[K, VR] {
+// streamTableJoinCfg is what the options of a stream–table join say.
+type streamTableJoinCfg struct {
+	storeCfg
+	name       string // the join's processor name
+	repartName string // the repartition topic's name without "-repartition"
+	grace      time.Duration
+	hasGrace   bool
+}
+
+func streamTableJoin[K, V, VT, VR any](s *KStream[K, V], t *KTable[K, VT], prefix string, left bool, joiner func(V, VT, bool) VR, opts []StoreOption) *KStream[K, VR] {
 	b := s.b
 	if t.b != b {
 		b.fail("join: stream and table come from different builders")
 		return &KStream[K, VR]{b: b, node: s.node, keySerde: s.keySerde, valueSerde: DefaultSerde[VR]()}
 	}
-	if _, ok := t.versionedSpec(); ok {
-		return streamVersionedTableJoin(s, t, prefix, left, joiner) // lookups as of each record's time
+	cfg := streamTableJoinCfg{storeCfg: applyStoreOpts(opts)}
+	cfg.grace, cfg.hasGrace = graceOption(opts)
+	if cfg.storeCfg.name != "" {
+		cfg.name, cfg.repartName = cfg.storeCfg.name, cfg.storeCfg.name
+	} else {
+		cfg.name = b.newName(prefix)
+		cfg.repartName = cfg.name + "-left"
 	}
-	name := b.newName(prefix)
+	if cfg.caching {
+		b.fail("join %s: WithCaching is not supported on a stream-table join", cfg.name)
+	}
+	if _, ok := t.versionedSpec(); ok {
+		return streamVersionedTableJoin(s, t, cfg, left, joiner) // lookups as of each record's time
+	}
+	if cfg.hasGrace {
+		// Kafka Streams: "KTable must be versioned to use a grace period in
+		// a stream table join."
+		b.fail("join %s: the table must be versioned to use a grace period in a stream-table join", cfg.name)
+	}
+	name := cfg.name
 	t = t.joinable()
 	get := t.valueGetter()
-	src := s.throughRepartition(name + "-left")
+	src := s.throughRepartition(cfg.repartName)
 	n := b.addNode(kindProcessor, name, []*node{src.node}, func(ctx TaskContext, kids []any) (any, error) {
 		lookup, err := get.make(ctx)
 		if err != nil {

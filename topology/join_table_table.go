@@ -1,5 +1,11 @@
 package topology
 
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
 // Table–table joins: Kafka Streams' KTable#join/leftJoin/outerJoin(KTable).
 // The result is a table, updated whenever either side changes: an update of
 // one side looks the key up in the other side's current state (through its
@@ -21,9 +27,16 @@ package topology
 //   - outer: like left, symmetrically; a result is a delete only when both
 //     sides are gone.
 //
-// Eddy's stores keep no timestamps, so a result carries the timestamp of the
-// update that produced it, where Kafka Streams takes the larger of both
-// sides' timestamps (docs/decisions/0012-table-joins.md).
+// A result carries the larger of the timestamps of both sides' current
+// values, as in Kafka Streams (KTableKTable*Join: the update's timestamp
+// and that of the other side's ValueAndTimestamp), or the update's own when
+// the other side has no value. Eddy's table stores keep no timestamps, so
+// the join keeps its own: a key-value store "<name>-timestamps" (name: the
+// join's Named, else its first processor's) holding, per side and key, the
+// timestamp of the last update the join saw. Every update of a side passes
+// through the join, so this is the timestamp of the side's current value.
+// A key updated before the store existed has none, and its results take
+// the update's timestamp.
 
 // JoinTables joins tables l and r by key (inner join): the result holds
 // joiner(l value, r value) for every key both hold. Both must be
@@ -65,8 +78,15 @@ func tableTableJoin[K, V, VO, VR any](l *KTable[K, V], r *KTable[K, VO], thisPre
 	l, r = l.joinable(), r.joinable()
 	lget, rget := l.valueGetter(), r.valueGetter()
 	reverse := func(vo VO, rok bool, v V, lok bool) VR { return joiner(v, lok, vo, rok) }
-	this := joinSide(b, b.newName(thisPrefix), l.node, rget, leftOuter, rightOuter, joiner)
-	other := joinSide(b, b.newName(otherPrefix), r.node, lget, rightOuter, leftOuter, reverse)
+	thisName, otherName := b.newName(thisPrefix), b.newName(otherPrefix)
+	cfg := applyStoreOpts(opts)
+	ts := joinTimes[K]{ks: l.keySerde, store: thisName + "-timestamps"}
+	if cfg.name != "" {
+		ts.store = cfg.name + "-timestamps"
+	}
+	b.addStore(StoreSpec{Name: ts.store, Engine: cfg.engine, Logging: cfg.logging})
+	this := joinSide(b, thisName, l.node, rget, ts, sideLeft, leftOuter, rightOuter, joiner)
+	other := joinSide(b, otherName, r.node, lget, ts, sideRight, rightOuter, leftOuter, reverse)
 	merge := b.addNode(kindProcessor, b.newName("KTABLE-MERGE-"), []*node{this, other}, func(_ TaskContext, kids []any) (any, error) {
 		return fanout[K, Change[VR]](kids), nil
 	})
@@ -82,18 +102,30 @@ func tableTableJoin[K, V, VO, VR any](l *KTable[K, V], r *KTable[K, VO], thisPre
 // the other side through get. keepThis: a value of this side joins without
 // a partner (this side is outer); keepOther: a value of the other side
 // does. joiner takes this side's value first.
-func joinSide[K, V, VO, VR any](b *Builder, name string, parent *node, get *tableGetter[K, VO], keepThis, keepOther bool, joiner func(V, bool, VO, bool) VR) *node {
+func joinSide[K, V, VO, VR any](b *Builder, name string, parent *node, get *tableGetter[K, VO], times joinTimes[K], side int, keepThis, keepOther bool, joiner func(V, bool, VO, bool) VR) *node {
 	n := b.addNode(kindProcessor, name, []*node{parent}, func(ctx TaskContext, kids []any) (any, error) {
 		lookup, err := get.make(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tt, err := times.open(ctx)
 		if err != nil {
 			return nil, err
 		}
 		next := fanout[K, Change[VR]](kids)
 		return func(rec Record[K, Change[V]]) error {
 			c := rec.Value
+			otherTs, err := tt.update(side, rec.Key, rec.Timestamp, c.HasNew)
+			if err != nil {
+				return err
+			}
 			other, ok, err := lookup(rec.Key)
 			if err != nil {
 				return err
+			}
+			resultTs := rec.Timestamp
+			if ok && otherTs > resultTs {
+				resultTs = otherTs
 			}
 			var out Change[VR]
 			switch {
@@ -123,11 +155,56 @@ func joinSide[K, V, VO, VR any](b *Builder, name string, parent *node, get *tabl
 					out.Old, out.HasOld = joiner(c.Old, true, other, false), true
 				}
 			}
-			return next(Record[K, Change[VR]]{Key: rec.Key, Value: out, Timestamp: rec.Timestamp, Headers: rec.Headers})
+			return next(Record[K, Change[VR]]{Key: rec.Key, Value: out, Timestamp: resultTs, Headers: rec.Headers})
 		}, nil
 	})
-	n.stores = append([]string(nil), get.stores...)
+	n.stores = append(append([]string(nil), get.stores...), times.store)
 	return n
+}
+
+// joinTimes is a table–table join's store of the timestamps of both sides'
+// current values: [side: 1][key] -> [timestamp: 8].
+type joinTimes[K any] struct {
+	ks    Serde[K]
+	store string
+}
+
+type openJoinTimes[K any] struct {
+	joinTimes[K]
+	kv    KeyValueStore
+	topic string
+}
+
+func (j joinTimes[K]) open(ctx TaskContext) (*openJoinTimes[K], error) {
+	kv, ok := ctx.Store(j.store).(KeyValueStore)
+	if !ok {
+		return nil, fmt.Errorf("store %q is not a key-value store of this task", j.store)
+	}
+	return &openJoinTimes[K]{joinTimes: j, kv: kv, topic: ChangelogTopicName(ctx.ApplicationID(), j.store)}, nil
+}
+
+// update records the timestamp of side's value of k (or that it has none),
+// and returns the other side's (math.MinInt64: none known).
+func (o *openJoinTimes[K]) update(side int, k K, ts int64, hasValue bool) (int64, error) {
+	kb, err := o.ks.Serialize(o.topic, k)
+	if err != nil {
+		return 0, fmt.Errorf("join: serialize key: %w", err)
+	}
+	key := append([]byte{byte(side)}, kb...)
+	if hasValue {
+		err = o.kv.Put(key, binary.BigEndian.AppendUint64(nil, uint64(ts)))
+	} else {
+		err = o.kv.Delete(key)
+	}
+	if err != nil {
+		return 0, err
+	}
+	key[0] = byte(1 - side)
+	v, err := o.kv.Get(key)
+	if err != nil || len(v) != 8 {
+		return math.MinInt64, err
+	}
+	return int64(binary.BigEndian.Uint64(v)), nil
 }
 
 // joinGetter reads a join result that keeps no store from both sides'

@@ -36,7 +36,9 @@ func TestForeignKeyJoinDescribeListsItsTopicsAndStores(t *testing.T) {
 		"Store: oc (sub-topology: 0, engine: default, changelog: <app>-oc-changelog)",
 		"Store: oc-subscription-store (sub-topology: 1, engine: default, changelog: <app>-oc-subscription-store-changelog)",
 		"Processor: KTABLE-FK-JOIN-OUTPUT-0000000011 (stores: [oc, orders])",
-		"Processor: KTABLE-FK-JOIN-SUBSCRIPTION-RECEIVE-0000000007 (stores: [oc-subscription-store, customers])",
+		"Store: oc-foreign-timestamps (sub-topology: 1, engine: default, changelog: <app>-oc-foreign-timestamps-changelog)",
+		"Processor: KTABLE-FK-JOIN-SUBSCRIPTION-RECEIVE-0000000007 (stores: [oc-subscription-store, oc-foreign-timestamps, customers])",
+		"Processor: KTABLE-FK-JOIN-FOREIGN-0000000008 (stores: [oc-subscription-store, oc-foreign-timestamps])",
 	)
 }
 
@@ -101,7 +103,11 @@ func TestPlanStreamTableJoin(t *testing.T) {
 	}
 }
 
-func TestJoiningDerivedTablesAddsNoStore(t *testing.T) {
+// Joining derived tables keeps no copy of their values: the join reads them
+// through the source tables' stores. Its only store is the one that keeps
+// the timestamps of both sides' values, for Kafka Streams' result
+// timestamps (join_table_table.go).
+func TestJoiningDerivedTablesAddsOnlyATimestampsStore(t *testing.T) {
 	b := topology.NewBuilder()
 	s := topology.Stream(b, "s", str, str)
 	l := topology.Table(b, "l", str, str, topology.Named("l"))
@@ -120,8 +126,8 @@ func TestJoiningDerivedTablesAddsNoStore(t *testing.T) {
 	for _, s := range topo.Subtopologies[0].Stores {
 		names = append(names, s.Name)
 	}
-	if !reflect.DeepEqual(names, []string{"l", "r"}) {
-		t.Fatalf("stores %v, want only the source tables' [l r]", names)
+	if want := []string{"l", "r", "KTABLE-LEFTTHIS-0000000007-timestamps"}; !reflect.DeepEqual(names, want) {
+		t.Fatalf("stores %v, want the source tables' and the join's timestamps %v", names, want)
 	}
 	// The stream join reads the join result through both tables' stores.
 	expectContains(t, topo.Describe(), "Processor: KSTREAM-LEFTJOIN-0000000010 (stores: [l, r])")

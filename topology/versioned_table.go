@@ -158,36 +158,41 @@ func (t *KTable[K, V]) asOfGetter() (stores []string, make func(ctx TaskContext)
 // arrives late still joins the table value that was valid when it
 // happened. A lookup older than t's history retention behind t's observed
 // stream time finds only a latest value that was already valid then.
-// Repartitioning, co-partitioning and nulls are as for JoinTable.
-func streamVersionedTableJoin[K, V, VT, VR any](s *KStream[K, V], t *KTable[K, VT], prefix string, left bool, joiner func(V, VT, bool) VR) *KStream[K, VR] {
+// Repartitioning, co-partitioning and nulls are as for JoinTable. With a
+// grace period the records wait in a buffer first (join_table_grace.go).
+func streamVersionedTableJoin[K, V, VT, VR any](s *KStream[K, V], t *KTable[K, VT], cfg streamTableJoinCfg, left bool, joiner func(V, VT, bool) VR) *KStream[K, VR] {
 	b := s.b
 	out := &KStream[K, VR]{b: b, node: s.node, keySerde: s.keySerde, valueSerde: DefaultSerde[VR]()}
-	if t.b != b {
-		b.fail("join: stream and table come from different builders")
-		return out
-	}
-	name := b.newName(prefix)
+	name := cfg.name
 	stores, mk := t.asOfGetter()
 	if mk == nil {
 		b.fail("join %s: the versioned table's store does not have the table's serdes", name)
 		return out
 	}
-	src := s.throughRepartition(name + "-left")
+	var buffer string
+	if cfg.hasGrace {
+		spec, _ := t.versionedSpec()
+		switch {
+		case cfg.grace < 0:
+			b.fail("join %s: negative grace period %v", name, cfg.grace)
+		case cfg.grace > spec.Retention:
+			// Kafka Streams: "History retention must be at least grace
+			// period."
+			b.fail("join %s: the table's history retention %v must be at least the grace period %v", name, spec.Retention, cfg.grace)
+		}
+		buffer = name + "-Buffer"
+		b.addStore(StoreSpec{Name: buffer, Engine: cfg.engine, Logging: cfg.logging})
+	}
+	src := s.throughRepartition(cfg.repartName)
+	ks, vs := src.keySerde, src.valueSerde
+	grace := cfg.grace.Milliseconds()
 	n := b.addNode(kindProcessor, name, []*node{src.node}, func(ctx TaskContext, kids []any) (any, error) {
 		lookup, err := mk(ctx)
 		if err != nil {
 			return nil, err
 		}
 		next := fanout[K, VR](kids)
-		return func(r Record[K, V]) error {
-			if r.NullValue || r.NullKey && !left {
-				reason := DropNullValue
-				if r.NullKey {
-					reason = DropNullKey
-				}
-				RecordDropped(ctx, reason)
-				return nil
-			}
+		join := func(r Record[K, V]) error {
 			var vt VT
 			var found bool
 			if !r.NullKey {
@@ -199,9 +204,33 @@ func streamVersionedTableJoin[K, V, VT, VR any](s *KStream[K, V], t *KTable[K, V
 				return nil
 			}
 			return next(Record[K, VR]{Key: r.Key, Value: joiner(r.Value, vt, found), Timestamp: r.Timestamp, Headers: r.Headers, NullKey: r.NullKey})
+		}
+		var buf *joinBuffer[K, V]
+		if buffer != "" {
+			kv, ok := ctx.Store(buffer).(KeyValueStore)
+			if !ok {
+				return nil, fmt.Errorf("store %q is not a key-value store of this task", buffer)
+			}
+			buf = &joinBuffer[K, V]{store: kv, topic: ChangelogTopicName(ctx.ApplicationID(), buffer), ks: ks, vs: vs,
+				grace: grace, time: math.MinInt64, minTs: math.MinInt64}
+		}
+		return func(r Record[K, V]) error {
+			if r.NullValue || r.NullKey && !left {
+				RecordDropped(ctx, dropReason(r.NullKey))
+				return nil
+			}
+			if buf == nil || r.NullKey {
+				// A null-key record of a left join finds no table value
+				// whenever it is joined: it goes out at once.
+				return join(r)
+			}
+			return buf.process(r, join)
 		}, nil
 	})
 	n.stores = stores
+	if buffer != "" {
+		n.stores = append(append([]string(nil), stores...), buffer)
+	}
 	out.node = n
 	return out
 }
