@@ -14,7 +14,10 @@
 //                                 here; exactly-once keeps its 100 ms default
 //   producer compression=snappy   as franz-go (Eddy, raw) and goka send
 //   producer linger.ms=5          latency workload only: Eddy's linger
-// The record cache (statestore.cache.max.bytes, 10 MiB) keeps its default.
+//   statestore.cache.max.bytes=0  word count workloads only: every update
+//                                 sent, as examples/01-wordcount does
+// Elsewhere the record cache (statestore.cache.max.bytes, 10 MiB) keeps its
+// default.
 
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -79,6 +82,23 @@ public final class KStreamsBench {
         return out;
     }
 
+    // words splits a line as examples/wordcount.Words does: maximal runs of
+    // letters or digits, lower-cased.
+    static java.util.List<String> words(String line) {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        int start = -1;
+        for (int i = 0; i <= line.length(); i++) {
+            boolean in = i < line.length() && Character.isLetterOrDigit(line.charAt(i));
+            if (in && start < 0) {
+                start = i;
+            } else if (!in && start >= 0) {
+                out.add(line.substring(start, i).toLowerCase(java.util.Locale.ROOT));
+                start = -1;
+            }
+        }
+        return out;
+    }
+
     static KStream<String, byte[]> source(StreamsBuilder b, String input) {
         return b.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
                 .peek((k, v) -> COUNTER.incrementAndGet());
@@ -107,6 +127,7 @@ public final class KStreamsBench {
         }
 
         boolean eos = workload.endsWith("-eos");
+        boolean wordCount = workload.equals("wordcount") || workload.equals("wordcount-eos");
         StreamsBuilder b = new StreamsBuilder();
         switch (workload) {
             case "stateless":
@@ -139,6 +160,18 @@ public final class KStreamsBench {
                         .to(output, Produced.with(Serdes.String(), Serdes.ByteArray()));
                 break;
             }
+            case "wordcount":
+            case "wordcount-eos":
+                // examples/01-wordcount: lines → words → repartition by
+                // word → count (RocksDB, changelog) → every update sent.
+                b.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
+                        .peek((k, v) -> COUNTER.incrementAndGet())
+                        .flatMapValues(KStreamsBench::words)
+                        .groupBy((k, w) -> w, Grouped.with(Serdes.String(), Serdes.String()))
+                        .count(Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as(COUNT_STORE)
+                                .withKeySerde(Serdes.String()).withValueSerde(Serdes.Long()))
+                        .toStream().to(output, Produced.with(Serdes.String(), Serdes.Long()));
+                break;
             default:
                 line("error unknown workload " + workload);
                 System.exit(2);
@@ -155,6 +188,9 @@ public final class KStreamsBench {
             p.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2);
         } else {
             p.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, commitMs);
+        }
+        if (wordCount) {
+            p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0L);
         }
         if (workload.equals("latency")) {
             p.put(StreamsConfig.producerPrefix(ProducerConfig.LINGER_MS_CONFIG), 5);

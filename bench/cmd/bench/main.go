@@ -39,6 +39,9 @@ type config struct {
 	quick       bool
 	reps        int
 	n           int           // input records of the throughput workloads
+	wordN       int           // input lines of the word count workloads
+	scalingN    int           // input records of each scaling run
+	scalingP    []int         // input partitions (tasks) of the scaling runs
 	restoreN    int           // changelog records of the restore workload
 	latencyRate int           // records/s of the latency workload
 	latencyDur  time.Duration // load time of the latency workload
@@ -65,8 +68,11 @@ func main() {
 	flag.BoolVar(&c.quick, "quick", false, "small sizes and one repetition (finishes in under 3 minutes)")
 	flag.IntVar(&c.port, "port", 19392, "port of the benchmark's own Kafka broker (the controller takes the next one)")
 	flag.IntVar(&c.reps, "reps", 0, "repetitions per system (default 3, quick 1)")
-	flag.IntVar(&c.n, "n", 0, "input records per throughput workload (default 1000000, quick 50000)")
-	flag.IntVar(&c.restoreN, "restore-n", 0, "changelog records of the restore workload (default 1000000, quick 50000)")
+	flag.IntVar(&c.n, "n", 0, "input records per throughput workload (default 1000000, quick 300000)")
+	flag.IntVar(&c.restoreN, "restore-n", 0, "changelog records of the restore workload (default 1000000, quick 100000)")
+	flag.IntVar(&c.wordN, "word-lines", 0, "input lines of the word count workloads (default 250000, quick 100000)")
+	flag.IntVar(&c.scalingN, "scaling-n", 0, "input records of each scaling run (default 1000000, quick 200000)")
+	scalingP := flag.String("scaling-partitions", "8,64,256", "input partitions (tasks of the one node) of the scaling runs, comma-separated")
 	flag.IntVar(&c.latencyRate, "latency-rate", 20000, "records/s of the latency workload")
 	flag.DurationVar(&c.latencyDur, "latency-duration", 0, "load time of the latency workload (default 45s, quick 5s; the first third is warm-up)")
 	flag.StringVar(&wls, "workloads", strings.Join(workload.All, ","), "workloads to run, comma-separated")
@@ -88,8 +94,17 @@ func main() {
 		}
 	}
 	defaults(&c.reps, 3, 1)
-	defaults(&c.n, 1_000_000, 50_000)
+	defaults(&c.n, 1_000_000, 300_000)
 	defaults(&c.restoreN, 1_000_000, 100_000)
+	defaults(&c.wordN, workload.WordLines, 100_000)
+	defaults(&c.scalingN, 1_000_000, 200_000)
+	for _, f := range strings.Split(*scalingP, ",") {
+		var p int
+		if _, err := fmt.Sscanf(f, "%d", &p); err != nil || p <= 0 {
+			fatal(fmt.Errorf("bad -scaling-partitions %q", *scalingP))
+		}
+		c.scalingP = append(c.scalingP, p)
+	}
 	if c.latencyDur == 0 {
 		c.latencyDur = 45 * time.Second
 		if c.quick {
@@ -130,12 +145,15 @@ func run(c *config) error {
 	if err != nil {
 		return err
 	}
-	b := &broker{&benchkafka.Broker{Root: c.root, Port: c.port}}
+	b := &broker{Broker: &benchkafka.Broker{Root: c.root, Port: c.port}}
 	if err := b.Start(); err != nil {
 		return err
 	}
 	defer b.Stop()
-	r := &runner{c: c, b: b, systems: systems, ctx: ctx, loaded: map[string]bool{}}
+	if err := b.findPID(); err != nil {
+		return err
+	}
+	r := &runner{c: c, b: b, systems: systems, ctx: ctx, loaded: map[string]bool{}, words: map[string]int64{}}
 	rep := &report{start: start, startLoad: loadAvg(), c: c}
 	for _, name := range c.workloads {
 		if ctx.Err() != nil {
@@ -146,6 +164,15 @@ func run(c *config) error {
 			return fmt.Errorf("unknown workload %q", name)
 		}
 		logf("workload %s", name)
+		if wl.kind == scalingKind {
+			pts, err := r.scaling()
+			if err != nil {
+				return fmt.Errorf("scaling: %w", err)
+			}
+			rep.scaling = pts
+			rep.printScaling()
+			continue
+		}
 		res, err := r.workload(wl)
 		if err != nil {
 			return fmt.Errorf("workload %s: %w", name, err)
@@ -177,16 +204,38 @@ const (
 	throughput  kind = iota // records/s over a preloaded input
 	restoreKind             // time to rebuild the count store from its changelog
 	latencyKind             // p50/p99 at a fixed rate
+	scalingKind             // Eddy alone on more and more partitions
 )
 
 // workloadDef is one pluggable workload: its systems, its input and how it
 // is measured.
 type workloadDef struct {
-	name    string
-	kind    kind
-	input   string // input topic, loaded once (shared by the EOS variants)
-	table   string // table topic (join)
-	systems []string
+	name       string
+	prog       string // the programs' workload, if not name (scaling runs)
+	kind       kind
+	input      string // input topic, loaded once (shared by the EOS variants)
+	table      string // table topic (join)
+	partitions int32  // of the input and output topics; 0: workload.Partitions
+	systems    []string
+}
+
+// program is the workload the benchmark programs run.
+func (wl workloadDef) program() string {
+	if wl.prog != "" {
+		return wl.prog
+	}
+	return wl.name
+}
+
+// eos says whether the workload runs under exactly-once.
+func (wl workloadDef) eos() bool { return strings.HasSuffix(wl.program(), "-eos") }
+
+// parts is the partition count of the workload's topics.
+func (wl workloadDef) parts() int32 {
+	if wl.partitions > 0 {
+		return wl.partitions
+	}
+	return workload.Partitions
 }
 
 var workloads = map[string]workloadDef{
@@ -196,6 +245,9 @@ var workloads = map[string]workloadDef{
 	workload.Join:         {name: workload.Join, kind: throughput, input: "bench-join-in", table: "bench-join-table", systems: []string{sysEddy, sysKStream, sysGoka}},
 	workload.StatelessEOS: {name: workload.StatelessEOS, kind: throughput, input: "bench-stateless-in", systems: []string{sysEddy, sysKStream, sysGoka}},
 	workload.CountEOS:     {name: workload.CountEOS, kind: throughput, input: "bench-count-in", systems: []string{sysEddy, sysKStream, sysGoka}},
+	workload.WordCount:    {name: workload.WordCount, kind: throughput, input: "bench-wordcount-in", partitions: workload.WordPartitions, systems: []string{sysEddy, sysKStream, sysGoka, sysRaw}},
+	workload.WordCountEOS: {name: workload.WordCountEOS, kind: throughput, input: "bench-wordcount-in", partitions: workload.WordPartitions, systems: []string{sysEddy, sysKStream, sysGoka, sysRaw}},
+	workload.Scaling:      {name: workload.Scaling, kind: scalingKind, systems: []string{sysEddy}},
 	workload.Restore:      {name: workload.Restore, kind: restoreKind, input: "bench-restore-in", systems: []string{sysEddy, sysKStream, sysGoka}},
 	workload.Latency:      {name: workload.Latency, kind: latencyKind, systems: []string{sysEddy, sysKStream, sysGoka, sysRaw}},
 }

@@ -16,7 +16,7 @@ import (
 type event struct {
 	at   time.Time
 	cpu  float64 // user+system seconds of the process so far
-	kind string  // ready, progress, restore_ms, skipped, error, exit
+	kind string  // ready, progress, commits, restore_ms, skipped, error, exit
 	arg  string
 	n    int64 // progress count, restore_ms value
 }
@@ -61,13 +61,13 @@ func startProc(cmd *exec.Cmd, logPath string) (*proc, error) {
 			cpu, _ := cpuSeconds(p.pid)
 			line := sc.Text()
 			kind, arg, _ := strings.Cut(line, " ")
-			if kind != "progress" || !progressed {
+			if (kind != "progress" && kind != "commits") || !progressed {
 				note("%s (cpu %.2fs)", line, cpu)
 				progressed = progressed || (kind == "progress" && arg != "0")
 			}
 			ev := event{at: at, cpu: cpu, kind: kind, arg: arg}
 			switch kind {
-			case "progress", "restore_ms":
+			case "progress", "restore_ms", "commits":
 				ev.n, _ = strconv.ParseInt(arg, 10, 64)
 			case "ready", "skipped", "error":
 			default:

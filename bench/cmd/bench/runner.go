@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,21 @@ type measurement struct {
 	cpuPerM float64 // CPU seconds per million records
 	seconds float64 // measured interval (restore: time to ready)
 	note    string  // verification warnings
+
+	// From the output topic's append times (throughput workloads; zero
+	// where not measured): startup is the time from starting the process
+	// to the first output record; steady the input records per second
+	// from the first to the last output record; whole the input records
+	// per second from starting the process to the last output record.
+	startup, steady, whole float64
+	// brokerCPUPerM is the broker's CPU seconds per million input records
+	// over the run (throughput: from starting the process to the last
+	// output; restore: to ready; latency: the measured window).
+	brokerCPUPerM float64
+	// commitsPerS is the program's task commits per second over the
+	// measured span (Eddy only, which reports them; under exactly-once
+	// each commit is one transaction).
+	commitsPerS float64
 }
 
 // outcome is every run of one system on one workload.
@@ -45,7 +61,20 @@ type runner struct {
 	systems map[string]*system
 	ctx     context.Context
 	loaded  map[string]bool
+	words   map[string]int64 // words in a loaded word count input
 	seq     int
+}
+
+// inputN is the number of input records of a throughput workload.
+func (r *runner) inputN(wl workloadDef) int {
+	switch wl.program() {
+	case workload.WordCount, workload.WordCountEOS:
+		return r.c.wordN
+	}
+	if strings.HasPrefix(wl.name, workload.Scaling) {
+		return r.c.scalingN
+	}
+	return r.c.n
 }
 
 func (r *runner) workload(wl workloadDef) ([]*outcome, error) {
@@ -96,8 +125,8 @@ func (r *runner) workload(wl workloadDef) ([]*outcome, error) {
 				logf("%s %s rep %d failed: %v", wl.name, s, rep, err)
 			default:
 				o.runs = append(o.runs, m)
-				logf("%s %s rep %d: %.0f records/s, p50 %.1f ms, p99 %.1f ms, peak RSS %.0f MiB, %.2f CPU s/M records, %.2fs%s",
-					wl.name, s, rep, m.rps, m.p50, m.p99, m.rssMB, m.cpuPerM, m.seconds, m.note)
+				logf("%s %s rep %d: %.0f records/s, p50 %.1f ms, p99 %.1f ms, peak RSS %.0f MiB, %.2f CPU s/M records, %.2fs; start-up %.2fs, steady %.0f/s, whole %.0f/s, broker %.2f CPU s/M records%s",
+					wl.name, s, rep, m.rps, m.p50, m.p99, m.rssMB, m.cpuPerM, m.seconds, m.startup, m.steady, m.whole, m.brokerCPUPerM, m.note)
 			}
 		}
 	}
@@ -110,18 +139,23 @@ func (r *runner) load(wl workloadDef) error {
 		return nil
 	}
 	ctx := r.ctx
-	if err := r.b.createTopic(ctx, wl.input, nil); err != nil {
+	if err := r.b.createTopic(ctx, wl.input, wl.parts(), nil); err != nil {
 		return err
 	}
 	r.loaded[wl.input] = true
-	l, err := newLoader(r.b.Addr)
+	var opts []kgo.Opt
+	if wl.input == workloads[workload.WordCount].input {
+		// Lines have no key: in turn over the partitions, evenly.
+		opts = append(opts, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	}
+	l, err := newLoader(r.b.Addr, opts...)
 	if err != nil {
 		return err
 	}
 	defer l.close()
 	t0 := time.Now()
-	n := r.c.n
-	switch wl.name {
+	n := r.inputN(wl)
+	switch wl.program() {
 	case workload.Restore:
 		return nil // empty input: the state comes from the changelog
 	case workload.Windowed:
@@ -131,13 +165,17 @@ func (r *runner) load(wl workloadDef) error {
 		err = l.loadStream(ctx, wl.input, n, 3, func(i int) time.Time { return base.Add(time.Duration(i/10) * time.Millisecond) })
 	case workload.Join:
 		// The table first, and older: every system sees it before the stream.
-		if err := r.b.createTopic(ctx, wl.table, nil); err != nil {
+		if err := r.b.createTopic(ctx, wl.table, wl.parts(), nil); err != nil {
 			return err
 		}
 		if err := l.loadTable(ctx, wl.table, workload.Keys, time.Now().Add(-time.Hour)); err != nil {
 			return err
 		}
 		err = l.loadStream(ctx, wl.input, n, 4, nil)
+	case workload.WordCount, workload.WordCountEOS:
+		var words int64
+		words, err = l.loadLines(ctx, wl.input, n)
+		r.words[wl.input] = words
 	default:
 		err = l.loadStream(ctx, wl.input, n, 1, nil)
 	}
@@ -157,7 +195,10 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 	output := "bench-out-" + tag
 	stateDir := filepath.Join(r.c.cache, "state", tag)
 	ctx := r.ctx
-	if err := r.b.createTopic(ctx, output, nil); err != nil {
+	// The broker stamps every output record with its append time: the
+	// driver reads when the first and the last output arrived from them.
+	logAppend := "LogAppendTime"
+	if err := r.b.createTopic(ctx, output, wl.parts(), map[string]*string{"message.timestamp.type": &logAppend}); err != nil {
 		return m, "", err
 	}
 	defer func() {
@@ -168,12 +209,12 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 	if wl.kind == latencyKind {
 		// A topic of its own per run: the generator writes while it runs.
 		input = "bench-latency-in-" + tag
-		if err := r.b.createTopic(ctx, input, nil); err != nil {
+		if err := r.b.createTopic(ctx, input, wl.parts(), nil); err != nil {
 			return m, "", err
 		}
 		defer func() { _ = r.b.deletePrefixed(context.Background(), input) }()
 	}
-	args := []string{"-workload", wl.name, "-brokers", r.b.Addr, "-app-id", appID, "-state-dir", stateDir,
+	args := []string{"-workload", wl.program(), "-brokers", r.b.Addr, "-app-id", appID, "-state-dir", stateDir,
 		"-input", input, "-output", output, "-commit-interval", r.c.commit.String()}
 	if wl.table != "" {
 		args = append(args, "-table", wl.table)
@@ -190,6 +231,7 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 		args = append(args, "-cpuprofile", filepath.Join(r.c.eddyProfile, fmt.Sprintf("%s-%d.prof", wl.name, rep)))
 	}
 	logPath := filepath.Join(r.c.cache, "logs", tag+".log")
+	brokerCPU0, started := r.b.cpu(), time.Now()
 	p, err := startProc(s.command(args...), logPath)
 	if err != nil {
 		return m, "", err
@@ -203,8 +245,15 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 	switch wl.kind {
 	case throughput:
 		m, skip, err = r.throughput(wl, p)
+		if err == nil && skip == "" {
+			p.drain()
+			err = r.outputSpan(&m, wl, output, started, brokerCPU0)
+		}
 	case restoreKind:
 		m, skip, err = r.restore(p)
+		if err == nil && skip == "" {
+			m.brokerCPUPerM = (r.b.cpu() - brokerCPU0) / float64(r.c.restoreN) * 1e6
+		}
 	case latencyKind:
 		m, skip, err = r.latency(p, input, output, s.name != sysRaw)
 	}
@@ -261,7 +310,8 @@ func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error
 	var m measurement
 	deadline := time.Now().Add(r.c.timeout)
 	var first *event
-	want := int64(r.c.n)
+	want := int64(r.inputN(wl))
+	commits, firstCommits := int64(-1), int64(-1)
 	for {
 		ev, err := r.next(p, deadline)
 		if err != nil {
@@ -270,10 +320,13 @@ func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error
 		switch ev.kind {
 		case "skipped":
 			return m, ev.arg, nil
+		case "commits":
+			commits = ev.n
 		case "progress":
 			if ev.n > 0 && first == nil {
 				e := ev
 				first = &e
+				firstCommits = commits
 			}
 			if ev.n >= want {
 				if ev.n == first.n || !ev.at.After(first.at) {
@@ -284,6 +337,9 @@ func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error
 				m.rps = recs / d
 				m.seconds = d
 				m.cpuPerM = (ev.cpu - first.cpu) / recs * 1e6
+				if firstCommits >= 0 {
+					m.commitsPerS = float64(commits-firstCommits) / d
+				}
 				return m, "", nil
 			}
 		}
@@ -327,7 +383,7 @@ func (r *runner) loadChangelog(s *system, appID, input string) error {
 		topic = appID + "-table"
 	}
 	compact := "compact"
-	if err := r.b.createTopic(r.ctx, topic, map[string]*string{"cleanup.policy": &compact}); err != nil {
+	if err := r.b.createTopic(r.ctx, topic, 0, map[string]*string{"cleanup.policy": &compact}); err != nil {
 		return err
 	}
 	l, err := newLoader(r.b.Addr)
@@ -426,6 +482,8 @@ func (r *runner) latency(p *proc, input, output string, filters bool) (measureme
 		lastSent int64 // when the generator stopped (µs)
 		cpuStart float64
 		cpuEnd   float64
+		bcpu0    float64 // the broker's
+		bcpu1    float64
 	)
 	genDone := make(chan struct{})
 	go func() {
@@ -441,6 +499,7 @@ func (r *runner) latency(p *proc, input, output string, filters bool) (measureme
 					if !warm {
 						warm = true
 						cpuStart, _ = cpuSeconds(p.pid)
+						bcpu0 = r.b.cpu()
 					}
 					mu.Lock()
 					sentIn++
@@ -452,6 +511,7 @@ func (r *runner) latency(p *proc, input, output string, filters bool) (measureme
 			time.Sleep(500 * time.Microsecond)
 		}
 		cpuEnd, _ = cpuSeconds(p.pid)
+		bcpu1 = r.b.cpu()
 		mu.Lock()
 		lastSent = time.Now().UnixMicro()
 		mu.Unlock()
@@ -497,6 +557,9 @@ func (r *runner) latency(p *proc, input, output string, filters bool) (measureme
 	if cpuEnd > cpuStart {
 		m.cpuPerM = (cpuEnd - cpuStart) / inputEquivalent * 1e6
 	}
+	if bcpu1 > bcpu0 {
+		m.brokerCPUPerM = (bcpu1 - bcpu0) / inputEquivalent * 1e6
+	}
 	mu.Lock()
 	want := kept(sentIn)
 	mu.Unlock()
@@ -536,9 +599,15 @@ func (r *runner) verify(wl workloadDef, appID, output string) string {
 	if err != nil {
 		return note + fmt.Sprintf(" (output check failed: %v)", err)
 	}
-	switch wl.name {
+	switch wl.program() {
 	case workload.Stateless, workload.StatelessEOS:
 		if want := int64(workload.Kept(r.c.n)); out < want {
+			note += fmt.Sprintf(" (WARNING: %d outputs, want %d)", out, want)
+		}
+	case workload.WordCount, workload.WordCountEOS:
+		// Every update is sent: one output per word (under exactly-once
+		// the end offsets count transaction markers too).
+		if want := r.words[wl.input]; out < want {
 			note += fmt.Sprintf(" (WARNING: %d outputs, want %d)", out, want)
 		}
 	default:
