@@ -64,6 +64,10 @@ func (r *runner) outputSpan(m *measurement, wl workloadDef, output string, start
 		m.whole = n / d
 	}
 	m.brokerCPUPerM = (brokerCPU - brokerCPU0) / n * 1e6
+	if wl.endToEnd {
+		m.intake = m.rps
+		m.rps, m.seconds = m.steady, last.Sub(first).Seconds()
+	}
 	return nil
 }
 

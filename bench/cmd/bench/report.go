@@ -246,7 +246,7 @@ func (rp *report) writeMarkdown(path string) error {
 	w("| sizes | %d input records per throughput workload (100-byte values, %d distinct keys, %d partitions); %d-record changelog for restore; %d records/s for %s (first %s not measured) for latency |",
 		c.n, workload.Keys, workload.Partitions, c.restoreN, c.latencyRate, c.latencyDur, c.latencyWarm)
 	w("| compression | snappy on every producer (franz-go's default in Eddy, the raw pipe and the driver's loader; set in Kafka Streams, whose default is none; sarama's in goka), the repartition topic's included |")
-	w("| word count | %d lines, %.1f M words, %d distinct words (Zipf-like, s = 1.1), %d partitions; record cache off on both sides |", c.wordN, float64(c.wordN)*9.5/1e6, workload.WordVocabulary, workload.WordPartitions)
+	w("| word count | %d lines, about %.1f M words, %d distinct words (Zipf-like, s = 1.1), %d partitions; record cache off on both sides |", c.wordN, float64(c.wordN)*9.5/1e6, workload.WordVocabulary, workload.WordPartitions)
 	w("| commit interval | %s for every system under at-least-once; the default 100 ms of Eddy and Kafka Streams under exactly-once |", c.commit)
 	w("| run time | %s |", time.Since(rp.start).Round(time.Second))
 	w("| load average (1/5/15 min) | %s at the start, before any benchmark process; %s at the end, with the benchmark's own broker, program and driver |", rp.startLoad, loadAvg())

@@ -44,6 +44,9 @@ type measurement struct {
 	// measured span (Eddy only, which reports them; under exactly-once
 	// each commit is one transaction).
 	commitsPerS float64
+	// intake is the source's records/s where rps is the steady figure
+	// (workloadDef.endToEnd), for the log.
+	intake float64
 }
 
 // outcome is every run of one system on one workload.
@@ -125,6 +128,9 @@ func (r *runner) workload(wl workloadDef) ([]*outcome, error) {
 				logf("%s %s rep %d failed: %v", wl.name, s, rep, err)
 			default:
 				o.runs = append(o.runs, m)
+				if m.intake > 0 {
+					logf("%s %s rep %d: records/s below is the steady figure; the source took its input in at %.0f records/s", wl.name, s, rep, m.intake)
+				}
 				logf("%s %s rep %d: %.0f records/s, p50 %.1f ms, p99 %.1f ms, peak RSS %.0f MiB, %.2f CPU s/M records, %.2fs; start-up %.2fs, steady %.0f/s, whole %.0f/s, broker %.2f CPU s/M records%s",
 					wl.name, s, rep, m.rps, m.p50, m.p99, m.rssMB, m.cpuPerM, m.seconds, m.startup, m.steady, m.whole, m.brokerCPUPerM, m.note)
 			}
