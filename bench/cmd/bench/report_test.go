@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -200,5 +201,36 @@ func TestCommitMarker(t *testing.T) {
 	}
 	if isCommitMarker(&kgo.Record{Key: []byte{0, 0, 0, 0}}) {
 		t.Error("abort marker taken for a commit")
+	}
+}
+
+func TestMarkdownHasTheNewColumnsAndTables(t *testing.T) {
+	rp := &report{c: &config{reps: 1, n: 10, wordN: 5, scalingN: 7, commit: time.Second}, start: time.Now(), startLoad: "0.1 0.1 0.1"}
+	rp.add("wordcount", []*outcome{
+		{system: sysEddy, runs: []measurement{{rps: 3000, rssMB: 100, cpuPerM: 20, seconds: 3, startup: 1.5, steady: 3000, whole: 2000, brokerCPUPerM: 90}}},
+		{system: sysKStream, runs: []measurement{{rps: 1500, rssMB: 900, cpuPerM: 60, seconds: 6, startup: 6, steady: 1500, whole: 900, brokerCPUPerM: 70}}},
+	})
+	rp.scaling = []*scalePoint{{workload: "count", tasks: 64, runs: []measurement{{rps: 50000, cpuPerM: 9, rssMB: 300, commitsPerS: 64}}}}
+	_ = captureStdout(t, func() { rp.printWorkload("wordcount") })
+	path := t.TempDir() + "/RESULTS.md"
+	if err := rp.writeMarkdown(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	for _, want := range []string{
+		"| wordcount | eddy | 3000 | – | – | 100 | 20.00 | 3.00 | 1.50 | 3000 | 2000 | 90.00 | 1 |",
+		"| wordcount | eddy/kafka-streams | time to first output | 0.25 | lower |",
+		"| wordcount | eddy/kafka-streams | broker CPU per record | 1.29 | lower |",
+		"| compression | snappy on every producer",
+		"## Scaling: tasks per node",
+		"| count | 64 | 50000 | 9.00 | 300 | 64.0 | 1 |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("missing %q in:\n%s", want, md)
+		}
 	}
 }
