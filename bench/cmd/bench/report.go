@@ -243,6 +243,9 @@ func (rp *report) writeMarkdown(path string) error {
 	w("| Kafka Streams | 4.4.0, heap fixed at -Xms%s -Xmx%s, 2 stream threads |", ksHeap, ksHeap)
 	w("| goka | v1.1.14 (sarama v1.45.1, LevelDB state) |")
 	w("| raw pipe | franz-go v1.22.3 consume → produce |")
+	for in, n := range c.nByInput {
+		w("| input size of %s | %d records |", in, n)
+	}
 	w("| sizes | %d input records per throughput workload (100-byte values, %d distinct keys, %d partitions); %d-record changelog for restore; %d records/s for %s (first %s not measured) for latency |",
 		c.n, workload.Keys, workload.Partitions, c.restoreN, c.latencyRate, c.latencyDur, c.latencyWarm)
 	w("| compression | snappy on every producer (franz-go's default in Eddy, the raw pipe and the driver's loader; set in Kafka Streams, whose default is none; sarama's in goka), the repartition topic's included |")

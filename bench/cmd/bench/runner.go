@@ -77,6 +77,9 @@ func (r *runner) inputN(wl workloadDef) int {
 	if strings.HasPrefix(wl.name, workload.Scaling) {
 		return r.c.scalingN
 	}
+	if n, ok := r.c.nByInput[wl.input]; ok {
+		return n
+	}
 	return r.c.n
 }
 
@@ -607,7 +610,7 @@ func (r *runner) verify(wl workloadDef, appID, output string) string {
 	}
 	switch wl.program() {
 	case workload.Stateless, workload.StatelessEOS:
-		if want := int64(workload.Kept(r.c.n)); out < want {
+		if want := int64(workload.Kept(r.inputN(wl))); out < want {
 			note += fmt.Sprintf(" (WARNING: %d outputs, want %d)", out, want)
 		}
 	case workload.WordCount, workload.WordCountEOS:
