@@ -15,10 +15,15 @@ import (
 // appended. Under exactly-once it takes the commit markers instead (the
 // moment the outputs became visible to a read_committed reader).
 //
-// started is when the driver started the program; brokerCPU0 the broker's
-// CPU time then. The broker's CPU is read again at the poll that first saw
-// the output's final size, so the settling wait is not counted.
-func (r *runner) outputSpan(m *measurement, wl workloadDef, output string, started time.Time, brokerCPU0 float64) error {
+// started is when the driver started the program (pid); brokerCPU0 the
+// broker's CPU time then. The broker's CPU (and the program's) is read again
+// at the poll that first saw the output's final size, so the settling wait
+// is not counted.
+//
+// For an end-to-end workload (workloadDef.endToEnd) it also replaces the
+// source's records/s with the steady figure, and the CPU per record with the
+// program's CPU from its start to the last output.
+func (r *runner) outputSpan(m *measurement, wl workloadDef, output string, started time.Time, brokerCPU0 float64, pid int) error {
 	ctx, cancel := context.WithTimeout(r.ctx, r.c.timeout)
 	defer cancel()
 	// A commit flushes what a record cache held back: once the output has
@@ -32,6 +37,7 @@ func (r *runner) outputSpan(m *measurement, wl workloadDef, output string, start
 		ends      map[int32]int64
 		changed   time.Time
 		brokerCPU float64
+		progCPU   float64
 	)
 	for {
 		sum, per, err := r.b.endOffsets(ctx, output)
@@ -41,6 +47,7 @@ func (r *runner) outputSpan(m *measurement, wl workloadDef, output string, start
 		now := time.Now()
 		if sum != size {
 			size, ends, changed, brokerCPU = sum, per, now, r.b.cpu()
+			progCPU, _ = cpuSeconds(pid)
 		}
 		if size > 0 && now.Sub(changed) >= settle {
 			break
@@ -67,6 +74,10 @@ func (r *runner) outputSpan(m *measurement, wl workloadDef, output string, start
 	if wl.endToEnd {
 		m.intake = m.rps
 		m.rps, m.seconds = m.steady, last.Sub(first).Seconds()
+		m.cpuPerM = progCPU / n * 1e6
+		if m.rps == 0 {
+			return fmt.Errorf("first and last output in the same millisecond; use a larger input")
+		}
 	}
 	return nil
 }

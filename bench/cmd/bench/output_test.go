@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -70,7 +71,7 @@ func TestOutputSpanFromAppendTimes(t *testing.T) {
 	brokerCPU0 := r.b.cpu()
 	var m measurement
 	wl := workloadDef{name: "count", kind: throughput}
-	if err := r.outputSpan(&m, wl, topic, started, brokerCPU0); err != nil {
+	if err := r.outputSpan(&m, wl, topic, started, brokerCPU0, os.Getpid()); err != nil {
 		t.Fatal(err)
 	}
 	first := started.Add(time.Duration(m.startup * float64(time.Second)))
