@@ -320,7 +320,9 @@ func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error
 	deadline := time.Now().Add(r.c.timeout)
 	var first *event
 	want := int64(r.inputN(wl))
-	commits, firstCommits := int64(-1), int64(-1)
+	// commits: the program's last "commits" report, -1 before any (only
+	// Eddy reports them; its count starts at 0 when the app starts).
+	commits, firstCommits := int64(-1), int64(0)
 	for {
 		ev, err := r.next(p, deadline)
 		if err != nil {
@@ -335,7 +337,7 @@ func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error
 			if ev.n > 0 && first == nil {
 				e := ev
 				first = &e
-				firstCommits = commits
+				firstCommits = max(commits, 0)
 			}
 			if ev.n >= want {
 				if ev.n == first.n || !ev.at.After(first.at) {
@@ -350,7 +352,7 @@ func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error
 				m.rps = recs / d
 				m.seconds = d
 				m.cpuPerM = (ev.cpu - first.cpu) / recs * 1e6
-				if firstCommits >= 0 {
+				if commits >= 0 {
 					m.commitsPerS = float64(commits-firstCommits) / d
 				}
 				return m, "", nil
