@@ -195,13 +195,17 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Progress is reported from the start: with many partitions, tasks
+	// start a few at a time and the first ones process while Start waits
+	// for the others (the driver's span begins at the first record taken
+	// in, whenever that is).
+	rep.Start()
 	t0 := time.Now()
 	if err := app.Start(ctx); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
 	rep.Line("restore_ms %d", time.Since(t0).Milliseconds())
 	rep.Line("ready")
-	rep.Start()
 	t1, m1 := time.Now(), app.Metrics()
 	commitsDone := reportCommits(rep, app)
 	var runErr error
