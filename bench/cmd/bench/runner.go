@@ -348,6 +348,9 @@ func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error
 					return m, "", fmt.Errorf("input processed within one report; use a larger -n")
 				}
 				d := ev.at.Sub(first.at).Seconds()
+				if d < 1 && !wl.endToEnd {
+					logf("%s: measured over only %.2fs, too short for a ratio to mean much; use a larger -n", wl.name, d)
+				}
 				recs := float64(ev.n - first.n)
 				m.rps = recs / d
 				m.seconds = d
