@@ -71,7 +71,7 @@ func main() {
 	flag.IntVar(&c.reps, "reps", 0, "repetitions per system (default 3, quick 1)")
 	flag.IntVar(&c.n, "n", 0, "input records per throughput workload (default 1000000; quick 300000, 1000000 for the stateless ones, 500000 for join)")
 	flag.IntVar(&c.restoreN, "restore-n", 0, "changelog records of the restore workload (default 1000000, quick too)")
-	flag.IntVar(&c.wordN, "word-lines", 0, "input lines of the word count workloads (default 250000, quick 50000)")
+	flag.IntVar(&c.wordN, "word-lines", 0, "input lines of the word count workloads (default 250000, quick 25000)")
 	flag.IntVar(&c.scalingN, "scaling-n", 0, "input records of each scaling run (default 1000000, quick 200000)")
 	scalingP := flag.String("scaling-partitions", "8,64,256", "input partitions (tasks of the one node) of the scaling runs, comma-separated")
 	flag.IntVar(&c.latencyRate, "latency-rate", 20000, "records/s of the latency workload")
@@ -99,7 +99,7 @@ func main() {
 	defaults(&c.reps, 3, 1)
 	defaults(&c.n, 1_000_000, 300_000)
 	defaults(&c.restoreN, 1_000_000, 1_000_000)
-	defaults(&c.wordN, workload.WordLines, 50_000)
+	defaults(&c.wordN, workload.WordLines, 25_000)
 	if c.quick && !nSet {
 		// Quick inputs are sized so that Eddy, the fastest, is measured for
 		// about a second or more on an idle machine (its figures in
