@@ -63,6 +63,7 @@ func (r *runner) outputSpan(m *measurement, wl workloadDef, output string, start
 		return err
 	}
 	n := float64(r.inputN(wl))
+	m.lastOut = last
 	m.startup = first.Sub(started).Seconds()
 	if d := last.Sub(first).Seconds(); d > 0 {
 		m.steady = n / d

@@ -40,10 +40,13 @@ type measurement struct {
 	// over the run (throughput: from starting the process to the last
 	// output; restore: to ready; latency: the measured window).
 	brokerCPUPerM float64
-	// commitsPerS is the program's task commits per second over the
-	// measured span (Eddy only, which reports them; under exactly-once
-	// each commit is one transaction).
+	// commitsPerS is the program's task commits per second from its first
+	// input record to its last output (Eddy only, which reports them; under
+	// exactly-once each commit is one transaction).
 	commitsPerS float64
+	// firstIn is when the driver read the first progress report with
+	// records; lastOut when the broker appended the last output.
+	firstIn, lastOut time.Time
 	// intake is the source's records/s where rps is the steady figure
 	// (workloadDef.endToEnd), for the log.
 	intake float64
@@ -258,6 +261,12 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 			p.drain()
 			err = r.outputSpan(&m, wl, output, started, brokerCPU0, p.pid)
 		}
+		// Eddy's commit count is read once the output has settled: it
+		// reads zero while App.Start runs (with many tasks, much of the
+		// run), then the total since the start.
+		if c := p.commits.Load(); err == nil && c >= 0 && !m.firstIn.IsZero() && m.lastOut.After(m.firstIn) {
+			m.commitsPerS = float64(c) / m.lastOut.Sub(m.firstIn).Seconds()
+		}
 	case restoreKind:
 		m, skip, err = r.restore(p)
 		if err == nil && skip == "" {
@@ -320,9 +329,6 @@ func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error
 	deadline := time.Now().Add(r.c.timeout)
 	var first *event
 	want := int64(r.inputN(wl))
-	// commits: the program's last "commits" report, -1 before any (only
-	// Eddy reports them; its count starts at 0 when the app starts).
-	commits, firstCommits := int64(-1), int64(0)
 	for {
 		ev, err := r.next(p, deadline)
 		if err != nil {
@@ -331,13 +337,11 @@ func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error
 		switch ev.kind {
 		case "skipped":
 			return m, ev.arg, nil
-		case "commits":
-			commits = ev.n
 		case "progress":
 			if ev.n > 0 && first == nil {
 				e := ev
 				first = &e
-				firstCommits = max(commits, 0)
+				m.firstIn = e.at
 			}
 			if ev.n >= want {
 				if ev.n == first.n || !ev.at.After(first.at) {
@@ -355,9 +359,6 @@ func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error
 				m.rps = recs / d
 				m.seconds = d
 				m.cpuPerM = (ev.cpu - first.cpu) / recs * 1e6
-				if commits >= 0 {
-					m.commitsPerS = float64(commits-firstCommits) / d
-				}
 				return m, "", nil
 			}
 		}
