@@ -38,16 +38,16 @@ type config struct {
 	port        int
 	quick       bool
 	reps        int
-	n           int           // input records of the throughput workloads
+	n           int            // input records of the throughput workloads
 	nByInput    map[string]int // quick runs: input records of some input topics, instead of n
-	wordN       int           // input lines of the word count workloads
-	scalingN    int           // input records of each scaling run
-	scalingP    []int         // input partitions (tasks) of the scaling runs
-	restoreN    int           // changelog records of the restore workload
-	latencyRate int           // records/s of the latency workload
-	latencyDur  time.Duration // load time of the latency workload
-	latencyWarm time.Duration // first part of it not measured
-	timeout     time.Duration // per measurement
+	wordN       int            // input lines of the word count workloads
+	scalingN    int            // input records of each scaling run
+	scalingP    []int          // input partitions (tasks) of the scaling runs
+	restoreN    int            // changelog records of the restore workload
+	latencyRate int            // records/s of the latency workload
+	latencyDur  time.Duration  // load time of the latency workload
+	latencyWarm time.Duration  // first part of it not measured
+	timeout     time.Duration  // per measurement
 	workloads   []string
 	systems     []string
 	results     string
