@@ -4,11 +4,13 @@
 // input once, and runs every system on it in turn, alternating the order,
 // -reps times, one process at a time, reporting medians.
 //
-// Standard output carries exactly two kinds of lines:
+// Standard output carries exactly three kinds of lines (docs/benchmarks/README.md):
 //
-//	bench <workload> <system> records_per_s=<n> p99_ms=<x> rss_mb=<y>
+//	bench <workload> <system> records_per_s=<n> p99_ms=<x> rss_mb=<y> [startup_s=.. steady_records_per_s=.. whole_records_per_s=..] broker_cpu_s_per_m=<c>
 //	bench <workload> <system> skipped reason=<why>
 //	ratio <workload> eddy/<system>=<r>
+//	ratio <whole|steady|startup|broker-cpu> <workload> eddy/<system>=<r>
+//	scale <count|count-eos> eddy tasks=<n> records_per_s=<n> cpu_s_per_m=<c> rss_mb=<y> commits_per_s=<t>
 //
 // Everything else (progress, details, targets) goes to standard error, and,
 // with -results, into a Markdown report and a PNG chart of the ratios.
