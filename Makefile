@@ -130,7 +130,8 @@ registry-down:
 
 ## bench: Eddy side by side with Kafka Streams, goka and a raw franz-go pipe on a
 ## broker of its own (BENCH_PORT); writes docs/benchmarks/RESULTS.md and ratios.png
-## bench-quick: the same with small sizes and one repetition, printed only (< 3 min)
+## bench-quick: the same with smaller sizes (Eddy measured >= ~1 s a workload) and one
+## repetition, printed only (10 min on a 2-core machine at load average ~18)
 BENCH_PORT ?= 19392
 BENCH_FLAGS ?=
 

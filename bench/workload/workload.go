@@ -28,11 +28,13 @@ const (
 	CountEOS     = "count-eos"     // Count under exactly-once
 	Restore      = "restore"       // rebuild the count store from its changelog
 	Latency      = "latency"       // Stateless at a fixed rate, end-to-end latency
-	WordCount    = "wordcount"     // examples/wordcount on lines of ~10 words
+	WordCount    = "wordcount"     // examples/01-wordcount: lines → words → repartition → count
+	WordCountEOS = "wordcount-eos" // WordCount under exactly-once
+	Scaling      = "scaling"       // Eddy alone: count and count-eos on 8, 64, 256 partitions
 )
 
 // All lists the workloads in the order the driver runs them.
-var All = []string{Stateless, Count, Windowed, Join, StatelessEOS, CountEOS, Restore, Latency}
+var All = []string{Stateless, Count, Windowed, Join, StatelessEOS, CountEOS, WordCount, WordCountEOS, Restore, Latency, Scaling}
 
 // Store and topic conventions shared by every system.
 const (
@@ -136,6 +138,8 @@ func JoinValue(stream, table []byte) []byte {
 //	ready                 the program is processing (its app started)
 //	progress <n>          n input records taken into processing so far
 //	restore_ms <ms>       time from starting the app to ready (restore)
+//	commits <n>           task commits so far (Eddy only; under exactly-once
+//	                      each is one transaction)
 //	skipped <reason>      the system cannot run this workload
 //	error <text>          the program failed
 //

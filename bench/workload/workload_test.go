@@ -71,3 +71,53 @@ func TestMicrosRejectsOtherValues(t *testing.T) {
 		}
 	}
 }
+
+func TestWordsAreDistinctLowercaseLetters(t *testing.T) {
+	seen := map[string]int{}
+	for i := 0; i < WordVocabulary; i++ {
+		w := Word(i)
+		if j, dup := seen[w]; dup {
+			t.Fatalf("Word(%d) = Word(%d) = %q", i, j, w)
+		}
+		seen[w] = i
+		for _, c := range w {
+			if c < 'a' || c > 'z' {
+				t.Fatalf("Word(%d) = %q has %q", i, w, c)
+			}
+		}
+	}
+}
+
+func TestWordLinesShape(t *testing.T) {
+	g, again := NewWordLineGen(1), NewWordLineGen(1)
+	counts := map[string]int{}
+	words := 0
+	for i := 0; i < WordLines; i++ {
+		line, n := g.Next()
+		if i < 1000 {
+			if l2, _ := again.Next(); !bytes.Equal(line, l2) {
+				t.Fatalf("line %d differs between two generators of the same seed", i)
+			}
+		}
+		fs := strings.Fields(string(line))
+		if len(fs) != n || strings.Join(fs, " ") != string(line) {
+			t.Fatalf("line %d %q: %d words, Next said %d", i, line, len(fs), n)
+		}
+		for _, f := range fs {
+			counts[f]++
+		}
+		words += n
+	}
+	// ~2.4 M words over ~5,000 distinct ones, the head much more frequent
+	// than the tail.
+	if words < 2_300_000 || words > 2_450_000 {
+		t.Errorf("%d words in %d lines", words, WordLines)
+	}
+	if len(counts) < WordVocabulary*95/100 || len(counts) > WordVocabulary {
+		t.Errorf("%d distinct words, want about %d", len(counts), WordVocabulary)
+	}
+	top, tail := counts[Word(0)], counts[Word(WordVocabulary-1)]
+	if top < words/20 || tail == 0 || top < 100*tail {
+		t.Errorf("not Zipf-like: most frequent %d, rarest %d of %d", top, tail, words)
+	}
+}

@@ -3,7 +3,11 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,13 +22,48 @@ import (
 var fastMetadata = benchkafka.FastMetadata
 
 // broker is the Kafka broker of a run, started with scripts/kafka.sh.
-type broker struct{ *benchkafka.Broker }
+type broker struct {
+	*benchkafka.Broker
+	pid int // of the broker's JVM
+}
 
-// createTopic creates a topic with the benchmark's partition count and waits
-// until every partition has a leader.
-func (b *broker) createTopic(ctx context.Context, name string, configs map[string]*string) error {
+// findPID reads the pid of the broker's JVM from the file scripts/kafka.sh
+// keeps (.cache/kafka-run-<port>/kafka.pid).
+func (b *broker) findPID() error {
+	f := filepath.Join(b.Root, ".cache", "kafka-run-"+strconv.Itoa(b.Port), "kafka.pid")
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return fmt.Errorf("broker pid: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return fmt.Errorf("broker pid in %s: %w", f, err)
+	}
+	if _, err := cpuSeconds(pid); err != nil {
+		return fmt.Errorf("broker pid %d: %w", pid, err)
+	}
+	b.pid = pid
+	return nil
+}
+
+// cpu is the broker's CPU time so far: utime + stime of its JVM (every
+// thread; children excluded), 0 if it cannot be read.
+func (b *broker) cpu() float64 {
+	if b.pid == 0 {
+		return 0
+	}
+	s, _ := cpuSeconds(b.pid)
+	return s
+}
+
+// createTopic creates a topic with partitions (0: the benchmark's usual
+// count) and waits until every partition has a leader.
+func (b *broker) createTopic(ctx context.Context, name string, partitions int32, configs map[string]*string) error {
 	defer slow(time.Now(), "create topic "+name)
-	return b.CreateTopics(ctx, workload.Partitions, configs, name)
+	if partitions <= 0 {
+		partitions = workload.Partitions
+	}
+	return b.CreateTopics(ctx, partitions, configs, name)
 }
 
 // deletePrefixed deletes every topic named prefix or starting with it
@@ -90,12 +129,12 @@ type loader struct {
 	err error
 }
 
-func newLoader(addr string) (*loader, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), fastMetadata,
-		kgo.ProducerLinger(20*time.Millisecond),
+func newLoader(addr string, opts ...kgo.Opt) (*loader, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), fastMetadata,
+		kgo.ProducerLinger(20 * time.Millisecond),
 		kgo.MaxBufferedRecords(200_000),
-		kgo.ProducerBatchMaxBytes(1<<20),
-	)
+		kgo.ProducerBatchMaxBytes(1 << 20),
+	}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -139,6 +178,21 @@ func (l *loader) loadStream(ctx context.Context, topic string, n int, seed uint6
 			Value: workload.Value(t.UnixMicro(), i, uint64(i)), Timestamp: t})
 	}
 	return l.flush(ctx)
+}
+
+// loadLines writes n lines of the word count input (no key; spread over the
+// partitions in turn if the loader has a round-robin partitioner) and
+// returns how many words they hold.
+func (l *loader) loadLines(ctx context.Context, topic string, n int) (int64, error) {
+	g := workload.NewWordLineGen(1)
+	var words int64
+	now := time.Now()
+	for i := 0; i < n; i++ {
+		line, w := g.Next()
+		words += int64(w)
+		l.produce(ctx, &kgo.Record{Topic: topic, Value: line, Timestamp: now})
+	}
+	return words, l.flush(ctx)
 }
 
 // loadTable writes one record per key 0..keys-1 (the join's table).

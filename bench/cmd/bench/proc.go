@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -16,7 +17,7 @@ import (
 type event struct {
 	at   time.Time
 	cpu  float64 // user+system seconds of the process so far
-	kind string  // ready, progress, restore_ms, skipped, error, exit
+	kind string  // ready, progress, commits, restore_ms, skipped, error, exit
 	arg  string
 	n    int64 // progress count, restore_ms value
 }
@@ -28,6 +29,8 @@ type proc struct {
 	events chan event
 	exited chan struct{}
 	log    *os.File
+	// commits is the program's last "commits" report, -1 before any.
+	commits atomic.Int64
 }
 
 // startProc starts cmd with its standard output read as the line protocol and
@@ -49,6 +52,7 @@ func startProc(cmd *exec.Cmd, logPath string) (*proc, error) {
 		return nil, err
 	}
 	p := &proc{cmd: cmd, pid: cmd.Process.Pid, events: make(chan event, 1024), exited: make(chan struct{}), log: lf}
+	p.commits.Store(-1)
 	began := time.Now()
 	note := func(format string, args ...any) {
 		fmt.Fprintf(lf, "[driver +%.3fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
@@ -61,14 +65,17 @@ func startProc(cmd *exec.Cmd, logPath string) (*proc, error) {
 			cpu, _ := cpuSeconds(p.pid)
 			line := sc.Text()
 			kind, arg, _ := strings.Cut(line, " ")
-			if kind != "progress" || !progressed {
+			if (kind != "progress" && kind != "commits") || !progressed {
 				note("%s (cpu %.2fs)", line, cpu)
 				progressed = progressed || (kind == "progress" && arg != "0")
 			}
 			ev := event{at: at, cpu: cpu, kind: kind, arg: arg}
 			switch kind {
-			case "progress", "restore_ms":
+			case "progress", "restore_ms", "commits":
 				ev.n, _ = strconv.ParseInt(arg, 10, 64)
+				if kind == "commits" {
+					p.commits.Store(ev.n)
+				}
 			case "ready", "skipped", "error":
 			default:
 				fmt.Fprintf(lf, "[driver] unknown line: %s\n", line)

@@ -23,9 +23,13 @@ type report struct {
 	results   map[string][]*outcome
 	ratios    []ratio
 	targets   []target
+	scaling   []*scalePoint
 }
 
 type ratio struct {
+	// Metric is empty for a workload's main ratio (records/s, restore
+	// speed, p99), else whole, steady, startup or broker-cpu.
+	Metric   string  `json:"metric,omitempty"`
 	Workload string  `json:"workload"`
 	System   string  `json:"system"`
 	Value    float64 `json:"value"`
@@ -66,6 +70,12 @@ func (o *outcome) summary() (measurement, bool) {
 		rssMB:   median(o.runs, func(m measurement) float64 { return m.rssMB }),
 		cpuPerM: median(o.runs, func(m measurement) float64 { return m.cpuPerM }),
 		seconds: median(o.runs, func(m measurement) float64 { return m.seconds }),
+		startup: median(o.runs, func(m measurement) float64 { return m.startup }),
+		steady:  median(o.runs, func(m measurement) float64 { return m.steady }),
+		whole:   median(o.runs, func(m measurement) float64 { return m.whole }),
+
+		brokerCPUPerM: median(o.runs, func(m measurement) float64 { return m.brokerCPUPerM }),
+		commitsPerS:   median(o.runs, func(m measurement) float64 { return m.commitsPerS }),
 	}, true
 }
 
@@ -99,11 +109,7 @@ func (rp *report) printWorkload(wl string) {
 			fmt.Printf("bench %s %s failed reason=%s\n", wl, o.system, spaceless(o.failed))
 		default:
 			m, _ := o.summary()
-			p99 := "-"
-			if workloads[wl].kind == latencyKind {
-				p99 = fmt.Sprintf("%.1f", m.p99)
-			}
-			fmt.Printf("bench %s %s records_per_s=%.0f p99_ms=%s rss_mb=%.0f\n", wl, o.system, m.rps, p99, m.rssMB)
+			fmt.Println(benchLine(wl, o.system, m))
 			logf("detail %s %s p50_ms=%.1f cpu_s_per_m=%.2f seconds=%.2f runs=%d", wl, o.system, m.p50, m.cpuPerM, m.seconds, len(o.runs))
 		}
 	}
@@ -130,7 +136,11 @@ func (rp *report) printWorkload(wl string) {
 		}
 		r.Goal = goal(wl, o.system)
 		rp.ratios = append(rp.ratios, r)
-		fmt.Printf("ratio %s eddy/%s=%.2f\n", wl, o.system, r.Value)
+		fmt.Println(r.line())
+		for _, x := range extraRatios(wl, o.system, eddy, m) {
+			rp.ratios = append(rp.ratios, x)
+			fmt.Println(x.line())
+		}
 	}
 }
 
@@ -164,7 +174,7 @@ func (rp *report) printTargets() {
 	}
 	ratioOf := func(wl, sys string) (float64, bool) {
 		for _, r := range rp.ratios {
-			if r.Workload == wl && r.System == sys {
+			if r.Metric == "" && r.Workload == wl && r.System == sys {
 				return r.Value, true
 			}
 		}
@@ -233,8 +243,13 @@ func (rp *report) writeMarkdown(path string) error {
 	w("| Kafka Streams | 4.4.0, heap fixed at -Xms%s -Xmx%s, 2 stream threads |", ksHeap, ksHeap)
 	w("| goka | v1.1.14 (sarama v1.45.1, LevelDB state) |")
 	w("| raw pipe | franz-go v1.22.3 consume → produce |")
+	for in, n := range c.nByInput {
+		w("| input size of %s | %d records |", in, n)
+	}
 	w("| sizes | %d input records per throughput workload (100-byte values, %d distinct keys, %d partitions); %d-record changelog for restore; %d records/s for %s (first %s not measured) for latency |",
 		c.n, workload.Keys, workload.Partitions, c.restoreN, c.latencyRate, c.latencyDur, c.latencyWarm)
+	w("| compression | snappy on every producer (franz-go's default in Eddy, the raw pipe and the driver's loader; set in Kafka Streams, whose default is none; sarama's in goka), the repartition topic's included |")
+	w("| word count | %d lines, about %.1f M words, %d distinct words (Zipf-like, s = 1.1), %d partitions; record cache off on both sides |", c.wordN, float64(c.wordN)*9.5/1e6, workload.WordVocabulary, workload.WordPartitions)
 	w("| commit interval | %s for every system under at-least-once; the default 100 ms of Eddy and Kafka Streams under exactly-once |", c.commit)
 	w("| run time | %s |", time.Since(rp.start).Round(time.Second))
 	w("| load average (1/5/15 min) | %s at the start, before any benchmark process; %s at the end, with the benchmark's own broker, program and driver |", rp.startLoad, loadAvg())
@@ -255,45 +270,66 @@ func (rp *report) writeMarkdown(path string) error {
 	w("Records/s: input records processed per second (restore: changelog records restored per second;")
 	w("latency: input records per second delivered). CPU: CPU seconds of the processing process per")
 	w("million records over the measured span. Peak RSS: VmHWM of the processing process.")
+	w("Start-up, steady, whole (throughput workloads, from the broker's append times of the output):")
+	w("start-up is the time from starting the process to the first output record; steady is input")
+	w("records per second from the first to the last output record; whole is input records per second")
+	w("from starting the process to the last output record. Broker CPU: CPU seconds of the broker's")
+	w("JVM per million input records, from starting the process to the last output (restore: to ready;")
+	w("latency: the measured window, which includes the driver's own producing and consuming).")
 	w("")
-	w("| workload | system | records/s | p50 ms | p99 ms | peak RSS MiB | CPU s / M records | time s | runs |")
-	w("|---|---|--:|--:|--:|--:|--:|--:|--:|")
+	w("| workload | system | records/s | p50 ms | p99 ms | peak RSS MiB | CPU s / M records | time s | start-up s | steady records/s | whole records/s | broker CPU s / M records | runs |")
+	w("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, wl := range rp.order {
 		for _, o := range rp.results[wl] {
 			switch {
 			case o.skipped != "":
-				w("| %s | %s | skipped: %s | | | | | | |", wl, o.system, o.skipped)
+				w("| %s | %s | skipped: %s | | | | | | | | | | |", wl, o.system, o.skipped)
 			case o.failed != "":
-				w("| %s | %s | failed: %s | | | | | | |", wl, o.system, strings.ReplaceAll(o.failed, "|", "/"))
+				w("| %s | %s | failed: %s | | | | | | | | | | |", wl, o.system, strings.ReplaceAll(o.failed, "|", "/"))
 			default:
 				m, _ := o.summary()
 				p50, p99 := "–", "–"
 				if workloads[wl].kind == latencyKind {
 					p50, p99 = fmt.Sprintf("%.1f", m.p50), fmt.Sprintf("%.1f", m.p99)
 				}
-				w("| %s | %s | %.0f | %s | %s | %.0f | %.2f | %.2f | %d |", wl, o.system, m.rps, p50, p99, m.rssMB, m.cpuPerM, m.seconds, len(o.runs))
+				st, sd, wh := "–", "–", "–"
+				if workloads[wl].kind == throughput {
+					st, sd, wh = fmt.Sprintf("%.2f", m.startup), fmt.Sprintf("%.0f", m.steady), fmt.Sprintf("%.0f", m.whole)
+				}
+				w("| %s | %s | %.0f | %s | %s | %.0f | %.2f | %.2f | %s | %s | %s | %.2f | %d |", wl, o.system, m.rps, p50, p99, m.rssMB, m.cpuPerM, m.seconds, st, sd, wh, m.brokerCPUPerM, len(o.runs))
 			}
 		}
 	}
 	w("")
 	w("## Ratios (Eddy / other)")
 	w("")
-	w("Throughput and restore speed: higher is better for Eddy. Latency: the ratio of p99s, lower is better.")
+	w("Throughput, restore speed, steady and whole: higher is better for Eddy. Latency (the ratio of")
+	w("p99s), start-up time and broker CPU per record: lower is better.")
 	w("")
 	w("![ratios](ratios.png)")
 	w("")
-	w("| workload | ratio | of | value |")
-	w("|---|---|---|--:|")
+	w("| workload | ratio | of | value | better |")
+	w("|---|---|---|--:|---|")
 	for _, r := range rp.ratios {
-		w("| %s | eddy/%s | %s | %.2f |", r.Workload, r.System, r.What, r.Value)
+		better := "higher"
+		if !r.Higher {
+			better = "lower"
+		}
+		w("| %s | eddy/%s | %s | %.2f | %s |", r.Workload, r.System, r.What, r.Value, better)
 	}
 	w("")
+	rp.scalingMarkdown(w)
 	var retried []string
 	for _, wl := range rp.order {
 		for _, o := range rp.results[wl] {
 			for _, r := range o.retried {
 				retried = append(retried, fmt.Sprintf("- %s %s %s", wl, o.system, strings.ReplaceAll(r, "\n", " ")))
 			}
+		}
+	}
+	for _, pt := range rp.scaling {
+		for _, r := range pt.retried {
+			retried = append(retried, fmt.Sprintf("- %s-%d eddy %s", pt.workload, pt.tasks, strings.ReplaceAll(r, "\n", " ")))
 		}
 	}
 	if len(retried) > 0 {
@@ -323,7 +359,13 @@ func (rp *report) writeMarkdown(path string) error {
 // writeChart renders the ratios with the chart program (module bench/chart,
 // kept out of Eddy's go.mod).
 func (rp *report) writeChart(path string) error {
-	data, err := json.Marshal(rp.ratios)
+	var main []ratio
+	for _, r := range rp.ratios {
+		if r.Metric == "" {
+			main = append(main, r)
+		}
+	}
+	data, err := json.Marshal(main)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,6 +29,27 @@ type measurement struct {
 	cpuPerM float64 // CPU seconds per million records
 	seconds float64 // measured interval (restore: time to ready)
 	note    string  // verification warnings
+
+	// From the output topic's append times (throughput workloads; zero
+	// where not measured): startup is the time from starting the process
+	// to the first output record; steady the input records per second
+	// from the first to the last output record; whole the input records
+	// per second from starting the process to the last output record.
+	startup, steady, whole float64
+	// brokerCPUPerM is the broker's CPU seconds per million input records
+	// over the run (throughput: from starting the process to the last
+	// output; restore: to ready; latency: the measured window).
+	brokerCPUPerM float64
+	// commitsPerS is the program's task commits per second from its first
+	// input record to its last output (Eddy only, which reports them; under
+	// exactly-once each commit is one transaction).
+	commitsPerS float64
+	// firstIn is when the driver read the first progress report with
+	// records; lastOut when the broker appended the last output.
+	firstIn, lastOut time.Time
+	// intake is the source's records/s where rps is the steady figure
+	// (workloadDef.endToEnd), for the log.
+	intake float64
 }
 
 // outcome is every run of one system on one workload.
@@ -45,7 +67,23 @@ type runner struct {
 	systems map[string]*system
 	ctx     context.Context
 	loaded  map[string]bool
+	words   map[string]int64 // words in a loaded word count input
 	seq     int
+}
+
+// inputN is the number of input records of a throughput workload.
+func (r *runner) inputN(wl workloadDef) int {
+	switch wl.program() {
+	case workload.WordCount, workload.WordCountEOS:
+		return r.c.wordN
+	}
+	if strings.HasPrefix(wl.name, workload.Scaling) {
+		return r.c.scalingN
+	}
+	if n, ok := r.c.nByInput[wl.input]; ok {
+		return n
+	}
+	return r.c.n
 }
 
 func (r *runner) workload(wl workloadDef) ([]*outcome, error) {
@@ -96,8 +134,11 @@ func (r *runner) workload(wl workloadDef) ([]*outcome, error) {
 				logf("%s %s rep %d failed: %v", wl.name, s, rep, err)
 			default:
 				o.runs = append(o.runs, m)
-				logf("%s %s rep %d: %.0f records/s, p50 %.1f ms, p99 %.1f ms, peak RSS %.0f MiB, %.2f CPU s/M records, %.2fs%s",
-					wl.name, s, rep, m.rps, m.p50, m.p99, m.rssMB, m.cpuPerM, m.seconds, m.note)
+				if m.intake > 0 {
+					logf("%s %s rep %d: records/s below is the steady figure; the source took its input in at %.0f records/s", wl.name, s, rep, m.intake)
+				}
+				logf("%s %s rep %d: %.0f records/s, p50 %.1f ms, p99 %.1f ms, peak RSS %.0f MiB, %.2f CPU s/M records, %.2fs; start-up %.2fs, steady %.0f/s, whole %.0f/s, broker %.2f CPU s/M records%s",
+					wl.name, s, rep, m.rps, m.p50, m.p99, m.rssMB, m.cpuPerM, m.seconds, m.startup, m.steady, m.whole, m.brokerCPUPerM, m.note)
 			}
 		}
 	}
@@ -110,18 +151,23 @@ func (r *runner) load(wl workloadDef) error {
 		return nil
 	}
 	ctx := r.ctx
-	if err := r.b.createTopic(ctx, wl.input, nil); err != nil {
+	if err := r.b.createTopic(ctx, wl.input, wl.parts(), nil); err != nil {
 		return err
 	}
 	r.loaded[wl.input] = true
-	l, err := newLoader(r.b.Addr)
+	var opts []kgo.Opt
+	if wl.input == workloads[workload.WordCount].input {
+		// Lines have no key: in turn over the partitions, evenly.
+		opts = append(opts, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	}
+	l, err := newLoader(r.b.Addr, opts...)
 	if err != nil {
 		return err
 	}
 	defer l.close()
 	t0 := time.Now()
-	n := r.c.n
-	switch wl.name {
+	n := r.inputN(wl)
+	switch wl.program() {
 	case workload.Restore:
 		return nil // empty input: the state comes from the changelog
 	case workload.Windowed:
@@ -131,13 +177,17 @@ func (r *runner) load(wl workloadDef) error {
 		err = l.loadStream(ctx, wl.input, n, 3, func(i int) time.Time { return base.Add(time.Duration(i/10) * time.Millisecond) })
 	case workload.Join:
 		// The table first, and older: every system sees it before the stream.
-		if err := r.b.createTopic(ctx, wl.table, nil); err != nil {
+		if err := r.b.createTopic(ctx, wl.table, wl.parts(), nil); err != nil {
 			return err
 		}
 		if err := l.loadTable(ctx, wl.table, workload.Keys, time.Now().Add(-time.Hour)); err != nil {
 			return err
 		}
 		err = l.loadStream(ctx, wl.input, n, 4, nil)
+	case workload.WordCount, workload.WordCountEOS:
+		var words int64
+		words, err = l.loadLines(ctx, wl.input, n)
+		r.words[wl.input] = words
 	default:
 		err = l.loadStream(ctx, wl.input, n, 1, nil)
 	}
@@ -157,7 +207,10 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 	output := "bench-out-" + tag
 	stateDir := filepath.Join(r.c.cache, "state", tag)
 	ctx := r.ctx
-	if err := r.b.createTopic(ctx, output, nil); err != nil {
+	// The broker stamps every output record with its append time: the
+	// driver reads when the first and the last output arrived from them.
+	logAppend := "LogAppendTime"
+	if err := r.b.createTopic(ctx, output, wl.parts(), map[string]*string{"message.timestamp.type": &logAppend}); err != nil {
 		return m, "", err
 	}
 	defer func() {
@@ -168,12 +221,12 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 	if wl.kind == latencyKind {
 		// A topic of its own per run: the generator writes while it runs.
 		input = "bench-latency-in-" + tag
-		if err := r.b.createTopic(ctx, input, nil); err != nil {
+		if err := r.b.createTopic(ctx, input, wl.parts(), nil); err != nil {
 			return m, "", err
 		}
 		defer func() { _ = r.b.deletePrefixed(context.Background(), input) }()
 	}
-	args := []string{"-workload", wl.name, "-brokers", r.b.Addr, "-app-id", appID, "-state-dir", stateDir,
+	args := []string{"-workload", wl.program(), "-brokers", r.b.Addr, "-app-id", appID, "-state-dir", stateDir,
 		"-input", input, "-output", output, "-commit-interval", r.c.commit.String()}
 	if wl.table != "" {
 		args = append(args, "-table", wl.table)
@@ -190,6 +243,7 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 		args = append(args, "-cpuprofile", filepath.Join(r.c.eddyProfile, fmt.Sprintf("%s-%d.prof", wl.name, rep)))
 	}
 	logPath := filepath.Join(r.c.cache, "logs", tag+".log")
+	brokerCPU0, started := r.b.cpu(), time.Now()
 	p, err := startProc(s.command(args...), logPath)
 	if err != nil {
 		return m, "", err
@@ -203,8 +257,21 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 	switch wl.kind {
 	case throughput:
 		m, skip, err = r.throughput(wl, p)
+		if err == nil && skip == "" {
+			p.drain()
+			err = r.outputSpan(&m, wl, output, started, brokerCPU0, p.pid)
+		}
+		// Eddy's commit count is read once the output has settled: it
+		// reads zero while App.Start runs (with many tasks, much of the
+		// run), then the total since the start.
+		if c := p.commits.Load(); err == nil && c >= 0 && !m.firstIn.IsZero() && m.lastOut.After(m.firstIn) {
+			m.commitsPerS = float64(c) / m.lastOut.Sub(m.firstIn).Seconds()
+		}
 	case restoreKind:
 		m, skip, err = r.restore(p)
+		if err == nil && skip == "" {
+			m.brokerCPUPerM = (r.b.cpu() - brokerCPU0) / float64(r.c.restoreN) * 1e6
+		}
 	case latencyKind:
 		m, skip, err = r.latency(p, input, output, s.name != sysRaw)
 	}
@@ -261,7 +328,7 @@ func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error
 	var m measurement
 	deadline := time.Now().Add(r.c.timeout)
 	var first *event
-	want := int64(r.c.n)
+	want := int64(r.inputN(wl))
 	for {
 		ev, err := r.next(p, deadline)
 		if err != nil {
@@ -274,12 +341,20 @@ func (r *runner) throughput(wl workloadDef, p *proc) (measurement, string, error
 			if ev.n > 0 && first == nil {
 				e := ev
 				first = &e
+				m.firstIn = e.at
 			}
 			if ev.n >= want {
 				if ev.n == first.n || !ev.at.After(first.at) {
+					if wl.endToEnd {
+						// Measured from the output alone (outputSpan).
+						return m, "", nil
+					}
 					return m, "", fmt.Errorf("input processed within one report; use a larger -n")
 				}
 				d := ev.at.Sub(first.at).Seconds()
+				if d < 1 && !wl.endToEnd {
+					logf("%s: measured over only %.2fs, too short for a ratio to mean much; use a larger -n", wl.name, d)
+				}
 				recs := float64(ev.n - first.n)
 				m.rps = recs / d
 				m.seconds = d
@@ -327,7 +402,7 @@ func (r *runner) loadChangelog(s *system, appID, input string) error {
 		topic = appID + "-table"
 	}
 	compact := "compact"
-	if err := r.b.createTopic(r.ctx, topic, map[string]*string{"cleanup.policy": &compact}); err != nil {
+	if err := r.b.createTopic(r.ctx, topic, 0, map[string]*string{"cleanup.policy": &compact}); err != nil {
 		return err
 	}
 	l, err := newLoader(r.b.Addr)
@@ -426,6 +501,8 @@ func (r *runner) latency(p *proc, input, output string, filters bool) (measureme
 		lastSent int64 // when the generator stopped (µs)
 		cpuStart float64
 		cpuEnd   float64
+		bcpu0    float64 // the broker's
+		bcpu1    float64
 	)
 	genDone := make(chan struct{})
 	go func() {
@@ -441,6 +518,7 @@ func (r *runner) latency(p *proc, input, output string, filters bool) (measureme
 					if !warm {
 						warm = true
 						cpuStart, _ = cpuSeconds(p.pid)
+						bcpu0 = r.b.cpu()
 					}
 					mu.Lock()
 					sentIn++
@@ -452,6 +530,7 @@ func (r *runner) latency(p *proc, input, output string, filters bool) (measureme
 			time.Sleep(500 * time.Microsecond)
 		}
 		cpuEnd, _ = cpuSeconds(p.pid)
+		bcpu1 = r.b.cpu()
 		mu.Lock()
 		lastSent = time.Now().UnixMicro()
 		mu.Unlock()
@@ -497,6 +576,9 @@ func (r *runner) latency(p *proc, input, output string, filters bool) (measureme
 	if cpuEnd > cpuStart {
 		m.cpuPerM = (cpuEnd - cpuStart) / inputEquivalent * 1e6
 	}
+	if bcpu1 > bcpu0 {
+		m.brokerCPUPerM = (bcpu1 - bcpu0) / inputEquivalent * 1e6
+	}
 	mu.Lock()
 	want := kept(sentIn)
 	mu.Unlock()
@@ -536,9 +618,15 @@ func (r *runner) verify(wl workloadDef, appID, output string) string {
 	if err != nil {
 		return note + fmt.Sprintf(" (output check failed: %v)", err)
 	}
-	switch wl.name {
+	switch wl.program() {
 	case workload.Stateless, workload.StatelessEOS:
-		if want := int64(workload.Kept(r.c.n)); out < want {
+		if want := int64(workload.Kept(r.inputN(wl))); out < want {
+			note += fmt.Sprintf(" (WARNING: %d outputs, want %d)", out, want)
+		}
+	case workload.WordCount, workload.WordCountEOS:
+		// Every update is sent: one output per word (under exactly-once
+		// the end offsets count transaction markers too).
+		if want := r.words[wl.input]; out < want {
 			note += fmt.Sprintf(" (WARNING: %d outputs, want %d)", out, want)
 		}
 	default:

@@ -29,6 +29,9 @@ func main() {
 	}
 }
 
+// rawSkip is why the pipe runs no other workload.
+const rawSkip = "raw-pipe-is-only-a-stateless-ceiling"
+
 func run() error {
 	var (
 		list    = flag.Bool("list", false, "print the workloads the raw pipe runs, then exit")
@@ -43,11 +46,14 @@ func run() error {
 	flag.Parse()
 	if *list {
 		fmt.Printf("%s ok\n%s ok\n", workload.Stateless, workload.Latency)
+		for _, w := range []string{workload.WordCount, workload.WordCountEOS} {
+			fmt.Printf("%s skipped %s\n", w, rawSkip)
+		}
 		return nil
 	}
 	rep := workload.NewReporter(os.Stdout)
 	if *wl != workload.Stateless && *wl != workload.Latency {
-		rep.Line("skipped raw-pipe-is-only-a-stateless-ceiling")
+		rep.Line("skipped %s", rawSkip)
 		return nil
 	}
 	var readyOnce sync.Once
