@@ -158,7 +158,7 @@ func windowedAggregate[K, V, A any](w *TimeWindowedKStream[K, V], prefix string,
 		return wa.processSliding, nil
 	})
 	n.stores = stores
-	b.windowed[n] = &windowInfo{grace: grace.Milliseconds(), end: windowEnd[K], inclusive: sw != nil}
+	b.windowed[n] = &windowInfo{grace: grace.Milliseconds(), end: windowEnd[K]}
 	return &KTable[Windowed[K], A]{b: b, node: n, keySerde: TimeWindowedSerde(ks, size), valueSerde: aggSerde}
 }
 
@@ -269,7 +269,7 @@ func (a *windowAgg[K, V, A]) emitClosed() error {
 	if a.diff > 0 {
 		limit-- // sliding windows (end inclusive): closed when end < closeTime
 	}
-	return a.final.emit(limit, func(end, start int64, kb []byte) error {
+	return a.final.emit(limit, func(end, start int64, kb, _ []byte) error {
 		k, err := a.ks.Deserialize(a.topic, kb)
 		if err != nil {
 			return fmt.Errorf("deserialize key: %w", err)
@@ -334,12 +334,23 @@ type closeEmitter struct {
 }
 
 func (c *closeEmitter) open(end, start int64, kb []byte) error {
+	return c.openWith(end, start, kb, nil)
+}
+
+// openWith is open keeping v, the window's latest value, with the entry:
+// emit hands it back.
+func (c *closeEmitter) openWith(end, start int64, kb, v []byte) error {
 	k := make([]byte, 16, 16+len(kb))
 	binary.BigEndian.PutUint64(k, uint64(end))
 	binary.BigEndian.PutUint64(k[8:], uint64(start))
-	// The value is a placeholder: an empty one could read back as a
-	// tombstone from a changelog whose client turns empty into null.
-	if err := c.index.Put(append(k, kb...), []byte{1}); err != nil {
+	// The value is a marker byte (1 alone, 2 before v), never empty: an
+	// empty value could read back as a tombstone from a changelog whose
+	// client turns empty into null.
+	val := []byte{1}
+	if v != nil {
+		val = append([]byte{2}, v...)
+	}
+	if err := c.index.Put(append(k, kb...), val); err != nil {
 		return err
 	}
 	if c.known && end < c.minEnd {
@@ -357,8 +368,9 @@ func (c *closeEmitter) close(end, start int64, kb []byte) error {
 }
 
 // emit calls fn, in order of end, start and key, for every window in the
-// index whose end is at most limit, and removes them.
-func (c *closeEmitter) emit(limit int64, fn func(end, start int64, kb []byte) error) error {
+// index whose end is at most limit, and removes them. v is the value kept
+// by openWith, nil when there is none.
+func (c *closeEmitter) emit(limit int64, fn func(end, start int64, kb, v []byte) error) error {
 	if c.known && c.minEnd > limit {
 		return nil
 	}
@@ -373,20 +385,25 @@ func (c *closeEmitter) emit(limit int64, fn func(end, start int64, kb []byte) er
 	if err != nil {
 		return err
 	}
-	var keys [][]byte
+	var keys, vals [][]byte
 	for it.Next() {
 		keys = append(keys, it.Key())
+		var v []byte
+		if b := it.Value(); len(b) > 0 && b[0] == 2 {
+			v = append([]byte{}, b[1:]...)
+		}
+		vals = append(vals, v)
 	}
 	err = errors.Join(it.Err(), it.Close())
 	if err != nil {
 		return err
 	}
-	for _, k := range keys {
+	for i, k := range keys {
 		if len(k) < 16 {
 			return fmt.Errorf("store %s: index key of %d bytes", c.index.Name(), len(k))
 		}
 		end, start := int64(binary.BigEndian.Uint64(k)), int64(binary.BigEndian.Uint64(k[8:]))
-		if err := fn(end, start, k[16:]); err != nil {
+		if err := fn(end, start, k[16:], vals[i]); err != nil {
 			return err
 		}
 		if err := c.index.Delete(k); err != nil {
