@@ -103,12 +103,9 @@ func addTimeKeyedStore(b *Builder, cfg *storeCfg, kind StoreKind, minRetention, 
 	} else if cfg.retention < minRetention {
 		b.fail("store %s: retention %v is shorter than the %v its windows need (size or gap, plus grace)", cfg.name, cfg.retention, minRetention)
 	}
-	spec := StoreSpec{Name: cfg.name, Engine: cfg.engine, Kind: kind, Retention: cfg.retention, WindowSize: windowSize, Logging: cfg.logging, KeySerde: ks, ValueSerde: vs}
+	spec := StoreSpec{Name: cfg.name, Engine: cfg.engine, Kind: kind, Retention: cfg.retention, WindowSize: windowSize, Logging: cfg.logging, Caching: cfg.caching, KeySerde: ks, ValueSerde: vs}
 	if cfg.logging {
 		spec.ChangelogConfig = windowChangelogConfig(cfg.retention)
-	}
-	if cfg.caching {
-		b.fail("store %s: WithCaching is not supported on windowed stores yet", cfg.name)
 	}
 	b.addStore(spec)
 }
@@ -150,6 +147,9 @@ func windowedAggregate[K, V, A any](w *TimeWindowedKStream[K, V], prefix string,
 			if wa.final, err = openEmitIndex(ctx, index, wa.emitClosed); err != nil {
 				return nil, err
 			}
+		} else {
+			// With a record cache, changes go downstream when it flushes.
+			wa.cached = forwardWindowsOnFlush(kv, KindWindow, wa.topic, ks, aggSerde, size.Milliseconds(), wa.next)
 		}
 		if tw != nil {
 			return wa.processTime(*tw), nil
@@ -175,8 +175,9 @@ type windowAgg[K, V, A any] struct {
 	grace int64
 	diff  int64 // sliding windows' time difference
 	next  func(Record[Windowed[K], Change[A]]) error
-	final *closeEmitter // set when only final results are sent
-	wins  []Window      // scratch
+	final  *closeEmitter // set when only final results are sent
+	cached bool          // the store's record cache forwards the changes
+	wins   []Window      // scratch
 }
 
 // closeTime is the end (time windows: exclusive, sessions and sliding
@@ -256,6 +257,9 @@ func (a *windowAgg[K, V, A]) put(k K, kb []byte, win Window, start int64, sk []b
 			return nil
 		}
 		return a.final.open(win.End, start, kb)
+	}
+	if a.cached {
+		return nil
 	}
 	return a.next(Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: k, Window: win}, Value: Change[A]{New: agg, HasNew: true, Old: old, HasOld: found}, Timestamp: ts, Headers: headers})
 }

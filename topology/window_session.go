@@ -102,6 +102,9 @@ func sessionAggregate[K, V, A any](w *SessionWindowedKStream[K, V], prefix strin
 			if sa.final, err = openEmitIndex(ctx, index, sa.emitClosed); err != nil {
 				return nil, err
 			}
+		} else {
+			// With a record cache, changes go downstream when it flushes.
+			sa.cached = forwardWindowsOnFlush(kv, KindSession, sa.topic, ks, aggSerde, 0, sa.next)
 		}
 		return sa.process, nil
 	})
@@ -125,6 +128,7 @@ type sessionAgg[K, V, A any] struct {
 	gap, grace int64
 	next       func(Record[Windowed[K], Change[A]]) error
 	final      *closeEmitter
+	cached     bool // the store's record cache forwards the changes
 }
 
 type session[A any] struct {
@@ -209,6 +213,9 @@ func (a *sessionAgg[K, V, A]) process(r Record[K, V]) error {
 				}
 				continue
 			}
+			if a.cached {
+				continue
+			}
 			if err := a.next(Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: r.Key, Window: Window{Start: s.start, End: s.end}},
 				Value: Change[A]{Old: s.agg, HasOld: true}, Timestamp: s.end, Headers: r.Headers}); err != nil {
 				return err
@@ -231,6 +238,9 @@ func (a *sessionAgg[K, V, A]) process(r Record[K, V]) error {
 		// a session once end + gap + grace (its retention) is at or before
 		// stream time, one tick before the session closes.
 		return a.final.openWith(end, start, kb, vb)
+	}
+	if a.cached {
+		return nil
 	}
 	return a.next(Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: r.Key, Window: Window{Start: start, End: end}},
 		Value: Change[A]{New: agg, HasNew: true}, Timestamp: end, Headers: r.Headers})
