@@ -128,11 +128,11 @@ type cacheEntry struct {
 	// stored: a flush of this entry wrote a value to the inner store, so
 	// a later delete is sent on although the inner store no longer
 	// returns the key.
-	stored  bool
-	version uint64 // bumped by every write, so a flush sees a rewrite
-	meta       topology.RecordMeta
-	size       int64
-	lru, drt   links
+	stored   bool
+	version  uint64 // bumped by every write, so a flush sees a rewrite
+	meta     topology.RecordMeta
+	size     int64
+	lru, drt links
 }
 
 type links struct{ prev, next *cacheEntry }

@@ -166,15 +166,15 @@ func windowEnd[K any](k any) int64 { return k.(Windowed[K]).Window.End }
 
 // windowAgg is the per-task state of a windowed aggregation's processor.
 type windowAgg[K, V, A any] struct {
-	ctx   TaskContext
-	store KeyValueStore // a KindWindow store: WindowKey keys, timestamped values
-	topic string        // the name serdes are told
-	ks    Serde[K]
-	vs    Serde[A]
-	step  func(k K, v V, agg A, found bool) A
-	grace int64
-	diff  int64 // sliding windows' time difference
-	next  func(Record[Windowed[K], Change[A]]) error
+	ctx    TaskContext
+	store  KeyValueStore // a KindWindow store: WindowKey keys, timestamped values
+	topic  string        // the name serdes are told
+	ks     Serde[K]
+	vs     Serde[A]
+	step   func(k K, v V, agg A, found bool) A
+	grace  int64
+	diff   int64 // sliding windows' time difference
+	next   func(Record[Windowed[K], Change[A]]) error
 	final  *closeEmitter // set when only final results are sent
 	cached bool          // the store's record cache forwards the changes
 	wins   []Window      // scratch
