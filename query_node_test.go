@@ -202,7 +202,7 @@ func runQueryNode(spec queryNodeSpec) error {
 		if err := wa.Start(ctx); err != nil {
 			return err
 		}
-		if windows, err = eddy.WindowStore[string, int64](wa, windowcount.StoreName, spec.WindowSize.Milliseconds()); err != nil {
+		if windows, err = eddy.WindowStore[string, int64](wa, windowcount.StoreName); err != nil {
 			return err
 		}
 	}

@@ -28,10 +28,14 @@ type WindowStoreReader[K, V any] struct {
 }
 
 // WindowStore returns a reader of the named window or session store, with
-// the serdes of its aggregation. For window stores, size is the size of the
-// windows (Fetch reports window ends as start + size); it is ignored for
-// session stores, whose keys hold both ends.
-func WindowStore[K, V any](app *App, name string, size int64) (*WindowStoreReader[K, V], error) {
+// the serdes of its aggregation. Fetch reports a window's end as start plus
+// the windows' size, which the topology gives (StoreSpec.WindowSize; for
+// sliding windows the time difference); session keys hold both ends.
+//
+// The size argument is deprecated and may be left out: the size comes from
+// the topology. A size that is given must be the topology's (in
+// milliseconds); it is ignored for session stores.
+func WindowStore[K, V any](app *App, name string, size ...int64) (*WindowStoreReader[K, V], error) {
 	r, err := typedStore[K, V](app, name)
 	if err != nil {
 		return nil, err
@@ -41,7 +45,17 @@ func WindowStore[K, V any](app *App, name string, size int64) (*WindowStoreReade
 	default:
 		return nil, fmt.Errorf("eddy: store %q is a %s store, not a window or session store", name, r.spec.Kind)
 	}
-	return &WindowStoreReader[K, V]{r: r, size: size}, nil
+	if len(size) > 1 {
+		return nil, fmt.Errorf("eddy: WindowStore of %q: at most one size, got %d", name, len(size))
+	}
+	w := &WindowStoreReader[K, V]{r: r}
+	if r.spec.Kind == topology.KindWindow {
+		w.size = r.spec.WindowSize.Milliseconds()
+		if len(size) == 1 && size[0] != w.size {
+			return nil, fmt.Errorf("eddy: window store %q has windows of %dms, not the %dms given", name, w.size, size[0])
+		}
+	}
+	return w, nil
 }
 
 // Fetch returns key's windows that start in [from, to] (session stores:

@@ -59,7 +59,15 @@ func TestWindowStoreQueries(t *testing.T) {
 	if _, err := eddy.Store[string, int64](app, windowcount.StoreName); err == nil || !strings.Contains(err.Error(), "WindowStore") {
 		t.Fatalf("eddy.Store of a window store: %v, want an error pointing at eddy.WindowStore", err)
 	}
-	ws, err := eddy.WindowStore[string, int64](app, windowcount.StoreName, size.Milliseconds())
+	// The window size comes from the topology; a size given (the older
+	// form) must be the topology's.
+	if _, err := eddy.WindowStore[string, int64](app, windowcount.StoreName, size.Milliseconds()); err != nil {
+		t.Fatalf("WindowStore with the topology's size: %v", err)
+	}
+	if _, err := eddy.WindowStore[string, int64](app, windowcount.StoreName, size.Milliseconds()+1); err == nil || !strings.Contains(err.Error(), "10000ms") {
+		t.Fatalf("WindowStore with another size: %v, want an error naming the topology's 10000ms", err)
+	}
+	ws, err := eddy.WindowStore[string, int64](app, windowcount.StoreName)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,6 +207,20 @@ func (g *GlobalTask) Apply(recs []*kgo.Record) error {
 		for _, h := range r.Headers {
 			raw.Headers = append(raw.Headers, topology.Header{Key: h.Key, Value: h.Value})
 		}
+		// The table's timestamp extractor applies, as Kafka Streams'
+		// Consumed.withTimestampExtractor does for a global table; a failed
+		// extraction or a negative time goes to the deserialization
+		// handler, as in a task.
+		if ex := g.cfg.Subtopology.TimestampExtractor(g.cfg.ApplicationID, r.Topic); ex != nil {
+			ts, err := extractGlobal(ex, &raw, g.streamTime)
+			if err != nil {
+				if herr := g.DeserializationFailed(&raw, err); herr != nil {
+					return fmt.Errorf("global task: record %s@%d: %w", tp, r.Offset, herr)
+				}
+				continue
+			}
+			raw.Timestamp = ts
+		}
 		g.streamTime = max(g.streamTime, raw.Timestamp)
 		g.cur = topology.RecordMeta{Topic: raw.Topic, Partition: raw.Partition, Offset: raw.Offset, Timestamp: raw.Timestamp, Headers: raw.Headers}
 		if err := g.graph.Process(&raw); err != nil {
@@ -340,3 +354,21 @@ func (s readOnlyStore) WriteBatch(_ []topology.KeyValue) error { return s.Put(ni
 func (s readOnlyStore) Flush() error { return nil }
 
 func (s readOnlyStore) Close() error { return nil }
+
+// extractGlobal runs a global table's timestamp extractor on rec: a
+// negative time is an error wrapping topology.ErrInvalidTimestamp, and so
+// is a panic in the extractor.
+func extractGlobal(ex topology.TimestampExtractor, rec *topology.RawRecord, partitionTime int64) (ts int64, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("timestamp extractor panicked: %v", p)
+		}
+	}()
+	if ts, err = ex(rec, partitionTime); err != nil {
+		return -1, fmt.Errorf("timestamp extractor: %w", err)
+	}
+	if ts < 0 {
+		return -1, fmt.Errorf("%w: %d", topology.ErrInvalidTimestamp, ts)
+	}
+	return ts, nil
+}

@@ -101,6 +101,7 @@ type CachingStore struct {
 	inner  topology.KeyValueStore
 	budget *RecordCache
 	ctx    RecordContext
+	exp    Expiring // the inner store's retention, when it has one
 
 	mu       sync.Mutex
 	entries  *btree.BTreeG[*cacheEntry]
@@ -124,10 +125,14 @@ var (
 type cacheEntry struct {
 	key, value []byte
 	dirty      bool
-	version    uint64 // bumped by every write, so a flush sees a rewrite
-	meta       topology.RecordMeta
-	size       int64
-	lru, drt   links
+	// stored: a flush of this entry wrote a value to the inner store, so
+	// a later delete is sent on although the inner store no longer
+	// returns the key.
+	stored   bool
+	version  uint64 // bumped by every write, so a flush sees a rewrite
+	meta     topology.RecordMeta
+	size     int64
+	lru, drt links
 }
 
 type links struct{ prev, next *cacheEntry }
@@ -176,6 +181,18 @@ func (l *entryList) remove(e *cacheEntry) {
 	ln.prev, ln.next = nil, nil
 }
 
+// Expiring is a store that drops keys by time (a SegmentedStore, or a
+// LoggedStore over one). A CachingStore in front of it moves the store's
+// observed stream time with every cached write and hides the cached keys
+// the store would have dropped, so that the cache changes when writes go
+// downstream, not what reads see.
+type Expiring interface {
+	// ObserveWrite moves the observed stream time as a write of key would.
+	ObserveWrite(key []byte)
+	// Expired says whether key is past the store's retention.
+	Expired(key []byte) bool
+}
+
 // NewCachingStore puts a record cache in front of inner, charging budget.
 // ctx gives the context of the record being processed.
 func NewCachingStore(inner topology.KeyValueStore, budget *RecordCache, ctx RecordContext) *CachingStore {
@@ -186,6 +203,9 @@ func NewCachingStore(inner topology.KeyValueStore, budget *RecordCache, ctx Reco
 		entries: btree.NewG(btreeDegree, func(a, b *cacheEntry) bool { return string(a.key) < string(b.key) }),
 		lru:     entryList{at: func(e *cacheEntry) *links { return &e.lru }},
 		dirty:   entryList{at: func(e *cacheEntry) *links { return &e.drt }},
+	}
+	if e, ok := inner.(Expiring); ok {
+		s.exp = e
 	}
 	budget.register(s)
 	return s
@@ -219,6 +239,9 @@ func (s *CachingStore) Get(key []byte) ([]byte, error) {
 		s.lru.remove(e)
 		s.lru.pushFront(e)
 		v := clone(e.value)
+		if s.exp != nil && s.exp.Expired(key) {
+			v = nil
+		}
 		s.mu.Unlock()
 		return v, nil
 	}
@@ -260,6 +283,9 @@ func (s *CachingStore) Put(key, value []byte) error {
 	s.lru.pushFront(e)
 	s.dirty.pushBack(e)
 	s.mu.Unlock()
+	if s.exp != nil {
+		s.exp.ObserveWrite(key)
+	}
 	return s.maybeEvict()
 }
 
@@ -355,14 +381,15 @@ func (s *CachingStore) FlushCache() error {
 			s.mu.Unlock()
 			return nil
 		}
-		key, value, meta, version := e.key, e.value, e.meta, e.version
+		key, value, meta, version, stored := e.key, e.value, e.meta, e.version, e.stored
 		s.mu.Unlock()
 
-		if err := s.flushOne(listener, key, value, meta); err != nil {
+		if err := s.flushOne(listener, key, value, meta, stored); err != nil {
 			return err
 		}
 
 		s.mu.Lock()
+		e.stored = value != nil
 		if e.version == version && e.dirty {
 			// Not rewritten meanwhile (a rewrite moved it to the back of
 			// the dirty list and is flushed in turn).
@@ -376,15 +403,19 @@ func (s *CachingStore) FlushCache() error {
 	}
 }
 
-func (s *CachingStore) flushOne(listener topology.CacheFlushListener, key, value []byte, meta topology.RecordMeta) error {
+func (s *CachingStore) flushOne(listener topology.CacheFlushListener, key, value []byte, meta topology.RecordMeta, stored bool) error {
 	var old []byte
 	if listener != nil {
 		var err error
 		if old, err = s.inner.Get(key); err != nil {
 			return err
 		}
-		if value == nil && old == nil {
-			return nil // deleting what was never there
+		// Deleting what was never there goes nowhere. A key the inner
+		// store dropped by retention may have been there: its delete goes
+		// on (a session merged away after it expired must leave downstream
+		// too), at worst a tombstone of what was never sent.
+		if value == nil && old == nil && !stored && (s.exp == nil || !s.exp.Expired(key)) {
+			return nil
 		}
 	}
 	s.ctx.SetRecord(meta)
@@ -454,7 +485,11 @@ func (s *CachingStore) Range(from, to []byte) (topology.KeyValueIterator, error)
 			if to != nil && string(e.key) >= string(to) {
 				return false
 			}
-			cached = append(cached, kv{key: e.key, value: e.value})
+			v := e.value
+			if v != nil && s.exp != nil && s.exp.Expired(e.key) {
+				v = nil // hidden, as the inner store hides it
+			}
+			cached = append(cached, kv{key: e.key, value: v})
 			return true
 		}
 		if from == nil {

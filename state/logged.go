@@ -79,3 +79,17 @@ func (s *LoggedStore) Flush() error { return s.inner.Flush() }
 
 // Close closes the inner store.
 func (s *LoggedStore) Close() error { return s.inner.Close() }
+
+// ObserveWrite passes to the inner store when it drops keys by time
+// (Expiring).
+func (s *LoggedStore) ObserveWrite(key []byte) {
+	if e, ok := s.inner.(Expiring); ok {
+		e.ObserveWrite(key)
+	}
+}
+
+// Expired asks the inner store when it drops keys by time (Expiring).
+func (s *LoggedStore) Expired(key []byte) bool {
+	e, ok := s.inner.(Expiring)
+	return ok && e.Expired(key)
+}

@@ -605,3 +605,28 @@ func (s *SegmentedStore) UncapObservedStreamTime() {
 	defer s.mu.Unlock()
 	s.capped = false
 }
+
+// ObserveWrite moves the observed stream time as a write of key would,
+// without writing (a record cache in front holds the write for now).
+func (s *SegmentedStore) ObserveWrite(key []byte) {
+	_, recordTime, err := s.times(key)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.advance(recordTime)
+	}
+}
+
+// Expired says whether key is past the store's retention: reads skip it.
+func (s *SegmentedStore) Expired(key []byte) bool {
+	keyTime, _, err := s.times(key)
+	if err != nil {
+		return false
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.isExpired(keyTime)
+}

@@ -42,7 +42,9 @@
 // default handler, say) stops the driver until Restart: see ErrTaskFailed.
 //
 // Typed access goes through generic functions (CreateInputTopic,
-// CreateOutputTopic, ReadStore), since Go methods cannot add type
+// CreateOutputTopic, ReadStore, and ReadWindowStore and ReadSessionStore
+// for the stores of windowed and session aggregations, as Kafka Streams'
+// getWindowStore and getSessionStore), since Go methods cannot add type
 // parameters.
 //
 // A Driver (and a TestStore) is safe for concurrent use but processes one

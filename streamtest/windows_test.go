@@ -17,7 +17,10 @@ import (
 // Data-driven tests of windowed aggregations. Each file under
 // testdata/windows describes a topology and a script; the expected outputs
 // were worked out by hand from Kafka Streams' definitions, cited in each
-// file. Directives:
+// file, and the bodies of those without commit or restart lines checked
+// against Kafka Streams 4.4's own TopologyTestDriver with
+// scripts/ksref/run.sh WindowScript FILE (which prints what Kafka Streams
+// sends, to diff with the script). Directives:
 //
 //	windows tumbling SIZE GRACE | hopping SIZE ADVANCE GRACE |
 //	        sliding DIFF GRACE | session GAP GRACE   (durations, e.g. 10ms)

@@ -46,6 +46,10 @@ func CogroupWith[K, V, A any](c *CogroupedKStream[K, A], g *KGroupedStream[K, V]
 			}
 			ts := NewTypedKeyValueStore(kv, ChangelogTopicName(ctx.ApplicationID(), store), ks, aggSerde)
 			next := fanout[K, Change[A]](kids)
+			// With a record cache, changes go downstream when it flushes;
+			// every input of the cogroup sets the same listener (its
+			// children are the merge node).
+			cached := forwardOnFlush(kv, ChangelogTopicName(ctx.ApplicationID(), store), ks, aggSerde, next)
 			return func(r Record[K, V]) error {
 				if r.NullKey || r.NullValue {
 					return nil // skipped, as by every stream aggregation
@@ -59,7 +63,7 @@ func CogroupWith[K, V, A any](c *CogroupedKStream[K, A], g *KGroupedStream[K, V]
 					agg = init()
 				}
 				agg = add(r.Key, r.Value, agg)
-				if err := ts.Put(r.Key, agg); err != nil {
+				if err := ts.Put(r.Key, agg); err != nil || cached {
 					return err
 				}
 				c := Change[A]{New: agg, Old: old, HasNew: true, HasOld: found}
@@ -86,7 +90,7 @@ func (c *CogroupedKStream[K, A]) Aggregate(init func() A, aggSerde Serde[A], opt
 	if cfg.name == "" {
 		cfg.name = b.newName("COGROUPKSTREAM-AGGREGATE-STATE-STORE-")
 	}
-	b.addStore(StoreSpec{Name: cfg.name, Engine: cfg.engine, Logging: cfg.logging, KeySerde: c.keySerde, ValueSerde: as})
+	b.addStore(StoreSpec{Name: cfg.name, Engine: cfg.engine, Logging: cfg.logging, Caching: cfg.caching, KeySerde: c.keySerde, ValueSerde: as})
 	parents := make([]*node, len(c.inputs))
 	for i, in := range c.inputs {
 		parents[i] = in(cfg.name, i, init, as)

@@ -19,6 +19,11 @@ type GlobalKTable[K, V any] struct {
 // itself. The application restores it to the end of topic before any task
 // processes, then keeps applying new records of topic as they arrive
 // (read_committed under exactly-once). Nil serdes mean DefaultSerde.
+// WithTimestampExtractor and WithTimestamps apply to the records kept up to
+// date, as Consumed.withTimestampExtractor does for Kafka Streams' global
+// tables: a negative time or a failed extraction goes to the
+// deserialization error handler (fail, or skip the record). Restoring
+// copies the topic as it is, as Kafka Streams restores a global table.
 func GlobalTable[K, V any](b *Builder, topic string, keySerde Serde[K], valueSerde Serde[V], opts ...StoreOption) *GlobalKTable[K, V] {
 	ks, vs := orDefault(keySerde), orDefault(valueSerde)
 	cfg := applyStoreOpts(opts)

@@ -55,7 +55,27 @@ func Aggregate[K, V, A any](g *KGroupedStream[K, V], init func() A, add func(K, 
 	}, orDefault(aggSerde), opts)
 }
 
+// AggregateOrDelete is Aggregate whose aggregator may yield no value (ok
+// false): the key's group is then deleted from the store and a tombstone
+// goes downstream, as a null aggregate does in Kafka Streams'
+// KStreamAggregate (which puts and forwards whatever the aggregator
+// returns). A new key whose first record yields no value sends a tombstone
+// too, as in Kafka Streams; with a record cache, a delete of a group the
+// store never held is dropped at the flush.
+func AggregateOrDelete[K, V, A any](g *KGroupedStream[K, V], init func() A, add func(K, V, A) (A, bool), aggSerde Serde[A], opts ...StoreOption) *KTable[K, A] {
+	return aggregateOrDelete(g, "KSTREAM-AGGREGATE-", func(k K, v V, agg A, found bool) (A, bool) {
+		if !found {
+			agg = init()
+		}
+		return add(k, v, agg)
+	}, orDefault(aggSerde), opts)
+}
+
 func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, step func(k K, v V, agg A, found bool) A, aggSerde Serde[A], opts []StoreOption) *KTable[K, A] {
+	return aggregateOrDelete(g, prefix, func(k K, v V, agg A, found bool) (A, bool) { return step(k, v, agg, found), true }, aggSerde, opts)
+}
+
+func aggregateOrDelete[K, V, A any](g *KGroupedStream[K, V], prefix string, step func(k K, v V, agg A, found bool) (A, bool), aggSerde Serde[A], opts []StoreOption) *KTable[K, A] {
 	s := g.s
 	b := s.b
 	cfg := applyStoreOpts(opts)
@@ -84,7 +104,14 @@ func aggregate[K, V, A any](g *KGroupedStream[K, V], prefix string, step func(k 
 			if err != nil {
 				return err
 			}
-			agg := step(r.Key, r.Value, old, found)
+			agg, ok := step(r.Key, r.Value, old, found)
+			if !ok {
+				// No value: delete the group, a tombstone downstream.
+				if err := ts.Delete(r.Key); err != nil || cached {
+					return err
+				}
+				return next(Record[K, Change[A]]{Key: r.Key, Value: Change[A]{Old: old, HasOld: found}, Timestamp: r.Timestamp, Headers: r.Headers})
+			}
 			if err := ts.Put(r.Key, agg); err != nil || cached {
 				return err
 			}

@@ -125,7 +125,10 @@ func AggregateTable[K, V, A any](g *KGroupedTable[K, V], init func() A, adder, s
 // tombstone goes downstream, as when Kafka Streams' adder or subtractor
 // returns null (KTableAggregate: the store is put the null aggregate and it
 // is forwarded). A subtractor that yields nothing on an update starts the
-// group again from init() for the adder, as in Kafka Streams.
+// group again from init() for the adder, as in Kafka Streams. An adder that
+// yields nothing for a new group, or a subtraction from a group that does
+// not exist, sends a tombstone too: Kafka Streams forwards the null
+// aggregate whether or not it had the group.
 func AggregateTableOrDelete[K, V, A any](g *KGroupedTable[K, V], init func() A, adder, subtractor func(K, V, A) (A, bool), aggSerde Serde[A], opts ...StoreOption) *KTable[K, A] {
 	return aggregateTableOpt(g, "KTABLE-AGGREGATE-",
 		func(k K, v V, agg A, found bool) (A, bool) {
@@ -231,10 +234,11 @@ func aggregateTableOpt[K, V, A any](g *KGroupedTable[K, V], prefix string, add f
 				agg, has = add(r.Key, r.Value.New, agg, has)
 			}
 			if !has {
-				if !found {
-					return nil // a subtraction from a group that does not exist
-				}
-				// The adder or subtractor yielded no value: delete the group.
+				// The adder or subtractor yielded no value, or a subtraction
+				// found no group: delete the group, and send a tombstone, as
+				// Kafka Streams' KTableAggregate puts and forwards a null
+				// aggregate also for a group it did not have (with a record
+				// cache, a delete of what the store never held is dropped).
 				if err := ts.Delete(r.Key); err != nil || cached {
 					return err
 				}

@@ -39,8 +39,9 @@ func WithLogging(on bool) StoreOption { return storeOptFunc(func(c *storeCfg) { 
 // latest goes downstream and to the changelog, at the commit or when the
 // node's cache budget (eddy.WithCacheMaxBytes) evicts it; reads see the
 // cached value. It applies to the stores of Count, Reduce and Aggregate of
-// grouped streams and tables and of Materialize (not yet of cogroups and
-// source tables). Default: off, so every update is sent as it happens
+// grouped streams and tables, of windowed, sliding and session
+// aggregations, of cogroups and of Materialize (not yet of source tables).
+// Default: off, so every update is sent as it happens
 // (Kafka Streams defaults to on; see docs/decisions/0006-record-cache.md).
 func WithCaching(on bool) StoreOption { return storeOptFunc(func(c *storeCfg) { c.caching = on }) }
 

@@ -261,10 +261,11 @@ func (p *suppressor[K, V]) evict() error {
 	st := p.ctx.StreamTime()
 	limit := st - p.s.timeLimit.Milliseconds()
 	if p.win != nil {
+		// Kafka Streams' KTableSuppressProcessor: a window goes out once
+		// its end is at or before stream time minus the grace, for every
+		// kind of window alike (sessions and sliding windows, whose end
+		// is inclusive, too; sessions count their gap in the grace).
 		limit = st - p.win.grace
-		if p.win.inclusive {
-			limit--
-		}
 	}
 	from := []byte{suppressTimeline}
 	if p.floor != nil {

@@ -103,12 +103,9 @@ func addTimeKeyedStore(b *Builder, cfg *storeCfg, kind StoreKind, minRetention, 
 	} else if cfg.retention < minRetention {
 		b.fail("store %s: retention %v is shorter than the %v its windows need (size or gap, plus grace)", cfg.name, cfg.retention, minRetention)
 	}
-	spec := StoreSpec{Name: cfg.name, Engine: cfg.engine, Kind: kind, Retention: cfg.retention, WindowSize: windowSize, Logging: cfg.logging, KeySerde: ks, ValueSerde: vs}
+	spec := StoreSpec{Name: cfg.name, Engine: cfg.engine, Kind: kind, Retention: cfg.retention, WindowSize: windowSize, Logging: cfg.logging, Caching: cfg.caching, KeySerde: ks, ValueSerde: vs}
 	if cfg.logging {
 		spec.ChangelogConfig = windowChangelogConfig(cfg.retention)
-	}
-	if cfg.caching {
-		b.fail("store %s: WithCaching is not supported on windowed stores yet", cfg.name)
 	}
 	b.addStore(spec)
 }
@@ -150,6 +147,9 @@ func windowedAggregate[K, V, A any](w *TimeWindowedKStream[K, V], prefix string,
 			if wa.final, err = openEmitIndex(ctx, index, wa.emitClosed); err != nil {
 				return nil, err
 			}
+		} else {
+			// With a record cache, changes go downstream when it flushes.
+			wa.cached = forwardWindowsOnFlush(kv, KindWindow, wa.topic, ks, aggSerde, size.Milliseconds(), wa.next)
 		}
 		if tw != nil {
 			return wa.processTime(*tw), nil
@@ -158,7 +158,7 @@ func windowedAggregate[K, V, A any](w *TimeWindowedKStream[K, V], prefix string,
 		return wa.processSliding, nil
 	})
 	n.stores = stores
-	b.windowed[n] = &windowInfo{grace: grace.Milliseconds(), end: windowEnd[K], inclusive: sw != nil}
+	b.windowed[n] = &windowInfo{grace: grace.Milliseconds(), end: windowEnd[K]}
 	return &KTable[Windowed[K], A]{b: b, node: n, keySerde: TimeWindowedSerde(ks, size), valueSerde: aggSerde}
 }
 
@@ -166,17 +166,18 @@ func windowEnd[K any](k any) int64 { return k.(Windowed[K]).Window.End }
 
 // windowAgg is the per-task state of a windowed aggregation's processor.
 type windowAgg[K, V, A any] struct {
-	ctx   TaskContext
-	store KeyValueStore // a KindWindow store: WindowKey keys, timestamped values
-	topic string        // the name serdes are told
-	ks    Serde[K]
-	vs    Serde[A]
-	step  func(k K, v V, agg A, found bool) A
-	grace int64
-	diff  int64 // sliding windows' time difference
-	next  func(Record[Windowed[K], Change[A]]) error
-	final *closeEmitter // set when only final results are sent
-	wins  []Window      // scratch
+	ctx    TaskContext
+	store  KeyValueStore // a KindWindow store: WindowKey keys, timestamped values
+	topic  string        // the name serdes are told
+	ks     Serde[K]
+	vs     Serde[A]
+	step   func(k K, v V, agg A, found bool) A
+	grace  int64
+	diff   int64 // sliding windows' time difference
+	next   func(Record[Windowed[K], Change[A]]) error
+	final  *closeEmitter // set when only final results are sent
+	cached bool          // the store's record cache forwards the changes
+	wins   []Window      // scratch
 }
 
 // closeTime is the end (time windows: exclusive, sessions and sliding
@@ -257,6 +258,9 @@ func (a *windowAgg[K, V, A]) put(k K, kb []byte, win Window, start int64, sk []b
 		}
 		return a.final.open(win.End, start, kb)
 	}
+	if a.cached {
+		return nil
+	}
 	return a.next(Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: k, Window: win}, Value: Change[A]{New: agg, HasNew: true, Old: old, HasOld: found}, Timestamp: ts, Headers: headers})
 }
 
@@ -269,7 +273,7 @@ func (a *windowAgg[K, V, A]) emitClosed() error {
 	if a.diff > 0 {
 		limit-- // sliding windows (end inclusive): closed when end < closeTime
 	}
-	return a.final.emit(limit, func(end, start int64, kb []byte) error {
+	return a.final.emit(limit, func(end, start int64, kb, _ []byte) error {
 		k, err := a.ks.Deserialize(a.topic, kb)
 		if err != nil {
 			return fmt.Errorf("deserialize key: %w", err)
@@ -334,12 +338,23 @@ type closeEmitter struct {
 }
 
 func (c *closeEmitter) open(end, start int64, kb []byte) error {
+	return c.openWith(end, start, kb, nil)
+}
+
+// openWith is open keeping v, the window's latest value, with the entry:
+// emit hands it back.
+func (c *closeEmitter) openWith(end, start int64, kb, v []byte) error {
 	k := make([]byte, 16, 16+len(kb))
 	binary.BigEndian.PutUint64(k, uint64(end))
 	binary.BigEndian.PutUint64(k[8:], uint64(start))
-	// The value is a placeholder: an empty one could read back as a
-	// tombstone from a changelog whose client turns empty into null.
-	if err := c.index.Put(append(k, kb...), []byte{1}); err != nil {
+	// The value is a marker byte (1 alone, 2 before v), never empty: an
+	// empty value could read back as a tombstone from a changelog whose
+	// client turns empty into null.
+	val := []byte{1}
+	if v != nil {
+		val = append([]byte{2}, v...)
+	}
+	if err := c.index.Put(append(k, kb...), val); err != nil {
 		return err
 	}
 	if c.known && end < c.minEnd {
@@ -357,8 +372,9 @@ func (c *closeEmitter) close(end, start int64, kb []byte) error {
 }
 
 // emit calls fn, in order of end, start and key, for every window in the
-// index whose end is at most limit, and removes them.
-func (c *closeEmitter) emit(limit int64, fn func(end, start int64, kb []byte) error) error {
+// index whose end is at most limit, and removes them. v is the value kept
+// by openWith, nil when there is none.
+func (c *closeEmitter) emit(limit int64, fn func(end, start int64, kb, v []byte) error) error {
 	if c.known && c.minEnd > limit {
 		return nil
 	}
@@ -373,20 +389,25 @@ func (c *closeEmitter) emit(limit int64, fn func(end, start int64, kb []byte) er
 	if err != nil {
 		return err
 	}
-	var keys [][]byte
+	var keys, vals [][]byte
 	for it.Next() {
 		keys = append(keys, it.Key())
+		var v []byte
+		if b := it.Value(); len(b) > 0 && b[0] == 2 {
+			v = append([]byte{}, b[1:]...)
+		}
+		vals = append(vals, v)
 	}
 	err = errors.Join(it.Err(), it.Close())
 	if err != nil {
 		return err
 	}
-	for _, k := range keys {
+	for i, k := range keys {
 		if len(k) < 16 {
 			return fmt.Errorf("store %s: index key of %d bytes", c.index.Name(), len(k))
 		}
 		end, start := int64(binary.BigEndian.Uint64(k)), int64(binary.BigEndian.Uint64(k[8:]))
-		if err := fn(end, start, k[16:]); err != nil {
+		if err := fn(end, start, k[16:], vals[i]); err != nil {
 			return err
 		}
 		if err := c.index.Delete(k); err != nil {

@@ -24,8 +24,8 @@ func (g *KGroupedStream[K, V]) WindowedBySession(w SessionWindows) *SessionWindo
 }
 
 // EmitOnWindowClose sends one final result per session, once it has closed
-// (its end plus grace is before stream time), instead of every update and
-// merge; see TimeWindowedKStream.EmitOnWindowClose.
+// (its end plus gap plus grace is before stream time, as in Kafka Streams),
+// instead of every update and merge; see TimeWindowedKStream.EmitOnWindowClose.
 func (w *SessionWindowedKStream[K, V]) EmitOnWindowClose() *SessionWindowedKStream[K, V] {
 	c := *w
 	c.emitFinal = true
@@ -102,13 +102,18 @@ func sessionAggregate[K, V, A any](w *SessionWindowedKStream[K, V], prefix strin
 			if sa.final, err = openEmitIndex(ctx, index, sa.emitClosed); err != nil {
 				return nil, err
 			}
+		} else {
+			// With a record cache, changes go downstream when it flushes.
+			sa.cached = forwardWindowsOnFlush(kv, KindSession, sa.topic, ks, aggSerde, 0, sa.next)
 		}
 		return sa.process, nil
 	})
 	n.stores = stores
-	// A session can still grow while a record within the gap of its end
-	// would not be late: it has closed when end + gap + grace < stream time.
-	b.windowed[n] = &windowInfo{grace: gap + grace, end: windowEnd[K], inclusive: true}
+	// Suppression takes a session's grace as gap + grace, as Kafka Streams'
+	// GraphGraceSearchUtil does: a session goes out once end + gap + grace
+	// is at or before stream time, when the store no longer returns it for
+	// a record to join.
+	b.windowed[n] = &windowInfo{grace: gap + grace, end: windowEnd[K]}
 	return &KTable[Windowed[K], A]{b: b, node: n, keySerde: SessionWindowedSerde(ks), valueSerde: aggSerde}
 }
 
@@ -123,6 +128,7 @@ type sessionAgg[K, V, A any] struct {
 	gap, grace int64
 	next       func(Record[Windowed[K], Change[A]]) error
 	final      *closeEmitter
+	cached     bool // the store's record cache forwards the changes
 }
 
 type session[A any] struct {
@@ -158,8 +164,10 @@ func (a *sessionAgg[K, V, A]) findSessions(kb []byte, earliestEnd, latestStart i
 
 // process follows Kafka Streams' KStreamSessionWindowAggregate: the record
 // at t merges with every session of its key that ends at or after t-gap and
-// starts at or before t+gap; the merged session is late (dropped) when its
-// end is before stream time minus grace.
+// starts at or before t+gap (the store returns none that ended gap + grace,
+// its retention, or more before stream time); the merged session is late
+// (dropped) when its end is before stream time minus grace minus gap, the
+// window close time of Kafka Streams.
 func (a *sessionAgg[K, V, A]) process(r Record[K, V]) error {
 	if r.NullKey || r.NullValue {
 		RecordDropped(a.ctx, DropNullKey)
@@ -177,7 +185,7 @@ func (a *sessionAgg[K, V, A]) process(r Record[K, V]) error {
 		return fmt.Errorf("serialize key: %w", err)
 	}
 	t := r.Timestamp
-	closeTime := a.ctx.StreamTime() - a.grace
+	closeTime := a.ctx.StreamTime() - a.grace - a.gap
 	merged, err := a.findSessions(kb, t-a.gap, t+a.gap)
 	if err != nil {
 		return err
@@ -205,6 +213,9 @@ func (a *sessionAgg[K, V, A]) process(r Record[K, V]) error {
 				}
 				continue
 			}
+			if a.cached {
+				continue
+			}
 			if err := a.next(Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: r.Key, Window: Window{Start: s.start, End: s.end}},
 				Value: Change[A]{Old: s.agg, HasOld: true}, Timestamp: s.end, Headers: r.Headers}); err != nil {
 				return err
@@ -223,24 +234,32 @@ func (a *sessionAgg[K, V, A]) process(r Record[K, V]) error {
 		return err
 	}
 	if a.final != nil {
-		return a.final.open(end, start, kb)
+		// The index keeps the aggregate too: the store no longer returns
+		// a session once end + gap + grace (its retention) is at or before
+		// stream time, one tick before the session closes.
+		return a.final.openWith(end, start, kb, vb)
+	}
+	if a.cached {
+		return nil
 	}
 	return a.next(Record[Windowed[K], Change[A]]{Key: Windowed[K]{Key: r.Key, Window: Window{Start: start, End: end}},
 		Value: Change[A]{New: agg, HasNew: true}, Timestamp: end, Headers: r.Headers})
 }
 
-// emitClosed sends the final result of every session that has closed: no
-// record can extend it any more without being late, i.e. end + gap + grace
-// is before stream time.
+// emitClosed sends the final result of every session that has closed, as
+// Kafka Streams' KStreamSessionWindowAggregate does with emitStrategy
+// onWindowClose: every session whose end + gap + grace is before stream
+// time.
 func (a *sessionAgg[K, V, A]) emitClosed() error {
-	return a.final.emit(a.ctx.StreamTime()-a.grace-a.gap-1, func(end, start int64, kb []byte) error {
+	return a.final.emit(a.ctx.StreamTime()-a.grace-a.gap-1, func(end, start int64, kb, vb []byte) error {
 		k, err := a.ks.Deserialize(a.topic, kb)
 		if err != nil {
 			return fmt.Errorf("deserialize key: %w", err)
 		}
-		vb, err := a.store.Get(SessionKey(kb, start, end))
-		if err != nil || vb == nil {
-			return err // expired by retention: nothing to send
+		if vb == nil { // an index entry without the aggregate (older versions)
+			if vb, err = a.store.Get(SessionKey(kb, start, end)); err != nil || vb == nil {
+				return err // expired by retention: nothing to send
+			}
 		}
 		agg, err := a.vs.Deserialize(a.topic, vb)
 		if err != nil {

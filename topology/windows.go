@@ -206,8 +206,4 @@ type windowInfo struct {
 	grace int64
 	// end is the window end of a key (a Windowed[K]).
 	end func(key any) int64
-	// inclusive: the end is in the window (sliding windows, sessions), so
-	// the window closes when end < stream time - grace; otherwise when
-	// end <= stream time - grace.
-	inclusive bool
 }
