@@ -154,6 +154,7 @@ func (a *App) Topology() *topology.Topology { return a.topo }
 
 func (a *App) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...), kgo.WithHooks(a.brokers)}
+	opts = append(opts, a.cfg.security.opts...) // options_security.go
 	opts = append(opts, a.cfg.kafkaOpts...)
 	return append(opts, extra...)
 }
