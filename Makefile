@@ -13,6 +13,12 @@ export GOFLAGS ?= -buildvcs=false
 KAFKA := scripts/kafka.sh
 export EDDY_KAFKA_PORT ?= 19092
 KAFKA_BROKERS := 127.0.0.1:$(EDDY_KAFKA_PORT)
+# The secured broker of the TLS, SASL and ACL tests (SASL_SSL on the port,
+# then its controller, SSL and inter-broker listeners on the next three):
+# certificates and passwords made at each start.
+SECURE_KAFKA := $(GO) run ./internal/kafkatest/securekafka
+SECURE_KAFKA_PORT ?= 19292
+SECURE_TEST_ENV := EDDY_KAFKA_SECURE_DIR=$(CURDIR)/.cache/kafka-secure-$(SECURE_KAFKA_PORT) EDDY_REQUIRE_SECURE_KAFKA=1
 TEST_TIMEOUT ?= 40m
 
 # apt-get needs root; use sudo only when we are not root already.
@@ -59,21 +65,23 @@ CLUSTER_DEMO_FLAGS ?=
 cluster-demo: deps
 	$(GO) run ./examples/06-cluster $(CLUSTER_DEMO_FLAGS)
 
-## test: all tests, with the race detector, against a real Kafka broker; the
+## test: all tests, with the race detector, against a real Kafka broker (and a
+## secured one, internal/kafkatest/securekafka, for the TLS, SASL and ACL tests); the
 ## status page's browser test must run (EDDY_REQUIRE_BROWSER=1) and keeps its
 ## screenshots in test-artifacts/
 # The broker is stopped on every way out (test failure, Ctrl-C, SIGTERM, a closed
 # terminal or output pipe) and the exit code of go test is kept.
 test: deps
 	@$(KAFKA) start; \
-	trap '$(KAFKA) stop || true' EXIT; \
+	trap '$(SECURE_KAFKA) stop -port $(SECURE_KAFKA_PORT) || true; $(KAFKA) stop || true' EXIT; \
 	trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM; \
-	echo "EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./..."; \
-	EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(SECURE_KAFKA) start -port $(SECURE_KAFKA_PORT); \
+	echo "EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) $(SECURE_TEST_ENV) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./..."; \
+	EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) $(SECURE_TEST_ENV) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## test-short: unit tests only; tests that need a real broker skip themselves
 test-short: rocksdb
-	env -u EDDY_KAFKA_BROKERS $(GO) test -race -short -count=1 ./...
+	env -u EDDY_KAFKA_BROKERS -u EDDY_KAFKA_SECURE_DIR -u EDDY_REQUIRE_SECURE_KAFKA $(GO) test -race -short -count=1 ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each (docs/fuzzing.md), one at
 ## a time (go test -fuzz takes one target per run). Their seed corpora
