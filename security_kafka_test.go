@@ -170,7 +170,6 @@ func (r secureRun) check(t *testing.T, app *eddy.App) {
 	}
 }
 
-
 // TestSecureWordCountSCRAM runs the word count exactly-once over SASL_SSL
 // as alice, a user with only the rights the App needs, for both SCRAM
 // mechanisms: every client the App makes (admin, producer, consumers,
