@@ -172,7 +172,22 @@ func (a *App) Start(ctx context.Context) error {
 	a.mu.Unlock()
 	a.life.set(Starting)
 	a.brokers.start()
-	if err := a.start(ctx); err != nil {
+	// A fatal error while starting (no ACL for the cluster coordinator's
+	// transactional id, say) ends the start too, and is its error.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-a.failed:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	if err := a.start(sctx); err != nil {
+		if ferr := a.Err(); ferr != nil && ctx.Err() == nil {
+			err = ferr
+		}
+		err = a.explainAuthz(err) // authz.go
 		a.mu.Lock()
 		a.startErr = err
 		a.mu.Unlock()

@@ -103,7 +103,9 @@ type secureRun struct {
 
 func newSecureRun(t *testing.T, prefix string) secureRun {
 	app := kafkatest.UniqueName(t, prefix)
-	return secureRun{app: app, in: app + "-in-lines", out: app + "-out-counts",
+	// Input and output outside the "<app>-" prefix that the App's own
+	// topics' ACLs cover.
+	return secureRun{app: app, in: "in-" + app, out: "out-" + app,
 		text: "to be or not to be\nthat is the question\nto be is to do\n"}
 }
 
