@@ -44,6 +44,10 @@ func (e *AuthorizationError) Unwrap() error { return e.Err }
 // A topic of the application's own (internal topics) gets a prefixed ACL
 // on "<app id>-", so that one ACL covers them all.
 func (a *App) explainAuthz(err error) error {
+	if errors.Is(err, kerr.SaslAuthenticationFailed) && a.cfg.security.user != "" {
+		// The broker's answer names the mechanism; say whose credentials.
+		return fmt.Errorf("%w (SASL user %q: check the user and its password)", err, a.cfg.security.user)
+	}
 	if err == nil || !authz.Is(err) {
 		return err
 	}
