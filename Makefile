@@ -16,6 +16,12 @@ KAFKA_BROKERS := 127.0.0.1:$(EDDY_KAFKA_PORT)
 REGISTRY := scripts/registry.sh
 export EDDY_REGISTRY_PORT ?= 19342
 REGISTRY_URL := http://127.0.0.1:$(EDDY_REGISTRY_PORT)/apis/ccompat/v7
+# The secured broker of the TLS, SASL and ACL tests (SASL_SSL on the port,
+# then its controller, SSL and inter-broker listeners on the next three):
+# certificates and passwords made at each start.
+SECURE_KAFKA := $(GO) run ./internal/kafkatest/securekafka
+SECURE_KAFKA_PORT ?= 19292
+SECURE_TEST_ENV := EDDY_KAFKA_SECURE_DIR=$(CURDIR)/.cache/kafka-secure-$(SECURE_KAFKA_PORT) EDDY_REQUIRE_SECURE_KAFKA=1
 TEST_TIMEOUT ?= 40m
 # make test ends with a short run of every fuzz target (about 3 min here);
 # TEST_FUZZTIME=0 leaves it out.
@@ -68,21 +74,23 @@ CLUSTER_DEMO_FLAGS ?=
 cluster-demo: deps
 	$(GO) run ./examples/06-cluster $(CLUSTER_DEMO_FLAGS)
 
-## test: all tests, with the race detector, against a real Kafka broker and a
-## schema registry (Apicurio, in memory); the status page's browser test must
-## run (EDDY_REQUIRE_BROWSER=1) and keeps its screenshots in test-artifacts/;
-## then every fuzz target runs for TEST_FUZZTIME (default 5s)
-# The registry starts while the broker does. Both are stopped on every way out
+## test: all tests, with the race detector, against a real Kafka broker, a
+## secured one (internal/kafkatest/securekafka, for the TLS, SASL and ACL tests)
+## and a schema registry (Apicurio, in memory); the status page's browser test
+## must run (EDDY_REQUIRE_BROWSER=1) and keeps its screenshots in
+## test-artifacts/; then every fuzz target runs for TEST_FUZZTIME (default 5s)
+# The registry starts while the brokers do. All are stopped on every way out
 # (test failure, Ctrl-C, SIGTERM, a closed terminal or output pipe) and the exit
 # code of go test is kept.
 test: deps
 	@$(REGISTRY) start & rpid=$$!; \
-	trap 'wait $$rpid 2>/dev/null; $(KAFKA) stop || true; $(REGISTRY) stop || true' EXIT; \
+	trap 'wait $$rpid 2>/dev/null; $(SECURE_KAFKA) stop -port $(SECURE_KAFKA_PORT) || true; $(KAFKA) stop || true; $(REGISTRY) stop || true' EXIT; \
 	trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM; \
 	$(KAFKA) start; \
+	$(SECURE_KAFKA) start -port $(SECURE_KAFKA_PORT); \
 	wait $$rpid || { echo "the schema registry did not start"; exit 1; }; \
-	echo "EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_SCHEMA_REGISTRY_URL=$(REGISTRY_URL) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./..."; \
-	EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) EDDY_SCHEMA_REGISTRY_URL=$(REGISTRY_URL) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...; \
+	echo "EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) $(SECURE_TEST_ENV) EDDY_SCHEMA_REGISTRY_URL=$(REGISTRY_URL) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./..."; \
+	EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) $(SECURE_TEST_ENV) EDDY_SCHEMA_REGISTRY_URL=$(REGISTRY_URL) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...; \
 	if [ "$(TEST_FUZZTIME)" != 0 ]; then \
 	  echo "short fuzz run: every fuzz target for $(TEST_FUZZTIME)"; \
 	  $(MAKE) --no-print-directory fuzz FUZZTIME=$(TEST_FUZZTIME); \
@@ -90,7 +98,7 @@ test: deps
 
 ## test-short: unit tests only; tests that need a real broker skip themselves
 test-short: rocksdb
-	env -u EDDY_KAFKA_BROKERS -u EDDY_SCHEMA_REGISTRY_URL $(GO) test -race -short -count=1 ./...
+	env -u EDDY_KAFKA_BROKERS -u EDDY_KAFKA_SECURE_DIR -u EDDY_REQUIRE_SECURE_KAFKA -u EDDY_SCHEMA_REGISTRY_URL $(GO) test -race -short -count=1 ./...
 
 ## fuzz: run every fuzz target for FUZZTIME each (docs/fuzzing.md), one at
 ## a time (go test -fuzz takes one target per run). Their seed corpora

@@ -29,6 +29,7 @@ func (a *App) newClusterNode() error {
 	ac.NumStandbys = cc.standbys
 	ac.Stateful = func(id topology.TaskID) bool { return stateful[id] }
 	cn, err := cluster.NewNode(cluster.NodeConfig{
+		OnFatal: a.fail,
 		Membership: cluster.MembershipConfig{
 			AppID:                   a.cfg.AppID,
 			StateDir:                a.cfg.StateDir,

@@ -154,6 +154,7 @@ func (a *App) Topology() *topology.Topology { return a.topo }
 
 func (a *App) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...), kgo.WithHooks(a.brokers)}
+	opts = append(opts, a.cfg.security.opts...) // options_security.go
 	opts = append(opts, a.cfg.kafkaOpts...)
 	return append(opts, extra...)
 }
@@ -171,7 +172,22 @@ func (a *App) Start(ctx context.Context) error {
 	a.mu.Unlock()
 	a.life.set(Starting)
 	a.brokers.start()
-	if err := a.start(ctx); err != nil {
+	// A fatal error while starting (no ACL for the cluster coordinator's
+	// transactional id, say) ends the start too, and is its error.
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-a.failed:
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	if err := a.start(sctx); err != nil {
+		if ferr := a.Err(); ferr != nil && ctx.Err() == nil {
+			err = ferr
+		}
+		err = a.explainAuthz(err) // authz.go
 		a.mu.Lock()
 		a.startErr = err
 		a.mu.Unlock()

@@ -144,6 +144,7 @@ func (a *App) fail(err error) {
 		a.mu.Unlock()
 		return
 	}
+	err = a.explainAuthz(err) // authz.go
 	a.failErr = err
 	close(a.failed)
 	a.mu.Unlock()

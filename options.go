@@ -44,7 +44,8 @@ type cfg struct {
 	maxBuffered       int
 	maxBufferedBytes  int64
 	kafkaOpts         []kgo.Opt
-	memoryBudget      uint64 // memory.go
+	security          kafkaSecurity // options_security.go
+	memoryBudget      uint64        // memory.go
 	writeBufferBytes  uint64
 	guarantee         Guarantee
 	commitSet         bool
@@ -151,7 +152,7 @@ func (c *cfg) validate() error {
 	if c.purgeInterval < 0 {
 		errs = append(errs, fmt.Errorf("repartition purge interval %v is negative (0 turns the purge off)", c.purgeInterval))
 	}
-	errs = append(errs, c.cluster.validate(), c.query.validate(), c.http.validate())
+	errs = append(errs, c.cluster.validate(), c.query.validate(), c.http.validate(), c.security.validate())
 	return errors.Join(errs...)
 }
 

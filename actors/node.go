@@ -198,8 +198,10 @@ func NewNode(cfg NodeConfig) *Node {
 	}
 	n.input = newInputBytes(cfg.MaxBufferedBytes)
 	n.fetch = newFetcher(cfg.Consumer, system, logger, cfg.ReadCommitted)
+	n.fetch.fatal = n.reportErr
 	if cfg.ChangelogConsumer != nil {
 		n.clFetch = newChangelogFetcher(cfg.ChangelogConsumer, system, logger, cfg.ReadCommitted)
+		n.clFetch.fatal = n.reportErr
 	}
 	// Task actors are the node actor's children, under its supervision.
 	n.pid = system.Root.Spawn(actor.PropsFromProducer(func() actor.Actor { return &nodeActor{n: n} },

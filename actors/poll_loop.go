@@ -2,6 +2,8 @@ package actors
 
 import (
 	"context"
+	"fmt"
+	"github.com/eddystreams/eddy/internal/authz"
 	"log/slog"
 	"sync"
 
@@ -19,6 +21,9 @@ type pollLoop struct {
 	cl   *kgo.Client
 	log  *slog.Logger
 	what string // names the loop's fetch errors in the log
+	// fatal, when set, takes a fetch error the client cannot get past by
+	// retrying (no authorization to read the topic): the App stops.
+	fatal func(error)
 
 	mu      sync.Mutex
 	ops     []func()
@@ -83,6 +88,10 @@ func (l *pollLoop) run(ctx context.Context, deliver func(kgo.FetchTopicPartition
 			return
 		}
 		fs.EachError(func(t string, p int32, err error) {
+			if authz.Is(err) && l.fatal != nil {
+				l.fatal(authz.Wrap(fmt.Errorf("%s %s-%d: %w", l.what, t, p, err), authz.Topic, t, "Read"))
+				return
+			}
 			if pctx.Err() == nil {
 				// The client retries by itself; this is for the log.
 				l.log.Warn(l.what+" error", "topic", t, "partition", p, "error", err)

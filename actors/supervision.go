@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/eddystreams/eddy/internal/authz"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -125,6 +126,11 @@ func (n *Node) supervise(sup actor.Supervisor, f *taskFailure, rs *actor.Restart
 	var rec *partition.RecoverableError
 	switch {
 	case f.reported, f.cancelled:
+	case authz.Is(err):
+		// No ACL for what the task does: no restart gets past it.
+		n.log.Error("task failed: not authorized; stopping", "task", ch.id.String(), "error", err)
+		n.setState(ch.id, TaskFailed, err)
+		n.reportErr(err)
 	case errors.Is(err, partition.ErrFenced):
 		n.taskLost(ch.id, err)
 	case !errors.As(err, &rec):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/eddystreams/eddy/internal/authz"
 	"log/slog"
 	"sort"
 	"strings"
@@ -93,7 +94,14 @@ func (e *ForeignCoordinatorError) Error() string {
 }
 
 // CoordinatorConfig is what NewCoordinator needs.
+// maxRetryAfterFatal is how long the coordinator waits after a fatal
+// error, while the application stops.
+const maxRetryAfterFatal = time.Minute
+
 type CoordinatorConfig struct {
+	// OnFatal, when set, takes an error no retry gets past (no ACL for
+	// the coordinator's transactional id): the application stops.
+	OnFatal        func(error)
 	App            string
 	Self           NodeID
 	MembershipView MembershipView
@@ -415,6 +423,12 @@ func (c *Coordinator) step(now time.Time) time.Time {
 			break
 		}
 		if err := c.takeOver(); err != nil {
+			if authz.Is(err) && c.cfg.OnFatal != nil {
+				c.cfg.OnFatal(authz.Wrap(err, authz.TransactionalID, CoordinatorTxnID(c.cfg.App), "Write"))
+				c.retryAt = time.Now().Add(maxRetryAfterFatal)
+				wakeAt = append(wakeAt, c.retryAt)
+				break
+			}
 			c.cfg.Logger.Warn("cannot take the decision log; trying again", "err", err, "in", c.cfg.RetryBackoff)
 			c.retryAt = time.Now().Add(c.cfg.RetryBackoff)
 			wakeAt = append(wakeAt, c.retryAt)

@@ -27,6 +27,9 @@ type Local interface {
 
 // NodeConfig is what NewNode needs.
 type NodeConfig struct {
+	// OnFatal, when set, takes an error that no retry gets past (no ACL
+	// for the coordinator's transactional id): the application stops.
+	OnFatal func(error)
 	// Membership configures the gossip; its OnEvent and OnMessage are the
 	// node's own. Membership.Kafka is also how the node reaches the
 	// decision log.
@@ -191,7 +194,8 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.writer = NewLogWriter(app, kafka)
 	coord, err := NewCoordinator(CoordinatorConfig{
-		App: app, Self: n.self, MembershipView: n.view, Log: n.writer, View: n.reader,
+		OnFatal: n.cfg.OnFatal,
+		App:     app, Self: n.self, MembershipView: n.view, Log: n.writer, View: n.reader,
 		Tasks: n.cfg.Tasks, Assignor: n.cfg.Assignor, Debounce: n.cfg.Debounce,
 		JoinSettle: n.cfg.JoinSettle, Logger: n.log, AliveElsewhere: n.ms.AliveInKafka, Reachable: n.ms.Reachable,
 	})

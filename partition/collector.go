@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/eddystreams/eddy/internal/authz"
 	"sync"
 	"time"
 
@@ -129,7 +130,7 @@ func (c *RecordCollector) done(r *kgo.Record, err error, track bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil && c.err == nil {
-		err = classifyProduceErr(fmt.Errorf("produce to %s-%d: %w", r.Topic, r.Partition, err))
+		err = classifyProduceErr(authz.Wrap(fmt.Errorf("produce to %s-%d: %w", r.Topic, r.Partition, err), authz.Topic, r.Topic, "Write"))
 		if c.onFailure != nil {
 			c.mu.Unlock()
 			err = c.onFailure(r, err, track)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/eddystreams/eddy/internal/authz"
 	"time"
 
 	"github.com/eddystreams/eddy/internal/kretry"
@@ -84,7 +85,7 @@ func NewTxnProducer(opts []kgo.Opt, group, transactionalID string, timeout time.
 func (p *TxnProducer) Init(ctx context.Context) error {
 	_, epoch, err := p.cl.ProducerID(ctx)
 	if err != nil {
-		return classifyTxnErr("init producer id", err)
+		return classifyTxnErr("init producer id", authz.Wrap(err, authz.TransactionalID, p.txnID, "Write"))
 	}
 	p.initEpoch = epoch
 	return nil

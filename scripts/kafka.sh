@@ -20,7 +20,11 @@
 #   EDDY_KAFKA_HEAP             JVM heap, used for -Xms and -Xmx (default 512m)
 #   EDDY_KAFKA_JAVA_OPTS        extra JVM options
 #   EDDY_KAFKA_SERVER_PROPS     extra server.properties lines (key=value, one a line),
-#                               for brokers of tests that need special settings
+#                               for brokers of tests that need special settings; a
+#                               key given here wins over the generated one (listeners,
+#                               say: see internal/kafkatest/securekafka)
+#   EDDY_KAFKA_FORMAT_ARGS      extra arguments of the storage format, blank-separated
+#                               (--add-scram 'SCRAM-SHA-256=[name=u,password=p]', say)
 #   JAVA_HOME                   JDK to use (else `java` from PATH)
 #
 # Layout (all git-ignored, relative to the repo root):
@@ -67,7 +71,7 @@ say() { printf 'kafka.sh: %s\n' "$*" 2>/dev/null || true; }
 die() { printf 'kafka.sh: error: %s\n' "$*" >&2 2>/dev/null || true; exit 1; }
 
 usage() {
-  sed -n '2,31p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- jars
@@ -221,12 +225,15 @@ format_storage() {
     cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
   done
   say "formatting storage (cluster id $cluster_id)"
-  local -a common
+  local -a common fmt_extra=()
   mapfile -t common < <(jvm_common)
+  if [[ -n "${EDDY_KAFKA_FORMAT_ARGS:-}" ]]; then
+    read -r -a fmt_extra <<<"$EDDY_KAFKA_FORMAT_ARGS"
+  fi
   # A short-lived JVM: C1 only and the serial GC make it start and finish sooner.
   if ! "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
       "-Deddy.kafka.logfile=$LOGS/format.log" "${common[@]}" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$PROPS" >"$LOGS/format.out" 2>&1; then
+      -t "$cluster_id" -c "$PROPS" "${fmt_extra[@]}" >"$LOGS/format.out" 2>&1; then
     cat "$LOGS/format.out" >&2
     die "formatting storage failed"
   fi

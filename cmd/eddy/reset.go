@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy/cluster"
+	"github.com/eddystreams/eddy/internal/kafkaflags"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -67,6 +68,7 @@ func resetCmd(args []string, stdout io.Writer) error {
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print what would be done, and do nothing")
 	fs.DurationVar(&f.heartbeat, "heartbeat-timeout", 12*time.Second, "a node whose members record is younger than this counts as running (4 x its refresh interval)")
 	fs.DurationVar(&f.timeout, "timeout", time.Minute, "bound of the whole command")
+	sec := kafkaflags.Register(fs)
 	if err := parseFlags(fs, resetUsage, args, stdout); err != nil {
 		return err
 	}
@@ -88,7 +90,10 @@ func resetCmd(args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	opts := []kgo.Opt{kgo.SeedBrokers(brokerList(f.brokers)...)}
+	opts, err := sec.ClientOptions(brokerList(f.brokers))
+	if err != nil {
+		return fmt.Errorf("reset: %w", err)
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err

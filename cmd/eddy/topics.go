@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eddystreams/eddy/internal/kafkaflags"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -47,6 +48,7 @@ func topicsCmd(args []string, stdout io.Writer) error {
 	fs.IntVar(&f.replication, "replication", -1, "replication factor (-1: the broker's default)")
 	fs.Var(&f.configs, "config", "topic config key=value (repeatable, or comma-separated), e.g. -config retention.ms=86400000")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "bound of the whole command")
+	sec := kafkaflags.Register(fs)
 	if err := parseFlags(fs, topicsUsage, args, stdout); err != nil {
 		return err
 	}
@@ -70,7 +72,11 @@ func topicsCmd(args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokerList(f.brokers)...))
+	opts, err := sec.ClientOptions(brokerList(f.brokers))
+	if err != nil {
+		return fmt.Errorf("topics create: %w", err)
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}

@@ -53,7 +53,7 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
+	cl, err := kgo.NewClient(app.ClientOptions()...)
 	if err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func run() error {
 	if err := app.WaitIdle(ctx); err != nil {
 		return err
 	}
-	counts, err := wordcount.ReadCounts(ctx, app.Brokers(), *outTopic)
+	counts, err := wordcount.ReadCounts(ctx, app.Brokers(), *outTopic, app.ClientOptions()...)
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer cleanup()
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
+	cl, err := kgo.NewClient(app.ClientOptions()...)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := app.WaitIdle(ctx); err != nil {
 		return err
 	}
-	counts, err := regioncount.ReadCounts(ctx, app.Brokers(), *outTopic)
+	counts, err := regioncount.ReadCounts(ctx, app.Brokers(), *outTopic, app.ClientOptions()...)
 	if err != nil {
 		return err
 	}

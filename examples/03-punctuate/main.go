@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer cleanup()
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
+	cl, err := kgo.NewClient(app.ClientOptions()...)
 	if err != nil {
 		return err
 	}
@@ -87,7 +87,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := app.WaitIdle(ctx); err != nil {
 		return err
 	}
-	sums, err := punctuate.ReadSums(ctx, app.Brokers(), *outTopic)
+	sums, err := punctuate.ReadSums(ctx, app.Brokers(), *outTopic, app.ClientOptions()...)
 	if err != nil {
 		return err
 	}

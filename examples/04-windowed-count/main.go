@@ -129,7 +129,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer cleanup()
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
+	cl, err := kgo.NewClient(app.ClientOptions()...)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := app.WaitIdle(ctx); err != nil {
 		return err
 	}
-	counts, err := windowcount.ReadCounts(ctx, app.Brokers(), *outTopic, *window)
+	counts, err := windowcount.ReadCounts(ctx, app.Brokers(), *outTopic, *window, app.ClientOptions()...)
 	if err != nil {
 		return err
 	}

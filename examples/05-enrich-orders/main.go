@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer cleanup()
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
+	cl, err := kgo.NewClient(app.ClientOptions()...)
 	if err != nil {
 		return err
 	}
@@ -116,7 +116,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := app.WaitIdle(ctx); err != nil {
 		return err
 	}
-	values, err := enrich.ReadOutput(ctx, app.Brokers(), *outTopic)
+	values, err := enrich.ReadOutput(ctx, app.Brokers(), *outTopic, app.ClientOptions()...)
 	if err != nil {
 		return err
 	}

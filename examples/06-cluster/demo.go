@@ -17,6 +17,7 @@ import (
 	"github.com/eddystreams/eddy"
 	"github.com/eddystreams/eddy/cluster"
 	"github.com/eddystreams/eddy/examples/wordcount"
+	"github.com/eddystreams/eddy/internal/kafkaflags"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -30,7 +31,10 @@ const defaultStepTimeout = 2 * time.Minute
 // config is one run of the demo; main fills it from the flags, the test
 // directly.
 type config struct {
-	brokers                        []string // empty: start a broker with scripts/kafka.sh
+	brokers []string // empty: start a broker with scripts/kafka.sh
+	// kafka secures the connections to brokers (-tls-*, -sasl-*): the
+	// demo's own clients use it and pass it on to the nodes. Nil: none.
+	kafka                          *kafkaflags.Flags
 	kafkaPort, kafkaControllerPort int
 	appID                          string // empty: cluster-demo-<random>
 	guarantee                      string
@@ -58,6 +62,9 @@ func (c *config) check() error {
 		return fmt.Errorf("-kill %d: want 1, 2 or 3", c.kill)
 	case c.stepTimeout <= 0:
 		return fmt.Errorf("-step-timeout %v: must be positive", c.stepTimeout)
+	}
+	if c.kafka != nil && len(c.kafka.Args()) > 0 && len(c.brokers) == 0 {
+		return errors.New("-tls-* and -sasl-* secure the connections to -brokers: the broker the demo starts is plaintext")
 	}
 	if len(c.brokers) == 0 {
 		for _, p := range []int{c.kafkaPort, c.kafkaControllerPort} {
@@ -146,7 +153,15 @@ func run(ctx context.Context, c config) (err error) {
 		brokers = []string{k.addr()}
 	}
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	conn := []kgo.Opt{kgo.SeedBrokers(brokers...)}
+	var secArgs []string
+	if c.kafka != nil {
+		if conn, err = c.kafka.ClientOptions(brokers); err != nil {
+			return err
+		}
+		secArgs = c.kafka.Args()
+	}
+	cl, err := kgo.NewClient(conn...)
 	if err != nil {
 		return err
 	}
@@ -176,7 +191,7 @@ func run(ctx context.Context, c config) (err error) {
 	seen.init()
 	reader, err := cluster.NewLogReader(cluster.LogReaderConfig{
 		App:        c.appID,
-		Client:     []kgo.Opt{kgo.SeedBrokers(brokers...)},
+		Client:     conn,
 		OnDecision: seen.set,
 		Log:        slog.New(slog.NewTextHandler(readerLog, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
@@ -199,9 +214,10 @@ func run(ctx context.Context, c config) (err error) {
 		bin:  bin,
 		work: work,
 		app:  c.appID,
-		args: []string{"-brokers", strings.Join(brokers, ","), "-app-id", c.appID,
+		// Each node connects as the demo does.
+		args: append([]string{"-brokers", strings.Join(brokers, ","), "-app-id", c.appID,
 			"-input-topic", input, "-output-topic", output,
-			"-partitions", fmt.Sprint(c.partitions), "-guarantee", c.guarantee},
+			"-partitions", fmt.Sprint(c.partitions), "-guarantee", c.guarantee}, secArgs...),
 		verbose: c.verbose,
 		logs:    c.logs,
 		failed:  make(chan *node, 8),
@@ -259,7 +275,7 @@ func run(ctx context.Context, c config) (err error) {
 	if d, ok := seen.latest(); ok {
 		printPlacement(out, "final placement", d, ns.label)
 	}
-	counts, err := wordcount.ReadCounts(ctx, brokers, output)
+	counts, err := wordcount.ReadCounts(ctx, brokers, output, conn...)
 	if err != nil {
 		return err
 	}

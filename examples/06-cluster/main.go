@@ -48,6 +48,7 @@ import (
 	"syscall"
 
 	"github.com/eddystreams/eddy/examples/exampleapp"
+	"github.com/eddystreams/eddy/internal/kafkaflags"
 )
 
 func main() {
@@ -64,6 +65,7 @@ func main() {
 	flag.DurationVar(&c.stepTimeout, "step-timeout", defaultStepTimeout, "deadline of each wait")
 	flag.BoolVar(&c.verbose, "v", false, "nodes log to standard error instead of files")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work directory (node logs and state) after a successful run")
+	c.kafka = kafkaflags.Register(flag.CommandLine)
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "cluster: unexpected arguments %q\n", flag.Args())

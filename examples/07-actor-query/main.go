@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer cleanup()
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(app.Brokers()...))
+	cl, err := kgo.NewClient(app.ClientOptions()...)
 	if err != nil {
 		return err
 	}

@@ -126,13 +126,13 @@ func Produce(ctx context.Context, cl *kgo.Client, customers, orders string, line
 // end and returns the values, one per order id — the last one written, so
 // that an order processed twice (at-least-once, after a crash) counts
 // once — sorted by order id (byte order).
-func ReadOutput(ctx context.Context, brokers []string, topic string) ([]string, error) {
+func ReadOutput(ctx context.Context, brokers []string, topic string, conn ...kgo.Opt) ([]string, error) {
 	last := map[string]string{}
 	err := wordcount.ReadTopic(ctx, brokers, topic, func(r *kgo.Record) error {
 		id, _, _ := strings.Cut(string(r.Value), " ")
 		last[id] = string(r.Value)
 		return nil
-	})
+	}, conn...)
 	if err != nil {
 		return nil, err
 	}

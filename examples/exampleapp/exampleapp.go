@@ -5,6 +5,7 @@ package exampleapp
 
 import (
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy"
+	"github.com/eddystreams/eddy/internal/kafkaflags"
 	"github.com/eddystreams/eddy/topology"
 )
 
@@ -30,6 +32,7 @@ type Flags struct {
 	remoteBind, remoteAdvertise, httpBind *string
 	queryTimeout                          *time.Duration
 	remote                                remoteSecurity // remotesec.go
+	kafka                                 *kafkaflags.Flags
 }
 
 // GossipKeyEnv names the environment variable that may hold the gossip key,
@@ -62,6 +65,7 @@ func RegisterFlags(fs *flag.FlagSet, appID string) *Flags {
 		httpBind:        fs.String("http-bind", "127.0.0.1:0", "host:port of the HTTP query gateway (GET /v1/stores/...; empty: off)"),
 
 		remote: registerRemoteSecurity(fs),
+		kafka:  kafkaflags.Register(fs),
 	}
 }
 
@@ -95,11 +99,21 @@ func (f *Flags) NewApp(topo *topology.Topology, tempPrefix string, extra ...eddy
 	case g == eddy.AtLeastOnce:
 		opts = append(opts, eddy.WithCommitInterval(time.Second))
 	}
+	kopts, err := f.kafka.Options()
+	if err != nil {
+		removeDir()
+		return nil, nil, err
+	}
 	if *f.brokers == "" {
+		if len(kopts) > 0 {
+			removeDir()
+			return nil, nil, errors.New("-tls-* and -sasl-* secure the connections to -brokers: the embedded broker takes neither")
+		}
 		opts = append(opts, eddy.WithEmbeddedBroker(*f.brokerData))
 	} else {
 		opts = append(opts, eddy.WithBrokers(strings.Split(*f.brokers, ",")...))
 	}
+	opts = append(opts, kopts...)
 	copts, err := f.clusterOptions()
 	if err != nil {
 		removeDir()

@@ -184,9 +184,9 @@ type Sum struct {
 
 // ReadSums reads topic from the start to its current end and returns the
 // last sum emitted per key, sorted by key.
-func ReadSums(ctx context.Context, brokers []string, topic string) ([]Sum, error) {
+func ReadSums(ctx context.Context, brokers []string, topic string, conn ...kgo.Opt) ([]Sum, error) {
 	// The output holds Int64 values per key, as the word count's does.
-	last, err := wordcount.ReadCounts(ctx, brokers, topic)
+	last, err := wordcount.ReadCounts(ctx, brokers, topic, conn...)
 	if err != nil {
 		return nil, err
 	}

@@ -102,8 +102,8 @@ type Count struct {
 // ReadCounts reads the output topic from the start to its current end
 // (read_committed) and returns the last count sent for every region, sorted
 // by region (byte order).
-func ReadCounts(ctx context.Context, brokers []string, topic string) ([]Count, error) {
-	cs, err := wordcount.ReadCounts(ctx, brokers, topic)
+func ReadCounts(ctx context.Context, brokers []string, topic string, conn ...kgo.Opt) ([]Count, error) {
+	cs, err := wordcount.ReadCounts(ctx, brokers, topic, conn...)
 	if err != nil {
 		return nil, err
 	}

@@ -101,7 +101,7 @@ type Count struct {
 // current end and returns the last count sent for every key and window,
 // sorted by key, then window start. size is the windows' size: the key
 // holds only the start.
-func ReadCounts(ctx context.Context, brokers []string, topic string, size time.Duration) ([]Count, error) {
+func ReadCounts(ctx context.Context, brokers []string, topic string, size time.Duration, conn ...kgo.Opt) ([]Count, error) {
 	last := map[string]int64{} // by serialized windowed key
 	err := wordcount.ReadTopic(ctx, brokers, topic, func(r *kgo.Record) error {
 		if len(r.Value) != 8 {
@@ -109,7 +109,7 @@ func ReadCounts(ctx context.Context, brokers []string, topic string, size time.D
 		}
 		last[string(r.Key)] = int64(binary.BigEndian.Uint64(r.Value))
 		return nil
-	})
+	}, conn...)
 	if err != nil {
 		return nil, err
 	}

@@ -114,7 +114,8 @@ type Count struct {
 
 // ReadCounts reads the output topic from the start to its current end and
 // returns the last count sent for every word, sorted by word (byte order).
-func ReadCounts(ctx context.Context, brokers []string, topic string) ([]Count, error) {
+// conn adds client options after the seed brokers (TLS, SASL: App.ClientOptions).
+func ReadCounts(ctx context.Context, brokers []string, topic string, conn ...kgo.Opt) ([]Count, error) {
 	last := map[string]int64{}
 	err := ReadTopic(ctx, brokers, topic, func(r *kgo.Record) error {
 		if len(r.Value) != 8 {
@@ -122,7 +123,7 @@ func ReadCounts(ctx context.Context, brokers []string, topic string) ([]Count, e
 		}
 		last[string(r.Key)] = int64(binary.BigEndian.Uint64(r.Value))
 		return nil
-	})
+	}, conn...)
 	if err != nil {
 		return nil, err
 	}
@@ -137,14 +138,16 @@ func ReadCounts(ctx context.Context, brokers []string, topic string) ([]Count, e
 // ReadTopic reads topic read_committed from the start to its current end
 // and calls fn for every record, in offset order within a partition.
 // Transaction markers are skipped. The first error of fn stops the read.
-func ReadTopic(ctx context.Context, brokers []string, topic string, fn func(*kgo.Record) error) error {
+// conn adds client options after the seed brokers (TLS, SASL: App.ClientOptions).
+func ReadTopic(ctx context.Context, brokers []string, topic string, fn func(*kgo.Record) error, conn ...kgo.Opt) error {
 	// A client of its own: one that looked the topic up before it existed
 	// may still route by what it saw then.
 	// read_committed, keeping transaction markers: under exactly-once the
 	// last offset of a partition is a commit marker, not a record.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
+	opts := append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, conn...)
+	cl, err := kgo.NewClient(append(opts,
 		kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords())...)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/eddystreams/eddy/internal/authz"
 	"log/slog"
 	"sort"
 	"time"
@@ -102,7 +103,7 @@ func Prepare(ctx context.Context, c PrepareConfig) (Prepared, error) {
 			}
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("create internal topic %s: %w", it.Name, err))
+			errs = append(errs, authz.Wrap(fmt.Errorf("create internal topic %s: %w", it.Name, err), authz.Topic, it.Name, "Create"))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -161,12 +162,19 @@ func partitionCounts(ctx context.Context, adm *kadm.Client, topics []string, wai
 	backoff := 50 * time.Millisecond
 	for {
 		listed, err := adm.ListTopics(ctx, topics...)
+		if authz.Is(err) {
+			return nil, deniedTopic(ctx, adm, topics, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("list topics: %w", err)
 		}
 		var missing []string
 		for _, t := range topics {
 			d, ok := listed[t]
+			if ok && authz.Is(d.Err) {
+				// Not a topic to wait for: no ACL lets this user see it.
+				return nil, authz.Wrap(fmt.Errorf("describe topic %s: %w", t, d.Err), authz.Topic, t, "Describe")
+			}
 			if !ok || d.Err != nil || len(d.Partitions) == 0 {
 				missing = append(missing, t)
 				continue
@@ -197,4 +205,15 @@ func dedupe(s []string) []string {
 		}
 	}
 	return out
+}
+
+// deniedTopic names the first of topics this user may not describe, with
+// err, the refusal of the request for them all.
+func deniedTopic(ctx context.Context, adm *kadm.Client, topics []string, err error) error {
+	for _, t := range topics {
+		if _, terr := adm.ListTopics(ctx, t); authz.Is(terr) {
+			return authz.Wrap(fmt.Errorf("describe topic %s: %w", t, terr), authz.Topic, t, "Describe")
+		}
+	}
+	return fmt.Errorf("list topics: %w", err)
 }
