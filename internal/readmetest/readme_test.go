@@ -42,12 +42,39 @@ func (c command) skipped() string {
 		return "is a broker that runs until interrupted"
 	case c.pkg == "./cmd/eddy" && slices.Contains(c.args, "-addr"):
 		return "talks to the HTTP server of a running App (the one started in the background above)"
+	case c.secured() && os.Getenv(kafkatest.EnvSecureDir) == "":
+		return "needs the secured Kafka of make test (" + kafkatest.EnvSecureDir + " is not set)"
 	case strings.Contains(c.text, realKafka) && !strings.Contains(os.Getenv(kafkatest.EnvBrokers), realKafka):
 		// Run as written, so only when the Kafka the tests are given is
 		// the one the README names (EDDY_KAFKA_PORT may move it).
 		return "needs the real Kafka at " + realKafka + " (" + kafkatest.EnvBrokers + " does not name it)"
 	}
 	return ""
+}
+
+// secured reports whether the command connects with TLS or SASL flags.
+func (c command) secured() bool {
+	return slices.Contains(c.args, "-tls-ca") || slices.Contains(c.args, "-sasl-password-file")
+}
+
+// onSecureBroker puts the secured test broker's address, CA file and super
+// user in place of the README's placeholders (-brokers, -tls-ca, -sasl-user,
+// -sasl-password-file); every other argument is kept as written.
+func onSecureBroker(args []string, s *kafkatest.SecureInfo) []string {
+	out := slices.Clone(args)
+	for i := 0; i+1 < len(out); i++ {
+		switch out[i] {
+		case "-brokers":
+			out[i+1] = s.SASLSSL
+		case "-tls-ca":
+			out[i+1] = s.CA
+		case "-sasl-user":
+			out[i+1] = "admin"
+		case "-sasl-password-file":
+			out[i+1] = s.Passwords["admin"]
+		}
+	}
+	return out
 }
 
 var goRun = regexp.MustCompile(`go run (\./(?:examples/[^ /]+|cmd/eddy))((?: [^#&\x60]*)?)(&?)`)
@@ -137,8 +164,12 @@ func TestReadmeCommands(t *testing.T) {
 			continue
 		}
 		ran++
+		args := c.args
+		if c.secured() {
+			args = onSecureBroker(args, kafkatest.Secure(t))
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-		cmd := exec.CommandContext(ctx, binOf(c.pkg), c.args...)
+		cmd := exec.CommandContext(ctx, binOf(c.pkg), args...)
 		cmd.Dir = clone
 		cmd.Env = append(os.Environ(), "TMPDIR="+t.TempDir())
 		var stdout, stderr bytes.Buffer
