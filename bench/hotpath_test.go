@@ -77,6 +77,7 @@ func benchTask(b *testing.B, topo *topology.Topology, engine topology.Engine, re
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for done := 0; done < b.N; {
 		n := min(len(recs), b.N-done)
 		feed(b, t, tp, recs[:n])
@@ -84,6 +85,7 @@ func benchTask(b *testing.B, topo *topology.Topology, engine topology.Engine, re
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/record")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
 }
 
 func feed(b *testing.B, t *partition.Task, tp state.TopicPartition, recs []*kgo.Record) {
