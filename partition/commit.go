@@ -120,15 +120,31 @@ var ErrLeaseExpired = errors.New("ownership lease expired: commit before process
 // still its own.
 var ErrNodeLeaseExpired = errors.New("the node's cluster lease ran out: it could not confirm the cluster's latest decisions in time")
 
-// nodeLeaseExpired says whether the node's lease ran out (Config.NodeLease).
-func (t *Task) nodeLeaseExpired() bool {
-	return t.cfg.NodeLease != nil && !t.cfg.NodeLease.Valid(time.Now())
-}
-
-// leaseExpired says whether the ownership lease ran out. It reads the clock
-// only when the task has a lease: it runs before every record.
-func (t *Task) leaseExpired() bool {
-	return t.cfg.OwnershipLease > 0 && t.WallClockTime()-t.confirmedAt > t.cfg.OwnershipLease.Milliseconds()
+// checkLeases says whether the ownership lease (Config.OwnershipLease) or
+// else the node's lease (Config.NodeLease) ran out. Process checks them
+// before every record, so the clock is read once for both: the ownership
+// lease takes the wall clock of the reading, the node's lease its monotonic
+// clock. A Clock of the task's own (tests) still gives the ownership
+// lease's time.
+func (t *Task) checkLeases() error {
+	own, node := t.cfg.OwnershipLease > 0, t.cfg.NodeLease != nil
+	if !own && !node {
+		return nil
+	}
+	now := time.Now()
+	if own {
+		wall := now.UnixMilli()
+		if t.cfg.Clock != nil {
+			wall = t.cfg.Clock().UnixMilli()
+		}
+		if wall-t.confirmedAt > t.cfg.OwnershipLease.Milliseconds() {
+			return ErrLeaseExpired
+		}
+	}
+	if node && !t.cfg.NodeLease.Valid(now) {
+		return ErrNodeLeaseExpired
+	}
+	return nil
 }
 
 // ConfirmOwnership commits, even without progress, so that the broker

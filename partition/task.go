@@ -314,11 +314,8 @@ func (t *Task) Process(max int) (n int, err error) {
 		}
 	}()
 	for n < max {
-		if t.leaseExpired() {
-			return n, ErrLeaseExpired
-		}
-		if t.nodeLeaseExpired() {
-			return n, ErrNodeLeaseExpired
+		if err := t.checkLeases(); err != nil {
+			return n, err
 		}
 		if !t.queues.ready(now) {
 			waiting = t.queues.buffered > 0
