@@ -293,6 +293,7 @@ func (t *Task) Process(max int) (n int, err error) {
 		return 0, fmt.Errorf("task %s: process in state %s", t.cfg.ID, t.state)
 	}
 	now := t.WallClockTime()
+	leaseStart := time.Now() // checkLeases
 	waiting := false
 	defer func() { t.idling.Store(waiting) }()
 	// The chunk's store writes go to RocksDB as one batch per store at
@@ -314,7 +315,7 @@ func (t *Task) Process(max int) (n int, err error) {
 		}
 	}()
 	for n < max {
-		if err := t.checkLeases(); err != nil {
+		if err := t.checkLeases(leaseStart); err != nil {
 			return n, err
 		}
 		if !t.queues.ready(now) {
