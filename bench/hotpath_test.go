@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy/bench/workload"
+	"github.com/eddystreams/eddy/cluster"
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
@@ -51,7 +52,14 @@ const benchBatch = 1024
 // "in" and feeds it batches of recs over and over, b.N records in all.
 func benchTask(b *testing.B, topo *topology.Topology, engine topology.Engine, recs []*kgo.Record) {
 	b.Helper()
-	t, err := partition.NewTask(partition.Config{
+	benchTaskWith(b, topo, engine, recs, nil)
+}
+
+// benchTaskWith is benchTask with the task's configuration changed by
+// configure first.
+func benchTaskWith(b *testing.B, topo *topology.Topology, engine topology.Engine, recs []*kgo.Record, configure func(*partition.Config)) {
+	b.Helper()
+	cfg := partition.Config{
 		ApplicationID: "hotpath",
 		ID:            topology.TaskID{Subtopology: 0, Partition: 0},
 		Subtopology:   topo.Subtopologies[0],
@@ -62,12 +70,19 @@ func benchTask(b *testing.B, topo *topology.Topology, engine topology.Engine, re
 		Partitions:    func(string) (int32, error) { return 8, nil },
 		Changelogs:    emptyChangelogs{},
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	t, err := partition.NewTask(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer t.Close(false)
 	if err := t.Initialize(context.Background(), partition.CommitPoint{}); err != nil {
+		b.Fatal(err)
+	}
+	if err := t.ConfirmOwnership(context.Background(), nil); err != nil { // starts the ownership lease
 		b.Fatal(err)
 	}
 	tp := state.TopicPartition{Topic: "in", Partition: 0}
@@ -77,6 +92,7 @@ func benchTask(b *testing.B, topo *topology.Topology, engine topology.Engine, re
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for done := 0; done < b.N; {
 		n := min(len(recs), b.N-done)
 		feed(b, t, tp, recs[:n])
@@ -84,6 +100,7 @@ func benchTask(b *testing.B, topo *topology.Topology, engine topology.Engine, re
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/record")
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/record")
 }
 
 func feed(b *testing.B, t *partition.Task, tp state.TopicPartition, recs []*kgo.Record) {
@@ -135,6 +152,19 @@ func countTopology(b *testing.B) *topology.Topology {
 // sink. The mapping's own allocation is the user's, one per kept record.
 func BenchmarkHotPathStateless(b *testing.B) {
 	benchTask(b, statelessTopology(b, workload.Upper), topology.EngineMemory, inputRecords(workload.Keys))
+}
+
+// BenchmarkHotPathStatelessLeases is BenchmarkHotPathStateless with the
+// leases an App's task checks before every record under at-least-once: the
+// task's ownership lease and the node's cluster lease (both far from running
+// out here, so that only the checks are measured).
+func BenchmarkHotPathStatelessLeases(b *testing.B) {
+	node := cluster.NewLease(time.Hour)
+	node.Renew(time.Now())
+	benchTaskWith(b, statelessTopology(b, workload.Upper), topology.EngineMemory, inputRecords(workload.Keys), func(c *partition.Config) {
+		c.OwnershipLease = time.Hour
+		c.NodeLease = node
+	})
 }
 
 // BenchmarkHotPathStatelessIdentity is the same chain with a mapping that returns

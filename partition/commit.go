@@ -120,15 +120,34 @@ var ErrLeaseExpired = errors.New("ownership lease expired: commit before process
 // still its own.
 var ErrNodeLeaseExpired = errors.New("the node's cluster lease ran out: it could not confirm the cluster's latest decisions in time")
 
-// nodeLeaseExpired says whether the node's lease ran out (Config.NodeLease).
-func (t *Task) nodeLeaseExpired() bool {
-	return t.cfg.NodeLease != nil && !t.cfg.NodeLease.Valid(time.Now())
-}
-
-// leaseExpired says whether the ownership lease ran out. It reads the clock
-// only when the task has a lease: it runs before every record.
-func (t *Task) leaseExpired() bool {
-	return t.cfg.OwnershipLease > 0 && t.WallClockTime()-t.confirmedAt > t.cfg.OwnershipLease.Milliseconds()
+// checkLeases says whether the ownership lease (Config.OwnershipLease) or
+// else the node's lease (Config.NodeLease) ran out. Process checks them
+// before every record; start is a reading of the clock taken when Process
+// began, so that each check reads only the monotonic clock (time.Since), at
+// about half the cost of a full reading: the node's lease is on the
+// monotonic clock anyway, and the ownership lease's wall time is start's
+// plus the monotonic time elapsed since, which differs from a fresh wall
+// reading only if the wall clock was stepped within one Process call. A
+// Clock of the task's own (tests) still gives the ownership lease's time.
+func (t *Task) checkLeases(start time.Time) error {
+	own, node := t.cfg.OwnershipLease > 0, t.cfg.NodeLease != nil
+	if !own && !node {
+		return nil
+	}
+	now := start.Add(time.Since(start))
+	if own {
+		wall := now.UnixMilli()
+		if t.cfg.Clock != nil {
+			wall = t.cfg.Clock().UnixMilli()
+		}
+		if wall-t.confirmedAt > t.cfg.OwnershipLease.Milliseconds() {
+			return ErrLeaseExpired
+		}
+	}
+	if node && !t.cfg.NodeLease.Valid(now) {
+		return ErrNodeLeaseExpired
+	}
+	return nil
 }
 
 // ConfirmOwnership commits, even without progress, so that the broker

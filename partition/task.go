@@ -130,6 +130,7 @@ type Task struct {
 
 	streamTime  int64
 	consumed    map[state.TopicPartition]int64 // next offset to commit
+	raw         topology.RawRecord             // the input record being processed (processOne)
 	dirty       bool                           // processed since the last commit
 	releasing   bool                           // the commit in progress is the owner's last (Release)
 	forceCommit bool                           // commit the offsets even without progress (ConfirmOwnership)
@@ -292,6 +293,7 @@ func (t *Task) Process(max int) (n int, err error) {
 		return 0, fmt.Errorf("task %s: process in state %s", t.cfg.ID, t.state)
 	}
 	now := t.WallClockTime()
+	leaseStart := time.Now() // checkLeases
 	waiting := false
 	defer func() { t.idling.Store(waiting) }()
 	// The chunk's store writes go to RocksDB as one batch per store at
@@ -302,12 +304,19 @@ func (t *Task) Process(max int) (n int, err error) {
 			err = fmt.Errorf("task %s: %w", t.cfg.ID, cerr)
 		}
 	}()
-	for n < max {
-		if t.leaseExpired() {
-			return n, ErrLeaseExpired
+	// The next offset to commit of the partition taken from last, written
+	// to consumed when the partition changes and when Process returns,
+	// rather than hashed into the map per record.
+	var lastQ *recordQueue
+	var lastNext int64
+	defer func() {
+		if lastQ != nil {
+			t.consumed[lastQ.tp] = lastNext
 		}
-		if t.nodeLeaseExpired() {
-			return n, ErrNodeLeaseExpired
+	}()
+	for n < max {
+		if err := t.checkLeases(leaseStart); err != nil {
+			return n, err
 		}
 		if !t.queues.ready(now) {
 			waiting = t.queues.buffered > 0
@@ -318,7 +327,10 @@ func (t *Task) Process(max int) (n int, err error) {
 			break
 		}
 		n++
-		t.consumed[q.tp] = r.Offset + 1
+		if q != lastQ && lastQ != nil {
+			t.consumed[lastQ.tp] = lastNext
+		}
+		lastQ, lastNext = q, r.Offset+1
 		t.dirty = true
 		if r.Attrs.IsControl() {
 			continue
@@ -356,15 +368,21 @@ const ProcessLatencySample = 16
 // processOne runs r through the processors with timestamp ts, the one its
 // source's extractor gave.
 func (t *Task) processOne(tp state.TopicPartition, r *kgo.Record, ts int64) error {
-	raw := rawRecord(tp, r, ts)
+	// One RawRecord per task, reused for each record rather than one on
+	// the heap per record: nothing keeps it past the record (the graph's
+	// sources decode it, the handlers copy what they need), and it is
+	// cleared after so that it does not hold the input's bytes.
+	t.raw = rawRecord(tp, r, ts)
+	raw := &t.raw
+	defer func() { *raw = topology.RawRecord{} }()
 	if raw.Timestamp > t.streamTime {
 		t.streamTime = raw.Timestamp
 	}
-	t.pctx.setInput(&raw)
-	err := t.processGuarded(&raw)
+	t.pctx.setInput(raw)
+	err := t.processGuarded(raw)
 	t.pctx.endInput()
 	if err != nil {
-		if err = t.processingFailed(&raw, err); err != nil {
+		if err = t.processingFailed(raw, err); err != nil {
 			return fmt.Errorf("task %s: record %s-%d@%d: %w", t.cfg.ID, raw.Topic, raw.Partition, raw.Offset, err)
 		}
 		return nil

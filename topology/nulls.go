@@ -1,6 +1,9 @@
 package topology
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // decodeRaw deserializes a record read from topic. A nil key or value is
 // Kafka's null: the serde is not called, and the record says NullKey or
@@ -42,4 +45,32 @@ func encodeRecord[K, V any](r Record[K, V], topic string, ks Serde[K], vs Serde[
 		}
 	}
 	return key, value, nil
+}
+
+// sameStringKV returns, when both serdes are the built-in string serde (so
+// that K and V are both string), a test of whether a record's key and value
+// are the same string; nil otherwise. A sink then serializes that string
+// once and sends the same bytes as key and value (a record is not modified
+// once sent), as a repartition by word sends each word.
+func sameStringKV[K, V any](ks Serde[K], vs Serde[V]) func(k K, v V) bool {
+	if _, ok := any(ks).(stringSerde); !ok {
+		return nil
+	}
+	if _, ok := any(vs).(stringSerde); !ok {
+		return nil
+	}
+	return func(k K, v V) bool {
+		// K and V are string here: the string serde is a Serde[string].
+		ks, vs := *(*string)(unsafe.Pointer(&k)), *(*string)(unsafe.Pointer(&v))
+		return len(ks) > 0 && ks == vs
+	}
+}
+
+// encodeKey serializes a key that is not null for topic.
+func encodeKey[K any](k K, topic string, ks Serde[K]) ([]byte, error) {
+	b, err := ks.Serialize(topic, k)
+	if err != nil {
+		return nil, fmt.Errorf("serialize key for %s: %w", topic, err)
+	}
+	return b, nil
 }

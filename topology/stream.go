@@ -135,10 +135,18 @@ func (s *KStream[K, V]) to(topic TopicRef, name string) {
 		s.b.fail("sink %s: empty topic name", name)
 	}
 	ks, vs := s.keySerde, s.valueSerde
+	same := sameStringKV(ks, vs)
 	n := s.b.addNode(kindSink, name, []*node{s.node}, func(ctx TaskContext, _ []any) (any, error) {
 		full := topic.FullName(ctx.ApplicationID())
 		return func(r Record[K, V]) error {
 			defer namePanic(name) // a serde that panicked
+			if same != nil && !r.NullKey && !r.NullValue && same(r.Key, r.Value) {
+				kb, err := encodeKey(r.Key, full, ks)
+				if err != nil {
+					return err
+				}
+				return ctx.Send(full, kb, kb, r.Timestamp, r.Headers)
+			}
 			kb, vb, err := encodeRecord(r, full, ks, vs)
 			if err != nil {
 				return err

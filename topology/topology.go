@@ -48,15 +48,26 @@ func (t *Topology) SubtopologyOfStore(name string) (*Subtopology, bool) {
 type TaskGraph struct {
 	sources map[string]func(*RawRecord) error
 	life    *lifecycle // processors' Init and Close (lifecycle.go)
+
+	// The source of the last record's topic: consecutive records mostly
+	// come from the same topic, and comparing the name (the same string
+	// each time) is cheaper than hashing it.
+	lastTopic  string
+	lastSource func(*RawRecord) error
 }
 
 // Process runs one input record, read from its full topic name, through the
-// task's processors.
+// task's processors. r is only valid during the call: the caller may reuse
+// it for the next record.
 func (g *TaskGraph) Process(r *RawRecord) error {
+	if g.lastSource != nil && r.Topic == g.lastTopic {
+		return g.lastSource(r)
+	}
 	f, ok := g.sources[r.Topic]
 	if !ok {
 		return fmt.Errorf("no source node reads topic %q", r.Topic)
 	}
+	g.lastTopic, g.lastSource = r.Topic, f
 	return f(r)
 }
 
