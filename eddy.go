@@ -16,12 +16,14 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/eddystreams/eddy/actors"
 	"github.com/eddystreams/eddy/cluster"
+	"github.com/eddystreams/eddy/internal/authz"
 	"github.com/eddystreams/eddy/internal/offsets"
 	"github.com/eddystreams/eddy/internal/topics"
 	"github.com/eddystreams/eddy/partition"
 	"github.com/eddystreams/eddy/state"
 	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -172,14 +174,19 @@ func (a *App) Start(ctx context.Context) error {
 	a.mu.Unlock()
 	a.life.set(Starting)
 	a.brokers.start()
-	// A fatal error while starting (no ACL for the cluster coordinator's
-	// transactional id, say) ends the start too, and is its error.
+	// An authorization refusal (or a failed login) while starting (no ACL for the cluster
+	// coordinator's transactional id, say) ends the start too, and is its
+	// error: waiting on cannot help. Other fatal errors of a task (a
+	// processor's failure) leave the start to finish as before; Err and Run
+	// report them.
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		select {
 		case <-a.failed:
-			cancel()
+			if err := a.Err(); authz.Is(err) || errors.Is(err, kerr.SaslAuthenticationFailed) {
+				cancel()
+			}
 		case <-sctx.Done():
 		}
 	}()

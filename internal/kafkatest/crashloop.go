@@ -60,11 +60,13 @@ func (c CrashLoop) Finish(t *testing.T, extra ...string) string {
 func (c CrashLoop) Run(t *testing.T) int {
 	t.Helper()
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-	// Each run waits for a quarter of its share of the input to be
-	// committed before it is killed: a tenth of the input at most goes by
-	// in the whole loop that way, plus what runs do after that point.
+	// Each run waits for an eighth of its share of the input to be
+	// committed before it is killed: an eighth of the input goes by in the
+	// whole loop that way, plus what runs do after that point (a commit's
+	// worth, the time to see the progress, the random delay), which on a
+	// fast run is several times more.
 	_, left := c.progress(t)
-	step := max(left/int64(4*c.Kills), 1)
+	step := max(left/int64(8*c.Kills), 1)
 	midway := 0
 	for i := 0; i < c.Kills; i++ {
 		if c.WipeStateDir != "" && i%3 == 2 {
@@ -100,7 +102,7 @@ func (c CrashLoop) Run(t *testing.T) int {
 		select {
 		case err := <-done:
 			exited(err)
-		case <-time.After(time.Duration(rng.Intn(150)) * time.Millisecond):
+		case <-time.After(time.Duration(rng.Intn(100)) * time.Millisecond):
 		}
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
