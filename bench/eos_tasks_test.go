@@ -73,21 +73,11 @@ func runPassThrough(b *testing.B, brokers []string, partitions int32, g eddy.Gua
 		b.Fatal(err)
 	}
 	defer app.Close()
-	b.StartTimer()
-	bcpu0, haveBroker := brokerCPU()
-	t0 := time.Now()
-	if err := app.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if err := app.WaitIdle(ctx); err != nil {
-		b.Fatal(err)
-	}
-	d := time.Since(t0)
-	b.StopTimer()
+	d, bcpu, haveBroker := timeStartToIdle(ctx, b, app)
 	b.ReportMetric(float64(records)/d.Seconds(), "records/s")
 	b.ReportMetric(float64(app.Metrics().Commits)/d.Seconds(), "commits/s")
-	if bcpu1, ok := brokerCPU(); ok && haveBroker {
-		b.ReportMetric(float64((bcpu1-bcpu0).Microseconds())/float64(records), "broker-cpu-us/record")
+	if haveBroker {
+		b.ReportMetric(float64(bcpu.Microseconds())/float64(records), "broker-cpu-us/record")
 	}
 	if err := app.Close(); err != nil {
 		b.Fatal(err)

@@ -128,6 +128,26 @@ func brokerCPU() (time.Duration, bool) {
 	return time.Duration(u+s) * 10 * time.Millisecond, true
 }
 
+// timeStartToIdle times app from Start to WaitIdle, the benchmark's timer
+// running over that span only, and returns the span and, when
+// EDDY_BENCH_BROKER_PID names the broker, the broker's CPU time over it.
+func timeStartToIdle(ctx context.Context, b *testing.B, app *eddy.App) (d, brokerTime time.Duration, haveBroker bool) {
+	b.Helper()
+	b.StartTimer()
+	cpu0, ok0 := brokerCPU()
+	t0 := time.Now()
+	if err := app.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if err := app.WaitIdle(ctx); err != nil {
+		b.Fatal(err)
+	}
+	d = time.Since(t0)
+	b.StopTimer()
+	cpu1, ok1 := brokerCPU()
+	return d, cpu1 - cpu0, ok0 && ok1
+}
+
 // runWordCount loads lines into in (not timed), then times app from Start
 // to WaitIdle, and closes it.
 func runWordCount(b *testing.B, app *eddy.App, lines []string, in, out string) {
@@ -147,21 +167,11 @@ func runWordCount(b *testing.B, app *eddy.App, lines []string, in, out string) {
 	if err := wordcount.ProduceLines(ctx, cl, in, strings.NewReader(strings.Join(lines, "\n"))); err != nil {
 		b.Fatal(err)
 	}
-	b.StartTimer()
-	bcpu0, haveBroker := brokerCPU()
-	t0 := time.Now()
-	if err := app.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	if err := app.WaitIdle(ctx); err != nil {
-		b.Fatal(err)
-	}
-	d := time.Since(t0)
-	b.StopTimer()
+	d, bcpu, haveBroker := timeStartToIdle(ctx, b, app)
 	b.ReportMetric(float64(len(lines))/d.Seconds(), "lines/s")
 	b.ReportMetric(float64(len(lines)*wcWords)/d.Seconds(), "words/s")
-	if bcpu1, ok := brokerCPU(); ok && haveBroker {
-		b.ReportMetric(float64((bcpu1-bcpu0).Microseconds())/float64(len(lines)*wcWords), "broker-cpu-us/word")
+	if haveBroker {
+		b.ReportMetric(float64(bcpu.Microseconds())/float64(len(lines)*wcWords), "broker-cpu-us/word")
 	}
 	if m := app.Metrics(); d > 0 {
 		b.ReportMetric(float64(m.Commits)/d.Seconds(), "commits/s")
