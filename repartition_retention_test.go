@@ -3,6 +3,7 @@ package eddy_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,20 +15,50 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// gate holds back the processor after the count: a record reaching it
+// waits until the gate is released and then fails. Until then the
+// sub-topology reading the repartition topic is stopped at its first
+// record and commits nothing, and the repartition records wait on the
+// broker, as they do behind a slow consumer. Holding (rather than failing
+// at once) keeps the App running, so the input's sub-topology commits all
+// of it whatever the order the tasks start in.
+type gate struct {
+	reached     chan struct{}
+	reachedOnce sync.Once
+	release     chan struct{}
+	releaseOnce sync.Once
+}
+
+func newGate() *gate { return &gate{reached: make(chan struct{}), release: make(chan struct{})} }
+
+func (g *gate) pass() {
+	g.reachedOnce.Do(func() { close(g.reached) })
+	<-g.release
+	panic("held: the repartition topic's reader waits")
+}
+
+func (g *gate) open() { g.releaseOnce.Do(func() { close(g.release) }) }
+
+func (g *gate) wasReached() bool {
+	select {
+	case <-g.reached:
+		return true
+	default:
+		return false
+	}
+}
+
 // heldWordCount is the word count with a processor after the count that
-// fails every record when hold is set: the sub-topology reading the
-// repartition topic then stops at its first record, commits nothing, and
-// the repartition records wait on the broker, as they do behind a slow
-// consumer.
-func heldWordCount(t *testing.T, in, out string, hold bool) *topology.Topology {
+// holds every record at hold (nil: none held).
+func heldWordCount(t *testing.T, in, out string, hold *gate) *topology.Topology {
 	t.Helper()
 	b := topology.NewBuilder()
 	lines := topology.Stream(b, in, topology.String(), topology.String())
 	words := topology.FlatMapValues(lines, func(_ string, line string) []string { return wordcount.Words(line) })
 	counts := topology.GroupBy(words, func(_ string, w string) string { return w }).Count(topology.Named(wordcount.StoreName), topology.WithCaching(false))
 	counts.ToStream().Peek(func(string, int64) {
-		if hold {
-			panic("held: the repartition topic's reader waits")
+		if hold != nil {
+			hold.pass()
 		}
 	}).To(out)
 	topo, err := b.Build()
@@ -101,7 +132,7 @@ func TestRepartitionKeepsOldRecords(t *testing.T) {
 				t.Fatal(err)
 			}
 			stateDir := t.TempDir()
-			newApp := func(hold bool) *eddy.App {
+			newApp := func(hold *gate) *eddy.App {
 				app, err := eddy.New(heldWordCount(t, in, out, hold), eddy.WithBrokers(brokers...), eddy.WithApplicationID(name),
 					eddy.WithStateDir(stateDir), eddy.WithProcessingGuarantee(g), eddy.WithCommitInterval(100*time.Millisecond))
 				if err != nil {
@@ -110,18 +141,22 @@ func TestRepartitionKeepsOldRecords(t *testing.T) {
 				t.Cleanup(func() { app.Close() })
 				return app
 			}
-			held := newApp(true)
+			hold := newGate()
+			held := newApp(hold)
+			t.Cleanup(hold.open) // before the App's Close (cleanups run last first)
 			if err := held.Start(ctx); err != nil {
 				t.Fatal(err)
 			}
 			start := time.Now()
 			waitFor(t, time.Minute, "the input to be committed", func() bool { return groupLag(t, adm, name, in) == 0 })
-			waitFor(t, time.Minute, "the repartition topic's reader to be held back", func() bool { return held.Err() != nil })
+			waitFor(t, time.Minute, "the repartition topic's reader to be held back", hold.wasReached)
 			committed := time.Since(start)
 			awaitRetentionPass(t, brokers, old)
 			t.Logf("input committed in %v, retention checked in %v more", committed.Round(time.Millisecond), (time.Since(start) - committed).Round(time.Millisecond))
+			hold.open()
+			waitFor(t, time.Minute, "the held reader to fail", func() bool { return held.Err() != nil })
 			held.Close() // fails: the held reader failed on purpose
-			app := newApp(false)
+			app := newApp(nil)
 			if err := app.Start(ctx); err != nil {
 				t.Fatal(err)
 			}
