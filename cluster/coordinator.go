@@ -190,15 +190,24 @@ type Coordinator struct {
 	status     CoordinatorStatus
 
 	// Owned by the loop.
-	seen          map[NodeID]ViewMember
-	soon, settle  time.Time // decision due by the debounce, by the settle
-	settleCap     time.Time
-	retryAt       time.Time
-	leading       bool
-	fenced        error
-	fencedUntil   time.Time     // a fence by a member is waited out until then
-	fenceBackoff  time.Duration // doubles with each fence in a row
-	electedSince  time.Time     // this node elected without a break since
+	seen         map[NodeID]ViewMember
+	soon, settle time.Time // decision due by the debounce, by the settle
+	settleCap    time.Time
+	retryAt      time.Time
+	leading      bool
+	fenced       error
+	fencedUntil  time.Time     // a fence by a member is waited out until then
+	fenceBackoff time.Duration // doubles with each fence in a row
+	electedSince time.Time     // this node elected without a break since
+	// sawOthers: a member other than this node has been in the view
+	// since the coordinator started. Until then no member can have been
+	// suspected dead by mistake, and the election settles at once.
+	sawOthers bool
+	// startedAt is when the coordinator started; logRead is set once the
+	// decision log was read to its end after it (the previous decision,
+	// whose members the quorum counts, is known).
+	startedAt     time.Time
+	logRead       bool
 	foreignSince  time.Time
 	foreignFor    NodeID
 	explained     *Decision // the live decision last found written by a member
@@ -226,11 +235,12 @@ func NewCoordinator(cfg CoordinatorConfig) (*Coordinator, error) {
 	}
 	cfg.Logger = cfg.Logger.With("node", cfg.Self)
 	c := &Coordinator{
-		cfg:      cfg,
-		wake:     make(chan struct{}, 1),
-		lags:     Lags{},
-		releases: map[topology.TaskID]Released{},
-		seen:     map[NodeID]ViewMember{},
+		cfg:       cfg,
+		wake:      make(chan struct{}, 1),
+		lags:      Lags{},
+		releases:  map[topology.TaskID]Released{},
+		seen:      map[NodeID]ViewMember{},
+		startedAt: time.Now(),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
@@ -372,6 +382,14 @@ func (c *Coordinator) step(now time.Time) time.Time {
 	if t := c.checkForeign(view, now); !t.IsZero() {
 		wakeAt = append(wakeAt, t)
 	}
+	if !c.sawOthers {
+		for _, m := range view {
+			if m.ID != c.cfg.Self {
+				c.sawOthers = true
+				break
+			}
+		}
+	}
 	elected, _ := Elect(view)
 	c.setStatus(func(s *CoordinatorStatus) { s.Coordinator = elected })
 	if elected != c.cfg.Self {
@@ -399,10 +417,12 @@ func (c *Coordinator) step(now time.Time) time.Time {
 		if !c.fencedUntil.IsZero() {
 			wakeAt = append(wakeAt, c.fencedUntil)
 		}
-	case !c.leading && now.Sub(c.electedSince) < c.cfg.ElectionSettle:
+	case !c.leading && c.sawOthers && now.Sub(c.electedSince) < c.cfg.ElectionSettle:
 		// Newly elected: a member seen dead for a moment (a false
 		// suspicion under load) must not make this node fence the
-		// coordinator everyone else still sees.
+		// coordinator everyone else still sees. A node that has seen no
+		// other member (alone from its start: its joins found nobody)
+		// has no suspicion to wait out.
 		wakeAt = append(wakeAt, c.electedSince.Add(c.cfg.ElectionSettle))
 	case !c.foreignSince.IsZero():
 		// A decision from a coordinator we do not see: never fence it
@@ -411,6 +431,19 @@ func (c *Coordinator) step(now time.Time) time.Time {
 		if now.Before(c.retryAt) {
 			wakeAt = append(wakeAt, c.retryAt)
 			break
+		}
+		if !c.logRead {
+			// The quorum counts the previous decision's members: know it
+			// first (the log read to its end since this coordinator
+			// started).
+			if err := c.readLog(); err != nil {
+				c.cfg.Logger.Warn("cannot read the decision log to its end; trying again", "err", err, "in", c.cfg.RetryBackoff)
+				c.retryAt = time.Now().Add(c.cfg.RetryBackoff)
+				wakeAt = append(wakeAt, c.retryAt)
+				break
+			}
+			c.logRead = true
+			return time.Now() // look again with the previous decision known
 		}
 		// Without a quorum, taking the log would only fence the
 		// coordinator of the nodes this one cannot see.
@@ -600,6 +633,14 @@ func (c *Coordinator) stopLeading() {
 	c.cfg.Log.Release()
 	c.leading = false
 	c.setStatus(func(s *CoordinatorStatus) { s.Leading = false })
+}
+
+// readLog waits until the node has read the decision log to its end by a
+// check started after the coordinator did.
+func (c *Coordinator) readLog() error {
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	return c.cfg.View.WaitFresh(ctx, c.startedAt)
 }
 
 // takeOver takes the log (fencing any earlier coordinator) and waits until

@@ -553,3 +553,78 @@ func TestCoordinatorFencedByAMemberTakesTheLogBack(t *testing.T) {
 		}
 	})
 }
+
+// acquired is how many times id took the log.
+func (h *fakeHub) acquired(id NodeID) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.acquires[id]
+}
+
+// gatedView is a decision log view whose reads to the end wait for open.
+type gatedView struct {
+	open  chan struct{}
+	mu    sync.Mutex
+	after []time.Time
+}
+
+func (g *gatedView) WaitFresh(ctx context.Context, after time.Time) error {
+	g.mu.Lock()
+	g.after = append(g.after, after)
+	g.mu.Unlock()
+	select {
+	case <-g.open:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// A node that has seen no other member since it started has no false
+// suspicion to wait out: it takes the log once it has read the log to its
+// end, without the election settle. A node that saw another member and
+// then lost it waits the settle out.
+func TestCoordinatorAloneFromItsStartSkipsTheElectionSettle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := newHub()
+		view := newView(member("a", 1))
+		gate := &gatedView{open: make(chan struct{})}
+		w := hub.writer("a")
+		started := time.Now()
+		c, err := NewCoordinator(CoordinatorConfig{App: "app", Self: "a", MembershipView: view.sub(), Log: w, View: gate,
+			Logger: quiet(), Tasks: tasks(2), ElectionSettle: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+		advance(time.Second)
+		if hub.acquired("a") != 0 {
+			t.Fatal("took the log before reading it to its end")
+		}
+		gate.mu.Lock()
+		if len(gate.after) != 1 || gate.after[0].Before(started) {
+			t.Fatalf("reads to the end asked for: %v; want one, by a check after the start %v", gate.after, started)
+		}
+		gate.mu.Unlock()
+		close(gate.open)
+		advance(time.Millisecond)
+		if ds := hub.written(); hub.acquired("a") != 1 || len(ds) != 1 || ds[0].Coordinator != "a" {
+			t.Fatalf("acquires %v, decisions %+v; want a to decide at once once the log is read", hub.acquires, ds)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		hub := newHub()
+		view := newView(member("a", 2), member("b", 1)) // b, older, coordinates (not running here)
+		startCoordinator(t, "app", "a", view, hub, CoordinatorConfig{ElectionSettle: time.Minute, Tasks: tasks(2)})
+		advance(time.Second)
+		view.kill("b")
+		advance(59 * time.Second)
+		if hub.acquired("a") != 0 {
+			t.Fatal("a took the log within the election settle after seeing b")
+		}
+		advance(2 * time.Second)
+		if hub.acquired("a") != 1 || len(hub.written()) != 1 {
+			t.Fatalf("acquires %v, decisions %+v; want a to decide once the settle is over", hub.acquires, hub.written())
+		}
+	})
+}

@@ -77,6 +77,9 @@ type LogReader struct {
 		at  time.Time
 	}
 	changed chan struct{} // closed and replaced on every change
+	// kick asks check for a check now rather than at the next tick
+	// (WaitFresh: a new coordinator need not wait up to CheckInterval).
+	kick chan struct{}
 }
 
 // NewLogReader starts tailing app's decision log; Close stops it.
@@ -94,7 +97,7 @@ func NewLogReader(cfg LogReaderConfig) (*LogReader, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	r := &LogReader{cfg: cfg, topic: LogTopic(cfg.App), changed: make(chan struct{})}
+	r := &LogReader{cfg: cfg, topic: LogTopic(cfg.App), changed: make(chan struct{}), kick: make(chan struct{}, 1)}
 	opts := append(append([]kgo.Opt(nil), cfg.Client...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{r.topic: {0: kgo.NewOffset().AtStart()}}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -142,7 +145,17 @@ func (r *LogReader) ConfirmedAt() time.Time {
 // by a check started at or after after: then every decision committed
 // before after has been delivered.
 func (r *LogReader) WaitFresh(ctx context.Context, after time.Time) error {
-	return r.wait(ctx, func() bool { return !r.confirmed.Before(after) })
+	fresh := func() bool { return !r.confirmed.Before(after) }
+	r.mu.Lock()
+	ok := fresh()
+	r.mu.Unlock()
+	if !ok {
+		select {
+		case r.kick <- struct{}{}:
+		default: // a check is asked for already
+		}
+	}
+	return r.wait(ctx, fresh)
 }
 
 // WaitEpoch waits until a decision of epoch epoch or newer has been read,
@@ -278,6 +291,7 @@ func (r *LogReader) check() {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
+		case <-r.kick:
 		}
 	}
 }
