@@ -28,7 +28,11 @@ func (s *RocksDBStore) DeleteRange(from, to []byte) error {
 	wb := grocksdb.NewWriteBatch()
 	defer wb.Destroy()
 	wb.DeleteRange(from, to)
-	if err := s.db.Write(s.wo, wb); err != nil {
+	err := s.db.Write(s.wo, wb)
+	s.pmu.Lock()
+	s.dropCleanLocked()
+	s.pmu.Unlock()
+	if err != nil {
 		return s.errorf("delete range", err)
 	}
 	return nil

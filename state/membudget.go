@@ -75,6 +75,9 @@ type MemoryBudget struct {
 	done     chan struct{} // closed when the reclaim loop has ended
 	flushing sync.WaitGroup
 	flushes  atomic.Int64 // memtables flushed by reclaim
+	// storeBuffer is each store's bound for its writes and read cache in
+	// Go (rocksdb_chunk.go), re-shared as stores open and close.
+	storeBuffer atomic.Int64
 }
 
 // NewMemoryBudget makes a budget of total bytes, of which memtables may take
@@ -206,6 +209,7 @@ func (b *MemoryBudget) open(s *RocksDBStore, open func(share uint64) error) erro
 	}
 	b.stores[s] = struct{}{}
 	b.reshare(share)
+	b.storeBuffer.Store(int64(storeBufferFor(b.total, len(b.stores))))
 	return nil
 }
 
@@ -220,6 +224,7 @@ func (b *MemoryBudget) release(s *RocksDBStore) {
 	if !b.closed {
 		b.reshare(b.shareFor(len(b.stores)))
 	}
+	b.storeBuffer.Store(int64(storeBufferFor(b.total, len(b.stores))))
 }
 
 // reshare sets every store's memtable size to share when it changed. A

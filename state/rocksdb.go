@@ -100,15 +100,21 @@ type RocksDBStore struct {
 
 	reclaiming atomic.Bool // the budget is flushing the memtable (MemoryBudget.reclaim)
 
-	// Chunked writes (rocksdb_chunk.go): writes wait in pending (about
-	// pendingBytes) and go to RocksDB as one batch (wb). Guarded by pmu,
-	// taken after mu.
+	// Chunked writes (rocksdb_chunk.go): writes wait in pending (dirty of
+	// its entries, about pendingBytes) and go to RocksDB as one batch (wb);
+	// the entries stay as a read cache (clean, about cleanBytes), with
+	// values read from RocksDB. gen counts the changes to RocksDB. Guarded
+	// by pmu, taken after mu.
 	wal          bool
 	pmu          sync.Mutex
 	chunked      bool
 	pending      map[string]pendingValue
 	pendingBytes int
+	dirty        int
+	cleanBytes   int
+	gen          uint64
 	wb           *grocksdb.WriteBatch
+	applyKeys    []string // the dirty keys of an apply, sorted
 }
 
 var (
@@ -215,7 +221,8 @@ func (s *RocksDBStore) Get(key []byte) ([]byte, error) {
 	if s.closed {
 		return nil, s.errorf("get", ErrClosed)
 	}
-	if v, ok := s.pendingGet(key); ok {
+	v, ok, gen := s.pendingGet(key)
+	if ok {
 		return v, nil
 	}
 	h, err := s.db.GetPinned(s.ro, key)
@@ -223,10 +230,13 @@ func (s *RocksDBStore) Get(key []byte) ([]byte, error) {
 		return nil, s.errorf("get", err)
 	}
 	if !h.Exists() {
+		s.remember(key, nil, gen)
 		return nil, nil
 	}
 	defer h.Destroy()
-	return append(make([]byte, 0, len(h.Data())), h.Data()...), nil
+	v = append(make([]byte, 0, len(h.Data())), h.Data()...)
+	s.remember(key, v, gen)
+	return v, nil
 }
 
 // Put stores value under key; a nil value deletes key.
@@ -245,7 +255,9 @@ func (s *RocksDBStore) Put(key, value []byte) error {
 	if s.bufferWrite(key, value, false) {
 		return nil
 	}
-	if err := s.db.Put(s.wo, key, value); err != nil {
+	err := s.db.Put(s.wo, key, value)
+	s.wroteDirect(key)
+	if err != nil {
 		return s.errorf("put", err)
 	}
 	return nil
@@ -264,7 +276,9 @@ func (s *RocksDBStore) Delete(key []byte) error {
 	if s.bufferWrite(key, nil, true) {
 		return nil
 	}
-	if err := s.db.Delete(s.wo, key); err != nil {
+	err := s.db.Delete(s.wo, key)
+	s.wroteDirect(key)
+	if err != nil {
 		return s.errorf("delete", err)
 	}
 	return nil
@@ -305,7 +319,11 @@ func (s *RocksDBStore) writeBatch(kvs []topology.KeyValue) error {
 			wb.Put(kv.Key, kv.Value)
 		}
 	}
-	if err := s.db.Write(s.wo, wb); err != nil {
+	err := s.db.Write(s.wo, wb)
+	s.pmu.Lock()
+	s.dropCleanLocked()
+	s.pmu.Unlock()
+	if err != nil {
 		return s.errorf("write batch", err)
 	}
 	return nil

@@ -3,6 +3,7 @@
 package state
 
 import (
+	"slices"
 	"unsafe"
 
 	"github.com/linxGnu/grocksdb"
@@ -15,7 +16,7 @@ import (
 // memtable's skip list: the largest cost of a stateful record
 // (docs/benchmarks/hotpath.md). From BeginWrites on, the store keeps its
 // writes in a Go map instead, the last value per key, and reads them back
-// from there; once EndWrites finds more than maxPendingBytes buffered, or
+// from there; once EndWrites finds more than half the bound buffered, or
 // anything reads RocksDB as a whole (iterators, Flush, estimates, range
 // deletes, batch writes, Close), they go to RocksDB as one write batch. So
 // a key written many times between two such points reaches RocksDB once,
@@ -26,23 +27,65 @@ import (
 // WAL off (the default) RocksDB's memtable was no more durable than this
 // buffer: both are lost in a crash and rebuilt from the changelog. With the
 // WAL on, BeginWrites does nothing, so that every write still reaches the
-// WAL when it is made.
+// WAL when it is made. After a batch reached RocksDB its entries stay, clean,
+// as a read cache.
 
-// maxPendingBytes bounds a store's buffered writes (keys, values and a
-// per-entry estimate of the map's overhead): past it, EndWrites applies
-// them.
-const maxPendingBytes = 512 << 10
+// A store's writes and read cache in Go are bounded together (bufferBound):
+// the dirty writes go to RocksDB once they are past half the bound, at the
+// end of a chunk; the clean entries (applied writes, and values read from
+// RocksDB) are a read cache in front of RocksDB's memtable and block cache,
+// dropped at random down to 3/4 of the bound once the whole is past it.
+// The entries mirror RocksDB exactly: every write to RocksDB updates or
+// drops them.
+//
+// A count or an aggregate reads every key it writes. With more keys than the
+// buffer holds, each read went through cgo to a memtable skip list holding
+// many versions of each key, and each apply inserted thousands of keys into
+// it: the largest costs of a stateful record (docs/benchmarks/hotpath.md).
+// A task whose keys fit reaches RocksDB only when something reads it as a
+// whole (iterators, Flush at a checkpoint, Close).
+//
+// Under a memory budget (eddy.WithMemoryBudget) the stores share half the
+// budget's total beside it, each between minStoreBuffer and maxStoreBuffer;
+// without one a store has defaultStoreBuffer.
+const (
+	minStoreBuffer     = 1 << 20
+	maxStoreBuffer     = 4 << 20
+	defaultStoreBuffer = 2 << 20
+)
+
+// storeBufferFor is each of n stores' share of half of a budget's total.
+func storeBufferFor(total uint64, n int) int {
+	if n < 1 {
+		n = 1
+	}
+	return int(min(max(total/2/uint64(n), minStoreBuffer), maxStoreBuffer))
+}
+
+// bufferBound is the store's bound for its dirty and clean entries.
+func (s *RocksDBStore) bufferBound() int {
+	if s.budget != nil {
+		if n := s.budget.storeBuffer.Load(); n > 0 {
+			return int(n)
+		}
+	}
+	return defaultStoreBuffer
+}
 
 // pendingOverhead estimates a map entry's memory beyond its key and value.
 const pendingOverhead = 64
 
 var _ ChunkWriter = (*RocksDBStore)(nil)
 
-// pendingValue is a buffered write: value, or a delete.
+// pendingValue is a buffered write: value, or a delete; clean when RocksDB
+// holds it already (kept to be read, never written again).
 type pendingValue struct {
 	value   []byte
 	deleted bool
+	clean   bool
 }
+
+func entryBytes(key string, p pendingValue) int { return len(key) + len(p.value) + pendingOverhead }
 
 // BeginWrites starts buffering writes. It is a no-op with the WAL on.
 func (s *RocksDBStore) BeginWrites() {
@@ -56,11 +99,11 @@ func (s *RocksDBStore) BeginWrites() {
 
 // EndWrites ends a chunk: writes made after it go to RocksDB directly
 // again once the buffered ones are applied, which it does when they are
-// more than maxPendingBytes.
+// past half the store's buffer bound.
 func (s *RocksDBStore) EndWrites() error {
 	s.pmu.Lock()
 	s.chunked = false
-	full := s.pendingBytes > maxPendingBytes
+	full := s.pendingBytes > s.bufferBound()/2
 	s.pmu.Unlock()
 	if !full {
 		return nil
@@ -75,41 +118,113 @@ func (s *RocksDBStore) EndWrites() error {
 func (s *RocksDBStore) bufferWrite(key, value []byte, deleted bool) bool {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
-	if !s.chunked && len(s.pending) == 0 {
+	if !s.chunked && s.dirty == 0 {
 		return false
 	}
 	if s.pending == nil {
 		s.pending = make(map[string]pendingValue)
 	}
 	p, ok := s.pending[string(key)]
-	if ok {
-		s.pendingBytes -= len(p.value)
-	} else {
-		s.pendingBytes += len(key) + pendingOverhead
+	switch {
+	case !ok:
+		s.dirty++
+	case p.clean:
+		s.cleanBytes -= entryBytes(string(key), p)
+		s.dirty++
+	default:
+		s.pendingBytes -= entryBytes(string(key), p)
 	}
-	s.pendingBytes += len(value)
 	if deleted {
 		p = pendingValue{value: p.value[:0], deleted: true}
 	} else {
 		p = pendingValue{value: append(p.value[:0], value...)}
 	}
 	s.pending[string(key)] = p
+	s.pendingBytes += entryBytes(string(key), p)
 	return true
 }
 
-// pendingGet returns a copy of key's buffered value (nil for a delete)
-// and whether key has a buffered write.
-func (s *RocksDBStore) pendingGet(key []byte) ([]byte, bool) {
+// wroteDirect records a write of key made to RocksDB directly (not
+// buffered): its clean entry, now stale, goes. The caller holds s.mu.
+func (s *RocksDBStore) wroteDirect(key []byte) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	s.gen++
+	if p, ok := s.pending[string(key)]; ok && p.clean {
+		s.cleanBytes -= entryBytes(string(key), p)
+		delete(s.pending, string(key))
+	}
+}
+
+// pendingGet returns a copy of key's buffered or cached value (nil for a
+// delete or a key RocksDB does not have) and whether key has an entry. If
+// not, gen is the generation to pass to remember with what RocksDB says.
+func (s *RocksDBStore) pendingGet(key []byte) (v []byte, ok bool, gen uint64) {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
 	p, ok := s.pending[string(key)]
 	if !ok {
-		return nil, false
+		return nil, false, s.gen
 	}
 	if p.deleted {
-		return nil, true
+		return nil, true, 0
 	}
-	return append(make([]byte, 0, len(p.value)), p.value...), true
+	return append(make([]byte, 0, len(p.value)), p.value...), true, 0
+}
+
+// remember keeps value (nil: absent) as key's clean entry, read from
+// RocksDB after pendingGet returned gen: unless RocksDB changed since (the
+// read may be older than the change) or key has an entry now.
+func (s *RocksDBStore) remember(key, value []byte, gen uint64) {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if s.gen != gen {
+		return
+	}
+	if _, ok := s.pending[string(key)]; ok {
+		return
+	}
+	if s.pending == nil {
+		s.pending = make(map[string]pendingValue)
+	}
+	p := pendingValue{value: append([]byte(nil), value...), deleted: value == nil, clean: true}
+	s.pending[string(key)] = p
+	s.cleanBytes += entryBytes(string(key), p)
+	s.evictCleanLocked()
+}
+
+// evictCleanLocked drops clean entries at random (map order) once the
+// entries are past the buffer bound, until they are down to 3/4 of it (or
+// no clean one is left). The caller holds s.pmu.
+func (s *RocksDBStore) evictCleanLocked() {
+	bound := s.bufferBound()
+	if s.cleanBytes == 0 || s.pendingBytes+s.cleanBytes <= bound {
+		return
+	}
+	for k, p := range s.pending {
+		if s.cleanBytes == 0 || s.pendingBytes+s.cleanBytes <= bound*3/4 {
+			return
+		}
+		if p.clean {
+			s.cleanBytes -= entryBytes(k, p)
+			delete(s.pending, k)
+		}
+	}
+}
+
+// dropCleanLocked forgets every clean entry: RocksDB changed by other means
+// than the buffered writes (a batch, a range delete). The caller holds s.pmu.
+func (s *RocksDBStore) dropCleanLocked() {
+	s.gen++
+	if s.cleanBytes == 0 {
+		return
+	}
+	for k, p := range s.pending {
+		if p.clean {
+			delete(s.pending, k)
+		}
+	}
+	s.cleanBytes = 0
 }
 
 // applyPending writes the buffered writes to RocksDB in one batch. On an
@@ -121,11 +236,12 @@ func (s *RocksDBStore) applyPending() error {
 	return s.applyPendingLocked()
 }
 
-// applyPendingLocked is applyPending for a caller holding s.mu.
+// applyPendingLocked is applyPending for a caller holding s.mu. The
+// applied entries stay, clean.
 func (s *RocksDBStore) applyPendingLocked() error {
 	s.pmu.Lock()
 	defer s.pmu.Unlock()
-	if len(s.pending) == 0 {
+	if s.dirty == 0 {
 		return nil
 	}
 	if s.closed {
@@ -135,7 +251,18 @@ func (s *RocksDBStore) applyPendingLocked() error {
 		s.wb = grocksdb.NewWriteBatch()
 	}
 	s.wb.Clear()
+	// In key order: the memtable's skip list then finds each insert's
+	// place next to the previous one's instead of searching from the top
+	// (most of a batch's cost with keys in random order).
+	keys := s.applyKeys[:0]
 	for k, p := range s.pending {
+		if !p.clean {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		p := s.pending[k]
 		// RocksDB copies key and value into the batch: k's bytes are
 		// only read during the call.
 		kb := unsafe.Slice(unsafe.StringData(k), len(k))
@@ -145,10 +272,20 @@ func (s *RocksDBStore) applyPendingLocked() error {
 			s.wb.Put(kb, p.value)
 		}
 	}
+	clear(keys)
+	s.applyKeys = keys[:0]
+	s.gen++
 	if err := s.db.Write(s.wo, s.wb); err != nil {
 		return s.errorf("write chunk", err)
 	}
-	clear(s.pending)
-	s.pendingBytes = 0
+	for k, p := range s.pending {
+		if !p.clean {
+			p.clean = true
+			s.pending[k] = p
+		}
+	}
+	s.cleanBytes += s.pendingBytes
+	s.pendingBytes, s.dirty = 0, 0
+	s.evictCleanLocked()
 	return nil
 }

@@ -6,7 +6,10 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
+
+	"github.com/eddystreams/eddy/topology"
 )
 
 // inRocks reads key from RocksDB itself, past the buffered writes.
@@ -108,7 +111,7 @@ func TestChunkWritesAppliedPastBound(t *testing.T) {
 	s := openRocks(t, t.TempDir(), RocksDBConfig{})
 	s.BeginWrites()
 	value := bytes.Repeat([]byte("v"), 1000)
-	n := maxPendingBytes/(1000+pendingOverhead) + 10
+	n := defaultStoreBuffer/2/(1000+pendingOverhead) + 10
 	for i := 0; i < n; i++ {
 		if err := s.Put([]byte(fmt.Sprintf("key%06d", i)), value); err != nil {
 			t.Fatal(err)
@@ -121,10 +124,90 @@ func TestChunkWritesAppliedPastBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, ok := inRocks(t, s, "key000000"); !ok {
-		t.Fatalf("%d buffered writes over %d bytes were not applied at EndWrites", n, maxPendingBytes)
+		t.Fatalf("%d buffered writes over %d bytes were not applied at EndWrites", n, defaultStoreBuffer/2)
 	}
-	if s.pendingBytes != 0 || len(s.pending) != 0 {
-		t.Fatalf("pending after apply: %d entries, %d bytes", len(s.pending), s.pendingBytes)
+	if s.pendingBytes != 0 || s.dirty != 0 {
+		t.Fatalf("pending after apply: %d dirty entries, %d bytes", s.dirty, s.pendingBytes)
+	}
+	// The applied writes stay, as a read cache.
+	if got := mustGet(t, s, "key000000"); !bytes.Equal(got, value) {
+		t.Fatalf("Get after apply = %.20q, want the value written", got)
+	}
+}
+
+// TestChunkCleanEntriesFollowRocksDB: values read from RocksDB and applied
+// writes are kept to be read again, and every other change to RocksDB (a
+// write outside a chunk, a batch, a range delete) replaces or drops them.
+func TestChunkCleanEntriesFollowRocksDB(t *testing.T) {
+	s := openRocks(t, t.TempDir(), RocksDBConfig{})
+	mustPut(t, s, "a", "1") // direct
+	if got := mustGet(t, s, "a"); string(got) != "1" {
+		t.Fatalf("Get(a) = %q, want 1", got)
+	}
+	if p, ok := s.pending["a"]; !ok || !p.clean {
+		t.Fatalf("a value read from RocksDB was not kept: %+v %v", p, ok)
+	}
+	if got := mustGet(t, s, "absent"); got != nil {
+		t.Fatalf("Get(absent) = %q", got)
+	}
+	mustPut(t, s, "a", "2") // direct again: the kept 1 must go
+	if got := mustGet(t, s, "a"); string(got) != "2" {
+		t.Fatalf("Get(a) = %q after a direct write, want 2", got)
+	}
+	if err := s.WriteBatch([]topology.KeyValue{{Key: []byte("a"), Value: []byte("3")}, {Key: []byte("absent"), Value: []byte("here")}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, got2 := mustGet(t, s, "a"), mustGet(t, s, "absent"); string(got) != "3" || string(got2) != "here" {
+		t.Fatalf("after a batch Get(a) = %q, Get(absent) = %q; want 3, here", got, got2)
+	}
+	s.BeginWrites()
+	mustPut(t, s, "b", "x")
+	if err := s.EndWrites(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Flush(); err != nil { // applies b; it stays, clean
+		t.Fatal(err)
+	}
+	if p, ok := s.pending["b"]; !ok || !p.clean || string(p.value) != "x" {
+		t.Fatalf("an applied write was not kept clean: %+v %v", p, ok)
+	}
+	if err := s.DeleteRange([]byte("a"), []byte("c")); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "absent", "b"} {
+		if got := mustGet(t, s, k); got != nil {
+			t.Fatalf("Get(%s) = %q after a range delete over it", k, got)
+		}
+	}
+}
+
+// TestChunkCleanEntriesBounded: reading more keys than the buffer bound holds
+// keeps the cache within it.
+func TestChunkCleanEntriesBounded(t *testing.T) {
+	s := openRocks(t, t.TempDir(), RocksDBConfig{})
+	value := bytes.Repeat([]byte("v"), 100)
+	n := 3 * defaultStoreBuffer / (100 + pendingOverhead)
+	kvs := make([]topology.KeyValue, n)
+	for i := range kvs {
+		kvs[i] = topology.KeyValue{Key: []byte(fmt.Sprintf("key%07d", i)), Value: value}
+	}
+	if err := s.WriteBatch(kvs); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range kvs {
+		if got := mustGet(t, s, string(kv.Key)); !bytes.Equal(got, value) {
+			t.Fatalf("Get(%s) = %.20q", kv.Key, got)
+		}
+		if s.cleanBytes > defaultStoreBuffer {
+			t.Fatalf("clean entries hold %d bytes, bound %d", s.cleanBytes, defaultStoreBuffer)
+		}
+	}
+	sum := 0
+	for k, p := range s.pending {
+		sum += entryBytes(k, p)
+	}
+	if sum != s.cleanBytes || s.cleanBytes < defaultStoreBuffer/2 {
+		t.Fatalf("clean entries: %d bytes counted, %d held; want them equal and over half the bound", s.cleanBytes, sum)
 	}
 }
 
@@ -168,8 +251,26 @@ func TestChunkWritesModel(t *testing.T) {
 			if ok != (got != nil) || string(got) != want {
 				t.Fatalf("op %d: Get(%s) = %.20q, want %.20q (present %v)", i, k, got, want, ok)
 			}
-		case op < 95:
+		case op < 92:
 			s.BeginWrites()
+		case op < 94:
+			v := fmt.Sprintf("b%d", i)
+			k2 := fmt.Sprintf("k%03d", rng.IntN(300))
+			if err := s.WriteBatch([]topology.KeyValue{{Key: []byte(k), Value: []byte(v)}, {Key: []byte(k2)}}); err != nil {
+				t.Fatal(err)
+			}
+			model[k] = v
+			delete(model, k2)
+		case op < 95:
+			lo, hi := fmt.Sprintf("k%03d", rng.IntN(300)), fmt.Sprintf("k%03d", rng.IntN(300))
+			if err := s.DeleteRange([]byte(lo), []byte(hi)); err != nil {
+				t.Fatal(err)
+			}
+			for mk := range model {
+				if mk >= lo && mk < hi {
+					delete(model, mk)
+				}
+			}
 		case op < 99:
 			if err := s.EndWrites(); err != nil {
 				t.Fatal(err)
@@ -197,5 +298,134 @@ func TestChunkWritesModel(t *testing.T) {
 	}
 	if n != len(model) {
 		t.Fatalf("range saw %d keys, model has %d", n, len(model))
+	}
+}
+
+// TestChunkCleanEntriesUnderConcurrentReads: readers on other goroutines
+// (interactive queries) racing the task's writes never keep a value older
+// than one written after their read: each reader sees the values only go
+// up, and after the writes every read gives the last one.
+func TestChunkCleanEntriesUnderConcurrentReads(t *testing.T) {
+	s := openRocks(t, t.TempDir(), RocksDBConfig{})
+	const writes = 3000
+	keys := []string{"a", "b", "c"}
+	enc := func(i int) []byte { return []byte(fmt.Sprintf("%08d", i)) }
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	var wg sync.WaitGroup
+	for r := 0; r < 3; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := map[string]string{}
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				for _, k := range keys {
+					v, err := s.Get([]byte(k))
+					if err != nil {
+						errs <- err
+						return
+					}
+					if string(v) < last[k] {
+						errs <- fmt.Errorf("reader saw %s go back from %s to %s", k, last[k], v)
+						return
+					}
+					last[k] = string(v)
+				}
+			}
+		}()
+	}
+	for i := 1; i <= writes; i++ {
+		k := keys[i%len(keys)]
+		switch i % 7 {
+		case 0:
+			s.BeginWrites()
+		case 3:
+			if err := s.EndWrites(); err != nil {
+				t.Fatal(err)
+			}
+		case 5:
+			if i%35 == 5 {
+				if err := s.Flush(); err != nil { // applies what is buffered
+					t.Fatal(err)
+				}
+			}
+		}
+		if i%50 == 0 {
+			if err := s.WriteBatch([]topology.KeyValue{{Key: []byte(k), Value: enc(i)}}); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := s.Put([]byte(k), enc(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.EndWrites(); err != nil {
+		t.Fatal(err)
+	}
+	close(done)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for j, k := range keys {
+		want := writes - (writes-j)%len(keys)
+		if got := mustGet(t, s, k); string(got) != string(enc(want)) {
+			t.Fatalf("Get(%s) = %s after the writes, want %s", k, got, enc(want))
+		}
+	}
+}
+
+// The stores under a memory budget share half its total for their buffers,
+// each between minStoreBuffer and maxStoreBuffer, re-shared as stores open
+// and close.
+func TestStoreBufferShare(t *testing.T) {
+	for _, c := range []struct {
+		total uint64
+		n     int
+		want  int
+	}{
+		{128 << 20, 8, maxStoreBuffer}, // 8 MiB each, capped
+		{128 << 20, 32, 2 << 20},
+		{128 << 20, 256, minStoreBuffer}, // 256 KiB each, raised
+		{128 << 20, 0, maxStoreBuffer},
+	} {
+		if got := storeBufferFor(c.total, c.n); got != c.want {
+			t.Errorf("storeBufferFor(%d, %d) = %d, want %d", c.total, c.n, got, c.want)
+		}
+	}
+	b, err := NewMemoryBudget(8<<20, 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	s1 := openRocks(t, t.TempDir(), RocksDBConfig{Budget: b})
+	if got := s1.bufferBound(); got != maxStoreBuffer {
+		t.Fatalf("one store under an 8 MiB budget: bound %d, want %d", got, maxStoreBuffer)
+	}
+	s2, err := OpenRocksDB(t.TempDir(), "second", RocksDBConfig{Budget: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s1.bufferBound(); got != 2<<20 {
+		t.Fatalf("two stores under an 8 MiB budget: bound %d, want 2 MiB", got)
+	}
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s1.bufferBound(); got != maxStoreBuffer {
+		t.Fatalf("after one of two closed: bound %d, want %d", got, maxStoreBuffer)
+	}
+	if err := s1.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
