@@ -30,8 +30,13 @@ const (
 // means small memtables, so more flushes and compaction work: raise it for
 // write-heavy state.
 //
+// Beside the budget, each key-value store keeps its latest writes and a
+// read cache of its hottest keys in Go, in front of RocksDB: the stores share
+// half the budget's total for that, each between 1 and 4 MiB (so with more
+// than 64 stores at the default the total is 1 MiB a store).
+//
 // Default: 128 MiB. 0 removes the bound: each store gets a private 8 MiB
-// block cache and up to 3 × 16 MiB of memtables.
+// block cache, up to 3 × 16 MiB of memtables and 2 MiB in Go.
 func WithMemoryBudget(bytes uint64) Option {
 	return optFunc(func(c *cfg) { c.memoryBudget = bytes })
 }
