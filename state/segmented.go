@@ -630,3 +630,20 @@ func (s *SegmentedStore) Expired(key []byte) bool {
 	defer s.mu.RUnlock()
 	return s.isExpired(keyTime)
 }
+
+var _ ChunkWriter = (*SegmentedStore)(nil)
+
+// BeginWrites passes a chunk's start to the engine, if it buffers chunks.
+func (s *SegmentedStore) BeginWrites() {
+	if cw, ok := s.engine.(ChunkWriter); ok {
+		cw.BeginWrites()
+	}
+}
+
+// EndWrites passes a chunk's end to the engine, if it buffers chunks.
+func (s *SegmentedStore) EndWrites() error {
+	if cw, ok := s.engine.(ChunkWriter); ok {
+		return cw.EndWrites()
+	}
+	return nil
+}
