@@ -148,8 +148,12 @@ func crashLoop(t *testing.T, guarantee string, freshSome bool) (wcEnv, string) {
 	text := randomText(42, 150000)
 	e.produce(t, text)
 	stateDir := t.TempDir()
+	// Commits every 100 ms under both guarantees (at-least-once's default
+	// is 1 s): a fast run may otherwise take in most of the input between
+	// two commits, and the kills, placed by committed progress, come after
+	// the end.
 	args := []string{"-brokers", strings.Join(brokers, ","), "-app-id", e.appID, "-state-dir", stateDir,
-		"-input-topic", e.input, "-output-topic", e.output, "-guarantee", guarantee}
+		"-input-topic", e.input, "-output-topic", e.output, "-guarantee", guarantee, "-commit-interval", "100ms"}
 	loop := kafkatest.CrashLoop{Bin: bin, Args: args, Kills: 10,
 		// The repartition topic counts from the start: a first run may
 		// commit its whole input before the counting tasks' first commit.
