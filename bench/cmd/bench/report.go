@@ -144,17 +144,24 @@ func (rp *report) printWorkload(wl string) {
 	}
 }
 
-// goal is the target for a ratio, 0 if none.
+// goal is the target for a workload's main ratio, 0 if none (the targets
+// of docs/benchmarks/README.md).
 func goal(wl, sys string) float64 {
 	switch {
-	case sys == sysKStream && wl == workload.Restore:
+	case sys == sysKStream && (wl == workload.Count || wl == workload.Windowed || wl == workload.Join):
+		return 2.5
+	case sys == sysKStream && (wl == workload.CountEOS || wl == workload.WordCount || wl == workload.WordCountEOS):
 		return 2
+	case sys == sysKStream && wl == workload.Restore:
+		return 3
 	case sys == sysKStream && wl == workload.Latency:
 		return 1
 	case sys == sysKStream:
 		return 1.5
 	case sys == sysRaw && wl == workload.Stateless:
-		return 0.7
+		return 0.85
+	case sys == sysRaw && wl == workload.Latency:
+		return 1.2
 	}
 	return 0
 }
@@ -172,20 +179,26 @@ func (rp *report) printTargets() {
 		}
 		rp.targets = append(rp.targets, t)
 	}
-	ratioOf := func(wl, sys string) (float64, bool) {
+	ratioOf := func(wl, sys, metric string) (float64, bool) {
 		for _, r := range rp.ratios {
-			if r.Metric == "" && r.Workload == wl && r.System == sys {
+			if r.Metric == metric && r.Workload == wl && r.System == sys {
 				return r.Value, true
 			}
 		}
 		return 0, false
 	}
-	for _, wl := range []string{workload.Stateless, workload.Count, workload.Windowed, workload.Join, workload.StatelessEOS, workload.CountEOS} {
-		v, ok := ratioOf(wl, sysKStream)
-		add("throughput "+wl+" eddy/kafka-streams", v, ok, ">= 1.5", v >= 1.5)
+	for _, wl := range []string{workload.Stateless, workload.Count, workload.Windowed, workload.Join, workload.StatelessEOS,
+		workload.CountEOS, workload.WordCount, workload.WordCountEOS} {
+		v, ok := ratioOf(wl, sysKStream, "")
+		g := goal(wl, sysKStream)
+		what := "throughput "
+		if wl == workload.WordCount || wl == workload.WordCountEOS {
+			what = "steady throughput "
+		}
+		add(what+wl+" eddy/kafka-streams", v, ok, fmt.Sprintf(">= %g", g), v >= g)
 	}
-	v, ok := ratioOf(workload.Stateless, sysRaw)
-	add("throughput stateless eddy/raw", v, ok, ">= 0.7", v >= 0.7)
+	v, ok := ratioOf(workload.Stateless, sysRaw, "")
+	add("throughput stateless eddy/raw", v, ok, ">= 0.85", v >= 0.85)
 	for _, p := range [][2]string{{workload.StatelessEOS, workload.Stateless}, {workload.CountEOS, workload.Count}} {
 		e, ok1 := rp.get(p[0], sysEddy).summary()
 		a, ok2 := rp.get(p[1], sysEddy).summary()
@@ -193,10 +206,14 @@ func (rp *report) printTargets() {
 		if ok1 && ok2 {
 			v = e.rps / a.rps
 		}
-		add("eddy "+p[0]+"/"+p[1]+" throughput", v, ok1 && ok2, ">= 0.7", v >= 0.7)
+		add("eddy "+p[0]+"/"+p[1]+" throughput", v, ok1 && ok2, ">= 0.85", v >= 0.85)
 	}
-	v, ok = ratioOf(workload.Restore, sysKStream)
-	add("restore speed eddy/kafka-streams", v, ok, ">= 2", v >= 2)
+	v, ok = ratioOf(workload.Restore, sysKStream, "")
+	add("restore speed eddy/kafka-streams", v, ok, ">= 3", v >= 3)
+	for _, wl := range []string{workload.StatelessEOS, workload.CountEOS, workload.WordCountEOS} {
+		v, ok := ratioOf(wl, sysKStream, "broker-cpu")
+		add("broker CPU per record "+wl+" eddy/kafka-streams", v, ok, "<= 1", v <= 1)
+	}
 	e, ok1 := rp.get(workload.Count, sysEddy).summary()
 	k, ok2 := rp.get(workload.Count, sysKStream).summary()
 	v = 0
@@ -211,6 +228,12 @@ func (rp *report) printTargets() {
 		v = e.p99 / k.p99
 	}
 	add("latency p99 eddy/kafka-streams", v, ok1 && ok2, "<= 1", v <= 1)
+	raw, ok3 := rp.get(workload.Latency, sysRaw).summary()
+	v = 0
+	if ok1 && ok3 {
+		v = e.p99 / raw.p99
+	}
+	add("latency p99 eddy/raw", v, ok1 && ok3, "<= 1.2", v <= 1.2)
 	add("latency p99 eddy (ms)", e.p99, ok1, "<= 20", e.p99 <= 20)
 	for _, t := range rp.targets {
 		logf("target %-40s value=%-6s goal=%-6s %s", t.name, t.value, t.goal, t.status)

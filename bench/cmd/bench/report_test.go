@@ -82,8 +82,9 @@ func TestRatioGoals(t *testing.T) {
 		wl, sys string
 		want    float64
 	}{
-		{"stateless", sysKStream, 1.5}, {"count-eos", sysKStream, 1.5}, {"restore", sysKStream, 2},
-		{"latency", sysKStream, 1}, {"stateless", sysRaw, 0.7}, {"count", sysGoka, 0},
+		{"stateless", sysKStream, 1.5}, {"count", sysKStream, 2.5}, {"windowed", sysKStream, 2.5}, {"join", sysKStream, 2.5},
+		{"count-eos", sysKStream, 2}, {"wordcount", sysKStream, 2}, {"wordcount-eos", sysKStream, 2}, {"restore", sysKStream, 3},
+		{"latency", sysKStream, 1}, {"stateless", sysRaw, 0.85}, {"latency", sysRaw, 1.2}, {"count", sysGoka, 0},
 	} {
 		if got := goal(c.wl, c.sys); got != c.want {
 			t.Errorf("goal(%s, %s) = %v, want %v", c.wl, c.sys, got, c.want)
