@@ -154,8 +154,17 @@ func (a *App) Brokers() []string { return append([]string(nil), a.cfg.brokers...
 // Topology returns the topology the App runs.
 func (a *App) Topology() *topology.Topology { return a.topo }
 
+// metadataMinAge is the least time between two metadata refreshes of an
+// App's clients (kgo.MetadataMinAge; WithKafkaOptions may set another).
+const metadataMinAge = 250 * time.Millisecond
+
 func (a *App) clientOpts(extra ...kgo.Opt) []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...), kgo.WithHooks(a.brokers)}
+	opts := []kgo.Opt{kgo.SeedBrokers(a.cfg.brokers...), kgo.WithHooks(a.brokers),
+		// A topic the App has just created (a repartition topic, a
+		// changelog) is unknown to its clients' metadata at first: with
+		// franz-go's default 5 s between refreshes, a sub-topology reading
+		// a new repartition topic sat idle for 5 s after a fresh start.
+		kgo.MetadataMinAge(metadataMinAge)}
 	opts = append(opts, a.cfg.security.opts...) // options_security.go
 	opts = append(opts, a.cfg.kafkaOpts...)
 	return append(opts, extra...)
