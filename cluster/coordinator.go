@@ -382,14 +382,6 @@ func (c *Coordinator) step(now time.Time) time.Time {
 	if t := c.checkForeign(view, now); !t.IsZero() {
 		wakeAt = append(wakeAt, t)
 	}
-	if !c.sawOthers {
-		for _, m := range view {
-			if m.ID != c.cfg.Self {
-				c.sawOthers = true
-				break
-			}
-		}
-	}
 	elected, _ := Elect(view)
 	c.setStatus(func(s *CoordinatorStatus) { s.Coordinator = elected })
 	if elected != c.cfg.Self {
@@ -514,6 +506,9 @@ func (c *Coordinator) bumpSoon(now time.Time) { c.soon = now.Add(c.cfg.Debounce)
 func (c *Coordinator) noteChanges(view []ViewMember, now time.Time) {
 	cur := make(map[NodeID]ViewMember, len(view))
 	for _, m := range view {
+		if m.ID != c.cfg.Self {
+			c.sawOthers = true
+		}
 		if m.State != MemberDead {
 			cur[m.ID] = m
 		}

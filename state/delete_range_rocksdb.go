@@ -29,9 +29,7 @@ func (s *RocksDBStore) DeleteRange(from, to []byte) error {
 	defer wb.Destroy()
 	wb.DeleteRange(from, to)
 	err := s.db.Write(s.wo, wb)
-	s.pmu.Lock()
-	s.dropCleanLocked()
-	s.pmu.Unlock()
+	s.dropClean()
 	if err != nil {
 		return s.errorf("delete range", err)
 	}

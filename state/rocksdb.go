@@ -320,9 +320,7 @@ func (s *RocksDBStore) writeBatch(kvs []topology.KeyValue) error {
 		}
 	}
 	err := s.db.Write(s.wo, wb)
-	s.pmu.Lock()
-	s.dropCleanLocked()
-	s.pmu.Unlock()
+	s.dropClean()
 	if err != nil {
 		return s.errorf("write batch", err)
 	}

@@ -215,9 +215,11 @@ func (s *RocksDBStore) evictCleanLocked() {
 	}
 }
 
-// dropCleanLocked forgets every clean entry: RocksDB changed by other means
-// than the buffered writes (a batch, a range delete). The caller holds s.pmu.
-func (s *RocksDBStore) dropCleanLocked() {
+// dropClean forgets every clean entry: RocksDB changed by other means than
+// the buffered writes (a batch, a range delete).
+func (s *RocksDBStore) dropClean() {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
 	s.gen++
 	if s.cleanBytes == 0 {
 		return
@@ -275,17 +277,19 @@ func (s *RocksDBStore) applyPendingLocked() error {
 			s.wb.Put(kb, p.value)
 		}
 	}
-	clear(keys)
-	s.applyKeys = keys[:0]
 	s.gen++
-	if err := s.db.Write(s.wo, s.wb); err != nil {
-		return s.errorf("write chunk", err)
-	}
-	for k, p := range s.pending {
-		if !p.clean {
+	err := s.db.Write(s.wo, s.wb)
+	if err == nil {
+		for _, k := range keys {
+			p := s.pending[k]
 			p.clean = true
 			s.pending[k] = p
 		}
+	}
+	clear(keys)
+	s.applyKeys = keys[:0]
+	if err != nil {
+		return s.errorf("write chunk", err)
 	}
 	s.cleanBytes += s.pendingBytes
 	s.pendingBytes, s.dirty = 0, 0
