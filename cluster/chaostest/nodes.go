@@ -207,6 +207,21 @@ func (ns *Nodes) Stop(k int, grace time.Duration) error {
 			return err
 		}
 	}
+	// A node started a moment ago (the schedule's last restart can come
+	// just before the end) may not handle SIGTERM yet and would die of it
+	// without a word: wait for its first log line, which the program
+	// writes after it installed its handler.
+	logged := time.Now().Add(grace)
+	for time.Now().Before(logged) {
+		if fi, err := os.Stat(p.LogPath); err == nil && fi.Size() > 0 {
+			break
+		}
+		select {
+		case <-p.done:
+			logged = time.Time{}
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		return fmt.Errorf("SIGTERM %s: %w", p.Label, err)
 	}
