@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +23,14 @@ import (
 // committed its input, and closes it.
 func runToIdle(t *testing.T, topo *topology.Topology, opts ...eddy.Option) *eddy.App {
 	t.Helper()
-	app, err := eddy.New(topo, append([]eddy.Option{eddy.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	// The App's log is shown only when the test fails.
+	logs := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of the App run by runToIdle:\n%s", logs.String())
+		}
+	})
+	app, err := eddy.New(topo, append([]eddy.Option{eddy.WithLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +41,10 @@ func runToIdle(t *testing.T, topo *topology.Topology, opts ...eddy.Option) *eddy
 		t.Fatal(err)
 	}
 	if err := app.WaitIdle(ctx); err != nil {
-		t.Fatal(err)
+		// What the node says of its tasks (lags, buffered records).
+		rec := httptest.NewRecorder()
+		app.HTTPHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/status", nil))
+		t.Fatalf("%v; status: %s", err, rec.Body.String())
 	}
 	if err := app.Close(); err != nil {
 		t.Fatal(err)

@@ -62,11 +62,14 @@ type StatusTask struct {
 	InputLag int64 `json:"input_lag"`
 	// ChangelogLag is the changelog records a standby or a restoring
 	// store has yet to read (-1 unknown).
-	ChangelogLag int64             `json:"changelog_lag"`
-	Processed    int64             `json:"records_processed"`
-	Commits      int64             `json:"commits"`
-	Commit       StatusLatency     `json:"commit_latency"`
-	Restore      []StatusRestoring `json:"restore,omitempty"`
+	ChangelogLag int64 `json:"changelog_lag"`
+	// Buffered is the records fetched for an active task and not
+	// processed yet.
+	Buffered  int               `json:"records_buffered"`
+	Processed int64             `json:"records_processed"`
+	Commits   int64             `json:"commits"`
+	Commit    StatusLatency     `json:"commit_latency"`
+	Restore   []StatusRestoring `json:"restore,omitempty"`
 }
 
 // StatusLatency summarizes a latency histogram, in milliseconds.
@@ -234,7 +237,7 @@ func (a *App) status() Status {
 	for _, t := range st.Tasks {
 		m := metrics[t.ID]
 		row := StatusTask{ID: t.ID.String(), Role: t.Role.String(), State: taskState(t, restores[t.ID]), Error: t.Err,
-			InputLag: t.InputLag, ChangelogLag: t.ChangelogLag, Processed: m.Processed, Commits: m.Commits,
+			InputLag: t.InputLag, ChangelogLag: t.ChangelogLag, Buffered: t.Buffered, Processed: m.Processed, Commits: m.Commits,
 			Commit: latencySummary(m.CommitLatency)}
 		if t.Role == actors.RoleActive {
 			row.Restore = restores[t.ID]

@@ -64,6 +64,7 @@ func TestStreamTableJoinGraceBufferSurvivesRestart(t *testing.T) {
 					got = append(got, fmt.Sprintf("%s@%d=%s", r.Key, r.Timestamp.UnixMilli(), r.Value))
 				}
 				if want := "k@2000=B+T0 k@5000=A+T4"; strings.Join(got, " ") != want {
+					dumpTopics(t, brokers, stream, table, out, name+"-enrich-Buffer-changelog", name+"-"+name+"-table-STATE-STORE-0000000000-changelog")
 					t.Fatalf("results %q, want %q", got, want)
 				}
 			})
@@ -76,4 +77,16 @@ func orNullValue(v string, ok bool) string {
 		return "null"
 	}
 	return v
+}
+
+// dumpTopics logs the committed records of topics, to explain a failure.
+func dumpTopics(t *testing.T, brokers []string, topics ...string) {
+	t.Helper()
+	for _, topic := range topics {
+		var lines []string
+		for _, r := range readCommitted(t, brokers, topic) {
+			lines = append(lines, fmt.Sprintf("  %d txn=%v key=%q value=%q ts=%d", r.Offset, r.Attrs.IsTransactional(), r.Key, r.Value, r.Timestamp.UnixMilli()))
+		}
+		t.Logf("%s:\n%s", topic, strings.Join(lines, "\n"))
+	}
 }

@@ -36,6 +36,10 @@ type processMore struct{ rt *runningTask }
 // are logged by the actor. The node keeps at most one queued per task.
 type commitTick struct{ queued *atomic.Bool }
 
+// offsetsCommitted tells a task actor that the offset commit its task sent
+// in the background (partition.Task.CommitBackground) has its answer.
+type offsetsCommitted struct{ rt *runningTask }
+
 // commitRequest asks a task actor to commit now; the error goes to done (nil
 // when fine).
 type commitRequest struct{ done chan<- error }

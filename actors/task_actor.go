@@ -137,7 +137,14 @@ func (a *taskActor) Receive(c actor.Context) {
 		m.done <- a.commit()
 	case commitTick:
 		m.queued.Store(false)
-		if err := a.commit(); err != nil && !errors.Is(err, partition.ErrFenced) {
+		if err := a.commitBackground(c); err != nil && !errors.Is(err, partition.ErrFenced) {
+			a.log.Warn("commit failed", "task", a.child.id.String(), "error", err)
+		}
+	case offsetsCommitted:
+		if m.rt != a.rt || a.dead {
+			return
+		}
+		if err := a.finishBackground(); err != nil && !errors.Is(err, partition.ErrFenced) {
 			a.log.Warn("commit failed", "task", a.child.id.String(), "error", err)
 		}
 	case *closeRequest:
@@ -264,11 +271,47 @@ func (a *taskActor) commit() error {
 	if err == nil && pending {
 		a.owned.committed() // a commit with nothing in it proves nothing
 	}
+	a.commitFailed(err)
+	return err
+}
+
+// commitFailed ends this incarnation of the task on a failed commit, unless
+// only the offset commit failed: that one is retried at the next interval.
+func (a *taskActor) commitFailed(err error) {
 	var rec *partition.RecoverableError
 	if err != nil && !(errors.As(err, &rec) && rec.CommitOnly) {
-		// A failed offset commit is retried at the next interval;
-		// anything else ends this incarnation of the task.
 		a.fail(err)
 	}
+}
+
+// commitBackground is the commit of the commit interval: under
+// at-least-once the task goes on processing while the broker takes the
+// offset commit (partition.Task.CommitBackground); the answer comes back as
+// offsetsCommitted.
+func (a *taskActor) commitBackground(c actor.Context) error {
+	if a.dead {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	pending := a.task.HasUncommitted()
+	root, self, rt := c.ActorSystem().Root, c.Self(), a.rt
+	started, err := a.task.CommitBackground(ctx, a.committer, a.timeout, func() {
+		root.Send(self, offsetsCommitted{rt: rt})
+	})
+	if err == nil && pending && !started {
+		a.owned.committed()
+	}
+	a.commitFailed(err)
+	return err
+}
+
+// finishBackground takes the answer to a background offset commit.
+func (a *taskActor) finishBackground() error {
+	done, err := a.task.FinishBackground()
+	if done && err == nil {
+		a.owned.committed()
+	}
+	a.commitFailed(err)
 	return err
 }

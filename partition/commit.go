@@ -32,16 +32,104 @@ type OffsetCommitter interface {
 // committed in the task's transaction. The checkpoint file is written on a
 // clean close only.
 func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
+	_, err := t.commit(ctx, oc, nil)
+	return err
+}
+
+// CommitBackground is Commit that, under at-least-once with a
+// transactional id (Config.Txn), does not wait for the offset commit: once
+// the records sent are acknowledged it sends the commit from a goroutine
+// and returns, so the task goes on processing while the broker answers
+// (three requests: AddOffsetsToTxn, TxnOffsetCommit, EndTxn). notify is
+// called from that goroutine when the answer is in; the owner then calls
+// FinishBackground. Until then the task's ownership lease runs from the
+// last commit the broker accepted, as before, and every other use of the
+// transactional id (Commit, ConfirmOwnership, Release, Close) waits for the
+// commit on its way first. started says whether a commit was sent in the
+// background; otherwise CommitBackground did what Commit does.
+func (t *Task) CommitBackground(ctx context.Context, oc OffsetCommitter, timeout time.Duration, notify func()) (started bool, err error) {
+	return t.commit(ctx, oc, &background{timeout: timeout, notify: notify})
+}
+
+// background asks commit to send an at-least-once offset commit from a
+// goroutine.
+type background struct {
+	timeout time.Duration
+	notify  func()
+}
+
+// offsetCommit is an at-least-once offset commit sent by CommitBackground.
+type offsetCommit struct {
+	done  chan struct{} // closed when err is set
+	err   error
+	began int64 // wall ms before it was sent
+}
+
+// FinishBackground takes the outcome of the background commit if it has
+// arrived: accepted, it renews the ownership lease; refused, the task has
+// progress to commit again and the error is returned as Commit would
+// return it (ErrFenced, a RecoverableError with CommitOnly set for a
+// commit worth retrying, or else an error that ends the task). done says
+// whether there was an outcome to take.
+func (t *Task) FinishBackground() (done bool, err error) {
+	c := t.inflight
+	if c == nil {
+		return false, nil
+	}
+	select {
+	case <-c.done:
+	default:
+		return false, nil
+	}
+	return true, t.finishOffsets()
+}
+
+func (t *Task) finishOffsets() error {
+	c := t.inflight
+	t.inflight = nil
+	if c.err != nil {
+		t.dirty = true
+		return fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, c.err)
+	}
+	t.confirmedAt = c.began
+	return nil
+}
+
+// awaitOffsets waits for a background commit to end and takes its
+// outcome. A refused commit worth retrying is not an error here: the
+// commit that called it sends newer offsets.
+func (t *Task) awaitOffsets(ctx context.Context) error {
+	c := t.inflight
+	if c == nil {
+		return nil
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return &RecoverableError{Err: fmt.Errorf("task %s: wait for the offset commit sent before: %w", t.cfg.ID, ctx.Err())}
+	}
+	err := t.finishOffsets()
+	var rec *RecoverableError
+	if errors.As(err, &rec) && rec.CommitOnly {
+		return nil
+	}
+	return err
+}
+
+func (t *Task) commit(ctx context.Context, oc OffsetCommitter, bg *background) (bool, error) {
+	if err := t.awaitOffsets(ctx); err != nil {
+		return false, err
+	}
 	if t.dirty {
 		defer func(start time.Time) { t.timeCommit(time.Since(start)) }(time.Now())
 	}
 	// Record caches first: what they flush goes downstream and to the
 	// changelogs, and must be in this commit.
 	if err := t.stateMgr.FlushCaches(); err != nil {
-		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+		return false, fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
 	if err := t.collector.Flush(ctx); err != nil {
-		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+		return false, fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
 	var offs map[state.TopicPartition]int64
 	if t.dirty || t.releasing || t.forceCommit {
@@ -64,10 +152,10 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 		// positions are not needed (restores go to the committed end).
 		meta := EncodeCommitMetadata(t.withOwner(CommitMetadata{StreamTime: t.streamTime}))
 		if err := t.cfg.Txn.Commit(ctx, offs, meta); err != nil {
-			return fmt.Errorf("task %s: %w", t.cfg.ID, err)
+			return false, fmt.Errorf("task %s: %w", t.cfg.ID, err)
 		}
 		t.dirty = false
-		return nil
+		return false, nil
 	}
 	if len(offs) > 0 {
 		inputs := make([]state.TopicPartition, 0, len(offs))
@@ -80,20 +168,34 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 		metas := t.commitMetadata(inputs)
 		if t.cfg.Txn != nil {
 			began := t.WallClockTime()
+			if bg != nil {
+				c := &offsetCommit{done: make(chan struct{}), began: began}
+				t.inflight = c
+				t.dirty = false // set again if the commit is refused
+				txn := t.cfg.Txn
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), bg.timeout)
+					c.err = txn.CommitOffsetsOnly(ctx, offs, metas)
+					cancel()
+					close(c.done)
+					bg.notify()
+				}()
+				return true, nil
+			}
 			if err := t.cfg.Txn.CommitOffsetsOnly(ctx, offs, metas); err != nil {
-				return fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err)
+				return false, fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err)
 			}
 			t.confirmedAt = began
 		} else if err := oc.CommitOffsets(ctx, offs, metas); err != nil {
 			err = fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err)
 			if errors.Is(err, ErrFenced) {
-				return err // another instance owns the task: no retry
+				return false, err // another instance owns the task: no retry
 			}
-			return &RecoverableError{Err: err, CommitOnly: true}
+			return false, &RecoverableError{Err: err, CommitOnly: true}
 		}
 	}
 	t.dirty = false
-	return nil
+	return false, nil
 }
 
 // withOwner adds who commits, when and how often to commit metadata

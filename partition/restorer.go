@@ -58,10 +58,16 @@ func (r *restorer) apply(recs []*kgo.Record) error {
 	if !r.bulk {
 		return applyChunked(r.kv, recs)
 	}
-	// Sorted by key, a batch goes into the memtable's skip list near the
-	// previous insert each time instead of at a random place. Equal keys
-	// keep their order (by offset), so a key written twice keeps its last
-	// value.
+	return applyChunked(r.kv, lastPerKey(recs))
+}
+
+// lastPerKey returns the records of recs sorted by key, only the last (by
+// offset) of each key: what a write batch of all of them would leave in the
+// store. Sorted by key, a batch goes into the memtable's skip list near the
+// previous insert each time instead of at a random place; and an
+// uncompacted changelog (a count's, say) holds many updates of each key, of
+// which only the last needs to reach RocksDB.
+func lastPerKey(recs []*kgo.Record) []*kgo.Record {
 	sorted := slices.Clone(recs)
 	slices.SortFunc(sorted, func(a, b *kgo.Record) int {
 		if c := bytes.Compare(a.Key, b.Key); c != 0 {
@@ -69,7 +75,15 @@ func (r *restorer) apply(recs []*kgo.Record) error {
 		}
 		return cmp.Compare(a.Offset, b.Offset)
 	})
-	return applyChunked(r.kv, sorted)
+	out := sorted[:0]
+	for i, r := range sorted {
+		if i+1 < len(sorted) && bytes.Equal(sorted[i+1].Key, r.Key) {
+			continue // a later record of the key follows
+		}
+		out = append(out, r)
+	}
+	clear(sorted[len(out):])
+	return out
 }
 
 // applyChunked writes recs in write batches of about restoreChunkBytes

@@ -113,3 +113,26 @@ func TestRestorerWritesBoundedBatches(t *testing.T) {
 		t.Fatalf("%d keys restored", n)
 	}
 }
+
+// lastPerKey keeps, of each key, only the record with the highest offset,
+// in key order; a delete (nil value) that comes last is kept too.
+func TestLastPerKey(t *testing.T) {
+	rec := func(k string, v string, off int64) *kgo.Record {
+		r := &kgo.Record{Key: []byte(k), Offset: off}
+		if v != "" {
+			r.Value = []byte(v)
+		}
+		return r
+	}
+	in := []*kgo.Record{rec("b", "1", 0), rec("a", "2", 1), rec("b", "3", 2), rec("c", "4", 3), rec("a", "", 4), rec("b", "5", 5)}
+	var got []string
+	for _, r := range lastPerKey(in) {
+		got = append(got, fmt.Sprintf("%s@%d=%q", r.Key, r.Offset, r.Value))
+	}
+	if want := `a@4="" b@5="5" c@3="4"`; fmt.Sprint(got) != "["+want+"]" {
+		t.Fatalf("lastPerKey = %v, want [%s]", got, want)
+	}
+	if in[0].Offset != 0 || string(in[5].Key) != "b" {
+		t.Fatal("lastPerKey changed its input")
+	}
+}

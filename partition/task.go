@@ -136,6 +136,7 @@ type Task struct {
 	forceCommit bool                           // commit the offsets even without progress (ConfirmOwnership)
 	confirmedAt int64                          // wall ms when the broker's last accepted fence or commit began
 	fenced      bool
+	inflight    *offsetCommit // an at-least-once offset commit sent by CommitBackground, not yet finished
 	processed   atomic.Int64
 	skipped     atomic.Int64
 	// commit timings (see TaskMetrics)
@@ -433,6 +434,12 @@ func (t *Task) Close(clean bool) error {
 		errs = append(errs, t.writeCheckpoint())
 	}
 	if t.cfg.Txn != nil {
+		// An offset commit still on its way uses the transactional
+		// producer: it ends first (its outcome no longer matters: a clean
+		// close came after Release, which waited for it).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = t.awaitOffsets(ctx)
+		cancel()
 		if !clean {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = t.cfg.Txn.Abort(ctx) // best effort: the next owner's Init aborts it anyway

@@ -36,27 +36,28 @@ import (
 )
 
 type config struct {
-	root, cache string
-	port        int
-	quick       bool
-	reps        int
-	n           int            // input records of the throughput workloads
-	nByInput    map[string]int // input records of some input topics, instead of n (when -n is not given)
-	wordN       int            // input lines of the word count workloads
-	scalingN    int            // input records of each scaling run
-	scalingP    []int          // input partitions (tasks) of the scaling runs
-	restoreN    int            // changelog records of the restore workload
-	latencyRate int            // records/s of the latency workload
-	latencyDur  time.Duration  // load time of the latency workload
-	latencyWarm time.Duration  // first part of it not measured
-	timeout     time.Duration  // per measurement
-	workloads   []string
-	systems     []string
-	results     string
-	chart       string
-	eddyProfile string
-	commit      time.Duration
-	eddyRev     string
+	root, cache  string
+	port         int
+	quick        bool
+	reps         int
+	n            int            // input records of the throughput workloads
+	nByInput     map[string]int // input records of some input topics, instead of n (when -n is not given)
+	wordN        int            // input lines of the word count workloads
+	scalingN     int            // input records of each scaling run
+	scalingP     []int          // input partitions (tasks) of the scaling runs
+	restoreN     int            // changelog records of the restore workload
+	latencyRate  int            // records/s of the latency workload
+	latencyDur   time.Duration  // load time of the latency workload
+	latencyWarm  time.Duration  // first part of it not measured
+	timeout      time.Duration  // per measurement
+	workloads    []string
+	systems      []string
+	results      string
+	chart        string
+	eddyProfile  string
+	eddyLogLevel string
+	commit       time.Duration
+	eddyRev      string
 }
 
 var began = time.Now()
@@ -83,6 +84,7 @@ func main() {
 	flag.StringVar(&c.results, "results", "", "write a Markdown report here")
 	flag.StringVar(&c.chart, "chart", "", "write a PNG chart of the ratios here")
 	flag.StringVar(&c.eddyProfile, "eddy-cpuprofile", "", "directory for CPU profiles of eddy-bench (one per workload and repetition)")
+	flag.StringVar(&c.eddyLogLevel, "eddy-log-level", "", "log level of eddy-bench (debug, info, warn, error; default warn), in the run's log files")
 	flag.StringVar(&c.eddyRev, "eddy-rev", "", "build eddy-bench from this git revision instead of the work tree")
 	flag.DurationVar(&c.commit, "commit-interval", time.Second, "commit interval of every system under at-least-once")
 	flag.Parse()

@@ -236,6 +236,9 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 			return m, "", err
 		}
 	}
+	if s.name == sysEddy && r.c.eddyLogLevel != "" {
+		args = append(args, "-log-level", r.c.eddyLogLevel)
+	}
 	if s.name == sysEddy && r.c.eddyProfile != "" {
 		if err := os.MkdirAll(r.c.eddyProfile, 0o755); err != nil {
 			return m, "", err

@@ -135,6 +135,7 @@ func run() error {
 		table      = flag.String("table", "", "table topic (join)")
 		commit     = flag.Duration("commit-interval", time.Second, "commit interval under at-least-once (exactly-once keeps Eddy's default, 100 ms)")
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+		logLevel   = flag.String("log-level", "warn", "level of the log written to standard error: debug, info, warn or error")
 	)
 	flag.Parse()
 	if *list {
@@ -174,7 +175,11 @@ func run() error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("-log-level: %w", err)
+	}
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	topo, err := s.build(params{input: *input, output: *output, table: *table, counter: rep.Counter()})
 	if err != nil {
 		return err
