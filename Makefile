@@ -23,6 +23,10 @@ SECURE_KAFKA := $(GO) run ./internal/kafkatest/securekafka
 SECURE_KAFKA_PORT ?= 19292
 SECURE_TEST_ENV := EDDY_KAFKA_SECURE_DIR=$(CURDIR)/.cache/kafka-secure-$(SECURE_KAFKA_PORT) EDDY_REQUIRE_SECURE_KAFKA=1
 TEST_TIMEOUT ?= 40m
+# Tests write records stamped near 1970 (event-time cases): the default time
+# retention would delete them at the broker's next retention check (every
+# 5 min), between a test's produce and its read.
+TEST_KAFKA_PROPS := log.retention.ms=-1
 # make test ends with a short run of every fuzz target (about 3 min here);
 # TEST_FUZZTIME=0 leaves it out.
 TEST_FUZZTIME ?= 5s
@@ -86,7 +90,7 @@ test: deps
 	@$(REGISTRY) start & rpid=$$!; \
 	trap 'wait $$rpid 2>/dev/null; $(SECURE_KAFKA) stop -port $(SECURE_KAFKA_PORT) || true; $(KAFKA) stop || true; $(REGISTRY) stop || true' EXIT; \
 	trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 141' PIPE; trap 'exit 143' TERM; \
-	$(KAFKA) start; \
+	EDDY_KAFKA_SERVER_PROPS="$(TEST_KAFKA_PROPS)" $(KAFKA) start; \
 	$(SECURE_KAFKA) start -port $(SECURE_KAFKA_PORT); \
 	wait $$rpid || { echo "the schema registry did not start"; exit 1; }; \
 	echo "EDDY_KAFKA_BROKERS=$(KAFKA_BROKERS) $(SECURE_TEST_ENV) EDDY_SCHEMA_REGISTRY_URL=$(REGISTRY_URL) EDDY_REQUIRE_BROWSER=1 EDDY_TEST_ARTIFACTS=$(CURDIR)/test-artifacts $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./..."; \

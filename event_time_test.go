@@ -2,6 +2,7 @@ package eddy_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
@@ -44,7 +45,7 @@ func runToIdle(t *testing.T, topo *topology.Topology, opts ...eddy.Option) *eddy
 		// What the node says of its tasks (lags, buffered records).
 		rec := httptest.NewRecorder()
 		app.HTTPHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/v1/status", nil))
-		t.Fatalf("%v; status: %s", err, rec.Body.String())
+		t.Fatalf("%v; status: %s; inputs: %s", err, rec.Body.String(), inputOffsets(t, app.Brokers(), topo))
 	}
 	if err := app.Close(); err != nil {
 		t.Fatal(err)
@@ -56,7 +57,10 @@ func createTopics(t *testing.T, brokers []string, partitions int32, topics ...st
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	resp, err := kadm.NewClient(newClient(t, brokers)).CreateTopics(ctx, partitions, -1, nil, topics...)
+	// Records stamped near 1970 must not meet the broker's time retention
+	// (its check every 5 min would delete them under a running test).
+	forever := "-1"
+	resp, err := kadm.NewClient(newClient(t, brokers)).CreateTopics(ctx, partitions, -1, map[string]*string{"retention.ms": &forever}, topics...)
 	if err == nil {
 		err = resp.Error()
 	}
@@ -321,4 +325,31 @@ func TestMaxTaskIdleOrdersPrefilledInputs(t *testing.T) {
 			t.Logf("without idling: %d records out of order", inversions(maxIdleCase(t, brokers, g, eddy.WithMaxTaskIdle(eddy.NoTaskIdle))))
 		})
 	}
+}
+
+// inputOffsets describes the log start, end and last stable offsets of
+// topo's source topics, to explain a failure.
+func inputOffsets(t *testing.T, brokers []string, topo *topology.Topology) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(newClient(t, brokers))
+	var topics []string
+	for _, st := range topo.Subtopologies {
+		for _, src := range st.Sources {
+			topics = append(topics, src.Name)
+		}
+	}
+	var b strings.Builder
+	starts, err1 := adm.ListStartOffsets(ctx, topics...)
+	ends, err2 := adm.ListEndOffsets(ctx, topics...)
+	stable, err3 := adm.ListCommittedOffsets(ctx, topics...)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return err.Error()
+	}
+	ends.Each(func(o kadm.ListedOffset) {
+		s, _ := starts.Lookup(o.Topic, o.Partition)
+		l, _ := stable.Lookup(o.Topic, o.Partition)
+		fmt.Fprintf(&b, "%s-%d start %d end %d stable %d; ", o.Topic, o.Partition, s.Offset, o.Offset, l.Offset)
+	})
+	return b.String()
 }

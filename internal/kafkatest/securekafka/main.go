@@ -174,6 +174,8 @@ func start(root, dir string, port int) error {
 		"authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
 		// The broker reaches itself on its PLAINTEXT listeners as ANONYMOUS.
 		"super.users=User:admin;User:ANONYMOUS",
+		// Test records may be stamped near 1970: no time retention.
+		"log.retention.ms=-1",
 	}, "\n")
 	if err := os.WriteFile(filepath.Join(dir, "secure.json"), must(json.MarshalIndent(info, "", "  ")), 0o600); err != nil {
 		return err
