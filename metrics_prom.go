@@ -45,7 +45,7 @@ var (
 	descCommits = desc("commits_total",
 		"Task commits that made progress durable (Kafka Streams commit-total; rate(): commit-rate).", "task")
 	descCommitLatency = desc("commit_latency_seconds",
-		"Time a task commit takes; the task processes nothing meanwhile (Kafka Streams commit-latency-avg/max).", "task")
+		"Time a task stops processing for a commit (Kafka Streams commit-latency-avg/max); under at-least-once the interval's offset commit goes on in the background and is not counted.", "task")
 	descPunctuations = desc("punctuations_total",
 		"Punctuator runs by type, stream-time or wall-clock-time (Kafka Streams punctuate-total).", "task", "type")
 	descPunctuateLatency = desc("punctuate_latency_seconds",

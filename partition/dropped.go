@@ -19,8 +19,10 @@ type TaskMetrics struct {
 	Skipped   int64            // records an error handler skipped or dead-lettered
 	Dropped   map[string]int64 // records dropped on purpose, by reason
 	// Commits counts commits that had progress to make durable, and
-	// CommitTime is the time they took (the task processes nothing
-	// meanwhile); CommitTimeMax is the longest.
+	// CommitTime is the time the task stopped processing for them;
+	// CommitTimeMax is the longest. Under at-least-once the offset commit
+	// of the commit interval is sent in the background and not counted
+	// (Task.CommitBackground): only the flush of the records sent is.
 	Commits       int64
 	CommitTime    time.Duration
 	CommitTimeMax time.Duration
