@@ -32,8 +32,7 @@ type OffsetCommitter interface {
 // committed in the task's transaction. The checkpoint file is written on a
 // clean close only.
 func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
-	_, err := t.commit(ctx, oc, nil)
-	return err
+	return t.commit(ctx, oc, nil)
 }
 
 // CommitBackground is Commit that, under at-least-once with a
@@ -48,7 +47,10 @@ func (t *Task) Commit(ctx context.Context, oc OffsetCommitter) error {
 // commit on its way first. started says whether a commit was sent in the
 // background; otherwise CommitBackground did what Commit does.
 func (t *Task) CommitBackground(ctx context.Context, oc OffsetCommitter, timeout time.Duration, notify func()) (started bool, err error) {
-	return t.commit(ctx, oc, &background{timeout: timeout, notify: notify})
+	err = t.commit(ctx, oc, &background{timeout: timeout, notify: notify})
+	// commit took the outcome of any earlier commit first, so a commit on
+	// its way now is the one it sent.
+	return err == nil && t.inflight != nil, err
 }
 
 // background asks commit to send an at-least-once offset commit from a
@@ -116,9 +118,9 @@ func (t *Task) awaitOffsets(ctx context.Context) error {
 	return err
 }
 
-func (t *Task) commit(ctx context.Context, oc OffsetCommitter, bg *background) (bool, error) {
+func (t *Task) commit(ctx context.Context, oc OffsetCommitter, bg *background) error {
 	if err := t.awaitOffsets(ctx); err != nil {
-		return false, err
+		return err
 	}
 	if t.dirty {
 		defer func(start time.Time) { t.timeCommit(time.Since(start)) }(time.Now())
@@ -126,10 +128,10 @@ func (t *Task) commit(ctx context.Context, oc OffsetCommitter, bg *background) (
 	// Record caches first: what they flush goes downstream and to the
 	// changelogs, and must be in this commit.
 	if err := t.stateMgr.FlushCaches(); err != nil {
-		return false, fmt.Errorf("task %s: %w", t.cfg.ID, err)
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
 	if err := t.collector.Flush(ctx); err != nil {
-		return false, fmt.Errorf("task %s: %w", t.cfg.ID, err)
+		return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 	}
 	var offs map[state.TopicPartition]int64
 	if t.dirty || t.releasing || t.forceCommit {
@@ -152,10 +154,10 @@ func (t *Task) commit(ctx context.Context, oc OffsetCommitter, bg *background) (
 		// positions are not needed (restores go to the committed end).
 		meta := EncodeCommitMetadata(t.withOwner(CommitMetadata{StreamTime: t.streamTime}))
 		if err := t.cfg.Txn.Commit(ctx, offs, meta); err != nil {
-			return false, fmt.Errorf("task %s: %w", t.cfg.ID, err)
+			return fmt.Errorf("task %s: %w", t.cfg.ID, err)
 		}
 		t.dirty = false
-		return false, nil
+		return nil
 	}
 	if len(offs) > 0 {
 		inputs := make([]state.TopicPartition, 0, len(offs))
@@ -180,22 +182,22 @@ func (t *Task) commit(ctx context.Context, oc OffsetCommitter, bg *background) (
 					close(c.done)
 					bg.notify()
 				}()
-				return true, nil
+				return nil
 			}
 			if err := t.cfg.Txn.CommitOffsetsOnly(ctx, offs, metas); err != nil {
-				return false, fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err)
+				return fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err)
 			}
 			t.confirmedAt = began
 		} else if err := oc.CommitOffsets(ctx, offs, metas); err != nil {
 			err = fmt.Errorf("task %s: commit offsets: %w", t.cfg.ID, err)
 			if errors.Is(err, ErrFenced) {
-				return false, err // another instance owns the task: no retry
+				return err // another instance owns the task: no retry
 			}
-			return false, &RecoverableError{Err: err, CommitOnly: true}
+			return &RecoverableError{Err: err, CommitOnly: true}
 		}
 	}
 	t.dirty = false
-	return false, nil
+	return nil
 }
 
 // withOwner adds who commits, when and how often to commit metadata
