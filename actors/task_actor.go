@@ -193,13 +193,15 @@ func (a *taskActor) afterMessage(c actor.Context) {
 	if f := a.failure; f != nil {
 		a.failure = nil
 		if f.running {
-			if !errors.Is(f.err, partition.ErrFenced) {
-				// What the task sent before it failed still goes out (at
-				// least once; a fenced owner must stop writing instead).
-				ctx, cancel := context.WithTimeout(context.Background(), min(a.timeout, 5*time.Second))
-				a.task.FlushSent(ctx)
-				cancel()
-			}
+			// What the task sent before it failed still goes out (at
+			// least once). A fenced owner sends nothing new, but what it
+			// sent within its lease (while its background offset commit
+			// was on its way, decision 0040) is let through too: closing
+			// cancels the sends still buffered, and the shared producer
+			// then fails the other tasks' records in the same batches.
+			ctx, cancel := context.WithTimeout(context.Background(), min(a.timeout, 5*time.Second))
+			a.task.FlushSent(ctx)
+			cancel()
 			_ = a.n.stopTask(a.rt, a.closeDirty)
 		}
 		panic(f) // protoactor suspends the mailbox and tells the node actor
