@@ -25,8 +25,12 @@ type pollLoop struct {
 	// retrying (no authorization to read the topic): the App stops.
 	fatal func(error)
 
-	mu      sync.Mutex
-	ops     []func()
+	mu  sync.Mutex
+	ops []func()
+	// opMu runs ops one at a time: on the loop, and at once from their
+	// callers (several task actors at a time) before the loop runs or
+	// after it ended.
+	opMu    sync.Mutex
 	running bool
 	wake    context.CancelFunc // cancels the poll in progress
 }
@@ -38,6 +42,8 @@ func (l *pollLoop) do(op func()) {
 	l.mu.Lock()
 	if !l.running {
 		l.mu.Unlock()
+		l.opMu.Lock()
+		defer l.opMu.Unlock()
 		op()
 		return
 	}
@@ -61,9 +67,7 @@ func (l *pollLoop) run(ctx context.Context, deliver func(kgo.FetchTopicPartition
 		ops := l.ops
 		l.ops = nil
 		l.mu.Unlock()
-		for _, op := range ops {
-			op()
-		}
+		l.runOps(ops)
 	}()
 	for {
 		l.mu.Lock()
@@ -72,9 +76,7 @@ func (l *pollLoop) run(ctx context.Context, deliver func(kgo.FetchTopicPartition
 		pctx, cancel := context.WithCancel(ctx)
 		l.wake = cancel
 		l.mu.Unlock()
-		for _, op := range ops {
-			op()
-		}
+		l.runOps(ops)
 		if len(ops) > 0 {
 			cancel()
 			continue
@@ -98,5 +100,13 @@ func (l *pollLoop) run(ctx context.Context, deliver func(kgo.FetchTopicPartition
 			}
 		})
 		fs.EachPartition(deliver)
+	}
+}
+
+func (l *pollLoop) runOps(ops []func()) {
+	l.opMu.Lock()
+	defer l.opMu.Unlock()
+	for _, op := range ops {
+		op()
 	}
 }
