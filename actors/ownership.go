@@ -13,11 +13,13 @@ import (
 // from the logs of all nodes, and checked never to overlap:
 //
 //	msg="owning task" task=0_3 since=<RFC 3339, ns>
-//	msg="stopped owning task" task=0_3 since=... until=... last_commit=... last_write=... reason=...
+//	msg="stopped owning task" task=0_3 since=... until=... last_commit=... last_commit_sent=... last_write=... reason=...
 //
 // last_commit is when the last commit the broker accepted ended (under
 // exactly-once nothing after it can be read by a read_committed reader);
-// last_write when the task last processed records or punctuated. Either is
+// last_commit_sent when that commit began: the broker took it somewhere in
+// between, so a process stopped (SIGSTOP) during the round trip stamps its
+// end late, but never earlier than the commit began; last_write when the task last processed records or punctuated. Either is
 // empty when it never happened. reason is revoked (committed and closed),
 // lost (fenced), lease (the node's lease ran out), failed or stopped.
 //
@@ -25,8 +27,8 @@ import (
 // task=.. after=<since to the commit's end>): with the start's phases (see
 // startPhases) it tells where a failover or a move spends its time.
 type ownership struct {
-	since, lastCommit, lastWrite time.Time
-	a                            *taskActor
+	since, lastCommit, lastCommitSent, lastWrite time.Time
+	a                                            *taskActor
 }
 
 func (o *ownership) begin(a *taskActor, at time.Time) {
@@ -40,12 +42,13 @@ func (o *ownership) wrote() {
 	}
 }
 
-func (o *ownership) committed() {
+// committed records a commit the broker accepted, which began at sent.
+func (o *ownership) committed(sent time.Time) {
 	if o.since.IsZero() {
 		return
 	}
 	first := o.lastCommit.IsZero()
-	o.lastCommit = time.Now()
+	o.lastCommit, o.lastCommitSent = time.Now(), sent
 	if first {
 		o.a.log.Debug("first commit", "task", o.a.child.id.String(), "after", o.lastCommit.Sub(o.since))
 	}
@@ -57,7 +60,7 @@ func (o *ownership) end(a *taskActor, reason string) {
 		return
 	}
 	a.log.Info("stopped owning task", "task", a.child.id.String(), "since", stamp(o.since), "until", stamp(time.Now()),
-		"last_commit", stamp(o.lastCommit), "last_write", stamp(o.lastWrite), "reason", reason)
+		"last_commit", stamp(o.lastCommit), "last_commit_sent", stamp(o.lastCommitSent), "last_write", stamp(o.lastWrite), "reason", reason)
 	*o = ownership{}
 }
 

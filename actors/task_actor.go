@@ -36,6 +36,9 @@ type taskActor struct {
 	// owned is this incarnation's ownership of the task, for the log
 	// lines that say when a node starts and stops owning it (ownership.go).
 	owned ownership
+	// bgSent is when the offset commit on its way in the background
+	// began.
+	bgSent time.Time
 }
 
 func (a *taskActor) Receive(c actor.Context) {
@@ -151,8 +154,9 @@ func (a *taskActor) Receive(c actor.Context) {
 		var err error
 		clean := m.clean && !a.dead && a.task.State() == partition.StateRunning
 		if clean {
+			sent := time.Now()
 			if err = a.release(); err == nil {
-				a.owned.committed()
+				a.owned.committed(sent)
 			}
 		}
 		if a.task != nil {
@@ -254,9 +258,10 @@ func (a *taskActor) release() error {
 func (a *taskActor) confirmOwnership() error {
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
+	sent := time.Now()
 	err := a.task.ConfirmOwnership(ctx, a.committer)
 	if err == nil {
-		a.owned.committed()
+		a.owned.committed(sent)
 	}
 	return err
 }
@@ -268,10 +273,10 @@ func (a *taskActor) commit() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
-	pending := a.task.HasUncommitted()
+	pending, sent := a.task.HasUncommitted(), time.Now()
 	err := a.task.Commit(ctx, a.committer)
 	if err == nil && pending {
-		a.owned.committed() // a commit with nothing in it proves nothing
+		a.owned.committed(sent) // a commit with nothing in it proves nothing
 	}
 	a.commitFailed(err)
 	return err
@@ -296,13 +301,17 @@ func (a *taskActor) commitBackground(c actor.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
-	pending := a.task.HasUncommitted()
+	pending, sent := a.task.HasUncommitted(), time.Now()
 	root, self, rt := c.ActorSystem().Root, c.Self(), a.rt
 	started, err := a.task.CommitBackground(ctx, a.committer, a.timeout, func() {
 		root.Send(self, offsetsCommitted{rt: rt})
 	})
-	if err == nil && pending && !started {
-		a.owned.committed()
+	switch {
+	case err != nil:
+	case started:
+		a.bgSent = sent
+	case pending:
+		a.owned.committed(sent)
 	}
 	a.commitFailed(err)
 	return err
@@ -312,7 +321,7 @@ func (a *taskActor) commitBackground(c actor.Context) error {
 func (a *taskActor) finishBackground() error {
 	done, err := a.task.FinishBackground()
 	if done && err == nil {
-		a.owned.committed()
+		a.owned.committed(a.bgSent)
 	}
 	a.commitFailed(err)
 	return err

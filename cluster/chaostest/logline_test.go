@@ -60,7 +60,7 @@ func TestParseEvent(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(&buf, nil)).With("app", "chaos eo")
 	log.Info("owning task", "task", "0_3", "since", ts(0))
 	log.Warn("stopped owning task", "task", "0_3", "since", ts(0), "until", ts(5*time.Second),
-		"last_commit", ts(4*time.Second), "last_write", "", "reason", "lease")
+		"last_commit", ts(4*time.Second), "last_commit_sent", ts(3*time.Second), "last_write", "", "reason", "lease")
 	log.Info("something else", "task", "0_3")
 	log.Info("stopped owning task", "task", "1_0", "since", ts(0))            // no until
 	log.Info("owning task", "task", "1_1", "since", "yesterday")              // bad time
@@ -76,7 +76,7 @@ func TestParseEvent(t *testing.T) {
 		t.Errorf("owning event %+v", own)
 	}
 	if !stop.Stopped || stop.Task != "0_3" || !stop.Since.Equal(t0) || !stop.Until.Equal(t0.Add(5*time.Second)) ||
-		!stop.LastCommit.Equal(t0.Add(4*time.Second)) || !stop.LastWrite.IsZero() || stop.Reason != "lease" || stop.Line != 2 {
+		!stop.LastCommit.Equal(t0.Add(4*time.Second)) || !stop.LastCommitSent.Equal(t0.Add(3*time.Second)) || !stop.LastWrite.IsZero() || stop.Reason != "lease" || stop.Line != 2 {
 		t.Errorf("stop event %+v", stop)
 	}
 	if len(errs) != 3 {

@@ -31,8 +31,8 @@ type Event struct {
 	Task    string
 	Since   time.Time
 	// Only on "stopped owning task"; zero when the line leaves them empty.
-	Until, LastCommit, LastWrite time.Time
-	Reason                       string
+	Until, LastCommit, LastCommitSent, LastWrite time.Time
+	Reason                                       string
 }
 
 // ParseEvent reads an ownership event from a log line. ok is false for any
@@ -66,7 +66,8 @@ func ParseEvent(line string) (ev Event, ok bool, err error) {
 	if ev.Stopped {
 		ev.Reason = kv["reason"]
 		times = append(times, field{"until", &ev.Until, true},
-			field{"last_commit", &ev.LastCommit, false}, field{"last_write", &ev.LastWrite, false})
+			field{"last_commit", &ev.LastCommit, false}, field{"last_commit_sent", &ev.LastCommitSent, false},
+			field{"last_write", &ev.LastWrite, false})
 	}
 	for _, f := range times {
 		v := kv[f.key]
@@ -130,7 +131,10 @@ type Interval struct {
 	Run        string
 	Start, End time.Time
 	EndFrom    string // what End is: last_commit, last_write, kill or exit
-	Line       int    // the log line that opened it
+	// EndSent, for an End from last_commit, is when that commit began (when
+	// the log says): the broker took it between EndSent and End.
+	EndSent time.Time
+	Line    int // the log line that opened it
 }
 
 func (iv Interval) String() string {
@@ -172,6 +176,12 @@ func Intervals(g Guarantee, runs []Run) (ivs []Interval, problems []string) {
 				continue
 			}
 			iv := Interval{Task: ev.Task, Run: r.Label, Start: ev.Since, End: end, EndFrom: from, Line: start.Line}
+			if g == ExactlyOnce {
+				iv.EndSent = ev.LastCommitSent
+				if !iv.EndSent.IsZero() && iv.EndSent.After(end) {
+					problems = append(problems, fmt.Sprintf("%s: line %d: last_commit_sent %s is after last_commit %s", r.Label, ev.Line, iv.EndSent.Format(time.RFC3339Nano), end.Format(time.RFC3339Nano)))
+				}
+			}
 			if end.Before(ev.Since) {
 				problems = append(problems, fmt.Sprintf("%s: line %d: %s %s is before since %s", r.Label, ev.Line, from, end.Format(time.RFC3339Nano), ev.Since.Format(time.RFC3339Nano)))
 			}
@@ -238,4 +248,26 @@ func Overlaps(ivs []Interval) []Overlap {
 		}
 	}
 	return out
+}
+
+// PausedInCommit tells an overlap that only the stamps of a paused process
+// make: A's last commit began before B started, A's process was stopped
+// (SIGSTOP) during that commit's round trip, and A's end was stamped when it
+// ran again. The broker took that commit somewhere between its start and
+// its stamp, and a commit it took after B's fence would have been refused,
+// so the stamp is late, not the commit. Any other overlap, and this one
+// when B started before A's last commit began, stays a fault.
+func PausedInCommit(o Overlap, pauses []Stopped) (Stopped, bool) {
+	a := o.A
+	if a.EndFrom != "last_commit" || a.EndSent.IsZero() || o.B.Start.Before(a.EndSent) {
+		return Stopped{}, false
+	}
+	for _, p := range pauses {
+		// stopped before the commit's reply was stamped, running again
+		// after the commit began
+		if p.Stop.Before(a.End) && !p.Cont.IsZero() && p.Cont.After(a.EndSent) {
+			return p, true
+		}
+	}
+	return Stopped{}, false
 }

@@ -120,3 +120,51 @@ func TestOverlaps(t *testing.T) {
 		}
 	}
 }
+
+func TestPausedInCommit(t *testing.T) {
+	// A's last commit began at 10 and its reply was stamped at 15; B
+	// started at 12.
+	a := Interval{Task: "0_0", Run: "n1#0", Start: at(0), End: at(15), EndFrom: "last_commit", EndSent: at(10)}
+	b := Interval{Task: "0_0", Run: "n2#0", Start: at(12), End: at(20), EndFrom: "last_commit"}
+	cases := []struct {
+		name   string
+		a      Interval
+		b      Interval
+		pauses []Stopped
+		want   bool
+	}{
+		{"paused during the round trip", a, b, []Stopped{{at(10.5), at(14.9)}}, true},
+		{"paused across the commit's start", a, b, []Stopped{{at(9), at(14)}}, true},
+		{"no pause", a, b, nil, false},
+		{"paused before the commit began", a, b, []Stopped{{at(5), at(9)}}, false},
+		{"paused after the stamp", a, b, []Stopped{{at(15.5), at(16)}}, false},
+		{"still stopped", a, b, []Stopped{{Stop: at(11)}}, false},
+		{"B started before the commit began", a, func() Interval { b := b; b.Start = at(9); return b }(), []Stopped{{at(10.5), at(14.9)}}, false},
+		{"no commit start logged", func() Interval { a := a; a.EndSent = time.Time{}; return a }(), b, []Stopped{{at(10.5), at(14.9)}}, false},
+		{"at-least-once end", func() Interval { a := a; a.EndFrom = "last_write"; return a }(), b, []Stopped{{at(10.5), at(14.9)}}, false},
+	}
+	for _, c := range cases {
+		if _, got := PausedInCommit(Overlap{c.a, c.b}, c.pauses); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestIntervalsCarryTheLastCommitsStart(t *testing.T) {
+	ev := stop(2, "0_0", 0, 10, 8, 9)
+	ev.LastCommitSent = at(7)
+	bad := stop(4, "0_1", 0, 10, 8, 9)
+	bad.LastCommitSent = at(8.5)
+	runs := []Run{{Label: "n1#0", End: at(20), Events: []Event{own(1, "0_0", 0), ev, own(3, "0_1", 0), bad}}}
+	ivs, problems := Intervals(ExactlyOnce, runs)
+	if len(ivs) != 2 || !ivs[0].EndSent.Equal(at(7)) {
+		t.Fatalf("intervals %v", ivs)
+	}
+	if len(problems) != 1 || !strings.Contains(problems[0], "last_commit_sent") {
+		t.Errorf("problems %q, want one about last_commit_sent after last_commit", problems)
+	}
+	ivs, _ = Intervals(AtLeastOnce, runs)
+	if !ivs[0].EndSent.IsZero() {
+		t.Errorf("at-least-once interval has EndSent %v", ivs[0].EndSent)
+	}
+}
