@@ -68,7 +68,8 @@ func (m *memLog) Produce(_ context.Context, r *kgo.Record, promise func(*kgo.Rec
 	m.mu.Lock()
 	tp := state.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 	r.Offset = int64(len(m.logs[tp]))
-	m.logs[tp] = append(m.logs[tp], r)
+	kept := *r // the sender reuses r once the promise returns
+	m.logs[tp] = append(m.logs[tp], &kept)
 	m.mu.Unlock()
 	promise(r, nil)
 }

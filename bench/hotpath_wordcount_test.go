@@ -42,7 +42,8 @@ func (p *captureProducer) Produce(_ context.Context, r *kgo.Record, promise func
 	r.Offset = p.next
 	p.next++
 	if r.Topic == p.topic && r.Partition == 0 {
-		p.kept = append(p.kept, r)
+		kept := *r // the sender reuses r once the promise returns
+		p.kept = append(p.kept, &kept)
 	}
 	if promise != nil {
 		promise(r, nil)

@@ -34,7 +34,8 @@ func (b *lcBroker) Produce(_ context.Context, r *kgo.Record, promise func(*kgo.R
 	}
 	tp := state.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 	r.Offset = int64(len(b.logs[tp]))
-	b.logs[tp] = append(b.logs[tp], r)
+	kept := *r // the sender reuses r once the promise returns
+	b.logs[tp] = append(b.logs[tp], &kept)
 	promise(r, nil)
 }
 
