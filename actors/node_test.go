@@ -68,8 +68,7 @@ func (m *memLog) Produce(_ context.Context, r *kgo.Record, promise func(*kgo.Rec
 	m.mu.Lock()
 	tp := state.TopicPartition{Topic: r.Topic, Partition: r.Partition}
 	r.Offset = int64(len(m.logs[tp]))
-	kept := *r // the sender reuses r once the promise returns
-	m.logs[tp] = append(m.logs[tp], &kept)
+	m.logs[tp] = append(m.logs[tp], r)
 	m.mu.Unlock()
 	promise(r, nil)
 }

@@ -42,8 +42,7 @@ func (p *captureProducer) Produce(_ context.Context, r *kgo.Record, promise func
 	r.Offset = p.next
 	p.next++
 	if r.Topic == p.topic && r.Partition == 0 {
-		kept := *r // the sender reuses r once the promise returns
-		p.kept = append(p.kept, &kept)
+		p.kept = append(p.kept, r)
 	}
 	if promise != nil {
 		promise(r, nil)

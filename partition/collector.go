@@ -15,10 +15,7 @@ import (
 )
 
 // Producer is the part of a Kafka client a task sends through; *kgo.Client
-// implements it. The promise may be called from another goroutine. Once the
-// promise returns, the record is the sender's again (a RecordCollector
-// reuses it for a later send): a Producer that keeps what it was sent keeps
-// a copy.
+// implements it. The promise may be called from another goroutine.
 type Producer interface {
 	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
 }
@@ -49,10 +46,6 @@ type RecordCollector struct {
 	err      error
 	tracked  map[state.TopicPartition]int64 // next offset after the last acked record
 	countBuf map[string]int32
-	// free holds acknowledged records for reuse by later sends: a
-	// kgo.Record is about 200 bytes of pointers, one per record sent,
-	// which the garbage collector would otherwise scan and free.
-	free []*kgo.Record
 
 	// The promises of sends, made once rather than per record.
 	doneTracked, doneUntracked func(*kgo.Record, error)
@@ -110,17 +103,8 @@ func (c *RecordCollector) SendTo(topic string, partition int32, key, value []byt
 		return err
 	}
 	c.pending++
-	var r *kgo.Record
-	if n := len(c.free); n > 0 {
-		r = c.free[n-1]
-		c.free[n-1] = nil
-		c.free = c.free[:n-1]
-	}
 	c.mu.Unlock()
-	if r == nil {
-		r = new(kgo.Record)
-	}
-	*r = kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Timestamp: time.UnixMilli(ts)}
+	r := &kgo.Record{Topic: topic, Partition: partition, Key: key, Value: value, Timestamp: time.UnixMilli(ts)}
 	if len(headers) > 0 {
 		r.Headers = make([]kgo.RecordHeader, len(headers))
 		for i, h := range headers {
@@ -162,27 +146,11 @@ func (c *RecordCollector) done(r *kgo.Record, err error, track bool) {
 			c.tracked[tp] = next
 		}
 	}
-	c.recycle(r)
 	c.pending--
 	if c.pending == 0 && c.drained != nil {
 		close(c.drained)
 		c.drained = nil
 	}
-}
-
-// maxFreeRecords bounds the records a collector keeps for reuse.
-const maxFreeRecords = 4096
-
-// recycle keeps an acknowledged record for a later send. The producer is done
-// with it once its promise runs (franz-go reads nothing of it after); what it
-// pointed to is dropped, so that the free list holds no one's bytes and a
-// shallow copy someone kept stays whole. c.mu is held.
-func (c *RecordCollector) recycle(r *kgo.Record) {
-	if len(c.free) >= maxFreeRecords {
-		return
-	}
-	*r = kgo.Record{}
-	c.free = append(c.free, r)
 }
 
 // Flush waits until every record sent so far is acknowledged, and returns the
