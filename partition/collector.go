@@ -153,21 +153,10 @@ func (c *RecordCollector) done(r *kgo.Record, err error, track bool) {
 	}
 }
 
-// lingerCutter is a producer that can send what it holds at once instead of
-// waiting out its linger (*kgo.Client's Flush, shared by a node's tasks under
-// at-least-once; the transactional producers of exactly-once linger 0).
-type lingerCutter interface{ Flush(context.Context) error }
-
 // Flush waits until every record sent so far is acknowledged, and returns the
 // first send error, if any. Errors are sticky: once a send failed the task
 // must not commit.
 func (c *RecordCollector) Flush(ctx context.Context) error {
-	var stopCut context.CancelFunc
-	defer func() {
-		if stopCut != nil {
-			stopCut()
-		}
-	}()
 	for {
 		c.mu.Lock()
 		if c.pending == 0 && len(c.dlq) > 0 && c.err == nil {
@@ -195,16 +184,6 @@ func (c *RecordCollector) Flush(ctx context.Context) error {
 		}
 		ch := c.drained
 		c.mu.Unlock()
-		if lc, ok := c.producer.(lingerCutter); ok && stopCut == nil {
-			// Records still lingering in the producer's batches go out
-			// now rather than when their linger ends: the task waits
-			// here, not processing, for the round trip alone. The
-			// producer's own flush waits for every task's records; it
-			// stops when this task's are acknowledged.
-			var cutCtx context.Context
-			cutCtx, stopCut = context.WithCancel(context.Background())
-			go func() { _ = lc.Flush(cutCtx) }()
-		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
