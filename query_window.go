@@ -10,14 +10,9 @@ import (
 	"github.com/eddystreams/eddy/topology"
 )
 
-// WindowedValue is one window of a key read from a window or session store:
-// the window, its aggregate, and (window stores) the largest record
-// timestamp in it.
-type WindowedValue[K, V any] struct {
-	Key       topology.Windowed[K]
-	Value     V
-	Timestamp int64
-}
+// WindowedValue is one window of a key read from a window or session store
+// (topology.WindowedValue).
+type WindowedValue[K, V any] = topology.WindowedValue[K, V]
 
 // WindowStoreReader reads the window or session store of a windowed
 // aggregation of a running App (Kafka Streams' ReadOnlyWindowStore.fetch

@@ -11,14 +11,8 @@ import (
 )
 
 // WindowedValue is one window of a key read from a window or session
-// store: the window, its aggregate, and the window's timestamp (window
-// stores: the largest record timestamp in it; session stores: the
-// session's end).
-type WindowedValue[K, V any] struct {
-	Key       topology.Windowed[K]
-	Value     V
-	Timestamp int64
-}
+// store (topology.WindowedValue; the App's store readers return the same).
+type WindowedValue[K, V any] = topology.WindowedValue[K, V]
 
 // TestWindowStore reads a window store of the topology (the store of a
 // windowed aggregation) across the tasks that hold its partitions, as Kafka

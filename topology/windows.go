@@ -26,6 +26,16 @@ type Windowed[K any] struct {
 	Window Window
 }
 
+// WindowedValue is one window of a key read from a window or session store:
+// the window, its aggregate, and the window's timestamp (window stores: the
+// largest record timestamp in it; session stores: the session's end). Both
+// the App's store readers and the test driver's return it.
+type WindowedValue[K, V any] struct {
+	Key       Windowed[K]
+	Value     V
+	Timestamp int64
+}
+
 // TimeWindows are fixed-size windows: tumbling when Advance equals Size
 // (each record in exactly one window), hopping when Advance is smaller
 // (windows overlap and a record lands in Size/Advance of them). Windows are
