@@ -1,11 +1,16 @@
 package eddy
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/eddystreams/eddy/internal/authz"
+	"github.com/eddystreams/eddy/topology"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -68,6 +73,16 @@ func (a *App) explainAuthz(err error) error {
 			d = &authz.Denied{Kind: authz.Topic, Name: "<topic>", Operation: "Describe"}
 		}
 	}
+	if d.Kind == authz.Topic && d.Operation == "Write" && a.cfg.guarantee == ExactlyOnce {
+		// The broker refuses a transaction's AddPartitionsToTxn as a
+		// whole, so the records of every topic in it fail with the refusal
+		// and the first to reach the App may be of a topic it may write (a
+		// changelog): ask the broker which one it may not.
+		if name := a.writeRefused(d.Name); name != d.Name {
+			err = fmt.Errorf("%w\n(the broker refused the whole transaction, which also wrote to %s, for want of Write on %s)", err, d.Name, name)
+			d = &authz.Denied{Kind: d.Kind, Name: name, Operation: d.Operation, Err: d.Err}
+		}
+	}
 	if d.Kind == authz.Topic && d.Operation == "Describe" {
 		// Seeing a topic is the least of it: ask for what the App does.
 		d = &authz.Denied{Kind: d.Kind, Name: d.Name, Operation: a.topicUse(d.Name), Err: d.Err}
@@ -102,6 +117,63 @@ func (a *App) explainAuthz(err error) error {
 	}
 	e.Command = cmd
 	return e
+}
+
+// writeRefused returns the topic the App may not write, of named and the
+// topics its tasks write (sinks, repartition topics and changelogs), from
+// the operations the broker says the App's principal may do on each
+// (Metadata with authorized operations, KIP-430). named when it is one, or
+// when the broker cannot tell.
+func (a *App) writeRefused(named string) string {
+	if a.admin == nil {
+		return named
+	}
+	topics := []string{named}
+	seen := map[string]bool{named: true}
+	add := func(t string) {
+		if !seen[t] {
+			seen[t] = true
+			topics = append(topics, t)
+		}
+	}
+	read := map[string]bool{}
+	for _, st := range a.topo.Subtopologies {
+		for _, s := range st.Sources {
+			read[s.FullName(a.cfg.AppID)] = true
+		}
+	}
+	for _, st := range a.topo.Subtopologies {
+		for _, s := range st.Sinks {
+			add(s.FullName(a.cfg.AppID))
+		}
+		for _, s := range st.Stores {
+			// A source table's changelog is its source topic: read, not written.
+			if c := topology.ChangelogTopicName(a.cfg.AppID, s.Name); s.Logging && !read[c] {
+				add(c)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	md, err := a.admin.Metadata(kadm.WithAuthorizedOps(ctx), topics...)
+	if err != nil {
+		return named
+	}
+	for _, t := range topics {
+		td, ok := md.Topics[t]
+		if !ok || td.Err != nil || len(td.AuthorizedOperations) == 0 {
+			if t == named {
+				return named // the broker does not say
+			}
+			continue
+		}
+		if !slices.ContainsFunc(td.AuthorizedOperations, func(op kadm.ACLOperation) bool {
+			return op == kadm.OpWrite || op == kadm.OpAll
+		}) {
+			return t
+		}
+	}
+	return named
 }
 
 // topicUse is the operation the App needs on an external topic: Read for a

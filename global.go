@@ -139,12 +139,12 @@ func (g *globalConsumer) Close() error {
 // The fatal error handler runs then, and the App closes as it says
 // (fatal.go).
 func (a *App) fail(err error) {
+	err = a.explainAuthz(err) // authz.go; it may ask the broker, so not under a.mu
 	a.mu.Lock()
 	if a.failErr != nil || a.closed {
 		a.mu.Unlock()
 		return
 	}
-	err = a.explainAuthz(err) // authz.go
 	a.failErr = err
 	close(a.failed)
 	a.mu.Unlock()

@@ -40,6 +40,14 @@ func TestSecureACLErrors(t *testing.T) {
 			func(app, in, out string) []string {
 				return []string{"topic " + out, "Write", "--operation Write --topic " + out}
 			}, false},
+		// Under exactly-once the refusal comes back for the whole
+		// transaction (AddPartitionsToTxn), on the changelog's records as
+		// well as the output's: the error must still name the output.
+		{"write output, describe granted",
+			func(app, in, out string) right { return right{"topic", out, false, 0} },
+			func(app, in, out string) []string {
+				return []string{"topic " + out, "Write", "--operation Write --topic " + out}
+			}, true},
 		{"consumer group",
 			func(app, in, out string) right { return right{"group", app, false, 0} },
 			func(app, in, out string) []string {

@@ -284,8 +284,10 @@ func TestAssignAndRevoke(t *testing.T) {
 func TestStartHasNoDeadline(t *testing.T) {
 	n := newTestNode(t, NodeConfig{CommitTimeout: 100 * time.Millisecond})
 	n.log.hold = make(chan struct{})
-	begun := time.Now() // before the timer starts: the restore ends a second after it at the earliest
-	time.AfterFunc(time.Second, func() { close(n.log.hold) }) // a restore of 10 commit timeouts
+	// begun before the timer starts: the restore ends a second after it at
+	// the earliest, a restore of 10 commit timeouts.
+	begun := time.Now()
+	time.AfterFunc(time.Second, func() { close(n.log.hold) })
 	if err := n.Apply(context.Background(), Assign{Epoch: 1, Active: []topology.TaskID{task0}}); err != nil {
 		t.Fatalf("a long restore must not fail the start: %v", err)
 	}
