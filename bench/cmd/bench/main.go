@@ -55,6 +55,7 @@ type config struct {
 	results      string
 	chart        string
 	eddyProfile  string
+	eddyTrace    string
 	eddyLogLevel string
 	commit       time.Duration
 	eddyRev      string
@@ -84,6 +85,7 @@ func main() {
 	flag.StringVar(&c.results, "results", "", "write a Markdown report here")
 	flag.StringVar(&c.chart, "chart", "", "write a PNG chart of the ratios here")
 	flag.StringVar(&c.eddyProfile, "eddy-cpuprofile", "", "directory for CPU profiles of eddy-bench (one per workload and repetition)")
+	flag.StringVar(&c.eddyTrace, "eddy-trace", "", "directory for runtime execution traces of eddy-bench (one per workload and repetition; go tool trace)")
 	flag.StringVar(&c.eddyLogLevel, "eddy-log-level", "", "log level of eddy-bench (debug, info, warn, error; default warn), in the run's log files")
 	flag.StringVar(&c.eddyRev, "eddy-rev", "", "build eddy-bench from this git revision instead of the work tree")
 	flag.DurationVar(&c.commit, "commit-interval", time.Second, "commit interval of every system under at-least-once")

@@ -245,6 +245,12 @@ func (r *runner) measure(wl workloadDef, s *system, rep int) (m measurement, ski
 		}
 		args = append(args, "-cpuprofile", filepath.Join(r.c.eddyProfile, fmt.Sprintf("%s-%d.prof", wl.name, rep)))
 	}
+	if s.name == sysEddy && r.c.eddyTrace != "" {
+		if err := os.MkdirAll(r.c.eddyTrace, 0o755); err != nil {
+			return m, "", err
+		}
+		args = append(args, "-trace", filepath.Join(r.c.eddyTrace, fmt.Sprintf("%s-%d.trace", wl.name, rep)))
+	}
 	logPath := filepath.Join(r.c.cache, "logs", tag+".log")
 	brokerCPU0, started := r.b.cpu(), time.Now()
 	p, err := startProc(s.command(args...), logPath)

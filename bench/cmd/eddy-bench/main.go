@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -135,6 +136,7 @@ func run() error {
 		table      = flag.String("table", "", "table topic (join)")
 		commit     = flag.Duration("commit-interval", time.Second, "commit interval under at-least-once (exactly-once keeps Eddy's default, 100 ms)")
 		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+		traceOut   = flag.String("trace", "", "write a runtime execution trace of the whole run to this file (go tool trace)")
 		logLevel   = flag.String("log-level", "warn", "level of the log written to standard error: debug, info, warn or error")
 	)
 	flag.Parse()
@@ -174,6 +176,16 @@ func run() error {
 			return err
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if *traceOut != "" {
+		f, err := os.Create(*traceOut)
+		if err != nil {
+			return err
+		}
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer func() { trace.Stop(); f.Close() }()
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
