@@ -141,21 +141,37 @@ func dropReason(nullKey bool) string {
 // Streams, the lookup reads g as it is when the record is processed; g is
 // kept up to date apart from the tasks, so the result is not ordered by
 // timestamp against g's updates.
-func JoinGlobalTable[K, V, GK, GV, VR any](s *KStream[K, V], g *GlobalKTable[GK, GV], key func(k K, v V) (GK, bool), joiner func(v V, gv GV) VR) *KStream[K, VR] {
-	return streamGlobalJoin(s, g, "KSTREAM-JOIN-", false, key, func(v V, gv GV, _ bool) VR { return joiner(v, gv) })
+//
+// The one option is Named(name), which names the join's processor (default
+// KSTREAM-JOIN-<n>), as Kafka Streams' join(GlobalKTable, KeyValueMapper,
+// ValueJoiner, Named) does; the join keeps no store of its own, so any
+// other option is an error at Build.
+func JoinGlobalTable[K, V, GK, GV, VR any](s *KStream[K, V], g *GlobalKTable[GK, GV], key func(k K, v V) (GK, bool), joiner func(v V, gv GV) VR, opts ...StoreOption) *KStream[K, VR] {
+	return streamGlobalJoin(s, g, "KSTREAM-JOIN-", false, key, func(v V, gv GV, _ bool) VR { return joiner(v, gv) }, opts)
 }
 
 // LeftJoinGlobalTable is JoinGlobalTable as a left join: every record of s
 // with a value produces one record, joiner(stream value, table value,
 // found), found false when key reports no key or g does not hold it.
-func LeftJoinGlobalTable[K, V, GK, GV, VR any](s *KStream[K, V], g *GlobalKTable[GK, GV], key func(k K, v V) (GK, bool), joiner func(v V, gv GV, found bool) VR) *KStream[K, VR] {
-	return streamGlobalJoin(s, g, "KSTREAM-LEFTJOIN-", true, key, joiner)
+// Named(name) names it (default KSTREAM-LEFTJOIN-<n>).
+func LeftJoinGlobalTable[K, V, GK, GV, VR any](s *KStream[K, V], g *GlobalKTable[GK, GV], key func(k K, v V) (GK, bool), joiner func(v V, gv GV, found bool) VR, opts ...StoreOption) *KStream[K, VR] {
+	return streamGlobalJoin(s, g, "KSTREAM-LEFTJOIN-", true, key, joiner, opts)
 }
 
-func streamGlobalJoin[K, V, GK, GV, VR any](s *KStream[K, V], g *GlobalKTable[GK, GV], prefix string, left bool, key func(K, V) (GK, bool), joiner func(V, GV, bool) VR) *KStream[K, VR] {
+func streamGlobalJoin[K, V, GK, GV, VR any](s *KStream[K, V], g *GlobalKTable[GK, GV], prefix string, left bool, key func(K, V) (GK, bool), joiner func(V, GV, bool) VR, opts []StoreOption) *KStream[K, VR] {
 	b := s.b
 	store := g.store
-	n := b.addNode(kindProcessor, b.newName(prefix), []*node{s.node}, func(ctx TaskContext, kids []any) (any, error) {
+	cfg := applyStoreOpts(opts)
+	name := cfg.name
+	if name == "" {
+		name = b.newName(prefix)
+	}
+	rest := cfg
+	rest.name = ""
+	if _, grace := graceOption(opts); grace || rest != defaultStoreCfg() {
+		b.fail("global-table join %s: the only option is Named (the join keeps no store, and reads the global table as it is)", name)
+	}
+	n := b.addNode(kindProcessor, name, []*node{s.node}, func(ctx TaskContext, kids []any) (any, error) {
 		kv, ok := ctx.Store(store).(KeyValueStore)
 		if !ok {
 			return nil, fmt.Errorf("global store %q is not a key-value store reachable from this task", store)

@@ -3,6 +3,7 @@ package topology_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eddystreams/eddy/topology"
 )
@@ -109,5 +110,35 @@ func TestTableOnlyTopologyBuilds(t *testing.T) {
 	}
 	if len(topo.Subtopologies) != 0 || !strings.Contains(topo.Describe(), "for global store") {
 		t.Fatalf("global-only topology:\n%s", topo.Describe())
+	}
+}
+
+func TestGlobalTableJoinsTakeNamed(t *testing.T) {
+	b := topology.NewBuilder()
+	g := topology.GlobalTable(b, "g", topology.String(), topology.String())
+	s := topology.Stream(b, "in", topology.String(), topology.String())
+	key := func(k, _ string) (string, bool) { return k, true }
+	topology.JoinGlobalTable(s, g, key, func(v, gv string) string { return v + gv }, topology.Named("enrich")).To("out")
+	topology.LeftJoinGlobalTable(s, g, key, func(v, gv string, _ bool) string { return v + gv }, topology.Named("enrich-left")).To("out-left")
+	topology.JoinGlobalTable(s, g, key, func(v, gv string) string { return v + gv }).To("out-default")
+	topo, err := b.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := topo.Describe()
+	expectContains(t, d, "Processor: enrich (stores: [g-STATE-STORE-0000000000])", "Processor: enrich-left (stores: [g-STATE-STORE-0000000000])", "Processor: KSTREAM-JOIN-")
+
+	for name, opt := range map[string]topology.StoreOption{
+		"engine":  topology.WithEngine(topology.EngineRocksDB),
+		"logging": topology.WithLogging(false),
+		"grace":   topology.WithGracePeriod(time.Second),
+	} {
+		b := topology.NewBuilder()
+		g := topology.GlobalTable(b, "g", topology.String(), topology.String())
+		s := topology.Stream(b, "in", topology.String(), topology.String())
+		topology.JoinGlobalTable(s, g, key, func(v, gv string) string { return v + gv }, topology.Named("j"), opt).To("out")
+		if _, err := b.Build(); err == nil || !strings.Contains(err.Error(), "global-table join j: the only option is Named") {
+			t.Errorf("%s: Build error %v, want one saying the only option is Named", name, err)
+		}
 	}
 }
