@@ -121,30 +121,25 @@ func TestOverlaps(t *testing.T) {
 	}
 }
 
-func TestPausedInCommit(t *testing.T) {
-	// A's last commit began at 10 and its reply was stamped at 15; B
-	// started at 12.
+func TestInLastCommit(t *testing.T) {
+	// A's last commit began at 10 and its answer was read at 15.
 	a := Interval{Task: "0_0", Run: "n1#0", Start: at(0), End: at(15), EndFrom: "last_commit", EndSent: at(10)}
 	b := Interval{Task: "0_0", Run: "n2#0", Start: at(12), End: at(20), EndFrom: "last_commit"}
+	with := func(iv Interval, f func(*Interval)) Interval { f(&iv); return iv }
 	cases := []struct {
-		name   string
-		a      Interval
-		b      Interval
-		pauses []Stopped
-		want   bool
+		name string
+		a, b Interval
+		want bool
 	}{
-		{"paused during the round trip", a, b, []Stopped{{at(10.5), at(14.9)}}, true},
-		{"paused across the commit's start", a, b, []Stopped{{at(9), at(14)}}, true},
-		{"no pause", a, b, nil, false},
-		{"paused before the commit began", a, b, []Stopped{{at(5), at(9)}}, false},
-		{"paused after the stamp", a, b, []Stopped{{at(15.5), at(16)}}, false},
-		{"still stopped", a, b, []Stopped{{Stop: at(11)}}, false},
-		{"B started before the commit began", a, func() Interval { b := b; b.Start = at(9); return b }(), []Stopped{{at(10.5), at(14.9)}}, false},
-		{"no commit start logged", func() Interval { a := a; a.EndSent = time.Time{}; return a }(), b, []Stopped{{at(10.5), at(14.9)}}, false},
-		{"at-least-once end", func() Interval { a := a; a.EndFrom = "last_write"; return a }(), b, []Stopped{{at(10.5), at(14.9)}}, false},
+		{"B started during A's last commit", a, b, true},
+		{"B started as A's last commit began", a, with(b, func(iv *Interval) { iv.Start = at(10) }), true},
+		{"B started before A's last commit began", a, with(b, func(iv *Interval) { iv.Start = at(9) }), false},
+		{"no commit start logged", with(a, func(iv *Interval) { iv.EndSent = time.Time{} }), b, false},
+		{"at-least-once end", with(a, func(iv *Interval) { iv.EndFrom = "last_write" }), b, false},
+		{"ended by a kill", with(a, func(iv *Interval) { iv.EndFrom = "kill" }), b, false},
 	}
 	for _, c := range cases {
-		if _, got := PausedInCommit(Overlap{c.a, c.b}, c.pauses); got != c.want {
+		if got := InLastCommit(Overlap{c.a, c.b}); got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}
 	}
