@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/eddystreams/eddy/internal/authz"
-	"github.com/eddystreams/eddy/topology"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -120,12 +119,12 @@ func (a *App) explainAuthz(err error) error {
 }
 
 // writeRefused returns the topic the App may not write, of named and the
-// topics its tasks write (sinks, repartition topics and changelogs), from
-// the operations the broker says the App's principal may do on each
-// (Metadata with authorized operations, KIP-430). named when it is one, or
-// when the broker cannot tell.
+// topics its tasks write (sinks, and the internal topics: repartition topics
+// and changelogs), from the operations the broker says the App's principal
+// may do on each (Metadata with authorized operations, KIP-430). named when
+// it is one, or when the broker cannot tell.
 func (a *App) writeRefused(named string) string {
-	if a.admin == nil {
+	if a.admin == nil || a.layout == nil {
 		return named
 	}
 	topics := []string{named}
@@ -136,22 +135,15 @@ func (a *App) writeRefused(named string) string {
 			topics = append(topics, t)
 		}
 	}
-	read := map[string]bool{}
-	for _, st := range a.topo.Subtopologies {
-		for _, s := range st.Sources {
-			read[s.FullName(a.cfg.AppID)] = true
-		}
-	}
 	for _, st := range a.topo.Subtopologies {
 		for _, s := range st.Sinks {
-			add(s.FullName(a.cfg.AppID))
-		}
-		for _, s := range st.Stores {
-			// A source table's changelog is its source topic: read, not written.
-			if c := topology.ChangelogTopicName(a.cfg.AppID, s.Name); s.Logging && !read[c] {
-				add(c)
+			if !s.Internal {
+				add(s.Name)
 			}
 		}
+	}
+	for _, it := range a.layout.InternalTopics() {
+		add(it.Name)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
