@@ -15,6 +15,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -167,25 +168,23 @@ func run() error {
 	if *appID == "" || *stateDir == "" || *input == "" {
 		return fmt.Errorf("-app-id, -state-dir and -input are required")
 	}
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
+	for _, r := range []struct {
+		path  string
+		start func(io.Writer) error
+		stop  func()
+	}{{*cpuprofile, pprof.StartCPUProfile, pprof.StopCPUProfile}, {*traceOut, trace.Start, trace.Stop}} {
+		if r.path == "" {
+			continue
+		}
+		f, err := os.Create(r.path)
 		if err != nil {
 			return err
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if err := r.start(f); err != nil {
+			f.Close()
 			return err
 		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
-	}
-	if *traceOut != "" {
-		f, err := os.Create(*traceOut)
-		if err != nil {
-			return err
-		}
-		if err := trace.Start(f); err != nil {
-			return err
-		}
-		defer func() { trace.Stop(); f.Close() }()
+		defer func() { r.stop(); f.Close() }()
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
