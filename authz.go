@@ -135,12 +135,8 @@ func (a *App) writeRefused(named string) string {
 			topics = append(topics, t)
 		}
 	}
-	for _, st := range a.topo.Subtopologies {
-		for _, s := range st.Sinks {
-			if !s.Internal {
-				add(s.Name)
-			}
-		}
+	for _, t := range a.outputTopics() {
+		add(t)
 	}
 	for _, it := range a.layout.InternalTopics() {
 		add(it.Name)

@@ -18,6 +18,16 @@ import (
 // records that processing sends through repartition topics. It is meant for
 // batch-like runs and tests (the examples' -print); it asks tasks to commit
 // as it goes, so it does not wait for the commit interval.
+//
+// Under exactly-once it also waits until the output topics' transactions
+// are complete, so that a read_committed consumer started after it returns
+// reads every output record: the broker answers a transaction's commit
+// once it has decided it, and writes the commit markers to the output
+// partitions, and to the group's offsets, a moment later and in no set
+// order, so committed input offsets alone do not say that the output can
+// be read yet. A transaction another producer leaves open on an output
+// topic holds WaitIdle until it ends (at the latest, its transaction
+// timeout).
 func (a *App) WaitIdle(ctx context.Context) error {
 	if a.layout == nil {
 		return errors.New("eddy: WaitIdle before Start")
@@ -34,7 +44,79 @@ func (a *App) WaitIdle(ctx context.Context) error {
 			return fmt.Errorf("eddy: wait for sub-topology %d: %w", st.ID, err)
 		}
 	}
+	if a.cfg.guarantee == ExactlyOnce {
+		if err := a.waitOutputsStable(ctx); err != nil {
+			return fmt.Errorf("eddy: wait for the output transactions: %w", err)
+		}
+	}
 	return nil
+}
+
+// waitOutputsStable waits until no transaction is open below the current
+// end of any output topic: each partition's last stable offset (the end a
+// read_committed consumer reads to) has reached its high watermark as of
+// the call.
+func (a *App) waitOutputsStable(ctx context.Context) error {
+	names := a.outputTopics()
+	if len(names) == 0 {
+		return nil
+	}
+	ends, err := a.endOffsets(ctx, names)
+	if err != nil {
+		return err
+	}
+	return a.pollUntil(ctx, func() (bool, error) {
+		stable, err := a.admin.ListCommittedOffsets(ctx, names...)
+		if err == nil {
+			err = stable.Error()
+		}
+		if err != nil {
+			return false, err
+		}
+		done := true
+		ends.Each(func(end kadm.ListedOffset) {
+			if s, ok := stable.Lookup(end.Topic, end.Partition); !ok || s.Offset < end.Offset {
+				done = false
+			}
+		})
+		return done, nil
+	})
+}
+
+// outputTopics lists the external topics the App's sinks write, once each,
+// in definition order.
+func (a *App) outputTopics() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, st := range a.topo.Subtopologies {
+		for _, s := range st.Sinks {
+			if !s.Internal && !seen[s.Name] {
+				seen[s.Name] = true
+				names = append(names, s.Name)
+			}
+		}
+	}
+	return names
+}
+
+// pollUntil calls done until it says so, with a growing pause between
+// calls (5 ms to 200 ms), and gives up when ctx ends or the App fails.
+func (a *App) pollUntil(ctx context.Context, done func() (bool, error)) error {
+	backoff := 5 * time.Millisecond
+	for {
+		ok, err := done()
+		if err != nil || ok {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-a.failed:
+			return a.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
 }
 
 func (a *App) waitCommitted(ctx context.Context, tps []state.TopicPartition) error {
@@ -50,38 +132,22 @@ func (a *App) waitCommitted(ctx context.Context, tps []state.TopicPartition) err
 	if err != nil {
 		return err
 	}
-	backoff := 5 * time.Millisecond
-	for {
+	return a.pollUntil(ctx, func() (bool, error) {
 		if err := a.node.CommitAll(ctx); err != nil {
-			return err
+			return false, err
 		}
 		committed, _, err := a.offsets.Committed(ctx, tps, nil)
 		if err != nil {
-			return err
+			return false, err
 		}
-		done := true
 		for _, tp := range tps {
 			end, ok := ends.Lookup(tp.Topic, tp.Partition)
-			if !ok || end.Offset == 0 {
-				continue
-			}
-			if committed[tp] < end.Offset {
-				done = false
-				break
+			if ok && end.Offset > 0 && committed[tp] < end.Offset {
+				return false, nil
 			}
 		}
-		if done {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-a.failed:
-			return a.Err()
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 200*time.Millisecond)
-	}
+		return true, nil
+	})
 }
 
 // endOffsets lists the end offsets of topics. A topic another node of the
