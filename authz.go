@@ -119,7 +119,7 @@ func (a *App) explainAuthz(err error) error {
 }
 
 // writeRefused returns the topic the App may not write, of named and the
-// topics its tasks write (sinks, and the internal topics: repartition topics
+// topics its tasks write (sinks, dead-letter topics, and the internal topics: repartition topics
 // and changelogs), from the operations the broker says the App's principal
 // may do on each (Metadata with authorized operations, KIP-430). named when
 // it is one, or when the broker cannot tell.

@@ -83,18 +83,27 @@ func (a *App) waitOutputsStable(ctx context.Context) error {
 	})
 }
 
-// outputTopics lists the external topics the App's sinks write, once each,
-// in definition order.
+// outputTopics lists the external topics the App's tasks write, once each:
+// its sinks' topics in definition order, then the error handlers' dead-letter
+// topics.
 func (a *App) outputTopics() []string {
 	var names []string
 	seen := map[string]bool{}
+	add := func(t string) {
+		if t != "" && !seen[t] {
+			seen[t] = true
+			names = append(names, t)
+		}
+	}
 	for _, st := range a.topo.Subtopologies {
 		for _, s := range st.Sinks {
-			if !s.Internal && !seen[s.Name] {
-				seen[s.Name] = true
-				names = append(names, s.Name)
+			if !s.Internal {
+				add(s.Name)
 			}
 		}
+	}
+	for _, h := range []topology.ErrorHandler{a.cfg.OnDeserialize, a.cfg.OnProcessing, a.cfg.OnProduction} {
+		add(h.DeadLetterTopic)
 	}
 	return names
 }
