@@ -20,9 +20,10 @@ type Client struct {
 	sr      *sr.Client
 	timeout time.Duration
 
-	mu   sync.RWMutex
-	byID map[int]sr.Schema
-	ids  map[subjectSchema]int
+	mu       sync.RWMutex
+	byID     map[int]sr.Schema
+	ids      map[subjectSchema]int
+	versions map[subjectSchema]int
 }
 
 type subjectSchema struct {
@@ -41,10 +42,11 @@ func RequestTimeout(d time.Duration) ClientOpt { return func(c *Client) { c.time
 // NewClient wraps a franz-go schema-registry client.
 func NewClient(cl *sr.Client, opts ...ClientOpt) *Client {
 	c := &Client{
-		sr:      cl,
-		timeout: 10 * time.Second,
-		byID:    make(map[int]sr.Schema),
-		ids:     make(map[subjectSchema]int),
+		sr:       cl,
+		timeout:  10 * time.Second,
+		byID:     make(map[int]sr.Schema),
+		ids:      make(map[subjectSchema]int),
+		versions: make(map[subjectSchema]int),
 	}
 	for _, o := range opts {
 		o(c)
@@ -109,6 +111,32 @@ func (c *Client) schemaID(subject string, schema sr.Schema, register bool) (int,
 	}
 	c.mu.Unlock()
 	return id, nil
+}
+
+// schemaVersion returns the version of schema under subject (registering it
+// first if register), for a reference to it.
+func (c *Client) schemaVersion(subject string, schema sr.Schema, register bool) (int, error) {
+	key := subjectSchema{subject, schema.Type, schema.Schema}
+	c.mu.RLock()
+	v, ok := c.versions[key]
+	c.mu.RUnlock()
+	if ok {
+		return v, nil
+	}
+	if _, err := c.schemaID(subject, schema, register); err != nil {
+		return 0, err
+	}
+	// The registry answers a registration with the id alone.
+	ctx, cancel := c.ctx()
+	defer cancel()
+	ss, err := c.sr.LookupSchema(ctx, subject, schema)
+	if err != nil {
+		return 0, fmt.Errorf("%w: looking up the version of the %s schema under subject %q: %w", ErrRegistry, typeName(schema.Type), subject, err)
+	}
+	c.mu.Lock()
+	c.versions[key] = ss.Version
+	c.mu.Unlock()
+	return ss.Version, nil
 }
 
 // schemaByID returns the schema with id, from the cache or the registry.

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,8 +33,30 @@ type fakeRegistry struct {
 }
 
 type fakeSchema struct {
-	Schema     string `json:"schema"`
-	SchemaType string `json:"schemaType,omitempty"`
+	Schema     string    `json:"schema"`
+	SchemaType string    `json:"schemaType,omitempty"`
+	References []fakeRef `json:"references,omitempty"`
+}
+
+type fakeRef struct {
+	Name    string `json:"name"`
+	Subject string `json:"subject"`
+	Version int    `json:"version"`
+}
+
+func (s fakeSchema) same(o fakeSchema) bool {
+	return s.Schema == o.Schema && s.SchemaType == o.SchemaType && slices.Equal(s.References, o.References)
+}
+
+// schemaOf returns the schema registered as version of subject.
+func (f *fakeRegistry) schemaOf(subject string, version int) (fakeSchema, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	versions := f.subjects[subject]
+	if version < 1 || version > len(versions) {
+		return fakeSchema{}, false
+	}
+	return f.schemas[versions[version-1]-1], true
 }
 
 func newFakeRegistry(t *testing.T) *fakeRegistry {
@@ -117,7 +140,7 @@ func (f *fakeRegistry) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		id := versions[v-1]
 		s := f.schemas[id-1]
-		reply(map[string]any{"subject": subject, "id": id, "version": v, "schema": s.Schema, "schemaType": s.SchemaType})
+		reply(map[string]any{"subject": subject, "id": id, "version": v, "schema": s.Schema, "schemaType": s.SchemaType, "references": s.References})
 	case r.Method == http.MethodPost && strings.HasPrefix(path, "/subjects/"):
 		rest := strings.TrimPrefix(path, "/subjects/")
 		register := strings.HasSuffix(rest, "/versions")
@@ -134,9 +157,15 @@ func (f *fakeRegistry) serve(w http.ResponseWriter, r *http.Request) {
 		if s.SchemaType == "AVRO" {
 			s.SchemaType = ""
 		}
+		for _, ref := range s.References {
+			if ref.Version < 1 || ref.Version > len(f.subjects[ref.Subject]) {
+				srError(w, 422, 42201, "Invalid schema: reference "+ref.Name+" to a version that does not exist")
+				return
+			}
+		}
 		id := 0
 		for i, have := range f.schemas {
-			if have == s {
+			if have.same(s) {
 				id = i + 1
 			}
 		}

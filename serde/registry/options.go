@@ -80,6 +80,12 @@ type base struct {
 	schema sr.Schema
 	record string
 	ids    sync.Map // subject -> int
+
+	// references, if set, resolves the schema's references (registering
+	// or looking up what it refers to) before its first write.
+	references func() ([]sr.SchemaReference, error)
+	refMu      sync.Mutex
+	resolved   bool // schema.References is set
 }
 
 func newBase(c *Client, schema sr.Schema, record string, opts []Option) (*base, error) {
@@ -105,12 +111,34 @@ func (b *base) id(topic string) (int, error) {
 	if id, ok := b.ids.Load(subject); ok {
 		return id.(int), nil
 	}
-	id, err := b.c.schemaID(subject, b.schema, b.cfg.autoRegister)
+	schema, err := b.fullSchema()
+	if err != nil {
+		return 0, err
+	}
+	id, err := b.c.schemaID(subject, schema, b.cfg.autoRegister)
 	if err != nil {
 		return 0, err
 	}
 	b.ids.Store(subject, id)
 	return id, nil
+}
+
+// fullSchema is the schema with its references, resolved on the first call
+// that succeeds.
+func (b *base) fullSchema() (sr.Schema, error) {
+	if b.references == nil {
+		return b.schema, nil
+	}
+	b.refMu.Lock()
+	defer b.refMu.Unlock()
+	if !b.resolved {
+		refs, err := b.references()
+		if err != nil {
+			return sr.Schema{}, err
+		}
+		b.schema.References, b.resolved = refs, true
+	}
+	return b.schema, nil
 }
 
 var (

@@ -7,6 +7,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // ProtobufSerde writes Protobuf messages of type T (a generated message
@@ -18,8 +19,13 @@ import (
 // error (ErrMessageIndex).
 //
 // The .proto text registered is generated from T's file descriptor (see
-// protoText): files that import others are refused, since they would need
-// schema references.
+// protoText). A file that imports others is registered with schema
+// references, as Confluent's serializer does: each imported file, its own
+// imports first, under a subject named by its import path (such as
+// "google/protobuf/timestamp.proto"), and the file itself with a reference
+// to each (name and subject the import path, version the one the registry
+// gave that file). With AutoRegister(false) the imported files are looked
+// up under those subjects instead of registered.
 type ProtobufSerde[T proto.Message] struct {
 	*base
 	index []int
@@ -36,13 +42,16 @@ func Protobuf[T proto.Message](c *Client, opts ...Option) (*ProtobufSerde[T], er
 	// A nil generated message pointer still reports its type.
 	mt := zero.ProtoReflect().Type()
 	md := mt.Descriptor()
-	text, err := protoText(md.ParentFile())
+	file, err := newProtoFile(md.ParentFile(), map[string]*protoFile{})
 	if err != nil {
 		return nil, fmt.Errorf("protobuf serde: %s: %w", md.FullName(), err)
 	}
-	b, err := newBase(c, sr.Schema{Schema: text, Type: sr.TypeProtobuf}, string(md.FullName()), opts)
+	b, err := newBase(c, sr.Schema{Schema: file.text, Type: sr.TypeProtobuf}, string(md.FullName()), opts)
 	if err != nil {
 		return nil, err
+	}
+	if len(file.imports) > 0 {
+		b.references = func() ([]sr.SchemaReference, error) { return c.references(file.imports, b.cfg.autoRegister) }
 	}
 	return &ProtobufSerde[T]{
 		base:  b,
@@ -101,4 +110,56 @@ func (s *ProtobufSerde[T]) Deserialize(topic string, data []byte) (T, error) {
 		return zero, fmt.Errorf("protobuf serde: topic %q: schema id %d: decoding: %w", topic, id, err)
 	}
 	return m, nil
+}
+
+// protoFile is a .proto file as the registry holds it: its text and the
+// files it imports, in import order.
+type protoFile struct {
+	path    string // import path: the reference's name and its subject
+	text    string
+	imports []*protoFile
+}
+
+// newProtoFile makes the protoFile of fd and of the files it imports,
+// once each (seen, by path).
+func newProtoFile(fd protoreflect.FileDescriptor, seen map[string]*protoFile) (*protoFile, error) {
+	if f, ok := seen[fd.Path()]; ok {
+		return f, nil
+	}
+	text, err := protoText(fd)
+	if err != nil {
+		return nil, err
+	}
+	f := &protoFile{path: fd.Path(), text: text}
+	seen[fd.Path()] = f
+	for i := 0; i < fd.Imports().Len(); i++ {
+		imp, err := newProtoFile(fd.Imports().Get(i).FileDescriptor, seen)
+		if err != nil {
+			return nil, fmt.Errorf("import %s: %w", fd.Imports().Get(i).Path(), err)
+		}
+		f.imports = append(f.imports, imp)
+	}
+	return f, nil
+}
+
+// references registers (register) or looks up files in the registry, each
+// after the files it imports, and returns a reference to each.
+func (c *Client) references(files []*protoFile, register bool) ([]sr.SchemaReference, error) {
+	refs := make([]sr.SchemaReference, 0, len(files))
+	for _, f := range files {
+		var sub []sr.SchemaReference
+		if len(f.imports) > 0 {
+			var err error
+			if sub, err = c.references(f.imports, register); err != nil {
+				return nil, err
+			}
+		}
+		schema := sr.Schema{Schema: f.text, Type: sr.TypeProtobuf, References: sub}
+		version, err := c.schemaVersion(f.path, schema, register)
+		if err != nil {
+			return nil, fmt.Errorf("imported file %s: %w", f.path, err)
+		}
+		refs = append(refs, sr.SchemaReference{Name: f.path, Subject: f.path, Version: version})
+	}
+	return refs, nil
 }

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/eddystreams/eddy/serde/registry/internal/testpb"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // wantTestProto is test.proto as the serde should write it, by hand: no
@@ -193,5 +196,99 @@ func TestProtobufRoundTripAndErrors(t *testing.T) {
 func TestProtobufInterfaceType(t *testing.T) {
 	if _, err := Protobuf[proto.Message](newFakeRegistry(t).client(t)); err == nil {
 		t.Fatal("an interface T was accepted")
+	}
+}
+
+// wantShipmentProto is shipment.proto as the serde should write it: its
+// imports kept, the imported types named in full.
+const wantShipmentProto = `syntax = "proto3";
+
+package eddy.registrytest;
+
+import "google/protobuf/timestamp.proto";
+import "test.proto";
+
+message Shipment {
+  .eddy.registrytest.Order order = 1;
+  .google.protobuf.Timestamp shipped_at = 2;
+  .eddy.registrytest.Priority priority = 3;
+}
+`
+
+// TestProtobufReferences: a file that imports others is registered after
+// them, each imported file under a subject named by its import path, with a
+// reference to each (Confluent's default reference subject name strategy);
+// references of references too. Registration off, the same references are
+// looked up, and their absence is ErrNotRegistered.
+func TestProtobufReferences(t *testing.T) {
+	f := newFakeRegistry(t)
+	c := f.client(t)
+	env, err := Protobuf[*testpb.Envelope](c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &testpb.Envelope{Id: "e", Shipment: &testpb.Shipment{
+		Order:     &testpb.Order{Id: "o", Status: testpb.Order_STATUS_SHIPPED},
+		ShippedAt: timestamppb.New(time.Unix(1700000000, 5)),
+		Priority:  testpb.Priority_PRIORITY_HIGH,
+	}}
+	b, err := env.Serialize("env", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Protobuf[*testpb.Envelope](f.client(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := out.Deserialize("env", b); err != nil || !proto.Equal(got, in) {
+		t.Fatalf("read %v, %v", got, err)
+	}
+	ref := func(path string) fakeRef { return fakeRef{Name: path, Subject: path, Version: 1} }
+	for _, c := range []struct {
+		subject string
+		refs    []fakeRef
+	}{
+		{"google/protobuf/timestamp.proto", nil},
+		{"test.proto", nil},
+		{"shipment.proto", []fakeRef{ref("google/protobuf/timestamp.proto"), ref("test.proto")}},
+		{"env-value", []fakeRef{ref("shipment.proto")}},
+	} {
+		s, ok := f.schemaOf(c.subject, 1)
+		if !ok {
+			t.Fatalf("subject %q not registered; subjects %v", c.subject, f.subjectNames())
+		}
+		if !slices.Equal(s.References, c.refs) || s.SchemaType != "PROTOBUF" {
+			t.Errorf("%s: %s schema with references %v, want %v", c.subject, s.SchemaType, s.References, c.refs)
+		}
+		if c.subject == "shipment.proto" && s.Schema != wantShipmentProto {
+			t.Errorf("shipment.proto registered as\n%s\nwant\n%s", s.Schema, wantShipmentProto)
+		}
+		if c.subject == "test.proto" && s.Schema != wantTestProto {
+			t.Errorf("test.proto registered as\n%s", s.Schema)
+		}
+	}
+	// Another serde of the same Client writes the imported files' versions
+	// from its cache: only its own subject is registered.
+	registers := f.count("register")
+	ship, _ := Protobuf[*testpb.Shipment](c)
+	if _, err := ship.Serialize("ship", in.Shipment); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.count("register") - registers; n != 1 {
+		t.Errorf("%d registrations for the second serde, want 1 (its subject)", n)
+	}
+	// Registration off: found as registered, with the same bytes.
+	off, _ := Protobuf[*testpb.Envelope](f.client(t), AutoRegister(false))
+	if got, err := off.Serialize("env", in); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("look-up: % x %v, want % x", got, err, b)
+	}
+	// ... and on a registry without the imported files, not found.
+	empty := newFakeRegistry(t)
+	off, _ = Protobuf[*testpb.Envelope](empty.client(t), AutoRegister(false))
+	if _, err := off.Serialize("env", in); !errors.Is(err, ErrNotRegistered) || !strings.Contains(err.Error(), "google/protobuf/timestamp.proto") {
+		t.Fatalf("look-up in an empty registry: %v, want ErrNotRegistered naming the imported file", err)
+	}
+	if n := len(empty.subjectNames()); n != 0 {
+		t.Fatalf("registration off registered %d subjects", n)
 	}
 }

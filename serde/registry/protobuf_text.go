@@ -8,11 +8,12 @@ import (
 )
 
 // protoText writes the .proto source of fd, which the registry stores for a
-// PROTOBUF schema: the syntax, package, messages (with nested messages and
-// enums, maps, oneofs, proto3 optional fields) and enums. Options, services,
-// comments and reserved ranges are left out: they do not change the wire
-// encoding. Files that import others would need schema references and are
-// refused, as are proto2 groups and editions files.
+// PROTOBUF schema: the syntax, package, imports, messages (with nested
+// messages and enums, maps, oneofs, proto3 optional fields) and enums.
+// Options, services, comments and reserved ranges are left out: they do not
+// change the wire encoding. Types are named in full (".pkg.Message"), so an
+// imported file's types resolve whatever its package. proto2 groups and
+// editions files are refused.
 func protoText(fd protoreflect.FileDescriptor) (string, error) {
 	var w protoWriter
 	switch fd.Syntax() {
@@ -23,12 +24,23 @@ func protoText(fd protoreflect.FileDescriptor) (string, error) {
 	default:
 		return "", fmt.Errorf("%s: %v files are not supported", fd.Path(), fd.Syntax())
 	}
-	if fd.Imports().Len() > 0 {
-		return "", fmt.Errorf("%s imports %s: files with imports (schema references) are not supported", fd.Path(), fd.Imports().Get(0).Path())
-	}
 	if fd.Package() != "" {
 		w.line(0, "")
 		w.line(0, "package %s;", fd.Package())
+	}
+	for i := 0; i < fd.Imports().Len(); i++ {
+		if i == 0 {
+			w.line(0, "")
+		}
+		imp := fd.Imports().Get(i)
+		kind := ""
+		switch {
+		case imp.IsPublic:
+			kind = "public "
+		case imp.IsWeak:
+			kind = "weak "
+		}
+		w.line(0, "import %s%q;", kind, imp.Path())
 	}
 	for i := 0; i < fd.Messages().Len(); i++ {
 		if err := w.message(0, fd.Messages().Get(i)); err != nil {

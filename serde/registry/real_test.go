@@ -6,11 +6,14 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/eddystreams/eddy/serde/registry/internal/testpb"
 	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Tests against a real registry (make test starts Apicurio Registry with
@@ -151,5 +154,46 @@ func TestRealRegistryJSONSchema(t *testing.T) {
 	bad := append(append([]byte{}, b[:5]...), `{"name":"","age":3}`...)
 	if _, err := r.Deserialize(topic, bad); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("invalid record: %v", err)
+	}
+}
+
+// TestRealRegistryProtobufReferences: the registry accepts a file that
+// imports others, registered with references (it resolves the imports from
+// them when it parses the file), and gives the references back by id.
+func TestRealRegistryProtobufReferences(t *testing.T) {
+	topic := uniqueTopic(t, "proto-refs")
+	c := realClient(t)
+	w, _ := Protobuf[*testpb.Envelope](c)
+	in := &testpb.Envelope{Id: "e", Shipment: &testpb.Shipment{
+		Order: &testpb.Order{Id: "o"}, ShippedAt: timestamppb.New(time.Unix(1700000000, 0)), Priority: testpb.Priority_PRIORITY_HIGH}}
+	b, err := w.Serialize(topic, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := Protobuf[*testpb.Envelope](realClient(t))
+	if out, err := r.Deserialize(topic, b); err != nil || !proto.Equal(in, out) {
+		t.Fatalf("read %v, %v", out, err)
+	}
+	s, err := c.SR().SchemaByID(t.Context(), int(binary.BigEndian.Uint32(b[1:5])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.References) != 1 || s.References[0].Name != "shipment.proto" || s.References[0].Subject != "shipment.proto" {
+		t.Fatalf("references by id: %+v, want one to shipment.proto", s.References)
+	}
+	ship, err := c.SR().SchemaByVersion(t.Context(), "shipment.proto", s.References[0].Version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, ref := range ship.References {
+		names = append(names, ref.Name)
+	}
+	if !slices.Equal(names, []string{"google/protobuf/timestamp.proto", "test.proto"}) {
+		t.Fatalf("shipment.proto's references %v", names)
+	}
+	off, _ := Protobuf[*testpb.Envelope](realClient(t), AutoRegister(false))
+	if got, err := off.Serialize(topic, in); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("look-up: % x %v", got, err)
 	}
 }
