@@ -436,15 +436,15 @@ func (t *Task) Close(clean bool) error {
 	if t.cfg.Txn != nil {
 		// An offset commit still on its way uses the transactional
 		// producer: it ends first (its outcome no longer matters: a clean
-		// close came after Release, which waited for it).
+		// close came after Release, which waited for it). Both steps
+		// share one bound, so a broker that does not answer holds Close 5 s
+		// at most.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = t.awaitOffsets(ctx)
-		cancel()
 		if !clean {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = t.cfg.Txn.Abort(ctx) // best effort: the next owner's Init aborts it anyway
-			cancel()
 		}
+		cancel()
 		t.cfg.Txn.Close()
 	}
 	t.cancel()
