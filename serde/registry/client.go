@@ -73,14 +73,20 @@ func (c *Client) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), c.timeout)
 }
 
+// cached reads m, one of the Client's caches, under its lock.
+func (c *Client) cached(m map[subjectSchema]int, key subjectSchema) (int, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v, ok := m[key]
+	return v, ok
+}
+
 // schemaID returns the id of schema under subject: from the cache, else by
 // registering it (register) or by looking it up (ErrNotRegistered if the
 // registry does not have it under subject).
 func (c *Client) schemaID(subject string, schema sr.Schema, register bool) (int, error) {
 	key := subjectSchema{subject, schema.Type, schema.Schema}
-	c.mu.RLock()
-	id, ok := c.ids[key]
-	c.mu.RUnlock()
+	id, ok := c.cached(c.ids, key)
 	if ok {
 		return id, nil
 	}
@@ -117,10 +123,7 @@ func (c *Client) schemaID(subject string, schema sr.Schema, register bool) (int,
 // first if register), for a reference to it.
 func (c *Client) schemaVersion(subject string, schema sr.Schema, register bool) (int, error) {
 	key := subjectSchema{subject, schema.Type, schema.Schema}
-	c.mu.RLock()
-	v, ok := c.versions[key]
-	c.mu.RUnlock()
-	if ok {
+	if v, ok := c.cached(c.versions, key); ok {
 		return v, nil
 	}
 	if _, err := c.schemaID(subject, schema, register); err != nil {
