@@ -180,6 +180,15 @@ func (b *Builder) newName(prefix string) string {
 	return n
 }
 
+// nameOr is named, the name a Named option gave, or else a generated name
+// with prefix.
+func (b *Builder) nameOr(named, prefix string) string {
+	if named != "" {
+		return named
+	}
+	return b.newName(prefix)
+}
+
 func (b *Builder) addNode(kind nodeKind, name string, parents []*node, mk instantiateFunc) *node {
 	n := &node{id: len(b.nodes), name: name, kind: kind, parents: parents, make: mk}
 	for _, p := range parents {

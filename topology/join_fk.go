@@ -90,10 +90,7 @@ func fkJoin[K, V, KO, VO, VR any](l *KTable[K, V], r *KTable[KO, VO], foreignKey
 		return &KTable[K, VR]{b: b, node: l.node, keySerde: l.keySerde, valueSerde: DefaultSerde[VR]()}
 	}
 	cfg := applyStoreOpts(opts)
-	name := cfg.name
-	if name == "" {
-		name = b.newName("KTABLE-FK-JOIN-")
-	}
+	name := b.nameOr(cfg.name, "KTABLE-FK-JOIN-")
 	subTopic := TopicRef{Name: name + "-subscription-registration-topic", Internal: true}
 	respTopic := TopicRef{Name: name + "-subscription-response-topic", Internal: true}
 	subStore, resultStore := name+"-subscription-store", name

@@ -177,10 +177,7 @@ func streamStreamJoin[K, L, R, VR any](left *KStream[K, L], right *KStream[K, R]
 		b.fail("%s: nil joiner", prefix)
 	}
 	cfg := applyStoreOpts(opts)
-	name := cfg.name
-	if name == "" {
-		name = b.newName(prefix)
-	}
+	name := b.nameOr(cfg.name, prefix)
 	for _, o := range opts {
 		sj, ok := o.(streamJoinedOpt)
 		if !ok {

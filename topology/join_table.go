@@ -162,10 +162,7 @@ func streamGlobalJoin[K, V, GK, GV, VR any](s *KStream[K, V], g *GlobalKTable[GK
 	b := s.b
 	store := g.store
 	cfg := applyStoreOpts(opts)
-	name := cfg.name
-	if name == "" {
-		name = b.newName(prefix)
-	}
+	name := b.nameOr(cfg.name, prefix)
 	rest := cfg
 	rest.name = ""
 	if _, grace := graceOption(opts); grace || rest != defaultStoreCfg() {
