@@ -93,6 +93,7 @@ func (c *Client) schemaID(subject string, schema sr.Schema, register bool) (int,
 	ctx, cancel := c.ctx()
 	defer cancel()
 	var err error
+	version := 0 // known from a look-up only
 	if register {
 		// One request: the registry answers with the id, the same one
 		// again if the schema is already registered under subject.
@@ -108,10 +109,13 @@ func (c *Client) schemaID(subject string, schema sr.Schema, register bool) (int,
 			}
 			return 0, fmt.Errorf("%w: looking up the %s schema under subject %q: %w", ErrRegistry, typeName(schema.Type), subject, err)
 		}
-		id = ss.ID
+		id, version = ss.ID, ss.Version
 	}
 	c.mu.Lock()
 	c.ids[key] = id
+	if version > 0 {
+		c.versions[key] = version
+	}
 	if _, ok := c.byID[id]; !ok {
 		c.byID[id] = schema
 	}
@@ -128,6 +132,9 @@ func (c *Client) schemaVersion(subject string, schema sr.Schema, register bool) 
 	}
 	if _, err := c.schemaID(subject, schema, register); err != nil {
 		return 0, err
+	}
+	if v, ok := c.cached(c.versions, key); ok {
+		return v, nil // schemaID looked it up
 	}
 	// The registry answers a registration with the id alone.
 	ctx, cancel := c.ctx()

@@ -82,10 +82,9 @@ type base struct {
 	ids    sync.Map // subject -> int
 
 	// references, if set, resolves the schema's references (registering
-	// or looking up what it refers to) before its first write.
+	// or looking up what it refers to; never none) before its first write.
 	references func() ([]sr.SchemaReference, error)
-	refMu      sync.Mutex
-	resolved   bool // schema.References is set
+	refMu      sync.Mutex // guards schema.References, set once resolved
 }
 
 func newBase(c *Client, schema sr.Schema, record string, opts []Option) (*base, error) {
@@ -131,12 +130,12 @@ func (b *base) fullSchema() (sr.Schema, error) {
 	}
 	b.refMu.Lock()
 	defer b.refMu.Unlock()
-	if !b.resolved {
+	if b.schema.References == nil {
 		refs, err := b.references()
 		if err != nil {
 			return sr.Schema{}, err
 		}
-		b.schema.References, b.resolved = refs, true
+		b.schema.References = refs
 	}
 	return b.schema, nil
 }

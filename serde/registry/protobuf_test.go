@@ -277,10 +277,15 @@ func TestProtobufReferences(t *testing.T) {
 	if n := f.count("register") - registers; n != 1 {
 		t.Errorf("%d registrations for the second serde, want 1 (its subject)", n)
 	}
-	// Registration off: found as registered, with the same bytes.
+	// Registration off: found as registered, with the same bytes, one
+	// look-up per file (its id and its version come in one answer).
+	lookups := f.count("lookup")
 	off, _ := Protobuf[*testpb.Envelope](f.client(t), AutoRegister(false))
 	if got, err := off.Serialize("env", in); err != nil || !bytes.Equal(got, b) {
 		t.Fatalf("look-up: % x %v, want % x", got, err, b)
+	}
+	if n := f.count("lookup") - lookups; n != 4 {
+		t.Errorf("%d look-ups for a file and its 3 imported files, want 4", n)
 	}
 	// ... and on a registry without the imported files, not found.
 	empty := newFakeRegistry(t)
