@@ -127,19 +127,19 @@ func (a *App) writeRefused(named string) string {
 	if a.admin == nil || a.layout == nil {
 		return named
 	}
+	// outputTopics and InternalTopics list each topic once; named, which
+	// is one of them, is left out of both (a name in both lists would only
+	// be checked twice, with the same answer).
 	topics := []string{named}
-	seen := map[string]bool{named: true}
-	add := func(t string) {
-		if !seen[t] {
-			seen[t] = true
+	for _, t := range a.outputTopics() {
+		if t != named {
 			topics = append(topics, t)
 		}
 	}
-	for _, t := range a.outputTopics() {
-		add(t)
-	}
 	for _, it := range a.layout.InternalTopics() {
-		add(it.Name)
+		if it.Name != named {
+			topics = append(topics, it.Name)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
